@@ -1,0 +1,30 @@
+//! The ordered, append-only list of orch's schema migrations.
+//!
+//! A migration that has landed on `main` is never edited: a later change is a new file,
+//! appended at the end of [`Migrator::migrations`]. orch refuses to touch a database that
+//! has a migration this list does not know (it was migrated by a newer orch).
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_create_agents_tasks;
+mod m20261125_000002_create_agents_runs;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261125_000001_create_agents_tasks::Migration),
+            Box::new(m20261125_000002_create_agents_runs::Migration),
+        ]
+    }
+}
+
+/// The names of every migration this build knows, oldest first.
+pub fn known_migrations() -> Vec<String> {
+    Migrator::migrations()
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect()
+}

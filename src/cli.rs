@@ -1,0 +1,149 @@
+//! The command line, as clap types only: no logic lives here.
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::store::TaskStatus;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0    success
+  1    a task failed (rejections included)
+  2    usage or plan error
+  3    database unreachable, or its schema is newer than this orch
+  4    unknown task or run id
+  5    conflict: the task is not awaiting a decision, or someone decided first
+  130  interrupted (SIGINT)
+  143  terminated (SIGTERM)";
+
+/// Run nightly automation plans and record every task in a database.
+#[derive(Debug, Parser)]
+#[command(name = "orch", version, after_long_help = EXIT_CODES, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// Database to use: `postgres://…` or `sqlite://FILE`. Unset or empty: `.orch/orch.db`.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List and show recorded tasks.
+    #[command(subcommand)]
+    Tasks(TasksCommand),
+    /// List and show runs with their counts per status.
+    #[command(subcommand)]
+    Runs(RunsCommand),
+    /// Approve a task awaiting approval: it becomes `succeeded`.
+    Approve(DecideArgs),
+    /// Reject a task awaiting approval: it becomes `failed`.
+    Reject(DecideArgs),
+    /// Inspect and change the database schema.
+    #[command(subcommand)]
+    Migrate(MigrateCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TasksCommand {
+    /// List tasks, newest first.
+    List(TasksListArgs),
+    /// Show one task with every column.
+    Show(ShowTaskArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TasksListArgs {
+    /// Only tasks in this status.
+    #[arg(long, value_parser = parse_status)]
+    pub status: Option<TaskStatus>,
+    /// Only tasks of this run.
+    #[arg(long)]
+    pub run_id: Option<String>,
+    /// Only tasks with this name.
+    #[arg(long)]
+    pub task: Option<String>,
+    /// At most this many rows (1–1000).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub limit: u64,
+    /// Print a JSON array instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowTaskArgs {
+    /// The task's id (the first column of `orch tasks list`).
+    pub id: i64,
+    /// Print the row as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// List runs, newest first, with counts per status.
+    List(RunsListArgs),
+    /// Show one run and its tasks.
+    Show(ShowRunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunsListArgs {
+    /// At most this many runs (1–1000).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub limit: u64,
+    /// Print a JSON array instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowRunArgs {
+    pub run_id: String,
+    /// Print the run (with its tasks) as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DecideArgs {
+    /// The task's id.
+    pub id: i64,
+    /// Who decides; defaults to the user name from the environment (`USER`).
+    #[arg(long)]
+    pub by: Option<String>,
+    /// Why; recorded with the decision.
+    #[arg(long)]
+    pub note: Option<String>,
+    /// Print the decided row as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MigrateCommand {
+    /// Apply every pending migration.
+    Up,
+    /// Roll back the newest migrations.
+    Down {
+        /// How many to roll back.
+        #[arg(long, default_value_t = 1)]
+        steps: u32,
+    },
+    /// Show which migrations are applied.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Drop every table and migrate from scratch (deletes all data).
+    Fresh {
+        /// Confirm that every row may be deleted.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+fn parse_status(s: &str) -> Result<TaskStatus, String> {
+    s.parse()
+}

@@ -1,0 +1,57 @@
+//! `orch approve` and `orch reject`: one guarded decision on a task awaiting approval.
+
+use chrono::Utc;
+
+use crate::cli::DecideArgs;
+use crate::error::{Error, Result};
+use crate::store::transition::{Decision, decide};
+use crate::store::{Store, json};
+use crate::ui::Output;
+
+pub async fn run(store: &Store, args: DecideArgs, approve: bool, out: Output) -> Result<i32> {
+    let by = match args.by {
+        Some(name) => name,
+        None => default_decider(),
+    };
+    let by = by.trim().to_owned();
+    if by.is_empty() {
+        return Err(Error::Usage {
+            message: "`--by` is empty: say who decides, e.g. `--by alice`".to_owned(),
+        });
+    }
+    let note = args.note.filter(|n| !n.trim().is_empty());
+    let row = decide(
+        &store.db,
+        args.id,
+        Decision {
+            approve,
+            by,
+            note,
+            at: Utc::now(),
+        },
+    )
+    .await?;
+    if args.json {
+        out.json(&json::task(&row))?;
+    } else {
+        let verb = if approve { "approved" } else { "rejected" };
+        out.print(&format!(
+            "task {} `{}` (run {}) {verb} by {}: now {}",
+            row.id,
+            row.task,
+            row.run_id,
+            row.approver.as_deref().unwrap_or("-"),
+            row.status
+        ))?;
+    }
+    Ok(0)
+}
+
+/// The user name from the environment, as most Unix tools find it.
+fn default_decider() -> String {
+    ["USER", "USERNAME", "LOGNAME"]
+        .iter()
+        .filter_map(|k| std::env::var(k).ok())
+        .find(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| "unknown".to_owned())
+}

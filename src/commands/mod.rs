@@ -1,0 +1,34 @@
+//! One file per subcommand; `dispatch` resolves the configuration once and hands each command
+//! what it needs. Every command returns the process exit code (or an error that carries one).
+
+mod decide;
+mod migrate;
+mod runs;
+mod tasks;
+
+use crate::cli::{Cli, Command};
+use crate::config::DatabaseTarget;
+use crate::error::Result;
+use crate::store::connect::{Schema, open};
+use crate::ui::Output;
+
+pub async fn dispatch(cli: Cli) -> Result<i32> {
+    let target = DatabaseTarget::resolve(cli.database_url.as_deref())?;
+    let out = Output::stdout();
+    match cli.command {
+        Command::Migrate(cmd) => {
+            let store = open(&target, Schema::AsIs).await?;
+            migrate::run(&store, cmd, out).await
+        }
+        command => {
+            let store = open(&target, Schema::Migrate).await?;
+            match command {
+                Command::Tasks(cmd) => tasks::run(&store, cmd, out).await,
+                Command::Runs(cmd) => runs::run(&store, cmd, out).await,
+                Command::Approve(args) => decide::run(&store, args, true, out).await,
+                Command::Reject(args) => decide::run(&store, args, false, out).await,
+                Command::Migrate(_) => unreachable!("handled above"),
+            }
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! `orch runs list` and `orch runs show`.
+
+use crate::cli::RunsCommand;
+use crate::error::Result;
+use crate::store::query::{get_run, list_runs, run_tasks};
+use crate::store::{Store, json};
+use crate::ui::{Output, table};
+
+pub async fn run(store: &Store, cmd: RunsCommand, out: Output) -> Result<i32> {
+    match cmd {
+        RunsCommand::List(args) => {
+            let runs = list_runs(&store.db, args.limit).await?;
+            if args.json {
+                out.json(&serde_json::Value::Array(
+                    runs.iter().map(json::run).collect(),
+                ))?;
+            } else if runs.is_empty() && out.tty {
+                out.print("no runs recorded yet: start one with `orch run PLAN`")?;
+            } else {
+                out.print(&table::runs(&runs, out.tty))?;
+            }
+        }
+        RunsCommand::Show(args) => {
+            let run = get_run(&store.db, &args.run_id).await?;
+            let rows = run_tasks(&store.db, &args.run_id).await?;
+            if args.json {
+                let mut value = json::run(&run);
+                value["task_rows"] = json::tasks(&rows);
+                out.json(&value)?;
+            } else {
+                out.print(&table::run_detail(&run, &rows, out.tty))?;
+            }
+        }
+    }
+    Ok(0)
+}

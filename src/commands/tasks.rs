@@ -1,0 +1,37 @@
+//! `orch tasks list` and `orch tasks show`.
+
+use crate::cli::TasksCommand;
+use crate::error::Result;
+use crate::store::query::{TaskFilter, get_task, list_tasks};
+use crate::store::{Store, json};
+use crate::ui::{Output, table};
+
+pub async fn run(store: &Store, cmd: TasksCommand, out: Output) -> Result<i32> {
+    match cmd {
+        TasksCommand::List(args) => {
+            let filter = TaskFilter {
+                status: args.status,
+                run_id: args.run_id,
+                task: args.task,
+                limit: Some(args.limit),
+            };
+            let rows = list_tasks(&store.db, &filter).await?;
+            if args.json {
+                out.json(&json::tasks(&rows))?;
+            } else if rows.is_empty() && out.tty {
+                out.print("no tasks match")?;
+            } else {
+                out.print(&table::tasks(&rows, out.tty))?;
+            }
+        }
+        TasksCommand::Show(args) => {
+            let row = get_task(&store.db, args.id).await?;
+            if args.json {
+                out.json(&json::task(&row))?;
+            } else {
+                out.print(&table::task_detail(&row, out.tty))?;
+            }
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,203 @@
+//! Every error a user can see, the one place their messages are written, and the exit code
+//! each one maps to.
+//!
+//! Messages are lowercase, name the thing that was wrong in backticks, and end with what to do
+//! when there is something to do. Nothing else in orch formats a user-facing error.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+
+use crate::store::{ApprovalState, TaskStatus};
+
+/// Exit codes, documented in the README and in `orch --help`.
+pub mod code {
+    pub const SUCCESS: i32 = 0;
+    pub const TASK_FAILED: i32 = 1;
+    pub const USAGE: i32 = 2;
+    pub const DATABASE: i32 = 3;
+    pub const NOT_FOUND: i32 = 4;
+    pub const CONFLICT: i32 = 5;
+    pub const INTERRUPTED: i32 = 130;
+    pub const TERMINATED: i32 = 143;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The database could not be reached or opened. `url` is already redacted.
+    DatabaseUnreachable {
+        url: String,
+        detail: String,
+    },
+    /// A query failed on a database we are connected to.
+    Database {
+        detail: String,
+    },
+    /// The database was migrated by a newer orch.
+    SchemaTooNew {
+        database_at: String,
+        binary_knows: String,
+    },
+    /// The database lacks migrations and we were asked not to apply them.
+    Migration {
+        detail: String,
+    },
+    /// `DATABASE_URL` names a scheme orch does not speak.
+    UnsupportedDatabaseUrl {
+        url: String,
+    },
+    UnknownTask {
+        id: i64,
+    },
+    UnknownRun {
+        run_id: String,
+    },
+    /// The task exists but is not waiting for a decision.
+    NotAwaitingDecision {
+        id: i64,
+        status: TaskStatus,
+    },
+    /// Someone else decided first (or the task was decided earlier).
+    AlreadyDecided {
+        id: i64,
+        state: ApprovalState,
+        approver: Option<String>,
+        decided_at: Option<DateTime<Utc>>,
+    },
+    /// A status change that the transition table forbids; a bug in the caller.
+    IllegalTransition {
+        from: TaskStatus,
+        to: TaskStatus,
+    },
+    /// The row changed under us between reading it and the guarded update.
+    TransitionLost {
+        id: i64,
+        expected: TaskStatus,
+    },
+    /// A bad argument value that clap could not catch.
+    Usage {
+        message: String,
+    },
+    /// `orch migrate fresh` without `--yes`.
+    ConfirmationRequired {
+        what: &'static str,
+    },
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// The process exit code for this error: one mapping, used by every command.
+    pub fn code(&self) -> i32 {
+        match self {
+            Error::DatabaseUnreachable { .. }
+            | Error::Database { .. }
+            | Error::SchemaTooNew { .. }
+            | Error::Migration { .. } => code::DATABASE,
+            Error::UnknownTask { .. } | Error::UnknownRun { .. } => code::NOT_FOUND,
+            Error::NotAwaitingDecision { .. }
+            | Error::AlreadyDecided { .. }
+            | Error::TransitionLost { .. }
+            | Error::IllegalTransition { .. } => code::CONFLICT,
+            Error::UnsupportedDatabaseUrl { .. }
+            | Error::Usage { .. }
+            | Error::ConfirmationRequired { .. } => code::USAGE,
+            Error::Io { .. } => code::TASK_FAILED,
+        }
+    }
+
+    pub fn db(err: sea_orm::DbErr) -> Self {
+        Error::Database {
+            detail: crate::config::redact_urls(&err.to_string()),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::DatabaseUnreachable { url, detail } => write!(
+                f,
+                "cannot open the database at `{url}`: {detail}; check `DATABASE_URL` (or \
+                 `--database-url`) and that the server is running"
+            ),
+            Error::Database { detail } => write!(f, "database error: {detail}"),
+            Error::SchemaTooNew {
+                database_at,
+                binary_knows,
+            } => write!(
+                f,
+                "database is at migration `{database_at}`, this orch knows up to \
+                 `{binary_knows}`: upgrade orch (the database was not changed)"
+            ),
+            Error::Migration { detail } => write!(f, "migration failed: {detail}"),
+            Error::UnsupportedDatabaseUrl { url } => write!(
+                f,
+                "unsupported database url `{url}`: use `postgres://…`, `sqlite://…` or leave \
+                 `DATABASE_URL` unset for `.orch/orch.db`"
+            ),
+            Error::UnknownTask { id } => write!(
+                f,
+                "no task with id {id}: see `orch tasks list` for the ids that exist"
+            ),
+            Error::UnknownRun { run_id } => write!(
+                f,
+                "no run `{run_id}`: see `orch runs list` for the runs that exist"
+            ),
+            Error::NotAwaitingDecision { id, status } => write!(
+                f,
+                "task {id} is `{status}`, not awaiting approval: only tasks in \
+                 `awaiting_approval` can be approved or rejected"
+            ),
+            Error::AlreadyDecided {
+                id,
+                state,
+                approver,
+                decided_at,
+            } => {
+                write!(f, "task {id} was already {state}")?;
+                if let Some(who) = approver {
+                    write!(f, " by `{who}`")?;
+                }
+                if let Some(at) = decided_at {
+                    write!(f, " at {}", crate::store::json::timestamp(at))?;
+                }
+                write!(f, ": a decision cannot be changed")
+            }
+            Error::IllegalTransition { from, to } => write!(
+                f,
+                "a task cannot go from `{from}` to `{to}` (see the transition table in \
+                 docs/ORCHESTRATION.md)"
+            ),
+            Error::TransitionLost { id, expected } => write!(
+                f,
+                "task {id} is no longer `{expected}`: another orch changed it first"
+            ),
+            Error::Usage { message } => write!(f, "{message}"),
+            Error::ConfirmationRequired { what } => {
+                write!(f, "{what} deletes every row: run it again with `--yes`")
+            }
+            Error::Io { context, source } => write!(f, "{context}: {source}"),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Writing to a closed pipe (`orch tasks list | head -1`): the reader left on purpose.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(source: std::io::Error) -> Self {
+        Error::Io {
+            context: "cannot write output".to_owned(),
+            source,
+        }
+    }
+}

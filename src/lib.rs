@@ -1,0 +1,13 @@
+//! orch: run nightly automation plans and record every task in a database.
+//!
+//! The binary (`main.rs`) only parses the command line and exits with the code an error
+//! chooses; everything else lives in this library so the tests can drive it directly.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod store;
+pub mod ui;
+
+pub use error::{Error, Result};

@@ -1,0 +1,93 @@
+//! Opening the database: the embedded SQLite file or a PostgreSQL server, one SeaORM
+//! connection either way, with the schema brought up to date before anything else runs.
+
+use std::time::Duration;
+
+use sea_orm::sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, SqlxSqliteConnector};
+
+use crate::config::{DatabaseTarget, redact_urls};
+use crate::error::{Error, Result};
+use crate::store::migrate;
+
+/// How long a writer waits for another orch process holding the SQLite file.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// An open database and where it lives.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub db: DatabaseConnection,
+    pub target: DatabaseTarget,
+}
+
+/// What to do about pending migrations when opening.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Schema {
+    /// Apply pending migrations (saying so on stderr); the default for every command.
+    Migrate,
+    /// Leave the schema alone (`orch migrate …` manages it itself).
+    AsIs,
+}
+
+/// Connects, refuses a database migrated by a newer orch, and applies pending migrations.
+pub async fn open(target: &DatabaseTarget, schema: Schema) -> Result<Store> {
+    let db = connect(target, 4).await?;
+    let store = Store {
+        db,
+        target: target.clone(),
+    };
+    migrate::refuse_newer(&store.db).await?;
+    if schema == Schema::Migrate {
+        migrate::apply_pending(&store, true).await?;
+    }
+    Ok(store)
+}
+
+/// A bare connection pool; `max` connections at most.
+pub(crate) async fn connect(target: &DatabaseTarget, max: u32) -> Result<DatabaseConnection> {
+    let unreachable = |detail: String| Error::DatabaseUnreachable {
+        url: target.display_url(),
+        detail: redact_urls(&detail),
+    };
+    match target {
+        DatabaseTarget::Sqlite { path } => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    unreachable(format!("cannot create folder `{}`: {e}", dir.display()))
+                })?;
+            }
+            // WAL lets readers work while one orch writes; NORMAL is durable across a crash
+            // of orch (not of the OS) and avoids an fsync per commit; the busy timeout lets
+            // several orch processes share the file instead of failing on a lock.
+            let options = SqliteConnectOptions::new()
+                .filename(path)
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                .foreign_keys(true);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(max)
+                .acquire_timeout(SQLITE_BUSY_TIMEOUT)
+                .connect_with(options)
+                .await
+                .map_err(|e| unreachable(e.to_string()))?;
+            Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
+        }
+        DatabaseTarget::Postgres { url } => {
+            let mut options = ConnectOptions::new(url.clone());
+            options
+                .max_connections(max)
+                .min_connections(0)
+                .connect_timeout(CONNECT_TIMEOUT)
+                .acquire_timeout(CONNECT_TIMEOUT)
+                .sqlx_logging(false);
+            Database::connect(options)
+                .await
+                .map_err(|e| unreachable(e.to_string()))
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! One row of `agents_runs`: what a run was started from, so it can be audited and resumed.
+
+use sea_orm::entity::prelude::*;
+
+#[sea_orm::model]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "agents_runs")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
+    pub run_id: String,
+    #[sea_orm(column_type = "Text")]
+    pub plan_name: String,
+    #[sea_orm(column_type = "Text")]
+    pub plan_text: String,
+    #[sea_orm(column_type = "Text")]
+    pub plan_sha256: String,
+    #[sea_orm(column_type = "Text")]
+    pub git_commit: Option<String>,
+    #[sea_orm(column_type = "Text")]
+    pub host: String,
+    #[sea_orm(column_type = "Text")]
+    pub orch_version: String,
+    #[sea_orm(column_type = "Text")]
+    pub trigger: String,
+    pub started_at: DateTimeUtc,
+    pub finished_at: Option<DateTimeUtc>,
+}
+
+impl ActiveModelBehavior for ActiveModel {}

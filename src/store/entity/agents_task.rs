@@ -1,0 +1,35 @@
+//! One row of `agents_tasks`: one task of one run.
+
+use sea_orm::entity::prelude::*;
+
+use crate::store::status::{ApprovalState, TaskStatus};
+
+#[sea_orm::model]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "agents_tasks")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    #[sea_orm(column_type = "Text")]
+    pub task: String,
+    #[sea_orm(column_type = "Text")]
+    pub run_id: String,
+    pub status: TaskStatus,
+    pub started_at: Option<DateTimeUtc>,
+    pub finished_at: Option<DateTimeUtc>,
+    pub duration_ms: Option<i64>,
+    #[sea_orm(column_type = "JsonBinary")]
+    pub inputs: Option<Json>,
+    #[sea_orm(column_type = "Text")]
+    pub outputs_uri: Option<String>,
+    #[sea_orm(column_type = "Text")]
+    pub log_excerpt: Option<String>,
+    pub approval_state: Option<ApprovalState>,
+    #[sea_orm(column_type = "Text")]
+    pub approver: Option<String>,
+    #[sea_orm(column_type = "Text")]
+    pub approval_note: Option<String>,
+    pub decided_at: Option<DateTimeUtc>,
+}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,112 @@
+//! The one JSON shape of a task row and of a run, shared by every `--json` output (and, later,
+//! the REST API): every column present (null when empty), timestamps RFC 3339 in UTC with
+//! `Z`, `inputs` as JSON rather than a string.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+
+use crate::store::agents_task;
+use crate::store::query::RunSummary;
+use crate::store::status::{ApprovalState, TaskStatus};
+
+/// RFC 3339, UTC, `Z`, with fractional seconds only when there are any.
+pub fn timestamp(at: &DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+fn ts(at: &Option<DateTime<Utc>>) -> Option<String> {
+    at.as_ref().map(timestamp)
+}
+
+/// A row of `agents_tasks`, in column order.
+#[derive(Debug, Serialize)]
+pub struct TaskJson<'a> {
+    pub id: i64,
+    pub task: &'a str,
+    pub run_id: &'a str,
+    pub status: TaskStatus,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub duration_ms: Option<i64>,
+    pub inputs: &'a Option<serde_json::Value>,
+    pub outputs_uri: &'a Option<String>,
+    pub log_excerpt: &'a Option<String>,
+    pub approval_state: Option<ApprovalState>,
+    pub approver: &'a Option<String>,
+    pub approval_note: &'a Option<String>,
+    pub decided_at: Option<String>,
+}
+
+impl<'a> From<&'a agents_task::Model> for TaskJson<'a> {
+    fn from(m: &'a agents_task::Model) -> Self {
+        TaskJson {
+            id: m.id,
+            task: &m.task,
+            run_id: &m.run_id,
+            status: m.status,
+            started_at: ts(&m.started_at),
+            finished_at: ts(&m.finished_at),
+            duration_ms: m.duration_ms,
+            inputs: &m.inputs,
+            outputs_uri: &m.outputs_uri,
+            log_excerpt: &m.log_excerpt,
+            approval_state: m.approval_state,
+            approver: &m.approver,
+            approval_note: &m.approval_note,
+            decided_at: ts(&m.decided_at),
+        }
+    }
+}
+
+pub fn task(m: &agents_task::Model) -> serde_json::Value {
+    serde_json::to_value(TaskJson::from(m)).unwrap_or_default()
+}
+
+pub fn tasks(rows: &[agents_task::Model]) -> serde_json::Value {
+    serde_json::Value::Array(rows.iter().map(task).collect())
+}
+
+/// A run: its `agents_runs` record when there is one, and counts per status.
+#[derive(Debug, Serialize)]
+pub struct RunJson<'a> {
+    pub run_id: &'a str,
+    pub plan_name: Option<&'a str>,
+    pub plan_sha256: Option<&'a str>,
+    pub git_commit: Option<&'a str>,
+    pub host: Option<&'a str>,
+    pub orch_version: Option<&'a str>,
+    pub trigger: Option<&'a str>,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub tasks: i64,
+    pub counts: BTreeMap<&'static str, i64>,
+}
+
+impl<'a> From<&'a RunSummary> for RunJson<'a> {
+    fn from(r: &'a RunSummary) -> Self {
+        let rec = r.record.as_ref();
+        RunJson {
+            run_id: &r.run_id,
+            plan_name: rec.map(|x| x.plan_name.as_str()),
+            plan_sha256: rec.map(|x| x.plan_sha256.as_str()),
+            git_commit: rec.and_then(|x| x.git_commit.as_deref()),
+            host: rec.map(|x| x.host.as_str()),
+            orch_version: rec.map(|x| x.orch_version.as_str()),
+            trigger: rec.map(|x| x.trigger.as_str()),
+            started_at: ts(&r.started_at),
+            finished_at: ts(&r.finished_at),
+            tasks: r.total(),
+            // Every status present, zero when none, so scripts need no defaults.
+            counts: TaskStatus::ALL
+                .iter()
+                .map(|s| (s.as_str(), r.count(*s)))
+                .collect(),
+        }
+    }
+}
+
+pub fn run(r: &RunSummary) -> serde_json::Value {
+    serde_json::to_value(RunJson::from(r)).unwrap_or_default()
+}

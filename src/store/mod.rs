@@ -1,0 +1,16 @@
+//! Everything that touches the database: entities (data only), connecting and migrating,
+//! reads, the one guarded function that changes a task's status, and the one JSON shape of
+//! a row.
+
+pub mod connect;
+pub mod entity;
+pub mod json;
+pub mod migrate;
+pub mod mutation;
+pub mod query;
+pub mod status;
+pub mod transition;
+
+pub use connect::{Store, open};
+pub use entity::{agents_run, agents_task};
+pub use status::{ApprovalState, TaskStatus};

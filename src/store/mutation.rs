@@ -1,0 +1,83 @@
+//! Creating rows. A row is born with a status here; every later status change goes through
+//! [`crate::store::transition`].
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, NotSet};
+
+use crate::error::{Error, Result};
+use crate::store::status::{ApprovalState, TaskStatus};
+use crate::store::{agents_run, agents_task};
+
+/// A task row to create.
+#[derive(Clone, Debug)]
+pub struct NewTask {
+    pub task: String,
+    pub run_id: String,
+    pub status: TaskStatus,
+    pub started_at: Option<DateTime<Utc>>,
+    pub inputs: Option<serde_json::Value>,
+}
+
+impl NewTask {
+    pub fn new(task: impl Into<String>, run_id: impl Into<String>, status: TaskStatus) -> Self {
+        NewTask {
+            task: task.into(),
+            run_id: run_id.into(),
+            status,
+            started_at: None,
+            inputs: None,
+        }
+    }
+}
+
+pub async fn insert_task(db: &impl ConnectionTrait, new: NewTask) -> Result<agents_task::Model> {
+    // A task born waiting for a decision is pending one: the invariant the decision guard
+    // relies on.
+    let approval_state =
+        (new.status == TaskStatus::AwaitingApproval).then_some(ApprovalState::Pending);
+    agents_task::ActiveModel {
+        id: NotSet,
+        task: Set(new.task),
+        run_id: Set(new.run_id),
+        status: Set(new.status),
+        started_at: Set(new.started_at),
+        inputs: Set(new.inputs),
+        approval_state: Set(approval_state),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .map_err(Error::db)
+}
+
+/// A run to record before its first task starts.
+#[derive(Clone, Debug)]
+pub struct NewRun {
+    pub run_id: String,
+    pub plan_name: String,
+    pub plan_text: String,
+    pub plan_sha256: String,
+    pub git_commit: Option<String>,
+    pub host: String,
+    pub orch_version: String,
+    pub trigger: String,
+    pub started_at: DateTime<Utc>,
+}
+
+pub async fn insert_run(db: &impl ConnectionTrait, new: NewRun) -> Result<agents_run::Model> {
+    agents_run::ActiveModel {
+        run_id: Set(new.run_id),
+        plan_name: Set(new.plan_name),
+        plan_text: Set(new.plan_text),
+        plan_sha256: Set(new.plan_sha256),
+        git_commit: Set(new.git_commit),
+        host: Set(new.host),
+        orch_version: Set(new.orch_version),
+        trigger: Set(new.trigger),
+        started_at: Set(new.started_at),
+        finished_at: Set(None),
+    }
+    .insert(db)
+    .await
+    .map_err(Error::db)
+}

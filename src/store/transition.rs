@@ -1,0 +1,142 @@
+//! The only code that changes a task's status after it was created.
+//!
+//! Every change is one conditional UPDATE (`… WHERE id = ? AND status = <from>`, and for a
+//! decision `AND approval_state = 'pending'`) followed by a check of the rows affected, so
+//! the database decides between two actors racing for the same row: exactly one wins, and
+//! the loser learns what happened instead.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, SimpleExpr};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+
+use crate::error::{Error, Result};
+use crate::store::agents_task::{self, Column};
+use crate::store::query::get_task;
+use crate::store::status::{ApprovalState, TaskStatus};
+
+/// The columns a transition may set besides `status`; `None` leaves a column as it is.
+#[derive(Clone, Debug, Default)]
+pub struct TaskChange {
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub duration_ms: Option<i64>,
+    pub outputs_uri: Option<String>,
+    pub log_excerpt: Option<String>,
+}
+
+/// A human's (or orch's) decision on a task awaiting approval.
+#[derive(Clone, Debug)]
+pub struct Decision {
+    pub approve: bool,
+    pub by: String,
+    pub note: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// Moves task `id` from `from` to `to`, setting `change`, if and only if it is still in
+/// `from`. Returns the row as it is after the change.
+pub async fn transition(
+    db: &impl ConnectionTrait,
+    id: i64,
+    from: TaskStatus,
+    to: TaskStatus,
+    change: TaskChange,
+) -> Result<agents_task::Model> {
+    let mut sets: Vec<(Column, SimpleExpr)> = Vec::new();
+    if let Some(v) = change.started_at {
+        sets.push((Column::StartedAt, Expr::value(v)));
+    }
+    if let Some(v) = change.finished_at {
+        sets.push((Column::FinishedAt, Expr::value(v)));
+    }
+    if let Some(v) = change.duration_ms {
+        sets.push((Column::DurationMs, Expr::value(v)));
+    }
+    if let Some(v) = change.outputs_uri {
+        sets.push((Column::OutputsUri, Expr::value(v)));
+    }
+    if let Some(v) = change.log_excerpt {
+        sets.push((Column::LogExcerpt, Expr::value(v)));
+    }
+    if to == TaskStatus::AwaitingApproval {
+        sets.push((
+            Column::ApprovalState,
+            Expr::value(ApprovalState::Pending.as_str()),
+        ));
+    }
+    guarded_update(db, id, from, to, sets).await
+}
+
+/// Approves (→ `succeeded`, `approved`) or rejects (→ `failed`, `rejected`) a task that is
+/// `awaiting_approval` with a pending decision, recording who, why and when.
+pub async fn decide(
+    db: &impl ConnectionTrait,
+    id: i64,
+    decision: Decision,
+) -> Result<agents_task::Model> {
+    let (to, state) = if decision.approve {
+        (TaskStatus::Succeeded, ApprovalState::Approved)
+    } else {
+        (TaskStatus::Failed, ApprovalState::Rejected)
+    };
+    let sets = vec![
+        (Column::ApprovalState, Expr::value(state.as_str())),
+        (Column::Approver, Expr::value(decision.by)),
+        (Column::ApprovalNote, Expr::value(decision.note)),
+        (Column::DecidedAt, Expr::value(decision.at)),
+    ];
+    guarded_update(db, id, TaskStatus::AwaitingApproval, to, sets).await
+}
+
+async fn guarded_update(
+    db: &impl ConnectionTrait,
+    id: i64,
+    from: TaskStatus,
+    to: TaskStatus,
+    sets: Vec<(Column, SimpleExpr)>,
+) -> Result<agents_task::Model> {
+    if !from.can_become(to) {
+        return Err(Error::IllegalTransition { from, to });
+    }
+    let mut update = agents_task::Entity::update_many()
+        .col_expr(Column::Status, Expr::value(to.as_str()))
+        .filter(Column::Id.eq(id))
+        .filter(Column::Status.eq(from));
+    if from == TaskStatus::AwaitingApproval {
+        // Leaving `awaiting_approval` is a decision: only one may ever be taken.
+        update = update.filter(Column::ApprovalState.eq(ApprovalState::Pending));
+    }
+    for (col, value) in sets {
+        update = update.col_expr(col, value);
+    }
+    let result = update.exec(db).await.map_err(Error::db)?;
+    let row = get_task(db, id).await?;
+    if result.rows_affected == 1 {
+        return Ok(row);
+    }
+    Err(explain_lost(row, from))
+}
+
+/// Why a guarded update changed nothing, from the row as it is now.
+fn explain_lost(row: agents_task::Model, from: TaskStatus) -> Error {
+    if from == TaskStatus::AwaitingApproval {
+        return match row.approval_state {
+            Some(state @ (ApprovalState::Approved | ApprovalState::Rejected)) => {
+                Error::AlreadyDecided {
+                    id: row.id,
+                    state,
+                    approver: row.approver,
+                    decided_at: row.decided_at,
+                }
+            }
+            _ => Error::NotAwaitingDecision {
+                id: row.id,
+                status: row.status,
+            },
+        };
+    }
+    Error::TransitionLost {
+        id: row.id,
+        expected: from,
+    }
+}
