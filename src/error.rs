@@ -8,6 +8,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
+use crate::plan::Loc;
 use crate::store::{ApprovalState, TaskStatus};
 
 /// Exit codes, documented in the README and in `orch --help`.
@@ -38,7 +39,7 @@ pub enum Error {
         database_at: String,
         binary_knows: String,
     },
-    /// The database lacks migrations and we were asked not to apply them.
+    /// Applying or rolling back a migration failed.
     Migration {
         detail: String,
     },
@@ -86,6 +87,38 @@ pub enum Error {
         context: String,
         source: std::io::Error,
     },
+    /// The plan file cannot be read.
+    PlanRead {
+        path: String,
+        source: std::io::Error,
+    },
+    /// The plan is malformed or invalid; every issue has a location.
+    Plan {
+        file: String,
+        issues: Vec<PlanIssue>,
+    },
+    /// `${NAME}` without a default, and `NAME` is not set.
+    MissingVariable {
+        file: String,
+        loc: Loc,
+        name: String,
+    },
+    /// `--run-id` names a run that already has rows.
+    RunIdTaken {
+        run_id: String,
+    },
+    /// `--only` names a task the plan does not have.
+    UnknownPlanTask {
+        name: String,
+        known: Vec<String>,
+    },
+}
+
+/// One problem in a plan file, at a line and column.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlanIssue {
+    pub loc: Loc,
+    pub message: String,
 }
 
 impl Error {
@@ -102,6 +135,11 @@ impl Error {
             | Error::TransitionLost { .. }
             | Error::IllegalTransition { .. } => code::CONFLICT,
             Error::UnsupportedDatabaseUrl { .. }
+            | Error::PlanRead { .. }
+            | Error::Plan { .. }
+            | Error::MissingVariable { .. }
+            | Error::RunIdTaken { .. }
+            | Error::UnknownPlanTask { .. }
             | Error::Usage { .. }
             | Error::ConfirmationRequired { .. } => code::USAGE,
             Error::Io { .. } => code::TASK_FAILED,
@@ -180,6 +218,44 @@ impl fmt::Display for Error {
                 write!(f, "{what} deletes every row: run it again with `--yes`")
             }
             Error::Io { context, source } => write!(f, "{context}: {source}"),
+            Error::PlanRead { path, source } => {
+                write!(f, "cannot read plan `{path}`: {source}")
+            }
+            Error::Plan { file, issues } => {
+                // One line per issue, each in the `file:line:column: message` form editors
+                // and CI annotations understand.
+                for (i, issue) in issues.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str("\nerror: ")?;
+                    }
+                    write!(
+                        f,
+                        "{file}:{}:{}: {}",
+                        issue.loc.line, issue.loc.column, issue.message
+                    )?;
+                }
+                Ok(())
+            }
+            Error::MissingVariable { file, loc, name } => write!(
+                f,
+                "{file}:{}:{}: environment variable `{name}` is not set: export it, or write \
+                 `${{{name}:-default}}`",
+                loc.line, loc.column
+            ),
+            Error::RunIdTaken { run_id } => write!(
+                f,
+                "run `{run_id}` already exists: choose another `--run-id`, or omit it to get a \
+                 fresh one"
+            ),
+            Error::UnknownPlanTask { name, known } => write!(
+                f,
+                "the plan has no task `{name}`: it has {}",
+                known
+                    .iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         }
     }
 }

@@ -1,7 +1,5 @@
 //! `orch approve` and `orch reject`: one guarded decision on a task awaiting approval.
 
-use chrono::Utc;
-
 use crate::cli::DecideArgs;
 use crate::error::{Error, Result};
 use crate::store::transition::{Decision, decide};
@@ -27,7 +25,7 @@ pub async fn run(store: &Store, args: DecideArgs, approve: bool, out: Output) ->
             approve,
             by,
             note,
-            at: Utc::now(),
+            at: crate::store::now(),
         },
     )
     .await?;

@@ -46,8 +46,9 @@ pub async fn open(target: &DatabaseTarget, schema: Schema) -> Result<Store> {
     Ok(store)
 }
 
-/// A bare connection pool; `max` connections at most.
-pub(crate) async fn connect(target: &DatabaseTarget, max: u32) -> Result<DatabaseConnection> {
+/// A bare connection pool of at most `max` connections: no schema check, no migration.
+/// Everything but `migrate` and tests goes through [`open`].
+pub async fn connect(target: &DatabaseTarget, max: u32) -> Result<DatabaseConnection> {
     let unreachable = |detail: String| Error::DatabaseUnreachable {
         url: target.display_url(),
         detail: redact_urls(&detail),

@@ -97,21 +97,25 @@ pub async fn apply_pending(store: &Store, announce: bool) -> Result<usize> {
     Ok(ran)
 }
 
-/// Rolls back the newest `steps` migrations.
-pub async fn down(store: &Store, steps: u32) -> Result<()> {
+/// Rolls back the newest `steps` migrations; returns how many were rolled back.
+pub async fn down(store: &Store, steps: u32) -> Result<usize> {
     with_migration_lock(&store.target, |db| async move {
         refuse_newer(&db).await?;
+        let before = applied(&db).await?.len();
         Migrator::down(&db, Some(steps))
             .await
-            .map_err(migration_error)
+            .map_err(migration_error)?;
+        Ok(before - applied(&db).await?.len())
     })
     .await
 }
 
-/// Drops every table and applies all migrations again.
+/// Rolls back every orch migration and applies them all again: orch's tables are emptied,
+/// other tables in the same database are left alone (sea-orm's own `fresh` would drop them).
 pub async fn fresh(store: &Store) -> Result<()> {
     with_migration_lock(&store.target, |db| async move {
-        Migrator::fresh(&db).await.map_err(migration_error)
+        refuse_newer(&db).await?;
+        Migrator::refresh(&db).await.map_err(migration_error)
     })
     .await
 }

@@ -14,3 +14,10 @@ pub mod transition;
 pub use connect::{Store, open};
 pub use entity::{agents_run, agents_task};
 pub use status::{ApprovalState, TaskStatus};
+
+/// The current time at the precision both databases keep (microseconds), so a row reads the
+/// same from SQLite and PostgreSQL.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    use chrono::SubsecRound;
+    chrono::Utc::now().trunc_subsecs(6)
+}

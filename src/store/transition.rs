@@ -42,6 +42,10 @@ pub async fn transition(
     to: TaskStatus,
     change: TaskChange,
 ) -> Result<agents_task::Model> {
+    if from == TaskStatus::AwaitingApproval {
+        // Leaving the gate is a decision, recorded with who and when: only `decide` does it.
+        return Err(Error::IllegalTransition { from, to });
+    }
     let mut sets: Vec<(Column, SimpleExpr)> = Vec::new();
     if let Some(v) = change.started_at {
         sets.push((Column::StartedAt, Expr::value(v)));

@@ -1,0 +1,103 @@
+//! Plans: the YAML a team writes, parsed with a location for every value, validated once, and
+//! turned into types the runner can trust without checking again.
+
+pub mod expand;
+pub mod load;
+mod raw;
+pub mod secrets;
+
+use std::path::PathBuf;
+
+use regex::Regex;
+
+pub use load::{load, parse};
+
+/// A name that becomes part of a file path: run ids and task names.
+pub const NAME_PATTERN: &str = "[A-Za-z0-9._-]+";
+
+pub fn is_valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s != "."
+        && s != ".."
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// A line and column in the plan file, 1-based.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Loc {
+    pub line: u64,
+    pub column: u64,
+}
+
+/// A validated plan.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub name: String,
+    /// `{name}`, `{date}` (UTC, `YYYY-MM-DD`) and `{time}` (UTC, `HHMMSS`) are replaced.
+    pub run_id_template: String,
+    /// Whether `run_id` was left to its default (a collision then gets a `.2` suffix).
+    pub run_id_is_default: bool,
+    pub env: Vec<EnvVar>,
+    /// Names of environment variables whose values are secret, beyond the naming rule.
+    pub secrets: Vec<String>,
+    pub tasks: Vec<TaskSpec>,
+    pub source: PlanSource,
+}
+
+/// The file a plan came from, kept verbatim for `agents_runs`.
+#[derive(Clone, Debug)]
+pub struct PlanSource {
+    pub path: PathBuf,
+    pub text: String,
+    pub sha256: String,
+}
+
+/// An `env` entry; `value` may hold `${VAR}` and `${VAR:-default}`.
+#[derive(Clone, Debug)]
+pub struct EnvVar {
+    pub name: String,
+    pub value: String,
+    pub loc: Loc,
+}
+
+#[derive(Clone, Debug)]
+pub enum Command {
+    /// An argv list, run without a shell.
+    Argv(Vec<String>),
+    /// A string run by `sh -c`.
+    Shell(String),
+}
+
+/// When a task that exited 0 waits for a human.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Approval {
+    Never,
+    Always,
+    /// When the task produced an outputs URI (it opened a PR, say).
+    OnOutputUri,
+}
+
+#[derive(Clone, Debug)]
+pub struct TaskSpec {
+    pub name: String,
+    pub command: Command,
+    pub env: Vec<EnvVar>,
+    pub cwd: Option<(String, Loc)>,
+    pub inputs: Option<serde_json::Value>,
+    pub approval: Approval,
+    /// A custom pattern for the outputs URI: the last match (its first group if it has one).
+    pub outputs_uri: Option<Regex>,
+    pub loc: Loc,
+}
+
+impl Command {
+    /// The argv orch executes.
+    pub fn argv(&self) -> Vec<String> {
+        match self {
+            Command::Argv(v) => v.clone(),
+            Command::Shell(s) => vec!["sh".to_owned(), "-c".to_owned(), s.clone()],
+        }
+    }
+}

@@ -1,0 +1,34 @@
+//! The plan file exactly as written: serde types with a location on every value we may need
+//! to complain about later. Nothing outside `load` sees these.
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use super::Approval;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPlan {
+    pub name: Spanned<String>,
+    pub run_id: Option<Spanned<String>>,
+    #[serde(default)]
+    pub env: IndexMap<String, Spanned<String>>,
+    #[serde(default)]
+    pub secrets: Vec<Spanned<String>>,
+    pub tasks: Spanned<Vec<Spanned<RawTask>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTask {
+    pub task: Spanned<String>,
+    pub run: Option<Spanned<Vec<String>>>,
+    pub shell: Option<Spanned<String>>,
+    #[serde(default)]
+    pub env: IndexMap<String, Spanned<String>>,
+    pub cwd: Option<Spanned<String>>,
+    pub inputs: Option<serde_json::Value>,
+    pub approval: Option<Spanned<Approval>>,
+    pub outputs_uri: Option<Spanned<String>>,
+}

@@ -1,0 +1,13 @@
+//! The one integration-test binary: drives the real `orch` binary and the library against
+//! real SQLite files and real PostgreSQL databases (one per test, created and dropped).
+
+// Test code: a panic is a failed test with a line number.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+mod approvals;
+mod cli_basics;
+mod listing;
+mod migrations;
+mod schema;

@@ -1,0 +1,331 @@
+//! `orch tasks list|show` and `orch runs list|show`, as tables, plain text and JSON.
+
+use orch::store::TaskStatus;
+use orch::store::mutation::{NewRun, insert_run};
+
+use crate::support::{TestDb, at, both_backends, seed_task, stderr, stdout_json};
+
+const KEYS: [&str; 14] = [
+    "id",
+    "task",
+    "run_id",
+    "status",
+    "started_at",
+    "finished_at",
+    "duration_ms",
+    "inputs",
+    "outputs_uri",
+    "log_excerpt",
+    "approval_state",
+    "approver",
+    "approval_note",
+    "decided_at",
+];
+
+both_backends!(
+    tasks_list_json_has_every_column_newest_first,
+    |db: TestDb| async move {
+        let store = db.store().await;
+        let a = seed_task(
+            &store,
+            "seo.validate",
+            "nightly-1",
+            TaskStatus::Succeeded,
+            Some(at(2, 30)),
+        )
+        .await;
+        let b = seed_task(
+            &store,
+            "code.review",
+            "nightly-1",
+            TaskStatus::Running,
+            None,
+        )
+        .await;
+        let c = seed_task(
+            &store,
+            "dx.integrate",
+            "nightly-1",
+            TaskStatus::AwaitingApproval,
+            Some(at(2, 40)),
+        )
+        .await;
+
+        let out = db
+            .orch()
+            .args(["tasks", "list", "--json"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        let rows = stdout_json(&out);
+        let rows = rows.as_array().unwrap();
+        let ids: Vec<i64> = rows.iter().map(|r| r["id"].as_i64().unwrap()).collect();
+        assert_eq!(ids, [c.id, b.id, a.id]);
+        for row in rows {
+            let keys: Vec<&str> = row
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .collect();
+            assert_eq!(keys.len(), KEYS.len());
+            for k in KEYS {
+                assert!(row.get(k).is_some(), "missing {k} in {row}");
+            }
+        }
+        let waiting = &rows[0];
+        assert_eq!(waiting["status"], "awaiting_approval");
+        assert_eq!(waiting["approval_state"], "pending");
+        assert_eq!(waiting["started_at"], "2026-11-25T02:40:00Z");
+        assert_eq!(
+            waiting["inputs"]["flags"][0], "--strict",
+            "inputs must be JSON, not a string"
+        );
+        assert!(rows[1]["started_at"].is_null());
+        assert!(rows[1]["approval_state"].is_null());
+    }
+);
+
+both_backends!(tasks_list_filters_and_limits, |db: TestDb| async move {
+    let store = db.store().await;
+    for i in 0..5 {
+        seed_task(
+            &store,
+            "a.task",
+            "run-a",
+            TaskStatus::Succeeded,
+            Some(at(1, i)),
+        )
+        .await;
+    }
+    let w = seed_task(
+        &store,
+        "b.task",
+        "run-b",
+        TaskStatus::AwaitingApproval,
+        Some(at(3, 0)),
+    )
+    .await;
+    seed_task(
+        &store,
+        "b.task",
+        "run-b",
+        TaskStatus::Failed,
+        Some(at(3, 1)),
+    )
+    .await;
+
+    let ids = |args: &[&str]| {
+        let out = db
+            .orch()
+            .args(["tasks", "list", "--json"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout_json(&out)
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_i64().unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&["--status", "awaiting_approval"]), [w.id]);
+    assert_eq!(ids(&["--run-id", "run-a"]).len(), 5);
+    assert_eq!(ids(&["--task", "b.task"]).len(), 2);
+    assert_eq!(ids(&["--run-id", "run-b", "--status", "failed"]).len(), 1);
+    assert_eq!(ids(&["--limit", "2"]).len(), 2);
+    assert!(ids(&["--run-id", "nope"]).is_empty());
+});
+
+both_backends!(
+    tasks_list_plain_text_has_no_escape_codes,
+    |db: TestDb| async move {
+        let store = db.store().await;
+        seed_task(
+            &store,
+            "seo.validate",
+            "nightly-1",
+            TaskStatus::Succeeded,
+            Some(at(2, 30)),
+        )
+        .await;
+        let out = db.orch().args(["tasks", "list"]).output().unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(!text.contains('\u{1b}'), "escape codes in {text:?}");
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("ID"), "{text}");
+        assert!(
+            lines[1].contains("seo.validate") && lines[1].contains("succeeded"),
+            "{text}"
+        );
+        assert!(lines[1].contains("2026-11-25 02:30:00"), "{text}");
+    }
+);
+
+both_backends!(tasks_show_prints_one_row, |db: TestDb| async move {
+    let store = db.store().await;
+    let t = seed_task(
+        &store,
+        "seo.validate",
+        "nightly-1",
+        TaskStatus::Running,
+        Some(at(2, 30)),
+    )
+    .await;
+    let out = db
+        .orch()
+        .args(["tasks", "show", &t.id.to_string(), "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let row = stdout_json(&out);
+    assert_eq!(row["id"], t.id);
+    assert_eq!(row["task"], "seo.validate");
+    assert_eq!(row.as_object().unwrap().len(), KEYS.len());
+
+    let out = db
+        .orch()
+        .args(["tasks", "show", &t.id.to_string()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("status: running"), "{text}");
+    assert!(text.contains("run_id: nightly-1"), "{text}");
+
+    let out = db
+        .orch()
+        .args(["tasks", "show", "999999"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    assert!(
+        stderr(&out).contains("no task with id 999999"),
+        "{}",
+        stderr(&out)
+    );
+});
+
+both_backends!(runs_list_counts_each_status, |db: TestDb| async move {
+    let store = db.store().await;
+    insert_run(
+        &store.db,
+        NewRun {
+            run_id: "nightly-2026-11-25".into(),
+            plan_name: "nightly".into(),
+            plan_text: "name: nightly\n".into(),
+            plan_sha256: "ab".repeat(32),
+            git_commit: Some("deadbeef".into()),
+            host: "ci-1".into(),
+            orch_version: "0.1.0".into(),
+            trigger: "ci".into(),
+            started_at: at(2, 30),
+        },
+    )
+    .await
+    .unwrap();
+    seed_task(
+        &store,
+        "seo.validate",
+        "nightly-2026-11-25",
+        TaskStatus::Succeeded,
+        Some(at(2, 30)),
+    )
+    .await;
+    seed_task(
+        &store,
+        "code.review",
+        "nightly-2026-11-25",
+        TaskStatus::Failed,
+        Some(at(2, 31)),
+    )
+    .await;
+    seed_task(
+        &store,
+        "dx.integrate",
+        "nightly-2026-11-25",
+        TaskStatus::AwaitingApproval,
+        Some(at(2, 32)),
+    )
+    .await;
+    // A run written by another tool: no `agents_runs` record, still listed.
+    seed_task(&store, "x", "older", TaskStatus::Succeeded, Some(at(1, 0))).await;
+
+    let out = db.orch().args(["runs", "list", "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let runs = stdout_json(&out);
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    let r = &runs[0];
+    assert_eq!(r["run_id"], "nightly-2026-11-25");
+    assert_eq!(r["plan_name"], "nightly");
+    assert_eq!(r["trigger"], "ci");
+    assert_eq!(r["started_at"], "2026-11-25T02:30:00Z");
+    assert_eq!(r["tasks"], 3);
+    assert_eq!(r["counts"]["succeeded"], 1);
+    assert_eq!(r["counts"]["failed"], 1);
+    assert_eq!(r["counts"]["awaiting_approval"], 1);
+    assert_eq!(r["counts"]["queued"], 0);
+    assert_eq!(runs[1]["run_id"], "older");
+    assert!(runs[1]["plan_name"].is_null());
+    assert_eq!(runs[1]["started_at"], "2026-11-25T01:00:00Z");
+
+    let out = db
+        .orch()
+        .args(["runs", "show", "nightly-2026-11-25", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let run = stdout_json(&out);
+    assert_eq!(run["git_commit"], "deadbeef");
+    let names: Vec<&str> = run["task_rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["task"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["seo.validate", "code.review", "dx.integrate"]);
+
+    let out = db.orch().args(["runs", "list"]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("nightly-2026-11-25"),
+        "{text}"
+    );
+
+    let out = db.orch().args(["runs", "show", "nope"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    assert!(stderr(&out).contains("no run `nope`"));
+});
+
+both_backends!(closed_pipe_exits_quietly, |db: TestDb| async move {
+    let store = db.store().await;
+    for i in 0..1000 {
+        seed_task(
+            &store,
+            "a.task.with.a.long.name",
+            "run-with-a-long-id",
+            TaskStatus::Succeeded,
+            Some(at(1, i % 60)),
+        )
+        .await;
+    }
+    let mut child = db
+        .orch_std()
+        .args(["tasks", "list", "--limit", "1000"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 16];
+    std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "");
+});

@@ -1,0 +1,254 @@
+//! Test fixtures: a database per test on either backend, and the orch binary pointed at it.
+//!
+//! PostgreSQL comes from `ORCH_TEST_POSTGRES_URL`; without it PostgreSQL tests print that they
+//! skipped, unless `ORCH_TEST_REQUIRE_POSTGRES=1` makes that a failure (as `.ci/run` does).
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use assert_cmd::Command;
+use chrono::{DateTime, TimeZone, Utc};
+use orch::config::DatabaseTarget;
+use orch::store::connect::Schema;
+use orch::store::mutation::{NewTask, insert_task};
+use orch::store::{Store, TaskStatus, agents_task, open};
+use sea_orm::{ConnectionTrait, Statement};
+use tempfile::TempDir;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh, empty database of one backend, and a scratch folder to run orch in.
+pub struct TestDb {
+    pub backend: Backend,
+    pub url: String,
+    pub dir: TempDir,
+    pg: Option<PgScratch>,
+}
+
+struct PgScratch {
+    admin_url: String,
+    name: String,
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+fn pg_admin_url() -> Option<String> {
+    match std::env::var("ORCH_TEST_POSTGRES_URL") {
+        Ok(u) if !u.trim().is_empty() => Some(u),
+        _ => {
+            if std::env::var("ORCH_TEST_REQUIRE_POSTGRES").as_deref() == Ok("1") {
+                panic!("ORCH_TEST_REQUIRE_POSTGRES=1 but ORCH_TEST_POSTGRES_URL is not set");
+            }
+            None
+        }
+    }
+}
+
+/// `postgres://u@h:5432/test?x=y` with its database name replaced.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
+    let mut out = format!("{}/{}", &base[..path_start], name);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+async fn admin_exec(admin_url: &str, sql: &str) {
+    let target = DatabaseTarget::resolve(Some(admin_url)).unwrap();
+    let db = sea_orm::Database::connect(match &target {
+        DatabaseTarget::Postgres { url } => url.clone(),
+        DatabaseTarget::Sqlite { .. } => unreachable!(),
+    })
+    .await
+    .expect("connect to ORCH_TEST_POSTGRES_URL");
+    db.execute_unprepared(sql).await.expect(sql);
+    db.close().await.ok();
+}
+
+impl TestDb {
+    /// A new database, or `None` (after saying so) when PostgreSQL is not configured.
+    pub async fn new(backend: Backend) -> Option<TestDb> {
+        let dir = tempfile::tempdir().unwrap();
+        match backend {
+            Backend::Sqlite => {
+                let url = format!("sqlite://{}", dir.path().join("orch.db").display());
+                Some(TestDb {
+                    backend,
+                    url,
+                    dir,
+                    pg: None,
+                })
+            }
+            Backend::Postgres => {
+                let Some(admin_url) = pg_admin_url() else {
+                    eprintln!("skipped: ORCH_TEST_POSTGRES_URL is not set");
+                    return None;
+                };
+                let name = format!(
+                    "orch_test_{}_{}_{}",
+                    std::process::id(),
+                    COUNTER.fetch_add(1, Ordering::SeqCst),
+                    Utc::now().timestamp_subsec_nanos()
+                );
+                admin_exec(&admin_url, &format!("CREATE DATABASE {name}")).await;
+                let url = with_database(&admin_url, &name);
+                Some(TestDb {
+                    backend,
+                    url,
+                    dir,
+                    pg: Some(PgScratch { admin_url, name }),
+                })
+            }
+        }
+    }
+
+    pub fn target(&self) -> DatabaseTarget {
+        DatabaseTarget::resolve(Some(&self.url)).unwrap()
+    }
+
+    /// Opens (and migrates) the database through the library, as orch does.
+    pub async fn store(&self) -> Store {
+        open(&self.target(), Schema::Migrate).await.unwrap()
+    }
+
+    /// Connects without checking or migrating the schema.
+    pub async fn raw_store(&self) -> Store {
+        let target = self.target();
+        Store {
+            db: orch::store::connect::connect(&target, 1).await.unwrap(),
+            target,
+        }
+    }
+
+    /// The real orch binary, run in the scratch folder against this database.
+    pub fn orch(&self) -> Command {
+        let mut cmd = Command::new(orch_bin());
+        cmd.current_dir(self.dir.path())
+            .env("DATABASE_URL", &self.url)
+            .env_remove("CI")
+            .env("USER", "tester");
+        cmd
+    }
+
+    /// The same, as a `std::process::Command` for tests that need to spawn without waiting.
+    pub fn orch_std(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(orch_bin());
+        cmd.current_dir(self.dir.path())
+            .env("DATABASE_URL", &self.url)
+            .env_remove("CI")
+            .env("USER", "tester");
+        cmd
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(pg) = self.pg.take() {
+            // Drop runs outside any async context we could borrow: use a small runtime on a
+            // thread of its own.
+            let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", pg.name);
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(admin_exec(&pg.admin_url, &sql));
+            })
+            .join();
+        }
+    }
+}
+
+pub fn orch_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_orch"))
+}
+
+/// Runs one test body against both backends.
+macro_rules! both_backends {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let db = $crate::support::TestDb::new($crate::support::Backend::Sqlite)
+                    .await
+                    .unwrap();
+                ($body)(db).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(db) =
+                    $crate::support::TestDb::new($crate::support::Backend::Postgres).await
+                {
+                    ($body)(db).await;
+                }
+            }
+        }
+    };
+}
+pub(crate) use both_backends;
+
+pub fn at(h: u32, m: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 25, h, m, 0).unwrap()
+}
+
+/// Inserts a task row as a later `orch run` would have left it.
+pub async fn seed_task(
+    store: &Store,
+    task: &str,
+    run_id: &str,
+    status: TaskStatus,
+    started: Option<DateTime<Utc>>,
+) -> agents_task::Model {
+    let mut new = NewTask::new(task, run_id, status);
+    new.started_at = started;
+    new.inputs = Some(serde_json::json!({"flags": ["--strict", "--dry-run"]}));
+    insert_task(&store.db, new).await.unwrap()
+}
+
+/// Runs one SQL statement and returns the rows as JSON-ish strings (first column only).
+pub async fn query_strings(store: &Store, sql: &str) -> Vec<String> {
+    let rows = store
+        .db
+        .query_all_raw(Statement::from_string(store.db.get_database_backend(), sql))
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|r| r.try_get_by_index::<String>(0).unwrap())
+        .collect()
+}
+
+pub fn stdout_json(output: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
+}
+
+pub fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
