@@ -1,5 +1,7 @@
 //! The command line, as clap types only: no logic lives here.
 
+use std::path::PathBuf;
+
 use clap::{Args, Parser, Subcommand};
 
 use crate::store::TaskStatus;
@@ -29,6 +31,13 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run a plan: every task recorded as a row, its output in a log file.
+    Run(RunArgs),
+    /// Check plan files without running them or touching the database.
+    #[command(subcommand)]
+    Plan(PlanCommand),
+    /// Print a task's log.
+    Logs(LogsArgs),
     /// List and show recorded tasks.
     #[command(subcommand)]
     Tasks(TasksCommand),
@@ -42,6 +51,45 @@ pub enum Command {
     /// Inspect and change the database schema.
     #[command(subcommand)]
     Migrate(MigrateCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The plan file, e.g. `plans/nightly.yaml`.
+    pub plan: PathBuf,
+    /// Use this run id (refused when it exists) instead of the plan's `run_id` template.
+    #[arg(long)]
+    pub run_id: Option<String>,
+    /// Run only these tasks (repeat the flag or separate with commas).
+    #[arg(long, value_delimiter = ',', num_args = 1..)]
+    pub only: Vec<String>,
+    /// Where task logs go: `<DIR>/<run_id>/<task>.log`.
+    #[arg(long, default_value = ".orch/logs")]
+    pub log_dir: PathBuf,
+    /// Print what would run (argv, cwd, env with secrets masked) and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PlanCommand {
+    /// Validate a plan: syntax, keys, names, regexes, variables.
+    Validate {
+        /// The plan file.
+        plan: PathBuf,
+        /// Treat unset environment variables as errors, not warnings.
+        #[arg(long)]
+        strict_env: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The task's id.
+    pub id: i64,
+    /// Keep printing as the log grows, until the task finishes.
+    #[arg(long, short)]
+    pub follow: bool,
 }
 
 #[derive(Debug, Subcommand)]

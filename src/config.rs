@@ -113,6 +113,24 @@ fn redact_query_password(url: &str) -> String {
     format!("{base}{}", parts.join("&"))
 }
 
+/// The password in a URL's userinfo or `password=` parameter, so it can be masked in task
+/// output too (tasks inherit `DATABASE_URL`).
+pub fn url_password(url: &str) -> Option<String> {
+    let rest = &url[url.find("://")? + 3..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    if let Some((userinfo, _)) = authority.rsplit_once('@')
+        && let Some((_, pw)) = userinfo.split_once(':')
+        && !pw.is_empty()
+    {
+        return Some(pw.to_owned());
+    }
+    let query = url.split_once('?')?.1;
+    query.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        (k.eq_ignore_ascii_case("password") && !v.is_empty()).then(|| v.to_owned())
+    })
+}
+
 /// Masks passwords of any database URLs inside free text (driver error messages can echo the
 /// URL they were given).
 pub fn redact_urls(text: &str) -> String {

@@ -107,6 +107,11 @@ pub enum Error {
     RunIdTaken {
         run_id: String,
     },
+    /// A task has no log file where its run wrote logs.
+    LogMissing {
+        id: i64,
+        path: String,
+    },
     /// `--only` names a task the plan does not have.
     UnknownPlanTask {
         name: String,
@@ -129,7 +134,9 @@ impl Error {
             | Error::Database { .. }
             | Error::SchemaTooNew { .. }
             | Error::Migration { .. } => code::DATABASE,
-            Error::UnknownTask { .. } | Error::UnknownRun { .. } => code::NOT_FOUND,
+            Error::UnknownTask { .. } | Error::UnknownRun { .. } | Error::LogMissing { .. } => {
+                code::NOT_FOUND
+            }
             Error::NotAwaitingDecision { .. }
             | Error::AlreadyDecided { .. }
             | Error::TransitionLost { .. }
@@ -246,6 +253,10 @@ impl fmt::Display for Error {
                 f,
                 "run `{run_id}` already exists: choose another `--run-id`, or omit it to get a \
                  fresh one"
+            ),
+            Error::LogMissing { id, path } => write!(
+                f,
+                "task {id} has no log at `{path}`: it was written on another machine, or pruned"
             ),
             Error::UnknownPlanTask { name, known } => write!(
                 f,

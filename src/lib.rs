@@ -8,6 +8,7 @@ pub mod commands;
 pub mod config;
 pub mod error;
 pub mod plan;
+pub mod runner;
 pub mod store;
 pub mod ui;
 

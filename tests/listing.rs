@@ -221,6 +221,7 @@ both_backends!(runs_list_counts_each_status, |db: TestDb| async move {
             orch_version: "0.1.0".into(),
             trigger: "ci".into(),
             started_at: at(2, 30),
+            log_dir: None,
         },
     )
     .await

@@ -45,11 +45,17 @@ pub async fn run(store: &Store, args: DecideArgs, approve: bool, out: Output) ->
     Ok(0)
 }
 
-/// The user name from the environment, as most Unix tools find it.
+/// The user name from the environment, as most Unix tools find it, else the account name.
 fn default_decider() -> String {
     ["USER", "USERNAME", "LOGNAME"]
         .iter()
         .filter_map(|k| std::env::var(k).ok())
         .find(|v| !v.trim().is_empty())
+        .or_else(|| {
+            nix::unistd::User::from_uid(nix::unistd::getuid())
+                .ok()
+                .flatten()
+                .map(|u| u.name)
+        })
         .unwrap_or_else(|| "unknown".to_owned())
 }

@@ -2,7 +2,10 @@
 //! what it needs. Every command returns the process exit code (or an error that carries one).
 
 mod decide;
+mod logs;
 mod migrate;
+mod plan;
+mod run;
 mod runs;
 mod tasks;
 
@@ -13,9 +16,15 @@ use crate::store::connect::{Schema, open};
 use crate::ui::Output;
 
 pub async fn dispatch(cli: Cli) -> Result<i32> {
-    let target = DatabaseTarget::resolve(cli.database_url.as_deref())?;
     let out = Output::stdout();
+    if let Command::Plan(cmd) = cli.command {
+        // Validation never touches the database, so its configuration does not matter.
+        return plan::run(cmd, out);
+    }
+    let target = DatabaseTarget::resolve(cli.database_url.as_deref())?;
     match cli.command {
+        // The database is opened only once the plan is known to be good.
+        Command::Run(args) => run::run(&target, args, out).await,
         Command::Migrate(cmd) => {
             let store = open(&target, Schema::AsIs).await?;
             migrate::run(&store, cmd, out).await
@@ -27,7 +36,10 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
                 Command::Runs(cmd) => runs::run(&store, cmd, out).await,
                 Command::Approve(args) => decide::run(&store, args, true, out).await,
                 Command::Reject(args) => decide::run(&store, args, false, out).await,
-                Command::Migrate(_) => unreachable!("handled above"),
+                Command::Logs(args) => logs::run(&store, args).await,
+                Command::Run(_) | Command::Plan(_) | Command::Migrate(_) => {
+                    unreachable!("handled above")
+                }
             }
         }
     }

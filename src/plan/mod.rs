@@ -4,6 +4,7 @@
 pub mod expand;
 pub mod load;
 mod raw;
+pub mod resolve;
 pub mod secrets;
 
 use std::path::PathBuf;
@@ -77,6 +78,16 @@ pub enum Approval {
     Always,
     /// When the task produced an outputs URI (it opened a PR, say).
     OnOutputUri,
+}
+
+impl Approval {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Approval::Never => "never",
+            Approval::Always => "always",
+            Approval::OnOutputUri => "on_output_uri",
+        }
+    }
 }
 
 #[derive(Clone, Debug)]

@@ -76,6 +76,26 @@ impl Redactor {
         self.matcher.is_none()
     }
 
+    /// Where to split a growing buffer so that the part before can be redacted and written
+    /// now without ever cutting a secret in two: at least `max_len - 1` bytes stay behind, and
+    /// never a split inside a match.
+    pub fn safe_split(&self, data: &[u8]) -> usize {
+        let Some(m) = &self.matcher else {
+            return data.len();
+        };
+        let mut cut = data.len().saturating_sub(self.max_len.saturating_sub(1));
+        for found in m.find_iter(data) {
+            if found.start() < cut && found.end() > cut {
+                cut = found.start();
+                break;
+            }
+            if found.start() >= cut {
+                break;
+            }
+        }
+        cut
+    }
+
     pub fn redact_bytes(&self, input: &[u8]) -> Vec<u8> {
         match &self.matcher {
             None => input.to_vec(),
@@ -148,5 +168,15 @@ mod tests {
         assert_eq!(r.redact_bytes(b"\xffhunter22\xff"), b"\xff***\xff");
         assert_eq!(r.max_len(), 15);
         assert!(Redactor::new(["short"]).is_empty());
+    }
+
+    #[test]
+    fn safe_split_never_cuts_a_secret() {
+        let r = Redactor::new(["abcdefgh"]);
+        // The tail that could start a secret stays behind.
+        assert_eq!(r.safe_split(b"0123456789"), 3);
+        // A whole secret straddling the natural cut moves the cut before it.
+        assert_eq!(r.safe_split(b"xxabcdefghy"), 2);
+        assert_eq!(Redactor::default().safe_split(b"0123"), 4);
     }
 }

@@ -62,6 +62,7 @@ pub struct NewRun {
     pub orch_version: String,
     pub trigger: String,
     pub started_at: DateTime<Utc>,
+    pub log_dir: Option<String>,
 }
 
 pub async fn insert_run(db: &impl ConnectionTrait, new: NewRun) -> Result<agents_run::Model> {
@@ -76,8 +77,39 @@ pub async fn insert_run(db: &impl ConnectionTrait, new: NewRun) -> Result<agents
         trigger: Set(new.trigger),
         started_at: Set(new.started_at),
         finished_at: Set(None),
+        log_dir: Set(new.log_dir),
     }
     .insert(db)
     .await
     .map_err(Error::db)
+}
+
+/// Marks a run finished (not a task status: runs have no status of their own).
+pub async fn finish_run(db: &impl ConnectionTrait, run_id: &str, at: DateTime<Utc>) -> Result<()> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+    agents_run::Entity::update_many()
+        .col_expr(agents_run::Column::FinishedAt, Expr::value(at))
+        .filter(agents_run::Column::RunId.eq(run_id))
+        .exec(db)
+        .await
+        .map_err(Error::db)?;
+    Ok(())
+}
+
+/// Whether a run id is already used, by a recorded run or by task rows written by anyone.
+pub async fn run_id_taken(db: &impl ConnectionTrait, run_id: &str) -> Result<bool> {
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let runs = agents_run::Entity::find_by_id(run_id.to_owned())
+        .count(db)
+        .await
+        .map_err(Error::db)?;
+    if runs > 0 {
+        return Ok(true);
+    }
+    let tasks = agents_task::Entity::find()
+        .filter(agents_task::Column::RunId.eq(run_id))
+        .count(db)
+        .await
+        .map_err(Error::db)?;
+    Ok(tasks > 0)
 }

@@ -2,6 +2,8 @@
 //! JSON on request. Commands build data; this module decides how it looks.
 
 pub mod format;
+pub mod progress;
+pub mod summary;
 pub mod table;
 
 use std::io::{IsTerminal, Write};

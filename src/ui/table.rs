@@ -10,7 +10,7 @@ use crate::store::query::RunSummary;
 use crate::store::status::TaskStatus;
 use crate::ui::format::{duration_ms, or_dash, when};
 
-fn new_table(tty: bool, header: &[&str]) -> Table {
+pub fn new_table(tty: bool, header: &[&str]) -> Table {
     let mut table = Table::new();
     if tty {
         table
@@ -30,7 +30,7 @@ fn new_table(tty: bool, header: &[&str]) -> Table {
     table
 }
 
-fn render(table: &Table) -> String {
+pub fn render(table: &Table) -> String {
     table
         .lines()
         .map(|l| l.trim_end().to_owned())

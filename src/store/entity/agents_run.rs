@@ -24,6 +24,9 @@ pub struct Model {
     pub trigger: String,
     pub started_at: DateTimeUtc,
     pub finished_at: Option<DateTimeUtc>,
+    /// Where the run's task logs live (`<log_dir>/<run_id>/<task>.log`).
+    #[sea_orm(column_type = "Text")]
+    pub log_dir: Option<String>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,35 @@
+#!/bin/sh
+# seo.validate: checks the repository's Markdown docs the way a docs site build would:
+# every document has exactly one top-level heading, and every relative link points at a
+# file that exists. With --strict, a problem fails the task (exit 1).
+set -u
+strict=0
+[ "${1:-}" = "--strict" ] && strict=1
+
+problems=0
+files=$(find . -path ./target -prune -o -path ./.git -prune -o -path ./.orch -prune -o -name '*.md' -print | sort)
+count=0
+for f in $files; do
+  count=$((count + 1))
+  h1=$(grep -c '^# ' "$f" || true)
+  if [ "$h1" -ne 1 ]; then
+    echo "$f: expected one top-level heading, found $h1"
+    problems=$((problems + 1))
+  fi
+  dir=$(dirname "$f")
+  # Relative links: ](path) or ](path#anchor), not http(s), mailto or pure anchors.
+  links=$(grep -o '](\([^)#][^)]*\))' "$f" | sed 's/^](\(.*\))$/\1/' | grep -v -E '^(https?:|mailto:)' || true)
+  for link in $links; do
+    target=${link%%#*}
+    [ -z "$target" ] && continue
+    if [ ! -e "$dir/$target" ]; then
+      echo "$f: broken link to $target"
+      problems=$((problems + 1))
+    fi
+  done
+done
+echo "seo.validate: checked $count Markdown files: $problems problem(s)"
+if [ "$problems" -gt 0 ] && [ "$strict" -eq 1 ]; then
+  exit 1
+fi
+exit 0

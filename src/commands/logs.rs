@@ -1,0 +1,62 @@
+//! `orch logs ID [--follow]`: a task's log file, found through its run's recorded log folder.
+
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use sea_orm::EntityTrait;
+
+use crate::cli::LogsArgs;
+use crate::error::{Error, Result, code};
+use crate::runner::process::log_path;
+use crate::store::query::get_task;
+use crate::store::{Store, agents_run};
+
+const DEFAULT_LOG_DIR: &str = ".orch/logs";
+const POLL: Duration = Duration::from_millis(250);
+
+pub async fn run(store: &Store, args: LogsArgs) -> Result<i32> {
+    let task = get_task(&store.db, args.id).await?;
+    let run = agents_run::Entity::find_by_id(task.run_id.clone())
+        .one(&store.db)
+        .await
+        .map_err(Error::db)?;
+    let dir = run
+        .and_then(|r| r.log_dir)
+        .map_or_else(|| PathBuf::from(DEFAULT_LOG_DIR), PathBuf::from);
+    let path = log_path(&dir, &task.run_id, &task.task);
+    let mut file = std::fs::File::open(&path).map_err(|_| Error::LogMissing {
+        id: args.id,
+        path: path.display().to_string(),
+    })?;
+    let mut offset = copy_new(&mut file, 0)?;
+    if args.follow {
+        loop {
+            let row = get_task(&store.db, args.id).await?;
+            let grown = copy_new(&mut file, offset)?;
+            offset = grown;
+            if row.status.is_final() || row.status == crate::store::TaskStatus::AwaitingApproval {
+                // One last read: the runner writes the log before it records the end.
+                copy_new(&mut file, offset)?;
+                break;
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+    Ok(code::SUCCESS)
+}
+
+/// Copies the bytes after `from` to stdout; returns the new end.
+fn copy_new(file: &mut std::fs::File, from: u64) -> Result<u64> {
+    let io = |source| Error::Io {
+        context: "cannot read the log".to_owned(),
+        source,
+    };
+    file.seek(SeekFrom::Start(from)).map_err(io)?;
+    let mut buf = Vec::new();
+    let n = file.read_to_end(&mut buf).map_err(io)?;
+    let mut out = std::io::stdout().lock();
+    out.write_all(&buf)?;
+    out.flush()?;
+    Ok(from + n as u64)
+}

@@ -1,0 +1,45 @@
+//! `orch plan validate PLAN [--strict-env]`: everything `orch run` would reject, without
+//! running anything or touching the database.
+
+use std::collections::HashMap;
+
+use crate::cli::PlanCommand;
+use crate::error::{Error, PlanIssue, Result, code};
+use crate::plan::resolve::unset_variables;
+use crate::ui::Output;
+
+pub fn run(cmd: PlanCommand, out: Output) -> Result<i32> {
+    let PlanCommand::Validate { plan, strict_env } = cmd;
+    let loaded = crate::plan::load(&plan)?;
+    let env: HashMap<String, String> = std::env::vars().collect();
+    let unset = unset_variables(&loaded, &env);
+    let file = plan.display().to_string();
+    if strict_env && !unset.is_empty() {
+        return Err(Error::Plan {
+            file,
+            issues: unset
+                .into_iter()
+                .map(|(loc, name)| PlanIssue {
+                    loc,
+                    message: format!(
+                        "environment variable `{name}` is not set: export it, or write `${{{name}:-default}}`"
+                    ),
+                })
+                .collect(),
+        });
+    }
+    for (loc, name) in &unset {
+        eprintln!(
+            "warning: {file}:{}:{}: environment variable `{name}` is not set (it must be when the plan runs)",
+            loc.line, loc.column
+        );
+    }
+    let names: Vec<&str> = loaded.tasks.iter().map(|t| t.name.as_str()).collect();
+    out.print(&format!(
+        "plan `{}` in {file} is valid: {} task(s): {}",
+        loaded.name,
+        names.len(),
+        names.join(", ")
+    ))?;
+    Ok(code::SUCCESS)
+}

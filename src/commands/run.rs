@@ -1,0 +1,115 @@
+//! `orch run PLAN`: load and resolve the plan (no database needed for errors or
+//! `--dry-run`), then execute it, print the summary and exit 0 (nothing failed), 1 (a task
+//! failed), or 130/143 when interrupted.
+
+use std::collections::HashMap;
+
+use nix::sys::signal::Signal;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::watch;
+
+use crate::cli::RunArgs;
+use crate::config::{DatabaseTarget, url_password};
+use crate::error::{Result, code};
+use crate::plan::resolve::{Resolved, resolve};
+use crate::plan::secrets::MASK;
+use crate::runner::{RunRequest, execute, run_id};
+use crate::store::TaskStatus;
+use crate::store::connect::{Schema, open};
+use crate::ui::progress::{Plain, Spinners};
+use crate::ui::{Output, summary};
+
+pub async fn run(target: &DatabaseTarget, args: RunArgs, out: Output) -> Result<i32> {
+    let plan = crate::plan::load(&args.plan)?;
+    let process_env: HashMap<String, String> = std::env::vars().collect();
+    // Tasks inherit `DATABASE_URL`: its password is a secret wherever it shows up.
+    let extra: Vec<String> = match target {
+        DatabaseTarget::Postgres { url } => url_password(url).into_iter().collect(),
+        DatabaseTarget::Sqlite { .. } => Vec::new(),
+    };
+    let resolved = resolve(&plan, &process_env, &args.only, &extra)?;
+
+    if args.dry_run {
+        out.print(&dry_run(&plan, &resolved, args.run_id.as_deref()))?;
+        return Ok(code::SUCCESS);
+    }
+
+    let store = open(target, Schema::Migrate).await?;
+    let (cancel_tx, cancel_rx) = watch::channel(None);
+    tokio::spawn(forward_signals(cancel_tx));
+
+    let trigger = match std::env::var("CI") {
+        Ok(v) if !v.is_empty() && v != "false" && v != "0" => "ci",
+        _ => "manual",
+    };
+    let request = RunRequest {
+        plan: &plan,
+        resolved,
+        run_id: args.run_id,
+        log_dir: args.log_dir,
+        trigger: trigger.to_owned(),
+    };
+    let report = if out.tty {
+        execute(&store, request, &Spinners::new(), cancel_rx).await?
+    } else {
+        execute(&store, request, &Plain, cancel_rx).await?
+    };
+    out.print(&summary::render(&report, out.tty))?;
+    Ok(match report.cancelled {
+        Some(sig) => 128 + sig,
+        None if report.count(TaskStatus::Failed) > 0 => code::TASK_FAILED,
+        None => code::SUCCESS,
+    })
+}
+
+/// SIGINT and SIGTERM are passed to the running task's process group; the run then stops.
+async fn forward_signals(tx: watch::Sender<Option<i32>>) {
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return;
+    };
+    let sig = tokio::select! {
+        _ = int.recv() => Signal::SIGINT,
+        _ = term.recv() => Signal::SIGTERM,
+    };
+    let _ = tx.send(Some(sig as i32));
+}
+
+fn dry_run(plan: &crate::plan::Plan, resolved: &Resolved, run_id: Option<&str>) -> String {
+    let id = match run_id {
+        Some(id) => id.to_owned(),
+        None => run_id::render(&plan.run_id_template, &plan.name, crate::store::now()),
+    };
+    let mut out = format!(
+        "dry run of plan `{}` ({}): nothing is executed or recorded\nrun id: {id}\n",
+        plan.name,
+        plan.source.path.display()
+    );
+    for t in &resolved.tasks {
+        out.push_str(&format!("\ntask {}\n", t.spec.name));
+        let argv: Vec<String> = t.argv.iter().map(|a| resolved.redactor.redact(a)).collect();
+        out.push_str(&format!(
+            "  argv: {}\n",
+            serde_json::to_string(&argv).unwrap_or_default()
+        ));
+        out.push_str(&format!(
+            "  cwd: {}\n",
+            t.cwd.as_ref().map_or_else(
+                || "(current directory)".to_owned(),
+                |c| c.display().to_string()
+            )
+        ));
+        for (k, v) in &t.env {
+            let shown = if resolved.secret_names.iter().any(|n| n == k) {
+                MASK.to_owned()
+            } else {
+                resolved.redactor.redact(v)
+            };
+            out.push_str(&format!("  env: {k}={shown}\n"));
+        }
+        out.push_str(&format!("  approval: {}\n", t.spec.approval.as_str()));
+    }
+    out
+}

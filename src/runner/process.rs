@@ -1,0 +1,361 @@
+//! Running one task's process: in its own process group, stdout and stderr read through two
+//! pipes and merged line by line, in arrival order, into its log file, while the excerpt,
+//! the outputs URI and a JSON result line are collected on the way. Memory stays bounded
+//! whatever the task prints.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use regex::Regex;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::sync::{mpsc, watch};
+
+use super::capture::{Piece, SLICE, Splitter, Stream};
+use super::excerpt::{Excerpt, LINE_MAX};
+use super::outputs::{RESULT_LINE_MAX, ResultLine, UriFinder, parse_result_line};
+use crate::plan::secrets::Redactor;
+
+/// After the main process exits, how long orch keeps reading what its children still write.
+const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(2);
+/// After forwarding a cancellation signal, how long before the group is killed.
+const CANCEL_GRACE: Duration = Duration::from_secs(5);
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct Launch {
+    pub argv: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub cwd: Option<PathBuf>,
+    pub log_path: PathBuf,
+    pub outputs_pattern: Option<Regex>,
+}
+
+/// How the process ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum End {
+    Exited(i32),
+    Signaled(i32),
+    /// It never started; the reason says why (`program not found: foo`).
+    NotStarted(String),
+    /// orch was asked to stop (SIGINT/SIGTERM) and passed the signal on.
+    Cancelled(i32),
+}
+
+impl End {
+    /// The excerpt's last line for anything but a clean exit.
+    pub fn reason(&self) -> Option<String> {
+        match self {
+            End::Exited(0) => None,
+            End::Exited(code) => Some(format!("exit status {code}")),
+            End::Signaled(sig) => Some(format!("killed by signal {sig}")),
+            End::NotStarted(why) => Some(why.clone()),
+            End::Cancelled(sig) => Some(format!(
+                "cancelled: orch received {}",
+                Signal::try_from(*sig).map_or_else(|_| sig.to_string(), |s| s.as_str().to_owned())
+            )),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Outcome {
+    pub end: End,
+    pub excerpt: Excerpt,
+    pub outputs_uri: Option<String>,
+    pub result_line: Option<ResultLine>,
+}
+
+/// Runs `launch` to the end (or until `cancel` carries a signal number).
+pub async fn run(
+    launch: &Launch,
+    redactor: Arc<Redactor>,
+    cancel: &mut watch::Receiver<Option<i32>>,
+) -> std::io::Result<Outcome> {
+    if let Some(dir) = launch.log_path.parent() {
+        tokio::fs::create_dir_all(dir).await?;
+    }
+    let log = tokio::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&launch.log_path)
+        .await?;
+    let mut collector = Collector::new(BufWriter::new(log), launch.outputs_pattern.clone());
+
+    let mut child = match spawn(launch) {
+        Ok(child) => child,
+        Err(reason) => {
+            collector.finish().await?;
+            return Ok(Outcome {
+                end: End::NotStarted(reason),
+                ..collector.into_outcome()
+            });
+        }
+    };
+    let pgid = child.id().map(|id| Pid::from_raw(id as i32));
+
+    let (tx, mut rx) = mpsc::channel::<Piece>(64);
+    let mut readers = Vec::new();
+    if let Some(out) = child.stdout.take() {
+        readers.push(tokio::spawn(read_pipe(
+            out,
+            Stream::Stdout,
+            redactor.clone(),
+            tx.clone(),
+        )));
+    }
+    if let Some(err) = child.stderr.take() {
+        readers.push(tokio::spawn(read_pipe(
+            err,
+            Stream::Stderr,
+            redactor.clone(),
+            tx.clone(),
+        )));
+    }
+    drop(tx);
+
+    let collect = async {
+        while let Some(piece) = rx.recv().await {
+            collector.take(piece).await?;
+        }
+        collector.finish().await
+    };
+    let supervise = async {
+        let end = tokio::select! {
+            status = child.wait() => exit_end(status),
+            sig = wait_cancel(cancel) => {
+                signal_group(pgid, sig);
+                match tokio::time::timeout(CANCEL_GRACE, child.wait()).await {
+                    Ok(_) => {}
+                    Err(_) => signal_group(pgid, Signal::SIGKILL as i32),
+                }
+                let _ = child.wait().await;
+                End::Cancelled(sig)
+            }
+        };
+        // A backgrounded grandchild may hold the pipes open: read for a short while, then
+        // kill the whole group and stop reading, so the run never hangs on it.
+        let mut all = futures_join(readers);
+        if tokio::time::timeout(DRAIN_AFTER_EXIT, &mut all)
+            .await
+            .is_err()
+        {
+            signal_group(pgid, Signal::SIGKILL as i32);
+            if tokio::time::timeout(Duration::from_millis(500), &mut all)
+                .await
+                .is_err()
+            {
+                all.abort();
+            }
+        }
+        signal_group(pgid, Signal::SIGKILL as i32);
+        end
+    };
+    let (end, collected) = tokio::join!(supervise, collect);
+    collected?;
+    Ok(Outcome {
+        end,
+        ..collector.into_outcome()
+    })
+}
+
+fn spawn(launch: &Launch) -> Result<tokio::process::Child, String> {
+    let program = launch.argv.first().cloned().unwrap_or_default();
+    if let Some(dir) = &launch.cwd
+        && !dir.is_dir()
+    {
+        return Err(format!("working directory not found: {}", dir.display()));
+    }
+    let mut cmd = tokio::process::Command::new(&program);
+    cmd.args(&launch.argv[1..])
+        .envs(launch.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Its own process group: orch can signal the task and everything it started, and a
+        // Ctrl-C meant for orch is forwarded rather than delivered twice.
+        .process_group(0);
+    if let Some(dir) = &launch.cwd {
+        cmd.current_dir(dir);
+    }
+    cmd.spawn().map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => format!("program not found: {program}"),
+        std::io::ErrorKind::PermissionDenied => format!("permission denied: {program}"),
+        _ => format!("cannot start {program}: {e}"),
+    })
+}
+
+fn exit_end(status: std::io::Result<std::process::ExitStatus>) -> End {
+    use std::os::unix::process::ExitStatusExt;
+    match status {
+        Ok(s) => match (s.code(), s.signal()) {
+            (Some(code), _) => End::Exited(code),
+            (None, Some(sig)) => End::Signaled(sig),
+            (None, None) => End::Exited(-1),
+        },
+        Err(e) => End::NotStarted(format!("lost the process: {e}")),
+    }
+}
+
+async fn wait_cancel(cancel: &mut watch::Receiver<Option<i32>>) -> i32 {
+    loop {
+        if let Some(sig) = *cancel.borrow_and_update() {
+            return sig;
+        }
+        if cancel.changed().await.is_err() {
+            // Nobody can cancel any more: wait forever (the other select branch wins).
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+fn signal_group(pgid: Option<Pid>, sig: i32) {
+    if let (Some(pgid), Ok(sig)) = (pgid, Signal::try_from(sig)) {
+        // ESRCH (the group is gone) is the usual, happy case.
+        let _ = killpg(pgid, sig);
+    }
+}
+
+/// Joins reader tasks; abortable as a whole.
+struct Readers(Vec<tokio::task::JoinHandle<()>>);
+
+fn futures_join(handles: Vec<tokio::task::JoinHandle<()>>) -> Readers {
+    Readers(handles)
+}
+
+impl Readers {
+    fn abort(&self) {
+        for h in &self.0 {
+            h.abort();
+        }
+    }
+}
+
+impl std::future::Future for Readers {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        let mut pending = false;
+        for h in &mut self.0 {
+            // A finished handle is never polled again (that would panic).
+            if !h.is_finished() && std::pin::Pin::new(h).poll(cx).is_pending() {
+                pending = true;
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    }
+}
+
+async fn read_pipe(
+    mut pipe: impl AsyncRead + Unpin,
+    stream: Stream,
+    redactor: Arc<Redactor>,
+    tx: mpsc::Sender<Piece>,
+) {
+    let mut splitter = Splitter::new(stream, redactor);
+    let mut buf = vec![0u8; SLICE];
+    let mut pieces = Vec::new();
+    loop {
+        let n = match pipe.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        splitter.push(&buf[..n], &mut pieces);
+        for p in pieces.drain(..) {
+            if tx.send(p).await.is_err() {
+                return;
+            }
+        }
+    }
+    splitter.finish(&mut pieces);
+    for p in pieces.drain(..) {
+        let _ = tx.send(p).await;
+    }
+}
+
+/// The open (unfinished) line of one stream: its first bytes and its length so far.
+#[derive(Default)]
+struct OpenLine {
+    prefix: Vec<u8>,
+    len: usize,
+}
+
+struct Collector<W> {
+    log: W,
+    excerpt: Excerpt,
+    uri: UriFinder,
+    stdout: OpenLine,
+    stderr: OpenLine,
+    /// The last non-blank stdout line, when short enough to be a result line.
+    last_stdout: Option<Vec<u8>>,
+}
+
+impl<W: tokio::io::AsyncWrite + Unpin> Collector<W> {
+    fn new(log: W, pattern: Option<Regex>) -> Self {
+        Collector {
+            log,
+            excerpt: Excerpt::default(),
+            uri: UriFinder::new(pattern),
+            stdout: OpenLine::default(),
+            stderr: OpenLine::default(),
+            last_stdout: None,
+        }
+    }
+
+    async fn take(&mut self, piece: Piece) -> std::io::Result<()> {
+        self.log.write_all(&piece.bytes).await?;
+        self.uri.feed(&String::from_utf8_lossy(&piece.bytes));
+        let (open, cap) = match piece.stream {
+            // Stdout keeps enough of each line to read a JSON result line.
+            Stream::Stdout => (&mut self.stdout, RESULT_LINE_MAX + 1),
+            Stream::Stderr => (&mut self.stderr, LINE_MAX),
+        };
+        let room = cap.saturating_sub(open.prefix.len());
+        open.prefix
+            .extend_from_slice(&piece.bytes[..piece.bytes.len().min(room)]);
+        open.len += piece.bytes.len();
+        if piece.line_end {
+            let line = std::mem::take(open);
+            let mut len = line.len;
+            let mut prefix = line.prefix;
+            if piece.bytes.last() == Some(&b'\n') {
+                len -= 1;
+            }
+            // Drops the newline when the prefix holds the whole line.
+            prefix.truncate(len);
+            self.excerpt.push(&prefix, len);
+            if piece.stream == Stream::Stdout && !prefix.trim_ascii().is_empty() {
+                self.last_stdout = (len <= RESULT_LINE_MAX).then_some(prefix);
+            }
+        }
+        Ok(())
+    }
+
+    async fn finish(&mut self) -> std::io::Result<()> {
+        self.log.flush().await
+    }
+
+    fn into_outcome(self) -> Outcome {
+        Outcome {
+            end: End::Exited(0),
+            excerpt: self.excerpt,
+            outputs_uri: self.uri.found(),
+            result_line: self.last_stdout.as_deref().and_then(parse_result_line),
+        }
+    }
+}
+
+/// The log file of a task: `<log_dir>/<run_id>/<task>.log`.
+pub fn log_path(log_dir: &Path, run_id: &str, task: &str) -> PathBuf {
+    log_dir.join(run_id).join(format!("{task}.log"))
+}

@@ -1,0 +1,63 @@
+//! Choosing a run's id and claiming it by inserting its `agents_runs` row: the primary key
+//! decides between two orch processes starting the same plan at once.
+
+use chrono::{DateTime, Utc};
+use sea_orm::ConnectionTrait;
+
+use crate::error::{Error, Result};
+use crate::plan::{Plan, is_valid_name};
+use crate::store::agents_run;
+use crate::store::mutation::{NewRun, insert_run, run_id_taken};
+
+/// `{name}`, `{date}` and `{time}` filled in.
+pub fn render(template: &str, plan_name: &str, now: DateTime<Utc>) -> String {
+    template
+        .replace("{name}", plan_name)
+        .replace("{date}", &now.format("%Y-%m-%d").to_string())
+        .replace("{time}", &now.format("%H%M%S").to_string())
+}
+
+/// Claims a run id: the explicit one (refused when taken), or the plan's template with `.2`,
+/// `.3`… appended until a free one is found.
+pub async fn claim(
+    db: &impl ConnectionTrait,
+    plan: &Plan,
+    explicit: Option<&str>,
+    mut record: NewRun,
+) -> Result<agents_run::Model> {
+    if let Some(id) = explicit {
+        if !is_valid_name(id) {
+            return Err(Error::Usage {
+                message: format!("run id `{id}` must match `[A-Za-z0-9._-]+`"),
+            });
+        }
+        if run_id_taken(db, id).await? {
+            return Err(Error::RunIdTaken {
+                run_id: id.to_owned(),
+            });
+        }
+        record.run_id = id.to_owned();
+        return insert_run(db, record).await.map_err(|_| Error::RunIdTaken {
+            run_id: id.to_owned(),
+        });
+    }
+    let base = render(&plan.run_id_template, &plan.name, record.started_at);
+    for n in 1..=10_000u32 {
+        let candidate = if n == 1 {
+            base.clone()
+        } else {
+            format!("{base}.{n}")
+        };
+        if run_id_taken(db, &candidate).await? {
+            continue;
+        }
+        record.run_id = candidate;
+        match insert_run(db, record.clone()).await {
+            Ok(run) => return Ok(run),
+            // Another orch took it between our check and our insert: try the next one.
+            Err(_) if run_id_taken(db, &record.run_id).await? => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Error::RunIdTaken { run_id: base })
+}

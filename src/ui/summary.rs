@@ -1,0 +1,57 @@
+//! The summary printed when a run ends: one row per task, the counts, and the exact command
+//! for each task waiting on a person.
+
+use crate::runner::RunReport;
+use crate::store::TaskStatus;
+use crate::ui::format::{duration_ms, or_dash};
+use crate::ui::table::new_table;
+
+pub fn render(report: &RunReport, tty: bool) -> String {
+    let mut table = new_table(tty, &["ID", "TASK", "STATUS", "DURATION", "OUTPUTS"]);
+    for r in &report.rows {
+        table.add_row(vec![
+            r.id.to_string(),
+            r.task.clone(),
+            r.status.to_string(),
+            duration_ms(r.duration_ms),
+            or_dash(r.outputs_uri.as_deref()),
+        ]);
+    }
+    let mut out = crate::ui::table::render(&table);
+    out.push('\n');
+    let counts: Vec<String> = TaskStatus::ALL
+        .iter()
+        .filter(|s| report.count(**s) > 0)
+        .map(|s| format!("{} {}", report.count(*s), s))
+        .collect();
+    out.push_str(&format!(
+        "\nrun {}: {} task(s): {}\n",
+        report.run.run_id,
+        report.rows.len(),
+        if counts.is_empty() {
+            "none ran".to_owned()
+        } else {
+            counts.join(", ")
+        }
+    ));
+    let waiting: Vec<_> = report
+        .rows
+        .iter()
+        .filter(|r| r.status == TaskStatus::AwaitingApproval)
+        .collect();
+    if !waiting.is_empty() {
+        out.push_str(&format!(
+            "{} task(s) await approval (not a failure):\n",
+            waiting.len()
+        ));
+        for r in waiting {
+            out.push_str(&format!("  orch approve {}    # {}\n", r.id, r.task));
+        }
+    }
+    if let Some(sig) = report.cancelled {
+        out.push_str(&format!(
+            "the run was cancelled by signal {sig}; tasks after the cancelled one did not run\n"
+        ));
+    }
+    out
+}
