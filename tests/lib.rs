@@ -10,4 +10,7 @@ mod approvals;
 mod cli_basics;
 mod listing;
 mod migrations;
+mod plans;
+mod redaction;
+mod run;
 mod schema;

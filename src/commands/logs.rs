@@ -1,6 +1,6 @@
 //! `orch logs ID [--follow]`: a task's log file, found through its run's recorded log folder.
 
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Seek, SeekFrom, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -46,17 +46,17 @@ pub async fn run(store: &Store, args: LogsArgs) -> Result<i32> {
     Ok(code::SUCCESS)
 }
 
-/// Copies the bytes after `from` to stdout; returns the new end.
+/// Streams the bytes after `from` to stdout (never the whole log in memory); returns the
+/// new end.
 fn copy_new(file: &mut std::fs::File, from: u64) -> Result<u64> {
-    let io = |source| Error::Io {
-        context: "cannot read the log".to_owned(),
-        source,
-    };
-    file.seek(SeekFrom::Start(from)).map_err(io)?;
-    let mut buf = Vec::new();
-    let n = file.read_to_end(&mut buf).map_err(io)?;
+    file.seek(SeekFrom::Start(from))
+        .map_err(|source| Error::Io {
+            context: "cannot read the log".to_owned(),
+            source,
+        })?;
     let mut out = std::io::stdout().lock();
-    out.write_all(&buf)?;
+    // A broken pipe surfaces as an io error that `main` turns into a quiet exit 0.
+    let n = std::io::copy(file, &mut out)?;
     out.flush()?;
-    Ok(from + n as u64)
+    Ok(from + n)
 }

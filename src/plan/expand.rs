@@ -44,19 +44,24 @@ fn pieces(value: &str) -> Result<Vec<Piece<'_>>, ExpandError> {
         }
         out.push(Piece::Text(&rest[..i]));
         let body_start = i + 2;
+        // Values may be secrets: messages never quote them, the location says where.
         let Some(end) = rest[body_start..].find('}') else {
-            return Err(ExpandError::Syntax(format!(
-                "`${{` without a closing `}}` in `{value}`"
-            )));
+            return Err(ExpandError::Syntax("`${` without a closing `}`".to_owned()));
         };
         let body = &rest[body_start..body_start + end];
+        if body.contains("${") {
+            return Err(ExpandError::Syntax(
+                "`${…}` inside `${…}` is not supported: set the inner variable in `env` first"
+                    .to_owned(),
+            ));
+        }
         let (name, default) = match body.split_once(":-") {
             Some((n, d)) => (n, Some(d)),
             None => (body, None),
         };
         if !is_var_name(name) {
             return Err(ExpandError::Syntax(format!(
-                "`${{{body}}}` is not a variable reference: use `${{NAME}}` or `${{NAME:-default}}`"
+                "`{name}` is not a variable name: use `${{NAME}}` or `${{NAME:-default}}`"
             )));
         }
         out.push(Piece::Var { name, default });
@@ -134,6 +139,7 @@ mod tests {
         );
         assert!(matches!(check("${HOME"), Err(ExpandError::Syntax(_))));
         assert!(matches!(check("${1X}"), Err(ExpandError::Syntax(_))));
+        assert!(matches!(check("${A:-${B}}"), Err(ExpandError::Syntax(_))));
         assert_eq!(required_vars("${A}${B:-x}${C}"), ["A", "C"]);
     }
 }

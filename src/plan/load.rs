@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use regex::Regex;
+use regex::RegexBuilder;
 use serde_saphyr::{Location, Spanned};
 use sha2::{Digest, Sha256};
 
@@ -100,12 +100,12 @@ fn validate(raw: RawPlan, issues: &mut Vec<PlanIssue>) -> Plan {
         );
     }
 
-    let (run_id_template, run_id_is_default) = match &raw.run_id {
+    let run_id_template = match &raw.run_id {
         Some(t) => {
             check_run_id_template(&t.value, at(t), issues);
-            (t.value.clone(), false)
+            t.value.clone()
         }
-        None => (DEFAULT_RUN_ID.to_owned(), true),
+        None => DEFAULT_RUN_ID.to_owned(),
     };
 
     let env = env_vars(&raw.env, issues);
@@ -143,7 +143,6 @@ fn validate(raw: RawPlan, issues: &mut Vec<PlanIssue>) -> Plan {
     Plan {
         name,
         run_id_template,
-        run_id_is_default,
         env,
         secrets,
         tasks,
@@ -277,23 +276,37 @@ fn task(
 
     let env = env_vars(&raw.env, issues);
     let cwd = raw.cwd.map(|c| {
+        if c.value.trim().is_empty() {
+            issue(
+                issues,
+                at(&c),
+                format!("task `{name}`: `cwd` is empty: remove it to run in the current directory"),
+            );
+        }
         if let Err(ExpandError::Syntax(msg)) = expand::check(&c.value) {
             issue(issues, at(&c), msg);
         }
         (c.value.clone(), at(&c))
     });
-    let outputs_uri = raw.outputs_uri.and_then(|p| match Regex::new(&p.value) {
-        Ok(re) => Some(re),
-        Err(e) => {
-            issue(
-                issues,
-                at(&p),
-                format!(
-                    "task `{name}`: `outputs_uri` is not a valid regex: {}",
-                    regex_message(&e)
-                ),
-            );
-            None
+    // Multi-line mode: `^` and `$` match at each line of the output, as people expect.
+    let outputs_uri = raw.outputs_uri.and_then(|p| {
+        match RegexBuilder::new(&p.value)
+            .multi_line(true)
+            .crlf(true)
+            .build()
+        {
+            Ok(re) => Some(re),
+            Err(e) => {
+                issue(
+                    issues,
+                    at(&p),
+                    format!(
+                        "task `{name}`: `outputs_uri` is not a valid regex: {}",
+                        regex_message(&e)
+                    ),
+                );
+                None
+            }
         }
     });
 

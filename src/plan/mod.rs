@@ -37,8 +37,6 @@ pub struct Plan {
     pub name: String,
     /// `{name}`, `{date}` (UTC, `YYYY-MM-DD`) and `{time}` (UTC, `HHMMSS`) are replaced.
     pub run_id_template: String,
-    /// Whether `run_id` was left to its default (a collision then gets a `.2` suffix).
-    pub run_id_is_default: bool,
     pub env: Vec<EnvVar>,
     /// Names of environment variables whose values are secret, beyond the naming rule.
     pub secrets: Vec<String>,

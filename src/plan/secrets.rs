@@ -47,11 +47,24 @@ impl Redactor {
         I: IntoIterator<Item = S>,
         S: AsRef<[u8]>,
     {
-        let mut values: Vec<Vec<u8>> = values
-            .into_iter()
-            .map(|v| v.as_ref().to_vec())
-            .filter(|v| v.len() >= MIN_SECRET_LEN)
-            .collect();
+        let mut patterns: Vec<Vec<u8>> = Vec::new();
+        for v in values {
+            let v: &[u8] = v.as_ref();
+            // A YAML `|` block ends with a newline that is not part of the secret.
+            let v = v.strip_suffix(b"\n").unwrap_or(v);
+            let v = v.strip_suffix(b"\r").unwrap_or(v);
+            patterns.push(v.to_vec());
+            // Output is redacted line by line in the log file, so each line of a multi-line
+            // secret (a PEM key) is a secret of its own.
+            if v.contains(&b'\n') {
+                patterns.extend(
+                    v.split(|&b| b == b'\n')
+                        .map(|l| l.trim_ascii_end().to_vec()),
+                );
+            }
+        }
+        let mut values = patterns;
+        values.retain(|v| v.len() >= MIN_SECRET_LEN);
         values.sort();
         values.dedup();
         if values.is_empty() {
@@ -168,6 +181,13 @@ mod tests {
         assert_eq!(r.redact_bytes(b"\xffhunter22\xff"), b"\xff***\xff");
         assert_eq!(r.max_len(), 15);
         assert!(Redactor::new(["short"]).is_empty());
+    }
+
+    #[test]
+    fn multi_line_secrets_are_masked_line_by_line() {
+        let r = Redactor::new(["-----BEGIN KEY-----\nMIIBOgIBAAJBAK\n-----END KEY-----\n"]);
+        assert_eq!(r.redact("MIIBOgIBAAJBAK\n"), "***\n");
+        assert_eq!(r.redact("x -----END KEY-----\nnext"), "x ***\nnext");
     }
 
     #[test]

@@ -12,8 +12,9 @@ pub enum Stream {
     Stderr,
 }
 
-/// A redacted piece of output. `line_end` is set on the last piece of a line (which ends
-/// with `\n`, except at the very end of the output).
+/// A redacted piece of output: whole lines (each ending in `\n`), or a slice of one long
+/// line. `line_end` is set when the piece ends a line: always for whole lines, and for the
+/// last piece of the output even without a final newline.
 #[derive(Debug)]
 pub struct Piece {
     pub stream: Stream,
@@ -28,6 +29,8 @@ pub struct Splitter {
     stream: Stream,
     pending: Vec<u8>,
     redactor: Arc<Redactor>,
+    /// A slice of the current line was already passed on.
+    mid_line: bool,
 }
 
 impl Splitter {
@@ -36,33 +39,37 @@ impl Splitter {
             stream,
             pending: Vec::new(),
             redactor,
+            mid_line: false,
         }
     }
 
     /// Takes newly read bytes; appends the pieces that are ready to `out`.
     pub fn push(&mut self, data: &[u8], out: &mut Vec<Piece>) {
         self.pending.extend_from_slice(data);
-        let mut start = 0;
-        while let Some(nl) = self.pending[start..].iter().position(|&b| b == b'\n') {
-            let end = start + nl + 1;
-            out.push(self.piece(&self.pending[start..end], true));
-            start = end;
+        // Every complete line in one piece: per-line work belongs to the collector, which
+        // needs it anyway, not to the channel between the two.
+        if let Some(last_nl) = memchr::memrchr(b'\n', &self.pending) {
+            out.push(self.piece(&self.pending[..=last_nl], true));
+            self.mid_line = false;
+            self.pending.drain(..=last_nl);
         }
-        self.pending.drain(..start);
         if self.pending.len() > SLICE {
             let cut = self.redactor.safe_split(&self.pending);
             if cut > 0 {
                 out.push(self.piece(&self.pending[..cut], false));
                 self.pending.drain(..cut);
+                self.mid_line = true;
             }
         }
     }
 
     /// The output ended: whatever is left is the last line.
     pub fn finish(&mut self, out: &mut Vec<Piece>) {
-        if !self.pending.is_empty() {
+        // A line cut into slices ends here even when nothing is left to pass on.
+        if !self.pending.is_empty() || self.mid_line {
             out.push(self.piece(&self.pending, true));
             self.pending.clear();
+            self.mid_line = false;
         }
     }
 
@@ -92,9 +99,17 @@ mod tests {
 
     #[test]
     fn splits_lines_across_reads() {
-        let (bytes, lines) = collect(&[b"a\nb", b"c\n", b"tail"], &[]);
+        let (bytes, pieces) = collect(&[b"a\nb", b"c\n", b"tail"], &[]);
         assert_eq!(bytes, b"a\nbc\ntail");
-        assert_eq!(lines, 3);
+        assert_eq!(pieces, 3);
+    }
+
+    #[test]
+    fn a_huge_line_without_newline_still_ends() {
+        let big = vec![b'x'; SLICE * 3];
+        let (bytes, lines) = collect(&[&big], &[]);
+        assert_eq!(bytes.len(), SLICE * 3);
+        assert_eq!(lines, 1);
     }
 
     #[test]

@@ -60,17 +60,21 @@ pub async fn execute(
     mut cancel: watch::Receiver<Option<i32>>,
 ) -> Result<RunReport> {
     let plan = req.plan;
+    // Stored absolute, so `orch logs` finds the files from any directory (a shared database
+    // is read from elsewhere).
+    let log_dir = std::path::absolute(&req.log_dir).unwrap_or_else(|_| req.log_dir.clone());
     let record = NewRun {
         run_id: String::new(),
         plan_name: plan.name.clone(),
-        plan_text: plan.source.text.clone(),
+        // The plan may hold secrets inline; the hash is of the file as written.
+        plan_text: req.resolved.redactor.redact(&plan.source.text),
         plan_sha256: plan.source.sha256.clone(),
         git_commit: git_commit(),
         host: gethostname::gethostname().to_string_lossy().into_owned(),
         orch_version: env!("CARGO_PKG_VERSION").to_owned(),
         trigger: req.trigger.clone(),
         started_at: now(),
-        log_dir: Some(req.log_dir.display().to_string()),
+        log_dir: Some(log_dir.display().to_string()),
     };
     let run = run_id::claim(&store.db, plan, req.run_id.as_deref(), record).await?;
     reporter.run_started(&run.run_id, req.resolved.tasks.len());

@@ -12,8 +12,9 @@ use crate::store::TaskStatus;
 pub const RESULT_LINE_MAX: usize = 64 * 1024;
 
 #[allow(clippy::expect_used)] // a constant pattern, checked by the tests below
-static URL: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r#"https?://[^\s<>"'`\)\]\}]+"#).expect("valid URL regex"));
+static URL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"https?://[^\s<>"'`\)\]\}\x00-\x1f\x7f]+"#).expect("valid URL regex")
+});
 #[allow(clippy::expect_used)]
 static REVIEW_URL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"/(pull|pulls|merge_requests|pull-requests)/\d+").expect("valid PR regex")
@@ -106,6 +107,9 @@ mod tests {
             f.found().as_deref(),
             Some("https://gitlab.com/g/p/-/merge_requests/7")
         );
+        let mut c = UriFinder::new(None);
+        c.feed("\x1b[4mhttps://github.com/o/r/pull/7\x1b[0m");
+        assert_eq!(c.found().as_deref(), Some("https://github.com/o/r/pull/7"));
         let mut g = UriFinder::new(None);
         g.feed("report: https://example.com/r/1.");
         assert_eq!(g.found().as_deref(), Some("https://example.com/r/1"));

@@ -85,6 +85,14 @@ pub async fn run(
         .await?;
     let mut collector = Collector::new(BufWriter::new(log), launch.outputs_pattern.clone());
 
+    // A signal that arrived since the runner last looked: do not start anything.
+    if let Some(sig) = *cancel.borrow() {
+        collector.finish().await?;
+        return Ok(Outcome {
+            end: End::Cancelled(sig),
+            ..collector.into_outcome()
+        });
+    }
     let mut child = match spawn(launch) {
         Ok(child) => child,
         Err(reason) => {
@@ -125,6 +133,8 @@ pub async fn run(
     };
     let supervise = async {
         let end = tokio::select! {
+            // A process that already ended is recorded as it ended, not as cancelled.
+            biased;
             status = child.wait() => exit_end(status),
             sig = wait_cancel(cancel) => {
                 signal_group(pgid, sig);
@@ -288,6 +298,18 @@ async fn read_pipe(
 struct OpenLine {
     prefix: Vec<u8>,
     len: usize,
+    started: bool,
+}
+
+impl OpenLine {
+    /// Appends, keeping at most `cap` bytes of the line.
+    fn append(&mut self, bytes: &[u8], cap: usize) {
+        let room = cap.saturating_sub(self.prefix.len());
+        self.prefix
+            .extend_from_slice(&bytes[..bytes.len().min(room)]);
+        self.len += bytes.len();
+        self.started = true;
+    }
 }
 
 struct Collector<W> {
@@ -315,30 +337,40 @@ impl<W: tokio::io::AsyncWrite + Unpin> Collector<W> {
     async fn take(&mut self, piece: Piece) -> std::io::Result<()> {
         self.log.write_all(&piece.bytes).await?;
         self.uri.feed(&String::from_utf8_lossy(&piece.bytes));
-        let (open, cap) = match piece.stream {
-            // Stdout keeps enough of each line to read a JSON result line.
-            Stream::Stdout => (&mut self.stdout, RESULT_LINE_MAX + 1),
-            Stream::Stderr => (&mut self.stderr, LINE_MAX),
+        // Stdout keeps enough of each line to read a JSON result line.
+        let cap = match piece.stream {
+            Stream::Stdout => RESULT_LINE_MAX + 1,
+            Stream::Stderr => LINE_MAX,
         };
-        let room = cap.saturating_sub(open.prefix.len());
-        open.prefix
-            .extend_from_slice(&piece.bytes[..piece.bytes.len().min(room)]);
-        open.len += piece.bytes.len();
-        if piece.line_end {
-            let line = std::mem::take(open);
-            let mut len = line.len;
-            let mut prefix = line.prefix;
-            if piece.bytes.last() == Some(&b'\n') {
-                len -= 1;
-            }
-            // Drops the newline when the prefix holds the whole line.
-            prefix.truncate(len);
-            self.excerpt.push(&prefix, len);
-            if piece.stream == Stream::Stdout && !prefix.trim_ascii().is_empty() {
-                self.last_stdout = (len <= RESULT_LINE_MAX).then_some(prefix);
-            }
+        let mut rest = piece.bytes.as_slice();
+        while let Some(nl) = memchr::memchr(b'\n', rest) {
+            self.open(piece.stream).append(&rest[..nl], cap);
+            self.end_line(piece.stream);
+            rest = &rest[nl + 1..];
+        }
+        if !rest.is_empty() {
+            self.open(piece.stream).append(rest, cap);
+        }
+        // The output ended without a final newline: its last line ends here.
+        if piece.line_end && self.open(piece.stream).started {
+            self.end_line(piece.stream);
         }
         Ok(())
+    }
+
+    fn open(&mut self, stream: Stream) -> &mut OpenLine {
+        match stream {
+            Stream::Stdout => &mut self.stdout,
+            Stream::Stderr => &mut self.stderr,
+        }
+    }
+
+    fn end_line(&mut self, stream: Stream) {
+        let line = std::mem::take(self.open(stream));
+        self.excerpt.push(&line.prefix, line.len);
+        if stream == Stream::Stdout && !line.prefix.trim_ascii().is_empty() {
+            self.last_stdout = (line.len <= RESULT_LINE_MAX).then_some(line.prefix);
+        }
     }
 
     async fn finish(&mut self) -> std::io::Result<()> {

@@ -17,8 +17,8 @@ pub fn render(template: &str, plan_name: &str, now: DateTime<Utc>) -> String {
         .replace("{time}", &now.format("%H%M%S").to_string())
 }
 
-/// Claims a run id: the explicit one (refused when taken), or the plan's template with `.2`,
-/// `.3`… appended until a free one is found.
+/// Claims a run id: the explicit `--run-id` (refused when taken), or the plan's `run_id`
+/// template (its default or the plan's own) with `.2`, `.3`… appended until one is free.
 pub async fn claim(
     db: &impl ConnectionTrait,
     plan: &Plan,
@@ -37,9 +37,14 @@ pub async fn claim(
             });
         }
         record.run_id = id.to_owned();
-        return insert_run(db, record).await.map_err(|_| Error::RunIdTaken {
-            run_id: id.to_owned(),
-        });
+        return match insert_run(db, record).await {
+            Ok(run) => Ok(run),
+            // Taken between our check and our insert by another orch.
+            Err(_) if run_id_taken(db, id).await? => Err(Error::RunIdTaken {
+                run_id: id.to_owned(),
+            }),
+            Err(e) => Err(e),
+        };
     }
     let base = render(&plan.run_id_template, &plan.name, record.started_at);
     for n in 1..=10_000u32 {

@@ -252,3 +252,46 @@ pub fn stdout_json(output: &std::process::Output) -> serde_json::Value {
 pub fn stderr(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
+
+impl TestDb {
+    /// Writes `yaml` as `plan.yaml` in the scratch folder; returns its file name.
+    pub fn plan(&self, yaml: &str) -> &'static str {
+        std::fs::write(self.path().join("plan.yaml"), yaml).unwrap();
+        "plan.yaml"
+    }
+
+    /// `orch run plan.yaml` with extra args, to completion.
+    pub fn run(&self, yaml: &str, args: &[&str]) -> std::process::Output {
+        let plan = self.plan(yaml);
+        self.orch()
+            .arg("run")
+            .arg(plan)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    pub async fn rows(&self) -> Vec<agents_task::Model> {
+        let store = self.store().await;
+        orch::store::query::list_tasks(
+            &store.db,
+            &orch::store::query::TaskFilter {
+                limit: Some(1000),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .rev()
+        .collect()
+    }
+
+    pub fn read(&self, rel: &str) -> Vec<u8> {
+        std::fs::read(self.path().join(rel)).unwrap()
+    }
+}
+
+pub fn stdout(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}

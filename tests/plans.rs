@@ -1,0 +1,190 @@
+//! Plan errors name the file, line and column and what would be right; `orch plan
+//! validate` and `orch run --dry-run` check without running or touching the database.
+
+use crate::support::{orch_bin, stderr, stdout};
+use assert_cmd::Command;
+
+/// Validates `yaml` in a fresh folder; returns (exit code, stderr, stdout).
+fn validate(yaml: &str, extra: &[&str]) -> (Option<i32>, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("plan.yaml"), yaml).unwrap();
+    let out = Command::new(orch_bin())
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .args(["plan", "validate", "plan.yaml"])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        !dir.path().join(".orch").exists(),
+        "validate touched the database"
+    );
+    (out.status.code(), stderr(&out), stdout(&out))
+}
+
+fn assert_error(yaml: &str, expected: &str) {
+    let (code, err, _) = validate(yaml, &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains(expected), "expected `{expected}` in:\n{err}");
+    assert!(!err.contains("panicked"));
+}
+
+#[test]
+fn malformed_yaml_is_located() {
+    assert_error("name: [x\ntasks: []\n", "plan.yaml:1:7:");
+    assert_error(
+        "name: x\ntasks:\n  - task: a\n   run: [true]\n",
+        "plan.yaml:4:",
+    );
+}
+
+#[test]
+fn unknown_keys_are_located_and_the_right_ones_listed() {
+    assert_error(
+        "name: x\ntasks:\n  - task: a\n    rn: [ls]\n",
+        "plan.yaml:4:5: unknown field `rn`, expected one of",
+    );
+    assert_error(
+        "name: x\nnotify: {}\ntasks: []\n",
+        "plan.yaml:2:1: unknown field `notify`",
+    );
+}
+
+#[test]
+fn duplicate_task_names_point_at_the_second() {
+    assert_error(
+        "name: x\ntasks:\n  - task: a\n    run: [ls]\n  - task: a\n    run: [ls]\n",
+        "plan.yaml:5:11: task `a` is defined twice (first at line 3)",
+    );
+}
+
+#[test]
+fn run_and_shell_are_exclusive_and_one_is_required() {
+    assert_error(
+        "name: x\ntasks:\n  - task: a\n    run: [ls]\n    shell: ls\n",
+        "plan.yaml:4:10: task `a` has both `run` and `shell`",
+    );
+    assert_error(
+        "name: x\ntasks:\n  - task: a\n    inputs: {}\n",
+        "plan.yaml:3:5: task `a` has neither `run` nor `shell`",
+    );
+    assert_error(
+        "name: x\ntasks:\n  - task: a\n    run: []\n",
+        "plan.yaml:4:10: task `a`: `run` needs a program",
+    );
+}
+
+#[test]
+fn bad_regexes_names_and_values_are_located() {
+    assert_error(
+        "name: x\ntasks:\n  - task: a\n    run: [ls]\n    outputs_uri: \"(unclosed\"\n",
+        "plan.yaml:5:18: task `a`: `outputs_uri` is not a valid regex",
+    );
+    assert_error(
+        "name: x\ntasks:\n  - task: a/b\n    run: [ls]\n",
+        "plan.yaml:3:11: task name `a/b` must match `[A-Za-z0-9._-]+`",
+    );
+    assert_error(
+        "name: bad name\ntasks: []\n",
+        "plan.yaml:1:7: plan name `bad name`",
+    );
+    assert_error(
+        "name: x\ntasks:\n  - task: a\n    run: [ls]\n    approval: sometimes\n",
+        "plan.yaml:5:15: unknown variant `sometimes`, expected one of never, always, on_output_uri",
+    );
+    assert_error(
+        "name: x\nrun_id: \"{name}-{week}\"\ntasks:\n  - task: a\n    run: [ls]\n",
+        "plan.yaml:2:9: `run_id: {name}-{week}` has an unknown placeholder",
+    );
+    assert_error(
+        "name: x\nenv:\n  A: ${B\ntasks:\n  - task: a\n    run: [ls]\n",
+        "plan.yaml:3:6: `${` without a closing `}`",
+    );
+}
+
+#[test]
+fn every_issue_is_reported_at_once() {
+    let (code, err, _) = validate(
+        "name: x\ntasks:\n  - task: a\n    run: [ls]\n  - task: a\n    shell: ls\n    run: [ls]\n",
+        &[],
+    );
+    assert_eq!(code, Some(2));
+    assert_eq!(
+        err.lines()
+            .filter(|l| l.starts_with("error: plan.yaml:"))
+            .count(),
+        2,
+        "{err}"
+    );
+}
+
+#[test]
+fn unset_variables_warn_unless_strict() {
+    let yaml = "name: x\ntasks:\n  - task: a\n    run: [ls]\n    env:\n      X: ${ORCH_TEST_NOT_SET_ANYWHERE}\n";
+    let (code, err, out) = validate(yaml, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains(
+            "warning: plan.yaml:6:10: environment variable `ORCH_TEST_NOT_SET_ANYWHERE` is not set"
+        ),
+        "{err}"
+    );
+    assert!(out.contains("plan `x` in plan.yaml is valid: 1 task(s): a"));
+    let (code, err, _) = validate(yaml, &["--strict-env"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("plan.yaml:6:10:"), "{err}");
+}
+
+#[test]
+fn the_nightly_plan_is_valid() {
+    let out = Command::new(orch_bin())
+        .args([
+            "plan",
+            "validate",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/plans/nightly.yaml"),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("3 task(s): seo.validate, code.review, dx.integrate"));
+}
+
+#[test]
+fn a_missing_plan_file_exits_2() {
+    let (code, _, _) = validate("name: x\ntasks: []\n", &[]);
+    assert_eq!(code, Some(2), "an empty task list is an error too");
+    let out = Command::new(orch_bin())
+        .args(["run", "/no/such/plan.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("cannot read plan `/no/such/plan.yaml`"));
+}
+
+#[test]
+fn dry_run_shows_what_would_run_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("plan.yaml"),
+        "name: dry\nenv:\n  API_TOKEN: ${ORCH_TEST_TOKEN}\n  MODE: fast\ntasks:\n  - task: a\n    run: [echo, hi]\n    cwd: /tmp\n",
+    )
+    .unwrap();
+    let out = Command::new(orch_bin())
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .env("ORCH_TEST_TOKEN", "tok-abcdef-123456")
+        .args(["run", "plan.yaml", "--dry-run"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains(r#"argv: ["echo","hi"]"#), "{text}");
+    assert!(text.contains("cwd: /tmp"), "{text}");
+    assert!(text.contains("env: API_TOKEN=***"), "{text}");
+    assert!(text.contains("env: MODE=fast"), "{text}");
+    assert!(!text.contains("tok-abcdef-123456"));
+    assert!(
+        !dir.path().join(".orch").exists(),
+        "a dry run wrote something"
+    );
+}
