@@ -418,3 +418,73 @@ both_backends!(sigterm_cancels_the_running_task, |db: TestDb| async move {
         rows[0].log_excerpt
     );
 });
+
+both_backends!(
+    the_nightly_plan_runs_from_a_clone,
+    |db: TestDb| async move {
+        // The README's first command, on this repository, with the database, logs and reports
+        // kept in the test's folder.
+        let repo = env!("CARGO_MANIFEST_DIR");
+        let logs = db.path().join("logs");
+        let reports = db.path().join("reports");
+        let out = db
+            .orch()
+            .current_dir(repo)
+            .env("REPORT_DIR", &reports)
+            .args(["run", "plans/nightly.yaml", "--log-dir"])
+            .arg(&logs)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}\n{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        let rows = db.rows().await;
+        let names: Vec<&str> = rows.iter().map(|r| r.task.as_str()).collect();
+        assert_eq!(names, ["seo.validate", "code.review", "dx.integrate"]);
+        assert_eq!(
+            rows[0].status,
+            TaskStatus::Succeeded,
+            "{:?}",
+            rows[0].log_excerpt
+        );
+        assert_eq!(
+            rows[1].status,
+            TaskStatus::Succeeded,
+            "{:?}",
+            rows[1].log_excerpt
+        );
+        let gate = &rows[2];
+        assert_eq!(gate.status, TaskStatus::AwaitingApproval);
+        let report = gate
+            .outputs_uri
+            .as_deref()
+            .unwrap()
+            .strip_prefix("file://")
+            .unwrap();
+        assert!(
+            std::fs::read_to_string(report)
+                .unwrap()
+                .starts_with("# DX integration report")
+        );
+
+        let waiting = db
+            .orch()
+            .args(["tasks", "list", "--status", "awaiting_approval", "--json"])
+            .output()
+            .unwrap();
+        let waiting = crate::support::stdout_json(&waiting);
+        assert_eq!(waiting[0]["task"], "dx.integrate");
+        let id = gate.id.to_string();
+        db.orch()
+            .args(["approve", &id, "--by", "alice"])
+            .assert()
+            .success();
+        let again = db.orch().args(["approve", &id]).output().unwrap();
+        assert_eq!(again.status.code(), Some(5));
+        assert!(stderr(&again).contains("already approved by `alice`"));
+    }
+);
