@@ -377,7 +377,7 @@ both_backends!(logs_prints_the_task_log, |db: TestDb| async move {
     assert_eq!(missing.status.code(), Some(4));
 });
 
-both_backends!(sigterm_cancels_the_running_task, |db: TestDb| async move {
+async fn cancel_with(db: TestDb, signal: nix::sys::signal::Signal, code: i32) {
     let plan = db.plan("name: long\ntasks:\n  - task: sleeper\n    shell: \"echo sleeping; sleep 300\"\n  - task: never\n    run: [\"true\"]\n");
     let child = db
         .orch_std()
@@ -398,25 +398,26 @@ both_backends!(sigterm_cancels_the_running_task, |db: TestDb| async move {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(143), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(code), "{}", stderr(&out));
     let rows = db.rows().await;
     assert_eq!(rows.len(), 1, "the next task never started");
     assert_eq!(rows[0].status, TaskStatus::Failed);
+    let excerpt = rows[0].log_excerpt.clone().unwrap();
+    assert!(excerpt.starts_with("sleeping\n"), "{excerpt}");
     assert!(
-        rows[0]
-            .log_excerpt
-            .as_deref()
-            .unwrap()
-            .ends_with("cancelled: orch received SIGTERM"),
-        "{:?}",
-        rows[0].log_excerpt
+        excerpt.ends_with(&format!("cancelled: orch received {}", signal.as_str())),
+        "{excerpt}"
     );
+}
+
+both_backends!(sigterm_cancels_the_running_task, |db: TestDb| async move {
+    cancel_with(db, nix::sys::signal::Signal::SIGTERM, 143).await;
+});
+
+both_backends!(sigint_cancels_the_running_task, |db: TestDb| async move {
+    cancel_with(db, nix::sys::signal::Signal::SIGINT, 130).await;
 });
 
 both_backends!(
