@@ -48,6 +48,8 @@ pub enum Command {
     Approve(DecideArgs),
     /// Reject a task awaiting approval: it becomes `failed`.
     Reject(DecideArgs),
+    /// Serve the REST API over the same database.
+    Serve(ServeArgs),
     /// Inspect and change the database schema.
     #[command(subcommand)]
     Migrate(MigrateCommand),
@@ -69,6 +71,16 @@ pub struct RunArgs {
     /// Print what would run (argv, cwd, env with secrets masked) and write nothing.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on. Beyond loopback a token is required.
+    #[arg(long, default_value = "127.0.0.1:8001")]
+    pub bind: std::net::SocketAddr,
+    /// A file holding the API token (instead of `ORCH_API_TOKEN`).
+    #[arg(long)]
+    pub token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,6 +3,7 @@
 //! The binary (`main.rs`) only parses the command line and exits with the code an error
 //! chooses; everything else lives in this library so the tests can drive it directly.
 
+pub mod api;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -6,6 +6,7 @@
 
 mod support;
 
+mod api;
 mod approvals;
 mod cli_basics;
 mod listing;

@@ -7,6 +7,7 @@ mod migrate;
 mod plan;
 mod run;
 mod runs;
+mod serve;
 mod tasks;
 
 use crate::cli::{Cli, Command};
@@ -37,6 +38,7 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
                 Command::Approve(args) => decide::run(&store, args, true, out).await,
                 Command::Reject(args) => decide::run(&store, args, false, out).await,
                 Command::Logs(args) => logs::run(&store, args).await,
+                Command::Serve(args) => serve::run(store, args).await,
                 Command::Run(_) | Command::Plan(_) | Command::Migrate(_) => {
                     unreachable!("handled above")
                 }

@@ -20,22 +20,28 @@ fn ts(at: &Option<DateTime<Utc>>) -> Option<String> {
     at.as_ref().map(timestamp)
 }
 
-/// A row of `agents_tasks`, in column order.
-#[derive(Debug, Serialize)]
+/// A row of `agents_tasks`, in column order. Its OpenAPI schema is derived from this very
+/// type, so the documented shape cannot drift from what is sent.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Task)]
 pub struct TaskJson<'a> {
     pub id: i64,
     pub task: &'a str,
     pub run_id: &'a str,
     pub status: TaskStatus,
+    #[schema(format = DateTime)]
     pub started_at: Option<String>,
+    #[schema(format = DateTime)]
     pub finished_at: Option<String>,
     pub duration_ms: Option<i64>,
+    #[schema(value_type = Option<Object>)]
     pub inputs: &'a Option<serde_json::Value>,
     pub outputs_uri: &'a Option<String>,
     pub log_excerpt: &'a Option<String>,
     pub approval_state: Option<ApprovalState>,
     pub approver: &'a Option<String>,
     pub approval_note: &'a Option<String>,
+    #[schema(format = DateTime)]
     pub decided_at: Option<String>,
 }
 

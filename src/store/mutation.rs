@@ -16,6 +16,10 @@ pub struct NewTask {
     pub status: TaskStatus,
     pub started_at: Option<DateTime<Utc>>,
     pub inputs: Option<serde_json::Value>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub duration_ms: Option<i64>,
+    pub outputs_uri: Option<String>,
+    pub log_excerpt: Option<String>,
 }
 
 impl NewTask {
@@ -26,6 +30,10 @@ impl NewTask {
             status,
             started_at: None,
             inputs: None,
+            finished_at: None,
+            duration_ms: None,
+            outputs_uri: None,
+            log_excerpt: None,
         }
     }
 }
@@ -42,6 +50,10 @@ pub async fn insert_task(db: &impl ConnectionTrait, new: NewTask) -> Result<agen
         status: Set(new.status),
         started_at: Set(new.started_at),
         inputs: Set(new.inputs),
+        finished_at: Set(new.finished_at),
+        duration_ms: Set(new.duration_ms),
+        outputs_uri: Set(new.outputs_uri),
+        log_excerpt: Set(new.log_excerpt),
         approval_state: Set(approval_state),
         ..Default::default()
     }

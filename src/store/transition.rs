@@ -22,6 +22,58 @@ pub struct TaskChange {
     pub duration_ms: Option<i64>,
     pub outputs_uri: Option<String>,
     pub log_excerpt: Option<String>,
+    pub inputs: Option<serde_json::Value>,
+}
+
+impl TaskChange {
+    fn sets(self) -> Vec<(Column, SimpleExpr)> {
+        let mut sets: Vec<(Column, SimpleExpr)> = Vec::new();
+        if let Some(v) = self.started_at {
+            sets.push((Column::StartedAt, Expr::value(v)));
+        }
+        if let Some(v) = self.finished_at {
+            sets.push((Column::FinishedAt, Expr::value(v)));
+        }
+        if let Some(v) = self.duration_ms {
+            sets.push((Column::DurationMs, Expr::value(v)));
+        }
+        if let Some(v) = self.outputs_uri {
+            sets.push((Column::OutputsUri, Expr::value(v)));
+        }
+        if let Some(v) = self.log_excerpt {
+            sets.push((Column::LogExcerpt, Expr::value(v)));
+        }
+        if let Some(v) = self.inputs {
+            sets.push((Column::Inputs, Expr::value(v)));
+        }
+        sets
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.started_at.is_none()
+            && self.finished_at.is_none()
+            && self.duration_ms.is_none()
+            && self.outputs_uri.is_none()
+            && self.log_excerpt.is_none()
+            && self.inputs.is_none()
+    }
+}
+
+/// Sets columns of task `id` other than its status (and decision), whatever its status.
+pub async fn update_fields(
+    db: &impl ConnectionTrait,
+    id: i64,
+    change: TaskChange,
+) -> Result<agents_task::Model> {
+    let sets = change.sets();
+    if !sets.is_empty() {
+        let mut update = agents_task::Entity::update_many().filter(Column::Id.eq(id));
+        for (col, value) in sets {
+            update = update.col_expr(col, value);
+        }
+        update.exec(db).await.map_err(Error::db)?;
+    }
+    get_task(db, id).await
 }
 
 /// A human's (or orch's) decision on a task awaiting approval.
@@ -46,22 +98,7 @@ pub async fn transition(
         // Leaving the gate is a decision, recorded with who and when: only `decide` does it.
         return Err(Error::IllegalTransition { from, to });
     }
-    let mut sets: Vec<(Column, SimpleExpr)> = Vec::new();
-    if let Some(v) = change.started_at {
-        sets.push((Column::StartedAt, Expr::value(v)));
-    }
-    if let Some(v) = change.finished_at {
-        sets.push((Column::FinishedAt, Expr::value(v)));
-    }
-    if let Some(v) = change.duration_ms {
-        sets.push((Column::DurationMs, Expr::value(v)));
-    }
-    if let Some(v) = change.outputs_uri {
-        sets.push((Column::OutputsUri, Expr::value(v)));
-    }
-    if let Some(v) = change.log_excerpt {
-        sets.push((Column::LogExcerpt, Expr::value(v)));
-    }
+    let mut sets = change.sets();
     if to == TaskStatus::AwaitingApproval {
         sets.push((
             Column::ApprovalState,

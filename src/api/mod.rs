@@ -1,0 +1,110 @@
+//! `orch serve`: a thin REST API over `agents_tasks`, using the same store code as the CLI
+//! (the same serializer, the same guarded transitions). It records and decides; it never runs
+//! commands or reads plan files.
+
+pub mod auth;
+pub mod body;
+pub mod error;
+pub mod tasks;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::get;
+use tower::Layer;
+use tower_http::normalize_path::{NormalizePath, NormalizePathLayer};
+use tower_http::timeout::TimeoutLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::store::Store;
+use auth::ApiToken;
+
+/// Bodies larger than this are refused with 413.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    /// When set, every write needs `Authorization: Bearer <token>`.
+    pub token: Option<Arc<ApiToken>>,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "orch",
+        description = "Records and decides tasks in `agents_tasks`. Writes need a bearer token when the server has one."
+    ),
+    components(schemas(crate::store::json::TaskJson<'static>))
+)]
+struct ApiDoc;
+
+/// The routes and the OpenAPI document generated from them (one source for both).
+pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
+    let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(tasks::list, tasks::create))
+        .routes(routes!(tasks::get_one, tasks::patch))
+        .routes(routes!(tasks::approve))
+        .routes(routes!(tasks::reject))
+        .routes(routes!(tasks::healthz))
+        .with_state(state)
+        .split_for_parts();
+    let doc = api.clone();
+    let router = router
+        .route(
+            "/openapi.json",
+            get(move || {
+                let doc = doc.clone();
+                async move { axum::Json(doc) }
+            }),
+        )
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(middleware::from_fn(log_request));
+    (router, api)
+}
+
+/// The whole application: every path answers with and without a trailing slash (axum does
+/// not normalise, so the normalising layer wraps the router from outside).
+pub fn app(state: AppState) -> NormalizePath<Router> {
+    NormalizePathLayer::trim_trailing_slash().layer(router(state).0)
+}
+
+/// One line per request: method, path, status, latency.
+async fn log_request(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let start = Instant::now();
+    let response = next.run(req).await;
+    tracing::info!(
+        "{method} {path} {} {:.1}ms",
+        response.status().as_u16(),
+        start.elapsed().as_secs_f64() * 1000.0
+    );
+    response
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves; in-flight requests finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use axum::ServiceExt;
+    axum::serve(
+        listener,
+        ServiceExt::<Request>::into_make_service(app(state)),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

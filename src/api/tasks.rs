@@ -1,0 +1,360 @@
+//! The handlers of `/agents/tasks`, each a thin layer over the store functions the CLI uses.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::AppState;
+use super::auth::WriteAccess;
+use super::body::parse;
+use super::error::{ApiError, ErrorBody};
+use crate::plan::is_valid_name;
+use crate::store::json;
+use crate::store::mutation::{NewTask, insert_task};
+use crate::store::query::{self, MAX_LIMIT, TaskFilter};
+use crate::store::transition::{Decision, TaskChange, decide, transition, update_fields};
+use crate::store::{TaskStatus, now};
+
+/// Fields only a decision sets: refused in POST and PATCH with a message saying where they
+/// come from.
+const DECISION_FIELDS: [&str; 4] = ["approval_state", "approver", "approval_note", "decided_at"];
+
+/// A new row. `approval_state` and the other decision fields are set by approve/reject only.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTask {
+    pub task: String,
+    pub run_id: String,
+    pub status: TaskStatus,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub duration_ms: Option<i64>,
+    #[schema(value_type = Option<Object>)]
+    pub inputs: Option<Value>,
+    pub outputs_uri: Option<String>,
+    pub log_excerpt: Option<String>,
+    #[serde(default)]
+    #[schema(ignore)]
+    pub approval_state: Option<Value>,
+    #[serde(default)]
+    #[schema(ignore)]
+    pub approver: Option<Value>,
+    #[serde(default)]
+    #[schema(ignore)]
+    pub approval_note: Option<Value>,
+    #[serde(default)]
+    #[schema(ignore)]
+    pub decided_at: Option<Value>,
+}
+
+/// Any subset of the changeable columns.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchTask {
+    pub status: Option<TaskStatus>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub duration_ms: Option<i64>,
+    #[schema(value_type = Option<Object>)]
+    pub inputs: Option<Value>,
+    pub outputs_uri: Option<String>,
+    pub log_excerpt: Option<String>,
+    #[serde(default)]
+    #[schema(ignore)]
+    pub approval_state: Option<Value>,
+    #[serde(default)]
+    #[schema(ignore)]
+    pub approver: Option<Value>,
+    #[serde(default)]
+    #[schema(ignore)]
+    pub approval_note: Option<Value>,
+    #[serde(default)]
+    #[schema(ignore)]
+    pub decided_at: Option<Value>,
+}
+
+/// Who decides and why.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionBody {
+    pub by: String,
+    pub note: Option<String>,
+}
+
+fn unprocessable(field: &str, error: impl Into<String>) -> ApiError {
+    ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, field, error)
+}
+
+fn refuse_decision_fields(present: [&Option<Value>; 4]) -> Result<(), ApiError> {
+    for (name, value) in DECISION_FIELDS.iter().zip(present) {
+        if value.is_some() {
+            return Err(unprocessable(
+                name,
+                format!("`{name}` is set only by `POST /agents/tasks/{{id}}/approve` or `/reject`"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_duration(d: Option<i64>) -> Result<(), ApiError> {
+    match d {
+        Some(ms) if ms < 0 => Err(unprocessable(
+            "duration_ms",
+            "`duration_ms` cannot be negative",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Create a task row.
+#[utoipa::path(post, path = "/agents/tasks", request_body = CreateTask,
+    responses(
+        (status = 201, description = "The created row", body = json::TaskJson),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "Missing or wrong token", body = ErrorBody),
+        (status = 413, description = "Body over 1 MiB", body = ErrorBody),
+        (status = 422, description = "A field is wrong", body = ErrorBody),
+    ))]
+pub async fn create(
+    _: WriteAccess,
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let req: CreateTask = parse(body)?;
+    refuse_decision_fields([
+        &req.approval_state,
+        &req.approver,
+        &req.approval_note,
+        &req.decided_at,
+    ])?;
+    for (field, value) in [("task", &req.task), ("run_id", &req.run_id)] {
+        if !is_valid_name(value) {
+            return Err(unprocessable(
+                field,
+                format!("`{field}` must match `[A-Za-z0-9._-]+`"),
+            ));
+        }
+    }
+    check_duration(req.duration_ms)?;
+    // One INSERT: a row is created whole or not at all.
+    let new = NewTask {
+        started_at: req.started_at,
+        inputs: req.inputs,
+        finished_at: req.finished_at,
+        duration_ms: req.duration_ms,
+        outputs_uri: req.outputs_uri,
+        log_excerpt: req.log_excerpt,
+        ..NewTask::new(req.task, req.run_id, req.status)
+    };
+    let row = insert_task(&state.store.db, new).await?;
+    Ok((StatusCode::CREATED, Json(json::task(&row))))
+}
+
+/// Change any subset of a row's columns; a status change follows the transition table.
+#[utoipa::path(patch, path = "/agents/tasks/{id}", request_body = PatchTask,
+    params(("id" = i64, Path, description = "Task id")),
+    responses(
+        (status = 200, description = "The updated row", body = json::TaskJson),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "Missing or wrong token", body = ErrorBody),
+        (status = 404, description = "No such task", body = ErrorBody),
+        (status = 409, description = "The row changed meanwhile", body = ErrorBody),
+        (status = 422, description = "A field is wrong, or the transition is not allowed", body = ErrorBody),
+    ))]
+pub async fn patch(
+    _: WriteAccess,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let req: PatchTask = parse(body)?;
+    refuse_decision_fields([
+        &req.approval_state,
+        &req.approver,
+        &req.approval_note,
+        &req.decided_at,
+    ])?;
+    check_duration(req.duration_ms)?;
+    let change = TaskChange {
+        started_at: req.started_at,
+        finished_at: req.finished_at,
+        duration_ms: req.duration_ms,
+        outputs_uri: req.outputs_uri,
+        log_excerpt: req.log_excerpt,
+        inputs: req.inputs,
+    };
+    // A status change and its columns are one guarded UPDATE; other columns one plain UPDATE.
+    let db = &state.store.db;
+    let current = query::get_task(db, id).await?;
+    let row = match req.status {
+        Some(to) if to != current.status => {
+            if current.status == TaskStatus::AwaitingApproval {
+                return Err(ApiError::field(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "status",
+                    format!(
+                        "task {id} awaits a decision: use `POST /agents/tasks/{id}/approve` or `/reject`"
+                    ),
+                ));
+            }
+            transition(db, id, current.status, to, change).await?
+        }
+        _ => update_fields(db, id, change).await?,
+    };
+    Ok(Json(json::task(&row)))
+}
+
+/// List rows, newest first.
+#[utoipa::path(get, path = "/agents/tasks",
+    params(
+        ("run_id" = Option<String>, Query, description = "Only this run"),
+        ("status" = Option<TaskStatus>, Query, description = "Only this status"),
+        ("task" = Option<String>, Query, description = "Only this task name"),
+        ("limit" = Option<u64>, Query, description = "At most this many rows (1–1000, default 50)"),
+    ),
+    responses(
+        (status = 200, description = "Rows, newest first", body = Vec<json::TaskJson>),
+        (status = 422, description = "A parameter is wrong", body = ErrorBody),
+    ))]
+pub async fn list(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let mut filter = TaskFilter::default();
+    for (key, value) in params {
+        match key.as_str() {
+            "run_id" => filter.run_id = Some(value).filter(|v| !v.is_empty()),
+            "task" => filter.task = Some(value).filter(|v| !v.is_empty()),
+            "status" if value.is_empty() => {}
+            "status" => {
+                filter.status = Some(
+                    value
+                        .parse()
+                        .map_err(|e: String| unprocessable("status", e))?,
+                )
+            }
+            "limit" => {
+                let n: u64 = value
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=MAX_LIMIT).contains(n))
+                    .ok_or_else(|| {
+                        unprocessable("limit", format!("`limit` must be 1 to {MAX_LIMIT}"))
+                    })?;
+                filter.limit = Some(n);
+            }
+            other => {
+                return Err(unprocessable(
+                    other,
+                    format!("unknown parameter `{other}`: use run_id, status, task or limit"),
+                ));
+            }
+        }
+    }
+    let rows = query::list_tasks(&state.store.db, &filter).await?;
+    Ok(Json(json::tasks(&rows)))
+}
+
+/// One row.
+#[utoipa::path(get, path = "/agents/tasks/{id}",
+    params(("id" = i64, Path, description = "Task id")),
+    responses(
+        (status = 200, description = "The row", body = json::TaskJson),
+        (status = 404, description = "No such task", body = ErrorBody),
+    ))]
+pub async fn get_one(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, ApiError> {
+    let row = query::get_task(&state.store.db, id).await?;
+    Ok(Json(json::task(&row)))
+}
+
+async fn decide_with(
+    state: AppState,
+    id: i64,
+    body: Result<Bytes, BytesRejection>,
+    approve: bool,
+) -> Result<Json<Value>, ApiError> {
+    let req: DecisionBody = parse(body)?;
+    let by = req.by.trim().to_owned();
+    if by.is_empty() {
+        return Err(unprocessable("by", "`by` is empty: say who decides"));
+    }
+    let row = decide(
+        &state.store.db,
+        id,
+        Decision {
+            approve,
+            by,
+            note: req.note.filter(|n| !n.trim().is_empty()),
+            at: now(),
+        },
+    )
+    .await?;
+    Ok(Json(json::task(&row)))
+}
+
+/// Approve a task awaiting approval: it becomes `succeeded`.
+#[utoipa::path(post, path = "/agents/tasks/{id}/approve", request_body = DecisionBody,
+    params(("id" = i64, Path, description = "Task id")),
+    responses(
+        (status = 200, description = "The decided row", body = json::TaskJson),
+        (status = 401, description = "Missing or wrong token", body = ErrorBody),
+        (status = 404, description = "No such task", body = ErrorBody),
+        (status = 409, description = "Not awaiting a decision, or decided already (says by whom)", body = ErrorBody),
+        (status = 422, description = "A field is wrong", body = ErrorBody),
+    ))]
+pub async fn approve(
+    _: WriteAccess,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    decide_with(state, id, body, true).await
+}
+
+/// Reject a task awaiting approval: it becomes `failed`.
+#[utoipa::path(post, path = "/agents/tasks/{id}/reject", request_body = DecisionBody,
+    params(("id" = i64, Path, description = "Task id")),
+    responses(
+        (status = 200, description = "The decided row", body = json::TaskJson),
+        (status = 401, description = "Missing or wrong token", body = ErrorBody),
+        (status = 404, description = "No such task", body = ErrorBody),
+        (status = 409, description = "Not awaiting a decision, or decided already (says by whom)", body = ErrorBody),
+        (status = 422, description = "A field is wrong", body = ErrorBody),
+    ))]
+pub async fn reject(
+    _: WriteAccess,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    decide_with(state, id, body, false).await
+}
+
+/// Whether the server can reach its database.
+#[utoipa::path(get, path = "/healthz",
+    responses(
+        (status = 200, description = "The database answers"),
+        (status = 503, description = "The database does not answer", body = ErrorBody),
+    ))]
+pub async fn healthz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    state.store.db.ping().await.map_err(|e| {
+        tracing::error!("health check: {e}");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the database does not answer",
+        )
+    })?;
+    Ok(Json(serde_json::json!({"status": "ok"})))
+}

@@ -1,0 +1,90 @@
+//! `orch serve`: the REST API, refusing to listen beyond loopback without a token.
+
+use std::sync::Arc;
+
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::api::auth::ApiToken;
+use crate::api::{AppState, serve};
+use crate::cli::ServeArgs;
+use crate::error::{Error, Result, code};
+use crate::store::Store;
+
+pub async fn run(store: Store, args: ServeArgs) -> Result<i32> {
+    let token = load_token(&args)?;
+    if !args.bind.ip().is_loopback() && token.is_none() {
+        return Err(Error::Usage {
+            message: format!(
+                "refusing to listen on {} without a token: set `ORCH_API_TOKEN` or pass \
+                 `--token-file`, or bind to 127.0.0.1",
+                args.bind
+            ),
+        });
+    }
+    init_logging();
+    let listener = tokio::net::TcpListener::bind(args.bind)
+        .await
+        .map_err(|source| Error::Io {
+            context: format!("cannot listen on {}", args.bind),
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(Error::from)?;
+    tracing::info!(
+        "orch serve listening on http://{addr} ({}; writes {})",
+        store.target,
+        if token.is_some() {
+            "need the bearer token"
+        } else {
+            "open: loopback only"
+        }
+    );
+    let state = AppState {
+        store,
+        token: token.map(Arc::new),
+    };
+    serve(listener, state, shutdown_signal())
+        .await
+        .map_err(|source| Error::Io {
+            context: "the server stopped".to_owned(),
+            source,
+        })?;
+    tracing::info!("orch serve stopped");
+    Ok(code::SUCCESS)
+}
+
+fn load_token(args: &ServeArgs) -> Result<Option<ApiToken>> {
+    let raw = match &args.token_file {
+        Some(path) => Some(std::fs::read_to_string(path).map_err(|source| Error::Io {
+            context: format!("cannot read token file `{}`", path.display()),
+            source,
+        })?),
+        None => std::env::var("ORCH_API_TOKEN").ok(),
+    };
+    Ok(raw
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .map(|t| ApiToken::new(&t)))
+}
+
+fn init_logging() {
+    use std::io::IsTerminal;
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .try_init();
+}
+
+/// Ctrl-C or SIGTERM: stop accepting, let in-flight requests finish.
+async fn shutdown_signal() {
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => {},
+        _ = term.recv() => {},
+    }
+}

@@ -1,0 +1,477 @@
+//! `orch serve` against a real server on an ephemeral loopback port, with a real HTTP client,
+//! on SQLite and PostgreSQL.
+
+use std::process::Stdio;
+use std::sync::Arc;
+
+use orch::api::auth::ApiToken;
+use orch::api::{AppState, serve};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+use crate::support::{TestDb, both_backends, stderr};
+
+/// A server in this process on 127.0.0.1:0; stops when dropped.
+struct Server {
+    base: String,
+    http: reqwest::Client,
+    _stop: oneshot::Sender<()>,
+}
+
+async fn start(db: &TestDb, token: Option<&str>) -> Server {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let store = db.store().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = oneshot::channel();
+    let state = AppState {
+        store,
+        token: token.map(|t| Arc::new(ApiToken::new(t))),
+    };
+    tokio::spawn(serve(listener, state, async {
+        let _ = rx.await;
+    }));
+    Server {
+        base,
+        http: reqwest::Client::new(),
+        _stop: tx,
+    }
+}
+
+impl Server {
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        token: Option<&str>,
+    ) -> (StatusCode, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    async fn raw(&self, method: &str, path: &str, body: &str) -> (StatusCode, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let resp = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+}
+
+fn new_task(status: &str) -> Value {
+    json!({"task": "dx.integrate", "run_id": "nightly-1", "status": status})
+}
+
+both_backends!(curl_examples_work_verbatim, |db: TestDb| async move {
+    // The real binary on an ephemeral port, announced on stderr.
+    let mut child = db
+        .orch_std()
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reader = std::io::BufReader::new(child.stderr.take().unwrap());
+    let port = loop {
+        let mut line = String::new();
+        assert!(
+            std::io::BufRead::read_line(&mut reader, &mut line).unwrap() > 0,
+            "server exited"
+        );
+        if let Some(rest) = line.split("listening on http://127.0.0.1:").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    let examples = [
+        r#"curl -X POST http://localhost:8001/agents/tasks/ -H "Content-Type: application/json" -d '{"task": "seo.validate", "run_id": "nightly-2025-01-15", "status": "running", "started_at": "2025-01-15T02:30:00Z", "inputs": {"flags": ["--strict", "--dry-run"]}}'"#,
+        r#"curl -X PATCH http://localhost:8001/agents/tasks/1 -H "Content-Type: application/json" -d '{"status": "succeeded", "finished_at": "2025-01-15T02:35:00Z", "duration_ms": 300000, "outputs_uri": "https://github.com/user/repo/pull/123"}'"#,
+        r#"curl http://localhost:8001/agents/tasks/?run_id=nightly-2025-01-15"#,
+        r#"curl http://localhost:8001/agents/tasks/?status=awaiting_approval"#,
+    ];
+    let mut outputs = Vec::new();
+    for ex in examples {
+        let cmd = format!(
+            "{} -sS --fail-with-body",
+            ex.replace(":8001", &format!(":{port}"))
+        );
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&cmd)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{cmd}\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        outputs.push(serde_json::from_slice::<Value>(&out.stdout).unwrap());
+    }
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    let status = child.wait().unwrap();
+    assert!(status.success(), "graceful shutdown exits 0");
+
+    assert_eq!(outputs[0]["id"], 1);
+    assert_eq!(outputs[0]["status"], "running");
+    assert_eq!(
+        outputs[0]["inputs"],
+        json!({"flags": ["--strict", "--dry-run"]})
+    );
+    assert_eq!(outputs[1]["status"], "succeeded");
+    assert_eq!(outputs[1]["duration_ms"], 300000);
+    assert_eq!(
+        outputs[1]["outputs_uri"],
+        "https://github.com/user/repo/pull/123"
+    );
+    assert_eq!(outputs[2].as_array().unwrap().len(), 1);
+    assert_eq!(
+        outputs[2][0], outputs[1],
+        "list and patch agree field by field"
+    );
+    assert_eq!(outputs[3], json!([]));
+
+    // The API and the CLI print the same JSON.
+    let cli = db
+        .orch()
+        .args(["tasks", "show", "1", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(crate::support::stdout_json(&cli), outputs[1]);
+});
+
+both_backends!(endpoints_follow_the_rules, |db: TestDb| async move {
+    let s = start(&db, None).await;
+    let (code, row) = s
+        .send(
+            "POST",
+            "/agents/tasks",
+            Some(new_task("awaiting_approval")),
+            None,
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED);
+    assert_eq!(
+        row["approval_state"], "pending",
+        "born waiting means pending"
+    );
+    let id = row["id"].as_i64().unwrap();
+
+    for path in [
+        format!("/agents/tasks/{id}"),
+        format!("/agents/tasks/{id}/"),
+    ] {
+        let (code, got) = s.send("GET", &path, None, None).await;
+        assert_eq!(code, StatusCode::OK, "{path}");
+        assert_eq!(got, row);
+    }
+    let (code, _) = s.send("GET", "/agents/tasks/999999", None, None).await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+
+    // Leaving the gate only by a decision.
+    let (code, err) = s
+        .send(
+            "PATCH",
+            &format!("/agents/tasks/{id}"),
+            Some(json!({"status": "succeeded"})),
+            None,
+        )
+        .await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(err["field"], "status");
+    let (code, decided) = s
+        .send(
+            "POST",
+            &format!("/agents/tasks/{id}/approve/"),
+            Some(json!({"by": "alice", "note": "ok"})),
+            None,
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{decided}");
+    assert_eq!(
+        (decided["status"].as_str(), decided["approver"].as_str()),
+        (Some("succeeded"), Some("alice"))
+    );
+    let (code, err) = s
+        .send(
+            "POST",
+            &format!("/agents/tasks/{id}/reject"),
+            Some(json!({"by": "bob"})),
+            None,
+        )
+        .await;
+    assert_eq!(code, StatusCode::CONFLICT);
+    assert!(
+        err["error"]
+            .as_str()
+            .unwrap()
+            .contains("already approved by `alice`"),
+        "{err}"
+    );
+
+    // The transition table holds for PATCH.
+    let (_, queued) = s
+        .send("POST", "/agents/tasks/", Some(new_task("queued")), None)
+        .await;
+    let qid = queued["id"].as_i64().unwrap();
+    let (code, err) = s
+        .send(
+            "PATCH",
+            &format!("/agents/tasks/{qid}"),
+            Some(json!({"status": "succeeded"})),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (code, err["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("status"))
+    );
+    let (code, row) = s
+        .send(
+            "PATCH",
+            &format!("/agents/tasks/{qid}"),
+            Some(json!({"status": "running", "log_excerpt": "go"})),
+            None,
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(
+        (row["status"].as_str(), row["log_excerpt"].as_str()),
+        (Some("running"), Some("go"))
+    );
+    let (code, row) = s
+        .send(
+            "PATCH",
+            &format!("/agents/tasks/{qid}"),
+            Some(json!({"status": "awaiting_approval"})),
+            None,
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(row["approval_state"], "pending");
+    let (code, _) = s
+        .send(
+            "POST",
+            &format!("/agents/tasks/{id}/approve"),
+            Some(json!({"by": "x"})),
+            None,
+        )
+        .await;
+    assert_eq!(code, StatusCode::CONFLICT, "decided already");
+    let (code, _) = s
+        .send(
+            "PATCH",
+            "/agents/tasks/424242",
+            Some(json!({"log_excerpt": "x"})),
+            None,
+        )
+        .await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+
+    // Listing with filters, newest first.
+    let (code, rows) = s
+        .send(
+            "GET",
+            "/agents/tasks/?status=awaiting_approval&limit=10",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(rows.as_array().unwrap().len(), 1);
+    let (_, rows) = s
+        .send("GET", "/agents/tasks?run_id=nightly-1", None, None)
+        .await;
+    let ids: Vec<i64> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, [qid, id]);
+
+    let (code, body) = s.send("GET", "/healthz", None, None).await;
+    assert_eq!((code, body), (StatusCode::OK, json!({"status": "ok"})));
+});
+
+both_backends!(bad_input_gets_a_named_error, |db: TestDb| async move {
+    let s = start(&db, None).await;
+    let cases: Vec<(&str, &str, String, StatusCode, Option<&str>)> = vec![
+        ("POST", "/agents/tasks", r#"{"task": "#.into(), StatusCode::BAD_REQUEST, None),
+        ("POST", "/agents/tasks", "not json".into(), StatusCode::BAD_REQUEST, None),
+        ("POST", "/agents/tasks", r#"{"task": 1, "run_id": "r", "status": "running"}"#.into(), StatusCode::UNPROCESSABLE_ENTITY, Some("task")),
+        ("POST", "/agents/tasks", r#"{"task": "t", "run_id": "r", "status": "done"}"#.into(), StatusCode::UNPROCESSABLE_ENTITY, Some("status")),
+        ("POST", "/agents/tasks", r#"{"task": "t", "run_id": "r", "status": "running", "colour": 1}"#.into(), StatusCode::UNPROCESSABLE_ENTITY, Some("colour")),
+        ("POST", "/agents/tasks", r#"{"task": "t", "run_id": "r", "status": "running", "approval_state": "approved"}"#.into(), StatusCode::UNPROCESSABLE_ENTITY, Some("approval_state")),
+        ("POST", "/agents/tasks", r#"{"task": "t", "run_id": "r", "status": "running", "decided_at": "2025-01-01T00:00:00Z"}"#.into(), StatusCode::UNPROCESSABLE_ENTITY, Some("decided_at")),
+        ("POST", "/agents/tasks", r#"{"task": "t", "run_id": "r", "status": "running", "started_at": "yesterday"}"#.into(), StatusCode::UNPROCESSABLE_ENTITY, Some("started_at")),
+        ("POST", "/agents/tasks", r#"{"task": "a b", "run_id": "r", "status": "running"}"#.into(), StatusCode::UNPROCESSABLE_ENTITY, Some("task")),
+        ("POST", "/agents/tasks", r#"{"run_id": "r", "status": "running"}"#.into(), StatusCode::UNPROCESSABLE_ENTITY, None),
+        ("POST", "/agents/tasks", format!(r#"{{"task": "t", "run_id": "r", "status": "running", "log_excerpt": "{}"}}"#, "x".repeat(1024 * 1024 + 10)), StatusCode::PAYLOAD_TOO_LARGE, None),
+        ("PATCH", "/agents/tasks/1", r#"{"approver": "me"}"#.into(), StatusCode::UNPROCESSABLE_ENTITY, Some("approver")),
+        ("PATCH", "/agents/tasks/1", r#"{"duration_ms": -5}"#.into(), StatusCode::UNPROCESSABLE_ENTITY, Some("duration_ms")),
+        ("POST", "/agents/tasks/1/approve", r#"{"note": "no by"}"#.into(), StatusCode::UNPROCESSABLE_ENTITY, None),
+        ("GET", "/agents/tasks?limit=0", String::new(), StatusCode::UNPROCESSABLE_ENTITY, Some("limit")),
+        ("GET", "/agents/tasks?limit=1001", String::new(), StatusCode::UNPROCESSABLE_ENTITY, Some("limit")),
+        ("GET", "/agents/tasks?status=done", String::new(), StatusCode::UNPROCESSABLE_ENTITY, Some("status")),
+    ];
+    for (method, path, body, expected, field) in cases {
+        let (code, err) = s.raw(method, path, &body).await;
+        assert_eq!(
+            code,
+            expected,
+            "{method} {path} {}: {err}",
+            &body[..body.len().min(80)]
+        );
+        assert!(
+            err["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{err}"
+        );
+        if let Some(f) = field {
+            assert_eq!(
+                err["field"],
+                f,
+                "{method} {path} {}: {err}",
+                &body[..body.len().min(80)]
+            );
+        }
+    }
+    let (_, rows) = s.send("GET", "/agents/tasks", None, None).await;
+    assert_eq!(rows, json!([]), "no bad request wrote a row");
+});
+
+both_backends!(
+    writes_need_the_token_when_there_is_one,
+    |db: TestDb| async move {
+        let s = start(&db, Some("t0k3n-for-tests")).await;
+        for token in [None, Some("wrong")] {
+            let (code, err) = s
+                .send("POST", "/agents/tasks", Some(new_task("running")), token)
+                .await;
+            assert_eq!(code, StatusCode::UNAUTHORIZED, "{err}");
+        }
+        let (code, _) = s.send("GET", "/agents/tasks", None, None).await;
+        assert_eq!(code, StatusCode::OK, "reads stay open");
+        let (_, rows) = s.send("GET", "/agents/tasks", None, None).await;
+        assert_eq!(rows, json!([]), "nothing written without the token");
+        let (code, row) = s
+            .send(
+                "POST",
+                "/agents/tasks",
+                Some(new_task("awaiting_approval")),
+                Some("t0k3n-for-tests"),
+            )
+            .await;
+        assert_eq!(code, StatusCode::CREATED);
+        let id = row["id"].as_i64().unwrap();
+        let (code, _) = s
+            .send(
+                "POST",
+                &format!("/agents/tasks/{id}/approve"),
+                Some(json!({"by": "a"})),
+                None,
+            )
+            .await;
+        assert_eq!(code, StatusCode::UNAUTHORIZED);
+        let (code, _) = s
+            .send(
+                "PATCH",
+                &format!("/agents/tasks/{id}"),
+                Some(json!({"log_excerpt": "x"})),
+                None,
+            )
+            .await;
+        assert_eq!(code, StatusCode::UNAUTHORIZED);
+        let (code, _) = s
+            .send(
+                "POST",
+                &format!("/agents/tasks/{id}/approve"),
+                Some(json!({"by": "a"})),
+                Some("t0k3n-for-tests"),
+            )
+            .await;
+        assert_eq!(code, StatusCode::OK);
+    }
+);
+
+both_backends!(openapi_lists_every_route, |db: TestDb| async move {
+    let s = start(&db, None).await;
+    let (code, doc) = s.send("GET", "/openapi.json", None, None).await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc["paths"].as_object().unwrap();
+    let mut listed: Vec<String> = Vec::new();
+    for (path, ops) in paths {
+        for method in ops.as_object().unwrap().keys() {
+            listed.push(format!("{} {path}", method.to_uppercase()));
+        }
+    }
+    listed.sort();
+    assert_eq!(
+        listed,
+        [
+            "GET /agents/tasks",
+            "GET /agents/tasks/{id}",
+            "GET /healthz",
+            "PATCH /agents/tasks/{id}",
+            "POST /agents/tasks",
+            "POST /agents/tasks/{id}/approve",
+            "POST /agents/tasks/{id}/reject",
+        ]
+    );
+    // Every documented route is served (a 404/405 would mean the document lies).
+    for entry in &listed {
+        let (method, path) = entry.split_once(' ').unwrap();
+        let (code, _) = s.raw(method, &path.replace("{id}", "1"), "{}").await;
+        assert!(
+            code != StatusCode::METHOD_NOT_ALLOWED
+                && (path.contains("{id}") || code != StatusCode::NOT_FOUND),
+            "{entry}: {code}"
+        );
+    }
+    assert!(doc["components"]["schemas"]["Task"]["properties"]["decided_at"].is_object());
+});
+
+#[tokio::test]
+async fn serve_refuses_to_expose_writes_without_a_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = assert_cmd::Command::new(crate::support::orch_bin())
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .env_remove("ORCH_API_TOKEN")
+        .args(["serve", "--bind", "0.0.0.0:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("refusing to listen on 0.0.0.0:0 without a token"),
+        "{}",
+        stderr(&out)
+    );
+}
