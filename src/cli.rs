@@ -65,6 +65,12 @@ pub struct RunArgs {
     /// Run only these tasks (repeat the flag or separate with commas).
     #[arg(long, value_delimiter = ',', num_args = 1..)]
     pub only: Vec<String>,
+    /// With `--only`: also run what those tasks depend on, transitively.
+    #[arg(long, requires = "only")]
+    pub with_deps: bool,
+    /// At most this many tasks at once (overrides the plan's `concurrency`).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub concurrency: Option<u32>,
     /// Where task logs go: `<DIR>/<run_id>/<task>.log`.
     #[arg(long, default_value = ".orch/logs")]
     pub log_dir: PathBuf,
@@ -196,7 +202,7 @@ pub enum MigrateCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Drop every table and migrate from scratch (deletes all data).
+    /// Roll back every orch migration and apply them again (empties orch's tables).
     Fresh {
         /// Confirm that every row may be deleted.
         #[arg(long)]

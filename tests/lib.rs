@@ -9,6 +9,7 @@ mod support;
 mod api;
 mod approvals;
 mod cli_basics;
+mod flow;
 mod listing;
 mod migrations;
 mod plans;

@@ -5,7 +5,7 @@ use orch::store::mutation::{NewRun, insert_run};
 
 use crate::support::{TestDb, at, both_backends, seed_task, stderr, stdout_json};
 
-const KEYS: [&str; 14] = [
+const KEYS: [&str; 16] = [
     "id",
     "task",
     "run_id",
@@ -20,6 +20,8 @@ const KEYS: [&str; 14] = [
     "approver",
     "approval_note",
     "decided_at",
+    "attempt",
+    "exit_code",
 ];
 
 both_backends!(

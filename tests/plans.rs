@@ -188,3 +188,31 @@ fn dry_run_shows_what_would_run_and_writes_nothing() {
         "a dry run wrote something"
     );
 }
+
+#[test]
+fn dependency_errors_are_located() {
+    assert_error(
+        "name: x\ntasks:\n  - task: a\n    run: [ls]\n    depends_on: [b]\n  - task: b\n    run: [ls]\n    depends_on: [a]\n",
+        "plan.yaml:5:18: dependency cycle: a -> b -> a",
+    );
+    assert_error(
+        "name: x\ntasks:\n  - task: a\n    run: [ls]\n    depends_on: [nope]\n",
+        "plan.yaml:5:18: task `a` depends on `nope`, which the plan does not have",
+    );
+    assert_error(
+        "name: x\ntasks:\n  - task: a\n    run: [ls]\n    depends_on:\n      - a\n",
+        "plan.yaml:6:9: task `a` depends on itself",
+    );
+    assert_error(
+        "name: x\ntasks:\n  - task: a\n    run: [ls]\n    timeout: soon\n",
+        "plan.yaml:5:14: `timeout: soon` is not a duration",
+    );
+    assert_error(
+        "name: x\ntasks:\n  - task: a\n    run: [ls]\n    when: sometimes\n",
+        "plan.yaml:5:11: unknown variant `sometimes`, expected one of success, always, failure",
+    );
+    assert_error(
+        "name: x\nconcurrency: 0\ntasks:\n  - task: a\n    run: [ls]\n",
+        "plan.yaml:2:14: `concurrency` must be at least 1",
+    );
+}

@@ -6,7 +6,7 @@ use sea_orm::ConnectionTrait;
 use crate::support::{Backend, TestDb, both_backends, query_strings};
 
 /// (column, PostgreSQL type, SQLite declared type, nullable)
-const AGENTS_TASKS: [(&str, &str, &str, bool); 14] = [
+const AGENTS_TASKS: [(&str, &str, &str, bool); 16] = [
     ("id", "bigint", "integer", false),
     ("task", "text", "text", false),
     ("run_id", "text", "text", false),
@@ -36,6 +36,8 @@ const AGENTS_TASKS: [(&str, &str, &str, bool); 14] = [
         "timestamp_with_timezone_text",
         true,
     ),
+    ("attempt", "integer", "integer", false),
+    ("exit_code", "integer", "integer", true),
 ];
 
 async fn columns(db: &TestDb) -> Vec<(String, String, bool)> {

@@ -9,6 +9,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261125_000001_create_agents_tasks;
 mod m20261125_000002_create_agents_runs;
 mod m20261125_000003_add_log_dir_to_agents_runs;
+mod m20261125_000004_add_attempt_and_exit_code;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_create_agents_tasks::Migration),
             Box::new(m20261125_000002_create_agents_runs::Migration),
             Box::new(m20261125_000003_add_log_dir_to_agents_runs::Migration),
+            Box::new(m20261125_000004_add_attempt_and_exit_code::Migration),
         ]
     }
 }

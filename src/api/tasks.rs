@@ -191,6 +191,7 @@ pub async fn patch(
         outputs_uri: req.outputs_uri,
         log_excerpt: req.log_excerpt,
         inputs: req.inputs,
+        ..Default::default()
     };
     // A status change and its columns are one guarded UPDATE; other columns one plain UPDATE.
     let db = &state.store.db;

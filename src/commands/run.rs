@@ -27,7 +27,12 @@ pub async fn run(target: &DatabaseTarget, args: RunArgs, out: Output) -> Result<
         DatabaseTarget::Postgres { url } => url_password(url).into_iter().collect(),
         DatabaseTarget::Sqlite { .. } => Vec::new(),
     };
-    let resolved = resolve(&plan, &process_env, &args.only, &extra)?;
+    let only = if args.with_deps {
+        crate::plan::graph::with_dependencies(&plan.tasks, &args.only)
+    } else {
+        args.only.clone()
+    };
+    let resolved = resolve(&plan, &process_env, &only, &extra)?;
 
     if args.dry_run {
         out.print(&dry_run(&plan, &resolved, args.run_id.as_deref()))?;
@@ -48,6 +53,7 @@ pub async fn run(target: &DatabaseTarget, args: RunArgs, out: Output) -> Result<
         run_id: args.run_id,
         log_dir: args.log_dir,
         trigger: trigger.to_owned(),
+        concurrency: args.concurrency.unwrap_or(plan.concurrency),
     };
     let report = if out.tty {
         execute(&store, request, &Spinners::new(), cancel_rx).await?
@@ -110,6 +116,19 @@ fn dry_run(plan: &crate::plan::Plan, resolved: &Resolved, run_id: Option<&str>) 
             out.push_str(&format!("  env: {k}={shown}\n"));
         }
         out.push_str(&format!("  approval: {}\n", t.spec.approval.as_str()));
+        if !t.spec.depends_on.is_empty() {
+            out.push_str(&format!(
+                "  depends_on: {} (when: {:?})\n",
+                t.spec.depends_on.join(", "),
+                t.spec.when
+            ));
+        }
+        if t.spec.retries > 0 {
+            out.push_str(&format!("  retries: {}\n", t.spec.retries));
+        }
+        if let Some(timeout) = &t.spec.timeout {
+            out.push_str(&format!("  timeout: {}\n", timeout.text));
+        }
     }
     out
 }

@@ -10,7 +10,11 @@ use sha2::{Digest, Sha256};
 
 use super::expand::{self, ExpandError};
 use super::raw::{RawPlan, RawTask};
-use super::{Approval, Command, EnvVar, Loc, Plan, PlanSource, TaskSpec, is_valid_name};
+use std::time::Duration;
+
+use super::{
+    Approval, Command, EnvVar, Loc, Plan, PlanSource, TaskSpec, Timeout, When, is_valid_name,
+};
 use crate::error::{Error, PlanIssue, Result};
 
 pub const DEFAULT_RUN_ID: &str = "{name}-{date}";
@@ -131,20 +135,49 @@ fn validate(raw: RawPlan, issues: &mut Vec<PlanIssue>) -> Plan {
             "`tasks` is empty: a plan needs at least one task".to_owned(),
         );
     }
+    let concurrency = match &raw.concurrency {
+        Some(c) if c.value == 0 => {
+            issue(issues, at(c), "`concurrency` must be at least 1".to_owned());
+            1
+        }
+        Some(c) => c.value,
+        None => 1,
+    };
+    let defaults = Defaults {
+        timeout: raw
+            .timeout
+            .as_ref()
+            .and_then(|t| timeout(t, "timeout", issues)),
+        kill_grace: raw
+            .kill_grace
+            .as_ref()
+            .and_then(|k| duration(k, "kill_grace", issues))
+            .unwrap_or(super::DEFAULT_KILL_GRACE),
+    };
     let mut seen: HashMap<String, Loc> = HashMap::new();
     let mut tasks = Vec::new();
+    let mut edges: Vec<Vec<(String, Loc)>> = Vec::new();
     for t in raw.tasks.value {
         let task_loc = at(&t);
-        if let Some(spec) = task(t.value, task_loc, &mut seen, issues) {
+        let deps: Vec<(String, Loc)> = t
+            .value
+            .depends_on
+            .iter()
+            .map(|d| (d.value.clone(), at(d)))
+            .collect();
+        if let Some(spec) = task(t.value, task_loc, &defaults, &mut seen, issues) {
             tasks.push(spec);
+            edges.push(deps);
         }
     }
+    super::graph::check(&tasks, &edges, issues);
 
     Plan {
         name,
         run_id_template,
         env,
         secrets,
+        concurrency,
         tasks,
         source: PlanSource {
             path: Default::default(),
@@ -201,9 +234,45 @@ fn env_vars(
         .collect()
 }
 
+/// Plan-level defaults for task keys.
+struct Defaults {
+    timeout: Option<Timeout>,
+    kill_grace: Duration,
+}
+
+/// `30s`, `10m`, `1h30m`, `500ms`.
+fn duration(s: &Spanned<String>, key: &str, issues: &mut Vec<PlanIssue>) -> Option<Duration> {
+    match humantime::parse_duration(s.value.trim()) {
+        Ok(d) if !d.is_zero() => Some(d),
+        Ok(_) => {
+            issue(issues, at(s), format!("`{key}` must be longer than zero"));
+            None
+        }
+        Err(_) => {
+            issue(
+                issues,
+                at(s),
+                format!(
+                    "`{key}: {}` is not a duration: write e.g. `30s`, `10m` or `1h30m`",
+                    s.value
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn timeout(s: &Spanned<String>, key: &str, issues: &mut Vec<PlanIssue>) -> Option<Timeout> {
+    duration(s, key, issues).map(|after| Timeout {
+        after,
+        text: s.value.trim().to_owned(),
+    })
+}
+
 fn task(
     raw: RawTask,
     task_loc: Loc,
+    defaults: &Defaults,
     seen: &mut HashMap<String, Loc>,
     issues: &mut Vec<PlanIssue>,
 ) -> Option<TaskSpec> {
@@ -310,6 +379,20 @@ fn task(
         }
     });
 
+    let retry_backoff = raw
+        .retry_backoff
+        .as_ref()
+        .and_then(|b| duration(b, "retry_backoff", issues))
+        .unwrap_or(super::DEFAULT_RETRY_BACKOFF);
+    let task_timeout = match &raw.timeout {
+        Some(t) => timeout(t, "timeout", issues),
+        None => defaults.timeout.clone(),
+    };
+    let kill_grace = raw
+        .kill_grace
+        .as_ref()
+        .and_then(|k| duration(k, "kill_grace", issues))
+        .unwrap_or(defaults.kill_grace);
     Some(TaskSpec {
         name,
         command: command?,
@@ -318,6 +401,12 @@ fn task(
         inputs: raw.inputs,
         approval: raw.approval.map_or(Approval::Never, |a| a.value),
         outputs_uri,
+        depends_on: raw.depends_on.into_iter().map(|d| d.value).collect(),
+        when: raw.when.map_or(When::Success, |w| w.value),
+        retries: raw.retries.map_or(0, |r| r.value),
+        retry_backoff,
+        timeout: task_timeout,
+        kill_grace,
         loc: task_loc,
     })
 }

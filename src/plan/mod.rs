@@ -2,6 +2,7 @@
 //! turned into types the runner can trust without checking again.
 
 pub mod expand;
+pub mod graph;
 pub mod load;
 mod raw;
 pub mod resolve;
@@ -40,6 +41,8 @@ pub struct Plan {
     pub env: Vec<EnvVar>,
     /// Names of environment variables whose values are secret, beyond the naming rule.
     pub secrets: Vec<String>,
+    /// At most this many tasks at once; `--concurrency` wins.
+    pub concurrency: u32,
     pub tasks: Vec<TaskSpec>,
     pub source: PlanSource,
 }
@@ -88,6 +91,30 @@ impl Approval {
     }
 }
 
+/// Which outcomes of its dependencies let a task run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum When {
+    /// Every dependency succeeded (the default).
+    #[default]
+    Success,
+    /// Whatever happened to the dependencies, once they are done.
+    Always,
+    /// Only if a dependency failed: cleanup and alert tasks.
+    Failure,
+}
+
+/// How long a task may take, and what happens then.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Timeout {
+    pub after: std::time::Duration,
+    /// As written in the plan (`10m`), for the excerpt's `timed out after 10m`.
+    pub text: String,
+}
+
+pub const DEFAULT_KILL_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+pub const DEFAULT_RETRY_BACKOFF: std::time::Duration = std::time::Duration::from_secs(30);
+
 #[derive(Clone, Debug)]
 pub struct TaskSpec {
     pub name: String,
@@ -98,6 +125,13 @@ pub struct TaskSpec {
     pub approval: Approval,
     /// A custom pattern for the outputs URI: the last match (its first group if it has one).
     pub outputs_uri: Option<Regex>,
+    pub depends_on: Vec<String>,
+    pub when: When,
+    /// Extra attempts after a failed one.
+    pub retries: u32,
+    pub retry_backoff: std::time::Duration,
+    pub timeout: Option<Timeout>,
+    pub kill_grace: std::time::Duration,
     pub loc: Loc,
 }
 

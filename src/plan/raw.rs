@@ -5,7 +5,7 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::Approval;
+use super::{Approval, When};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -16,6 +16,11 @@ pub struct RawPlan {
     pub env: IndexMap<String, Spanned<String>>,
     #[serde(default)]
     pub secrets: Vec<Spanned<String>>,
+    /// At most this many tasks at once (default 1).
+    pub concurrency: Option<Spanned<u32>>,
+    /// Defaults for every task.
+    pub timeout: Option<Spanned<String>>,
+    pub kill_grace: Option<Spanned<String>>,
     pub tasks: Spanned<Vec<Spanned<RawTask>>>,
 }
 
@@ -31,4 +36,11 @@ pub struct RawTask {
     pub inputs: Option<serde_json::Value>,
     pub approval: Option<Spanned<Approval>>,
     pub outputs_uri: Option<Spanned<String>>,
+    #[serde(default)]
+    pub depends_on: Vec<Spanned<String>>,
+    pub when: Option<Spanned<When>>,
+    pub retries: Option<Spanned<u32>>,
+    pub retry_backoff: Option<Spanned<String>>,
+    pub timeout: Option<Spanned<String>>,
+    pub kill_grace: Option<Spanned<String>>,
 }

@@ -1,33 +1,35 @@
-//! Executing a plan: claim a run id, then for each task insert its row, run its process,
-//! and record how it ended through the guarded transition. The runner never touches the
-//! terminal: it reports progress through [`progress::Reporter`].
-//!
-//! Tasks run one after another in plan order today; the loop over `Resolved::tasks` is the
-//! single place a scheduler (dependencies, concurrency, retries) will replace.
+//! Executing a plan: claim a run id, insert every task as `queued`, then start each task
+//! when its dependencies allow (at most `concurrency` at once), skip those whose dependencies
+//! failed, and record how each ended through the guarded transition. Without `depends_on`
+//! and with the default concurrency of 1, tasks run one after another in plan order. The
+//! runner never touches the terminal: it reports progress through [`progress::Reporter`].
 
+pub mod attempt;
 pub mod capture;
 pub mod excerpt;
 pub mod outputs;
 pub mod process;
 pub mod progress;
 pub mod run_id;
+pub mod schedule;
 pub mod verdict;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
 
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use tokio::sync::watch;
 
 use crate::error::Result;
 use crate::plan::Plan;
-use crate::plan::resolve::{Resolved, ResolvedTask};
-use crate::plan::secrets::Redactor;
+use crate::plan::resolve::Resolved;
 use crate::store::mutation::{NewRun, NewTask, finish_run, insert_task};
 use crate::store::transition::{TaskChange, transition};
 use crate::store::{Store, TaskStatus, agents_run, agents_task, now};
-use process::{End, Launch};
 use progress::Reporter;
+use schedule::Readiness;
 
 /// Everything a run needs besides the database.
 pub struct RunRequest<'a> {
@@ -37,6 +39,8 @@ pub struct RunRequest<'a> {
     pub log_dir: PathBuf,
     /// `manual`, or `ci` when the `CI` variable is set.
     pub trigger: String,
+    /// At most this many tasks at once.
+    pub concurrency: u32,
 }
 
 #[derive(Debug)]
@@ -57,7 +61,7 @@ pub async fn execute(
     store: &Store,
     req: RunRequest<'_>,
     reporter: &dyn Reporter,
-    mut cancel: watch::Receiver<Option<i32>>,
+    cancel: watch::Receiver<Option<i32>>,
 ) -> Result<RunReport> {
     let plan = req.plan;
     // Stored absolute, so `orch logs` finds the files from any directory (a shared database
@@ -78,29 +82,97 @@ pub async fn execute(
     };
     let run = run_id::claim(&store.db, plan, req.run_id.as_deref(), record).await?;
     reporter.run_started(&run.run_id, req.resolved.tasks.len());
-
     let redactor = Arc::new(req.resolved.redactor);
-    let mut rows = Vec::new();
+    let tasks = &req.resolved.tasks;
+
+    // Every task is in the table from the start, so the whole plan shows at once.
+    let mut rows = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        let mut new = NewTask::new(&task.spec.name, &run.run_id, TaskStatus::Queued);
+        new.inputs = task.spec.inputs.as_ref().map(|v| redactor.redact_json(v));
+        rows.push(insert_task(&store.db, new).await?);
+    }
+    let index: HashMap<&str, usize> = tasks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.spec.name.as_str(), i))
+        .collect();
+
+    let limit = req.concurrency.max(1) as usize;
+    let mut running = FuturesUnordered::new();
     let mut cancelled = None;
-    for task in &req.resolved.tasks {
-        if let Some(sig) = *cancel.borrow() {
-            cancelled = Some(sig);
+    loop {
+        if cancelled.is_none() {
+            cancelled = *cancel.borrow();
+        }
+        // Start or skip what can be decided now, in plan order.
+        let mut progressed = true;
+        while progressed && cancelled.is_none() {
+            progressed = false;
+            for i in 0..tasks.len() {
+                if rows[i].status != TaskStatus::Queued || running.len() >= limit {
+                    continue;
+                }
+                let deps: Vec<(&str, TaskStatus)> = tasks[i]
+                    .spec
+                    .depends_on
+                    .iter()
+                    .filter_map(|d| index.get(d.as_str()).map(|&j| (d.as_str(), rows[j].status)))
+                    .collect();
+                match schedule::readiness(tasks[i].spec.when, &deps) {
+                    Readiness::Wait => {}
+                    Readiness::Skip(reason) => {
+                        rows[i] = finish_unstarted(store, &rows[i], reason).await?;
+                        reporter.task_finished(&rows[i]);
+                        progressed = true;
+                    }
+                    Readiness::Ready => {
+                        let row = transition(
+                            &store.db,
+                            rows[i].id,
+                            TaskStatus::Queued,
+                            TaskStatus::Running,
+                            TaskChange {
+                                started_at: Some(now()),
+                                ..Default::default()
+                            },
+                        )
+                        .await?;
+                        reporter.task_started(&row);
+                        rows[i] = row.clone();
+                        let task = &tasks[i];
+                        let (redactor, log_dir, cancel) = (&redactor, &log_dir, cancel.clone());
+                        running.push(async move {
+                            (
+                                i,
+                                attempt::run(store, row, task, log_dir, redactor, cancel).await,
+                            )
+                        });
+                        progressed = true;
+                    }
+                }
+            }
+        }
+        if running.is_empty() {
             break;
         }
-        let row = run_task(
-            store,
-            &run,
-            task,
-            &req.log_dir,
-            &redactor,
-            reporter,
-            &mut cancel,
-        )
-        .await?;
-        rows.push(row);
+        let mut watch_cancel = cancel.clone();
+        tokio::select! {
+            Some((i, result)) = running.next() => {
+                rows[i] = result?;
+                reporter.task_finished(&rows[i]);
+            }
+            _ = watch_cancel.wait_for(Option::is_some), if cancelled.is_none() => {
+                cancelled = *cancel.borrow();
+            }
+        }
     }
-    if cancelled.is_none() {
-        cancelled = *cancel.borrow();
+    // Stopped by a signal: what never started will not start.
+    if let Some(sig) = cancelled {
+        for row in rows.iter_mut().filter(|r| r.status == TaskStatus::Queued) {
+            *row = finish_unstarted(store, row, format!("skipped: orch received signal {sig}"))
+                .await?;
+        }
     }
     finish_run(&store.db, &run.run_id, now()).await?;
     Ok(RunReport {
@@ -110,72 +182,23 @@ pub async fn execute(
     })
 }
 
-async fn run_task(
+/// A queued task that will not run: `skipped`, with the reason as its excerpt.
+async fn finish_unstarted(
     store: &Store,
-    run: &agents_run::Model,
-    task: &ResolvedTask,
-    log_dir: &std::path::Path,
-    redactor: &Arc<Redactor>,
-    reporter: &dyn Reporter,
-    cancel: &mut watch::Receiver<Option<i32>>,
+    row: &agents_task::Model,
+    reason: String,
 ) -> Result<agents_task::Model> {
-    let started_at = now();
-    let clock = Instant::now();
-    let mut new = NewTask::new(&task.spec.name, &run.run_id, TaskStatus::Running);
-    new.started_at = Some(started_at);
-    new.inputs = task.spec.inputs.as_ref().map(|v| redactor.redact_json(v));
-    let row = insert_task(&store.db, new).await?;
-    reporter.task_started(&row);
-
-    let launch = Launch {
-        argv: task.argv.clone(),
-        env: task.env.clone(),
-        cwd: task.cwd.clone(),
-        log_path: process::log_path(log_dir, &run.run_id, &task.spec.name),
-        outputs_pattern: task.spec.outputs_uri.clone(),
-    };
-    let outcome = match process::run(&launch, redactor.clone(), cancel).await {
-        Ok(o) => o,
-        Err(e) => process::Outcome {
-            end: End::NotStarted(format!(
-                "cannot write log `{}`: {e}",
-                launch.log_path.display()
-            )),
-            excerpt: Default::default(),
-            outputs_uri: None,
-            result_line: None,
-        },
-    };
-    let outputs_uri = outcome
-        .result_line
-        .as_ref()
-        .and_then(|r| r.outputs_uri.clone())
-        .or(outcome.outputs_uri.clone())
-        .map(|u| redactor.redact(&u));
-    let (status, reason) = verdict::verdict(
-        &outcome.end,
-        outcome.result_line.as_ref(),
-        task.spec.approval,
-        outputs_uri.is_some(),
-    );
-    let excerpt = redactor.redact(&outcome.excerpt.render(reason.as_deref()));
-    let duration_ms = i64::try_from(clock.elapsed().as_millis()).unwrap_or(i64::MAX);
-    let row = transition(
+    transition(
         &store.db,
         row.id,
-        TaskStatus::Running,
-        status,
+        TaskStatus::Queued,
+        TaskStatus::Skipped,
         TaskChange {
-            finished_at: Some(now()),
-            duration_ms: Some(duration_ms),
-            outputs_uri,
-            log_excerpt: Some(excerpt),
+            log_excerpt: Some(reason),
             ..Default::default()
         },
     )
-    .await?;
-    reporter.task_finished(&row);
-    Ok(row)
+    .await
 }
 
 /// The commit checked out where orch runs, when it runs in a git repository.

@@ -17,12 +17,11 @@ use tokio::sync::{mpsc, watch};
 use super::capture::{Piece, SLICE, Splitter, Stream};
 use super::excerpt::{Excerpt, LINE_MAX};
 use super::outputs::{RESULT_LINE_MAX, ResultLine, UriFinder, parse_result_line};
+use crate::plan::Timeout;
 use crate::plan::secrets::Redactor;
 
 /// After the main process exits, how long orch keeps reading what its children still write.
 const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(2);
-/// After forwarding a cancellation signal, how long before the group is killed.
-const CANCEL_GRACE: Duration = Duration::from_secs(5);
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -32,6 +31,9 @@ pub struct Launch {
     pub cwd: Option<PathBuf>,
     pub log_path: PathBuf,
     pub outputs_pattern: Option<Regex>,
+    pub timeout: Option<Timeout>,
+    /// Between SIGTERM (timeout or cancellation) and SIGKILL.
+    pub kill_grace: Duration,
 }
 
 /// How the process ended.
@@ -43,9 +45,19 @@ pub enum End {
     NotStarted(String),
     /// orch was asked to stop (SIGINT/SIGTERM) and passed the signal on.
     Cancelled(i32),
+    /// The task ran past its `timeout` (as written in the plan).
+    TimedOut(String),
 }
 
 impl End {
+    /// The exit code to record; none for a signal, a timeout or a failed start.
+    pub fn exit_code(&self) -> Option<i32> {
+        match self {
+            End::Exited(code) => Some(*code),
+            _ => None,
+        }
+    }
+
     /// The excerpt's last line for anything but a clean exit.
     pub fn reason(&self) -> Option<String> {
         match self {
@@ -53,6 +65,7 @@ impl End {
             End::Exited(code) => Some(format!("exit status {code}")),
             End::Signaled(sig) => Some(format!("killed by signal {sig}")),
             End::NotStarted(why) => Some(why.clone()),
+            End::TimedOut(after) => Some(format!("timed out after {after}")),
             End::Cancelled(sig) => Some(format!(
                 "cancelled: orch received {}",
                 Signal::try_from(*sig).map_or_else(|_| sig.to_string(), |s| s.as_str().to_owned())
@@ -137,13 +150,12 @@ pub async fn run(
             biased;
             status = child.wait() => exit_end(status),
             sig = wait_cancel(cancel) => {
-                signal_group(pgid, sig);
-                match tokio::time::timeout(CANCEL_GRACE, child.wait()).await {
-                    Ok(_) => {}
-                    Err(_) => signal_group(pgid, Signal::SIGKILL as i32),
-                }
-                let _ = child.wait().await;
+                stop_group(pgid, sig, launch.kill_grace, &mut child).await;
                 End::Cancelled(sig)
+            }
+            _ = sleep_for(launch.timeout.as_ref()) => {
+                stop_group(pgid, Signal::SIGTERM as i32, launch.kill_grace, &mut child).await;
+                End::TimedOut(launch.timeout.as_ref().map(|t| t.text.clone()).unwrap_or_default())
             }
         };
         // A backgrounded grandchild may hold the pipes open: read for a short while, then
@@ -170,6 +182,29 @@ pub async fn run(
         end,
         ..collector.into_outcome()
     })
+}
+
+/// Sends `sig` to the group, waits `grace` for the main process, then kills the group.
+async fn stop_group(
+    pgid: Option<Pid>,
+    sig: i32,
+    grace: Duration,
+    child: &mut tokio::process::Child,
+) {
+    signal_group(pgid, sig);
+    // A stopped process (SIGTSTP, a tty read) can only act on the signal once continued.
+    signal_group(pgid, Signal::SIGCONT as i32);
+    if tokio::time::timeout(grace, child.wait()).await.is_err() {
+        signal_group(pgid, Signal::SIGKILL as i32);
+    }
+    let _ = child.wait().await;
+}
+
+async fn sleep_for(timeout: Option<&Timeout>) {
+    match timeout {
+        Some(t) => tokio::time::sleep(t.after).await,
+        None => std::future::pending().await,
+    }
 }
 
 fn spawn(launch: &Launch) -> Result<tokio::process::Child, String> {

@@ -43,6 +43,8 @@ pub struct TaskJson<'a> {
     pub approval_note: &'a Option<String>,
     #[schema(format = DateTime)]
     pub decided_at: Option<String>,
+    pub attempt: i32,
+    pub exit_code: Option<i32>,
 }
 
 impl<'a> From<&'a agents_task::Model> for TaskJson<'a> {
@@ -62,6 +64,8 @@ impl<'a> From<&'a agents_task::Model> for TaskJson<'a> {
             approver: &m.approver,
             approval_note: &m.approval_note,
             decided_at: ts(&m.decided_at),
+            attempt: m.attempt,
+            exit_code: m.exit_code,
         }
     }
 }

@@ -23,6 +23,9 @@ pub struct TaskChange {
     pub outputs_uri: Option<String>,
     pub log_excerpt: Option<String>,
     pub inputs: Option<serde_json::Value>,
+    pub attempt: Option<i32>,
+    /// `Some(None)` clears it (a signal or a failed start has no exit code).
+    pub exit_code: Option<Option<i32>>,
 }
 
 impl TaskChange {
@@ -46,6 +49,12 @@ impl TaskChange {
         if let Some(v) = self.inputs {
             sets.push((Column::Inputs, Expr::value(v)));
         }
+        if let Some(v) = self.attempt {
+            sets.push((Column::Attempt, Expr::value(v)));
+        }
+        if let Some(v) = self.exit_code {
+            sets.push((Column::ExitCode, Expr::value(v)));
+        }
         sets
     }
 
@@ -56,6 +65,8 @@ impl TaskChange {
             && self.outputs_uri.is_none()
             && self.log_excerpt.is_none()
             && self.inputs.is_none()
+            && self.attempt.is_none()
+            && self.exit_code.is_none()
     }
 }
 

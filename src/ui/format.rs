@@ -22,6 +22,20 @@ pub fn duration_ms(ms: Option<i64>) -> String {
     }
 }
 
+/// `2 succeeded, 1 failed` for the statuses that have any tasks (`none` otherwise).
+pub fn status_counts(count: impl Fn(crate::store::TaskStatus) -> i64) -> String {
+    let parts: Vec<String> = crate::store::TaskStatus::ALL
+        .iter()
+        .filter(|s| count(**s) > 0)
+        .map(|s| format!("{} {}", count(*s), s))
+        .collect();
+    if parts.is_empty() {
+        "none".to_owned()
+    } else {
+        parts.join(", ")
+    }
+}
+
 pub fn or_dash(v: Option<&str>) -> String {
     v.filter(|s| !s.is_empty()).unwrap_or("-").to_owned()
 }

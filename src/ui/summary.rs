@@ -3,7 +3,7 @@
 
 use crate::runner::RunReport;
 use crate::store::TaskStatus;
-use crate::ui::format::{duration_ms, or_dash};
+use crate::ui::format::{duration_ms, or_dash, status_counts};
 use crate::ui::table::new_table;
 
 pub fn render(report: &RunReport, tty: bool) -> String {
@@ -19,20 +19,11 @@ pub fn render(report: &RunReport, tty: bool) -> String {
     }
     let mut out = crate::ui::table::render(&table);
     out.push('\n');
-    let counts: Vec<String> = TaskStatus::ALL
-        .iter()
-        .filter(|s| report.count(**s) > 0)
-        .map(|s| format!("{} {}", report.count(*s), s))
-        .collect();
     out.push_str(&format!(
         "\nrun {}: {} task(s): {}\n",
         report.run.run_id,
         report.rows.len(),
-        if counts.is_empty() {
-            "none ran".to_owned()
-        } else {
-            counts.join(", ")
-        }
+        status_counts(|s| report.count(s) as i64)
     ));
     let waiting: Vec<_> = report
         .rows

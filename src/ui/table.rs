@@ -8,7 +8,7 @@ use crate::store::json::timestamp;
 use crate::store::migrate::MigrationState;
 use crate::store::query::RunSummary;
 use crate::store::status::TaskStatus;
-use crate::ui::format::{duration_ms, or_dash, when};
+use crate::ui::format::{duration_ms, or_dash, status_counts, when};
 
 pub fn new_table(tty: bool, header: &[&str]) -> Table {
     let mut table = Table::new();
@@ -157,15 +157,10 @@ pub fn run_detail(run: &RunSummary, rows: &[agents_task::Model], tty: bool) -> S
         when(run.started_at.as_ref()),
         when(run.finished_at.as_ref())
     ));
-    let counts: Vec<String> = TaskStatus::ALL
-        .iter()
-        .filter(|s| run.count(**s) > 0)
-        .map(|s| format!("{} {}", run.count(*s), s))
-        .collect();
     out.push_str(&format!(
         "tasks: {} ({})\n\n",
         run.total(),
-        counts.join(", ")
+        status_counts(|s| run.count(s))
     ));
     out.push_str(&tasks(rows, tty));
     out

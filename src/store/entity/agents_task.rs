@@ -30,6 +30,10 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub approval_note: Option<String>,
     pub decided_at: Option<DateTimeUtc>,
+    /// The last attempt's number (1 unless the task was retried).
+    pub attempt: i32,
+    /// The last attempt's exit code; null when killed by a signal or never started.
+    pub exit_code: Option<i32>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,153 @@
+//! One task from `running` to its final status: its attempts (with retries and backoff),
+//! each appended to the same log file under a header, and the row's last transition.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::AsyncWriteExt;
+use tokio::sync::watch;
+
+use super::process::{self, End, Launch, Outcome};
+use super::verdict::verdict;
+use crate::error::Result;
+use crate::plan::resolve::ResolvedTask;
+use crate::plan::secrets::Redactor;
+use crate::store::transition::{TaskChange, transition, update_fields};
+use crate::store::{Store, TaskStatus, agents_task, now};
+
+const MAX_BACKOFF: Duration = Duration::from_secs(600);
+
+/// Runs a task whose row is `running` and records how it ended.
+pub async fn run(
+    store: &Store,
+    row: agents_task::Model,
+    task: &ResolvedTask,
+    log_dir: &Path,
+    redactor: &Arc<Redactor>,
+    mut cancel: watch::Receiver<Option<i32>>,
+) -> Result<agents_task::Model> {
+    let clock = Instant::now();
+    let launch = Launch {
+        argv: task.argv.clone(),
+        env: task.env.clone(),
+        cwd: task.cwd.clone(),
+        log_path: process::log_path(log_dir, &row.run_id, &task.spec.name),
+        outputs_pattern: task.spec.outputs_uri.clone(),
+        timeout: task.spec.timeout.clone(),
+        kill_grace: task.spec.kill_grace,
+    };
+    let attempts = task.spec.retries.saturating_add(1);
+    let mut attempt = 1;
+    let (outcome, status, reason, outputs_uri) = loop {
+        if attempts > 1 {
+            header(&launch.log_path, attempt, attempts).await;
+        }
+        let outcome = match process::run(&launch, redactor.clone(), &mut cancel).await {
+            Ok(o) => o,
+            Err(e) => Outcome {
+                end: End::NotStarted(format!(
+                    "cannot write log `{}`: {e}",
+                    launch.log_path.display()
+                )),
+                excerpt: Default::default(),
+                outputs_uri: None,
+                result_line: None,
+            },
+        };
+        let outputs_uri = outcome
+            .result_line
+            .as_ref()
+            .and_then(|r| r.outputs_uri.clone())
+            .or(outcome.outputs_uri.clone())
+            .map(|u| redactor.redact(&u));
+        let (status, reason) = verdict(
+            &outcome.end,
+            outcome.result_line.as_ref(),
+            task.spec.approval,
+            outputs_uri.is_some(),
+        );
+        let cancelled = matches!(outcome.end, End::Cancelled(_));
+        if status != TaskStatus::Failed || cancelled || attempt >= attempts {
+            break (outcome, status, reason, outputs_uri);
+        }
+        // Another attempt: the row shows which one is under way.
+        attempt += 1;
+        update_fields(
+            &store.db,
+            row.id,
+            TaskChange {
+                attempt: Some(attempt as i32),
+                exit_code: Some(outcome.end.exit_code()),
+                ..Default::default()
+            },
+        )
+        .await?;
+        let wait = backoff(task.spec.retry_backoff, attempt - 1);
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = cancel.wait_for(Option::is_some) => {}
+        }
+    };
+    let excerpt = redactor.redact(&outcome.excerpt.render(reason.as_deref()));
+    let duration_ms = i64::try_from(clock.elapsed().as_millis()).unwrap_or(i64::MAX);
+    transition(
+        &store.db,
+        row.id,
+        TaskStatus::Running,
+        status,
+        TaskChange {
+            finished_at: Some(now()),
+            duration_ms: Some(duration_ms),
+            outputs_uri,
+            log_excerpt: Some(excerpt),
+            attempt: Some(attempt as i32),
+            exit_code: Some(outcome.end.exit_code()),
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+/// `base × 2^(retry−1)`, capped at 10 minutes, with jitter (between half and all of it) so
+/// that tasks failing together do not retry together.
+fn backoff(base: Duration, retry: u32) -> Duration {
+    let exp = base.saturating_mul(1u32 << retry.saturating_sub(1).min(20));
+    let capped = exp.min(MAX_BACKOFF);
+    capped.mul_f64(0.5 + fastrand::f64() * 0.5)
+}
+
+async fn header(log_path: &Path, attempt: u32, attempts: u32) {
+    if let Some(dir) = log_path.parent() {
+        let _ = tokio::fs::create_dir_all(dir).await;
+    }
+    if let Ok(mut f) = tokio::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_path)
+        .await
+    {
+        let line = format!(
+            "=== attempt {attempt} of {attempts} at {} ===\n",
+            crate::store::json::timestamp(&now())
+        );
+        let _ = f.write_all(line.as_bytes()).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let base = Duration::from_secs(30);
+        for _ in 0..20 {
+            let first = backoff(base, 1);
+            assert!(first >= Duration::from_secs(15) && first <= base);
+            let third = backoff(base, 3);
+            assert!(third >= Duration::from_secs(60) && third <= Duration::from_secs(120));
+            assert!(backoff(base, 30) <= MAX_BACKOFF);
+        }
+    }
+}

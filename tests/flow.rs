@@ -1,0 +1,235 @@
+//! Flow control: dependencies, concurrency, `when`, retries and timeouts, proved from the
+//! rows' own timestamps on both databases (no timing assertions beyond generous bounds).
+
+use orch::store::{TaskStatus, agents_task};
+
+use crate::support::{TestDb, both_backends, stderr, stdout};
+
+fn by_name<'a>(rows: &'a [agents_task::Model], name: &str) -> &'a agents_task::Model {
+    rows.iter().find(|r| r.task == name).unwrap()
+}
+
+both_backends!(
+    a_diamond_runs_in_dependency_order,
+    |db: TestDb| async move {
+        let out = db.run(
+            r#"
+name: diamond
+concurrency: 2
+tasks:
+  - task: d
+    shell: "echo d"
+    depends_on: [b, c]
+  - task: b
+    shell: "sleep 0.2"
+    depends_on: [a]
+  - task: c
+    shell: "sleep 0.2"
+    depends_on: [a]
+  - task: a
+    shell: "sleep 0.1"
+"#,
+            &[],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        let rows = db.rows().await;
+        let names: Vec<&str> = rows.iter().map(|r| r.task.as_str()).collect();
+        assert_eq!(
+            names,
+            ["d", "b", "c", "a"],
+            "rows are inserted queued, in plan order"
+        );
+        let (a, b, c, d) = (
+            by_name(&rows, "a"),
+            by_name(&rows, "b"),
+            by_name(&rows, "c"),
+            by_name(&rows, "d"),
+        );
+        assert!(rows.iter().all(|r| r.status == TaskStatus::Succeeded));
+        assert!(b.started_at >= a.finished_at && c.started_at >= a.finished_at);
+        assert!(d.started_at >= b.finished_at && d.started_at >= c.finished_at);
+    }
+);
+
+both_backends!(concurrency_is_bounded, |db: TestDb| async move {
+    let mut yaml = "name: wide\nconcurrency: 2\ntasks:\n".to_owned();
+    for i in 0..6 {
+        yaml.push_str(&format!("  - task: t{i}\n    shell: \"sleep 0.2\"\n"));
+    }
+    let out = db.run(&yaml, &["--concurrency", "3"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rows = db.rows().await;
+    // The most rows running at any instant, from their own start and finish times.
+    let mut events: Vec<(chrono::DateTime<chrono::Utc>, i32)> = Vec::new();
+    for r in &rows {
+        events.push((r.started_at.unwrap(), 1));
+        events.push((r.finished_at.unwrap(), -1));
+    }
+    events.sort();
+    let (mut now, mut peak) = (0, 0);
+    for (_, d) in events {
+        now += d;
+        peak = peak.max(now);
+    }
+    assert!(peak <= 3, "{peak} tasks at once with --concurrency 3");
+});
+
+both_backends!(when_decides_after_a_failure, |db: TestDb| async move {
+    let out = db.run(
+        r#"
+name: when
+tasks:
+  - task: build
+    shell: "exit 4"
+  - task: deploy
+    run: ["true"]
+    depends_on: [build]
+  - task: after.deploy
+    run: ["true"]
+    depends_on: [deploy]
+  - task: report
+    run: ["true"]
+    depends_on: [build]
+    when: always
+  - task: alert
+    run: ["true"]
+    depends_on: [build]
+    when: failure
+  - task: cleanup.if.report.failed
+    run: ["true"]
+    depends_on: [report]
+    when: failure
+"#,
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let rows = db.rows().await;
+    let status = |n: &str| by_name(&rows, n).status;
+    let excerpt = |n: &str| by_name(&rows, n).log_excerpt.clone().unwrap_or_default();
+    assert_eq!(status("build"), TaskStatus::Failed);
+    assert_eq!(status("deploy"), TaskStatus::Skipped);
+    assert_eq!(excerpt("deploy"), "skipped: dependency build failed");
+    assert_eq!(status("after.deploy"), TaskStatus::Skipped);
+    assert_eq!(
+        excerpt("after.deploy"),
+        "skipped: dependency deploy was skipped"
+    );
+    assert_eq!(status("report"), TaskStatus::Succeeded);
+    assert_eq!(status("alert"), TaskStatus::Succeeded);
+    assert_eq!(status("cleanup.if.report.failed"), TaskStatus::Skipped);
+    assert_eq!(
+        excerpt("cleanup.if.report.failed"),
+        "skipped: no dependency failed"
+    );
+    assert!(by_name(&rows, "deploy").started_at.is_none());
+});
+
+both_backends!(
+    a_flaky_task_succeeds_on_its_third_attempt,
+    |db: TestDb| async move {
+        let out = db.run(
+        r#"
+name: flaky
+tasks:
+  - task: flaky
+    shell: "n=$(cat count 2>/dev/null || echo 0); n=$((n+1)); echo $n > count; echo attempt $n; [ $n -ge 3 ] || exit 9"
+    retries: 4
+    retry_backoff: 10ms
+"#,
+        &[],
+    );
+        assert!(out.status.success(), "{}", stderr(&out));
+        let row = &db.rows().await[0];
+        assert_eq!(row.status, TaskStatus::Succeeded);
+        assert_eq!((row.attempt, row.exit_code), (3, Some(0)));
+        assert_eq!(
+            row.log_excerpt.as_deref(),
+            Some("attempt 3"),
+            "the excerpt is the last attempt's"
+        );
+        let log =
+            String::from_utf8(db.read(&format!(".orch/logs/{}/flaky.log", row.run_id))).unwrap();
+        assert_eq!(log.matches("=== attempt ").count(), 3, "{log}");
+        assert!(log.contains("=== attempt 2 of 5 at "), "{log}");
+        assert!(
+            log.contains("attempt 1\n") && log.contains("attempt 3\n"),
+            "{log}"
+        );
+    }
+);
+
+both_backends!(
+    a_hopeless_task_fails_after_its_retries,
+    |db: TestDb| async move {
+        let out = db.run(
+        "name: hopeless\ntasks:\n  - task: h\n    shell: \"echo no; exit 7\"\n    retries: 2\n    retry_backoff: 10ms\n",
+        &[],
+    );
+        assert_eq!(out.status.code(), Some(1));
+        let row = &db.rows().await[0];
+        assert_eq!(row.status, TaskStatus::Failed);
+        assert_eq!((row.attempt, row.exit_code), (3, Some(7)));
+        assert_eq!(row.log_excerpt.as_deref(), Some("no\nexit status 7"));
+    }
+);
+
+both_backends!(a_timeout_kills_the_whole_group, |db: TestDb| async move {
+    let pidfile = db.path().join("grandchild.pid");
+    let yaml = format!(
+        "name: slow\ntimeout: 1s\ntasks:\n  - task: slow\n    shell: \"sleep 300 & echo $! > {}; echo waiting; sleep 300\"\n    kill_grace: 1s\n  - task: quick\n    run: [\"true\"]\n    timeout: 5m\n",
+        pidfile.display()
+    );
+    let started = std::time::Instant::now();
+    let out = db.run(&yaml, &[]);
+    assert!(
+        started.elapsed().as_secs() < 60,
+        "the timeout did not stop it"
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let rows = db.rows().await;
+    let slow = by_name(&rows, "slow");
+    assert_eq!(slow.status, TaskStatus::Failed);
+    assert_eq!(
+        slow.log_excerpt.as_deref(),
+        Some("waiting\ntimed out after 1s")
+    );
+    assert_eq!(slow.exit_code, None);
+    assert_eq!(by_name(&rows, "quick").status, TaskStatus::Succeeded);
+    let pid: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let alive = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| !s.contains(") Z "))
+        .unwrap_or(false);
+    assert!(!alive, "grandchild {pid} survived the timeout");
+});
+
+both_backends!(
+    only_with_deps_brings_the_dependencies,
+    |db: TestDb| async move {
+        let yaml = "name: deps\ntasks:\n  - task: a\n    run: [\"true\"]\n  - task: b\n    run: [\"true\"]\n    depends_on: [a]\n  - task: c\n    run: [\"true\"]\n    depends_on: [b]\n  - task: other\n    run: [\"true\"]\n";
+        let out = db.run(yaml, &["--only", "c", "--with-deps"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let names: Vec<String> = db.rows().await.into_iter().map(|r| r.task).collect();
+        assert_eq!(names, ["a", "b", "c"]);
+        // Without --with-deps, dependencies outside the selection count as satisfied.
+        let out = db.run(yaml, &["--only", "c"]);
+        assert!(out.status.success(), "{}", stdout(&out));
+    }
+);
+
+both_backends!(
+    a_gate_holds_its_dependents_queued,
+    |db: TestDb| async move {
+        let out = db.run(
+        "name: gated\ntasks:\n  - task: pr\n    run: [\"true\"]\n    approval: always\n  - task: merge\n    run: [\"true\"]\n    depends_on: [pr]\n",
+        &[],
+    );
+        assert_eq!(out.status.code(), Some(0), "waiting is not a failure");
+        let rows = db.rows().await;
+        assert_eq!(by_name(&rows, "pr").status, TaskStatus::AwaitingApproval);
+        assert_eq!(by_name(&rows, "merge").status, TaskStatus::Queued);
+    }
+);
