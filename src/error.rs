@@ -107,6 +107,11 @@ pub enum Error {
     RunIdTaken {
         run_id: String,
     },
+    /// The task never started, so it has no log.
+    NoLogYet {
+        id: i64,
+        status: TaskStatus,
+    },
     /// A task has no log file where its run wrote logs.
     LogMissing {
         id: i64,
@@ -134,9 +139,10 @@ impl Error {
             | Error::Database { .. }
             | Error::SchemaTooNew { .. }
             | Error::Migration { .. } => code::DATABASE,
-            Error::UnknownTask { .. } | Error::UnknownRun { .. } | Error::LogMissing { .. } => {
-                code::NOT_FOUND
-            }
+            Error::UnknownTask { .. }
+            | Error::UnknownRun { .. }
+            | Error::LogMissing { .. }
+            | Error::NoLogYet { .. } => code::NOT_FOUND,
             Error::NotAwaitingDecision { .. }
             | Error::AlreadyDecided { .. }
             | Error::TransitionLost { .. }
@@ -253,6 +259,10 @@ impl fmt::Display for Error {
                 f,
                 "run `{run_id}` already exists: choose another `--run-id`, or omit it to get a \
                  fresh one"
+            ),
+            Error::NoLogYet { id, status } => write!(
+                f,
+                "task {id} never started (it is `{status}`), so it has no log yet"
             ),
             Error::LogMissing { id, path } => write!(
                 f,

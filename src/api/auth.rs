@@ -47,8 +47,10 @@ impl FromRequestParts<AppState> for WriteAccess {
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
+            // The scheme is case-insensitive (RFC 9110).
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim());
         match presented {
             Some(p) if token.matches(p) => Ok(WriteAccess),
             Some(_) => Err(ApiError::unauthorized("the bearer token is wrong")),

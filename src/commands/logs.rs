@@ -25,6 +25,12 @@ pub async fn run(store: &Store, args: LogsArgs) -> Result<i32> {
         .and_then(|r| r.log_dir)
         .map_or_else(|| PathBuf::from(DEFAULT_LOG_DIR), PathBuf::from);
     let path = log_path(&dir, &task.run_id, &task.task);
+    if task.started_at.is_none() {
+        return Err(Error::NoLogYet {
+            id: args.id,
+            status: task.status,
+        });
+    }
     let mut file = std::fs::File::open(&path).map_err(|_| Error::LogMissing {
         id: args.id,
         path: path.display().to_string(),

@@ -38,7 +38,7 @@ pub async fn run(store: &Store, cmd: MigrateCommand, out: Output) -> Result<i32>
             }
             migrate::fresh(store).await?;
             out.print(&format!(
-                "dropped every table and migrated {} afresh",
+                "rolled back every orch migration and applied them again on {}: orch's tables are empty",
                 store.target
             ))?;
         }

@@ -26,6 +26,8 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
     match cli.command {
         // The database is opened only once the plan is known to be good.
         Command::Run(args) => run::run(&target, args, out).await,
+        // Refuses an unsafe bind before touching the database.
+        Command::Serve(args) => serve::run(&target, args).await,
         Command::Migrate(cmd) => {
             let store = open(&target, Schema::AsIs).await?;
             migrate::run(&store, cmd, out).await
@@ -38,8 +40,7 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
                 Command::Approve(args) => decide::run(&store, args, true, out).await,
                 Command::Reject(args) => decide::run(&store, args, false, out).await,
                 Command::Logs(args) => logs::run(&store, args).await,
-                Command::Serve(args) => serve::run(store, args).await,
-                Command::Run(_) | Command::Plan(_) | Command::Migrate(_) => {
+                Command::Run(_) | Command::Plan(_) | Command::Migrate(_) | Command::Serve(_) => {
                     unreachable!("handled above")
                 }
             }

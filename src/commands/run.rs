@@ -118,9 +118,9 @@ fn dry_run(plan: &crate::plan::Plan, resolved: &Resolved, run_id: Option<&str>) 
         out.push_str(&format!("  approval: {}\n", t.spec.approval.as_str()));
         if !t.spec.depends_on.is_empty() {
             out.push_str(&format!(
-                "  depends_on: {} (when: {:?})\n",
+                "  depends_on: {} (when: {})\n",
                 t.spec.depends_on.join(", "),
-                t.spec.when
+                t.spec.when.as_str()
             ));
         }
         if t.spec.retries > 0 {

@@ -7,10 +7,11 @@ use tokio::signal::unix::{SignalKind, signal};
 use crate::api::auth::ApiToken;
 use crate::api::{AppState, serve};
 use crate::cli::ServeArgs;
+use crate::config::DatabaseTarget;
 use crate::error::{Error, Result, code};
-use crate::store::Store;
+use crate::store::connect::{Schema, open};
 
-pub async fn run(store: Store, args: ServeArgs) -> Result<i32> {
+pub async fn run(target: &DatabaseTarget, args: ServeArgs) -> Result<i32> {
     let token = load_token(&args)?;
     if !args.bind.ip().is_loopback() && token.is_none() {
         return Err(Error::Usage {
@@ -21,6 +22,7 @@ pub async fn run(store: Store, args: ServeArgs) -> Result<i32> {
             ),
         });
     }
+    let store = open(target, Schema::Migrate).await?;
     init_logging();
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await

@@ -104,6 +104,16 @@ pub enum When {
     Failure,
 }
 
+impl When {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            When::Success => "success",
+            When::Always => "always",
+            When::Failure => "failure",
+        }
+    }
+}
+
 /// How long a task may take, and what happens then.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Timeout {

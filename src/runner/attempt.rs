@@ -71,7 +71,16 @@ pub async fn run(
         if status != TaskStatus::Failed || cancelled || attempt >= attempts {
             break (outcome, status, reason, outputs_uri);
         }
-        // Another attempt: the row shows which one is under way.
+        // Wait, then another attempt (the row shows which one is under way). A signal during
+        // the wait ends the task as the failed attempt left it.
+        let wait = backoff(task.spec.retry_backoff, attempt);
+        let stopped = tokio::select! {
+            _ = tokio::time::sleep(wait) => false,
+            _ = cancel.wait_for(Option::is_some) => true,
+        };
+        if stopped {
+            break (outcome, status, reason, outputs_uri);
+        }
         attempt += 1;
         update_fields(
             &store.db,
@@ -83,11 +92,6 @@ pub async fn run(
             },
         )
         .await?;
-        let wait = backoff(task.spec.retry_backoff, attempt - 1);
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            _ = cancel.wait_for(Option::is_some) => {}
-        }
     };
     let excerpt = redactor.redact(&outcome.excerpt.render(reason.as_deref()));
     let duration_ms = i64::try_from(clock.elapsed().as_millis()).unwrap_or(i64::MAX);

@@ -18,9 +18,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use futures_util::StreamExt;
-use futures_util::stream::FuturesUnordered;
 use tokio::sync::watch;
+use tokio::task::JoinSet;
 
 use crate::error::Result;
 use crate::plan::Plan;
@@ -99,7 +98,7 @@ pub async fn execute(
         .collect();
 
     let limit = req.concurrency.max(1) as usize;
-    let mut running = FuturesUnordered::new();
+    let mut running: JoinSet<(usize, Result<agents_task::Model>)> = JoinSet::new();
     let mut cancelled = None;
     loop {
         if cancelled.is_none() {
@@ -110,7 +109,7 @@ pub async fn execute(
         while progressed && cancelled.is_none() {
             progressed = false;
             for i in 0..tasks.len() {
-                if rows[i].status != TaskStatus::Queued || running.len() >= limit {
+                if rows[i].status != TaskStatus::Queued {
                     continue;
                 }
                 let deps: Vec<(&str, TaskStatus)> = tasks[i]
@@ -126,6 +125,7 @@ pub async fn execute(
                         reporter.task_finished(&rows[i]);
                         progressed = true;
                     }
+                    Readiness::Ready if running.len() >= limit => {}
                     Readiness::Ready => {
                         let row = transition(
                             &store.db,
@@ -140,13 +140,15 @@ pub async fn execute(
                         .await?;
                         reporter.task_started(&row);
                         rows[i] = row.clone();
-                        let task = &tasks[i];
-                        let (redactor, log_dir, cancel) = (&redactor, &log_dir, cancel.clone());
-                        running.push(async move {
-                            (
-                                i,
-                                attempt::run(store, row, task, log_dir, redactor, cancel).await,
-                            )
+                        // Spawned, not merely polled from here: a task holding a database
+                        // connection must progress while this loop awaits its own queries,
+                        // or a full pool deadlocks.
+                        let (store, task) = (store.clone(), tasks[i].clone());
+                        let (redactor, log_dir) = (redactor.clone(), log_dir.clone());
+                        let cancel = cancel.clone();
+                        running.spawn(async move {
+                            let row = attempt::run(&store, row, &task, &log_dir, &redactor, cancel);
+                            (i, row.await)
                         });
                         progressed = true;
                     }
@@ -158,7 +160,11 @@ pub async fn execute(
         }
         let mut watch_cancel = cancel.clone();
         tokio::select! {
-            Some((i, result)) = running.next() => {
+            Some(joined) = running.join_next() => {
+                let (i, result) = joined.map_err(|e| crate::error::Error::Io {
+                    context: "a task's supervisor stopped".to_owned(),
+                    source: std::io::Error::other(e.to_string()),
+                })?;
                 rows[i] = result?;
                 reporter.task_finished(&rows[i]);
             }

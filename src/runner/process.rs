@@ -99,7 +99,8 @@ pub async fn run(
     let mut collector = Collector::new(BufWriter::new(log), launch.outputs_pattern.clone());
 
     // A signal that arrived since the runner last looked: do not start anything.
-    if let Some(sig) = *cancel.borrow() {
+    let pending_cancel = *cancel.borrow();
+    if let Some(sig) = pending_cancel {
         collector.finish().await?;
         return Ok(Outcome {
             end: End::Cancelled(sig),

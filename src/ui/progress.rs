@@ -22,6 +22,11 @@ fn finished_line(row: &agents_task::Model) -> String {
     if let Some(uri) = &row.outputs_uri {
         line.push_str(&format!(" → {uri}"));
     }
+    if row.status == TaskStatus::Skipped
+        && let Some(reason) = &row.log_excerpt
+    {
+        line.push_str(&format!(" ({reason})"));
+    }
     if row.status == TaskStatus::AwaitingApproval {
         line.push_str(&format!(" (approve with `orch approve {}`)", row.id));
     }

@@ -41,7 +41,7 @@ pub fn render(report: &RunReport, tty: bool) -> String {
     }
     if let Some(sig) = report.cancelled {
         out.push_str(&format!(
-            "the run was cancelled by signal {sig}; tasks after the cancelled one did not run\n"
+            "the run was cancelled by signal {sig}: running tasks were stopped, queued ones skipped\n"
         ));
     }
     out

@@ -84,6 +84,11 @@ pub fn task_detail(r: &agents_task::Model, tty: bool) -> String {
         ("approver", or_dash(r.approver.as_deref())),
         ("approval_note", or_dash(r.approval_note.as_deref())),
         ("decided_at", ts(&r.decided_at)),
+        ("attempt", r.attempt.to_string()),
+        (
+            "exit_code",
+            or_dash(r.exit_code.map(|c| c.to_string()).as_deref()),
+        ),
     ];
     let mut out = if tty {
         let mut table = Table::new();
