@@ -340,6 +340,9 @@ both_backends!(bad_input_gets_a_named_error, |db: TestDb| async move {
         ("GET", "/agents/tasks?limit=0", String::new(), StatusCode::UNPROCESSABLE_ENTITY, Some("limit")),
         ("GET", "/agents/tasks?limit=1001", String::new(), StatusCode::UNPROCESSABLE_ENTITY, Some("limit")),
         ("GET", "/agents/tasks?status=done", String::new(), StatusCode::UNPROCESSABLE_ENTITY, Some("status")),
+        ("GET", "/agents/tasks/abc", String::new(), StatusCode::NOT_FOUND, None),
+        ("DELETE", "/agents/tasks/1", String::new(), StatusCode::METHOD_NOT_ALLOWED, None),
+        ("GET", "/no/such/endpoint", String::new(), StatusCode::NOT_FOUND, None),
     ];
     for (method, path, body, expected, field) in cases {
         let (code, err) = s.raw(method, path, &body).await;

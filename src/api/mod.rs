@@ -65,6 +65,19 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
                 async move { axum::Json(doc) }
             }),
         )
+        // Every error body is JSON, the framework's own answers included.
+        .fallback(|| async {
+            error::ApiError::new(
+                axum::http::StatusCode::NOT_FOUND,
+                "no such endpoint: see /openapi.json",
+            )
+        })
+        .method_not_allowed_fallback(|| async {
+            error::ApiError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "this endpoint does not take that method: see /openapi.json",
+            )
+        })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,

@@ -23,6 +23,25 @@ use crate::store::query::{self, MAX_LIMIT, TaskFilter};
 use crate::store::transition::{Decision, TaskChange, decide, transition, update_fields};
 use crate::store::{TaskStatus, now};
 
+/// The `{id}` of a path; anything but an integer is a 404 with a JSON body.
+pub struct TaskId(pub i64);
+
+impl axum::extract::FromRequestParts<AppState> for TaskId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, ApiError> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
+        raw.parse()
+            .map(TaskId)
+            .map_err(|_| ApiError::new(StatusCode::NOT_FOUND, format!("no task with id `{raw}`")))
+    }
+}
+
 /// Fields only a decision sets: refused in POST and PATCH with a message saying where they
 /// come from.
 const DECISION_FIELDS: [&str; 4] = ["approval_state", "approver", "approval_note", "decided_at"];
@@ -173,7 +192,7 @@ pub async fn create(
 pub async fn patch(
     _: WriteAccess,
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    TaskId(id): TaskId,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let req: PatchTask = parse(body)?;
@@ -274,7 +293,7 @@ pub async fn list(
     ))]
 pub async fn get_one(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    TaskId(id): TaskId,
 ) -> Result<Json<Value>, ApiError> {
     let row = query::get_task(&state.store.db, id).await?;
     Ok(Json(json::task(&row)))
@@ -318,7 +337,7 @@ async fn decide_with(
 pub async fn approve(
     _: WriteAccess,
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    TaskId(id): TaskId,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     decide_with(state, id, body, true).await
@@ -337,7 +356,7 @@ pub async fn approve(
 pub async fn reject(
     _: WriteAccess,
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    TaskId(id): TaskId,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     decide_with(state, id, body, false).await
