@@ -198,14 +198,7 @@ both_backends!(a_timeout_kills_the_whole_group, |db: TestDb| async move {
     );
     assert_eq!(slow.exit_code, None);
     assert_eq!(by_name(&rows, "quick").status, TaskStatus::Succeeded);
-    let pid: i32 = std::fs::read_to_string(&pidfile)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    let alive = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| !s.contains(") Z "))
-        .unwrap_or(false);
+    let (pid, alive) = crate::support::pid_in_file_alive(&pidfile);
     assert!(!alive, "grandchild {pid} survived the timeout");
 });
 

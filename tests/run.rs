@@ -262,15 +262,7 @@ both_backends!(
         let rows = db.rows().await;
         assert_eq!(rows[0].status, TaskStatus::Succeeded);
         assert_eq!(rows[0].log_excerpt.as_deref(), Some("started"));
-        let pid: i32 = std::fs::read_to_string(&marker)
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
-        let alive = std::path::Path::new(&format!("/proc/{pid}")).exists()
-            && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .unwrap_or_default()
-                .contains(") Z ");
+        let (pid, alive) = crate::support::pid_in_file_alive(&marker);
         assert!(!alive, "the grandchild {pid} survived the run");
     }
 );

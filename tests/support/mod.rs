@@ -295,3 +295,16 @@ impl TestDb {
 pub fn stdout(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
+
+/// Whether the process whose pid a task wrote to `pidfile` still runs (a zombie does not).
+pub fn pid_in_file_alive(pidfile: &Path) -> (i32, bool) {
+    let pid: i32 = std::fs::read_to_string(pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let alive = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| !s.contains(") Z "))
+        .unwrap_or(false);
+    (pid, alive)
+}
