@@ -51,6 +51,21 @@ fn unknown_keys_are_located_and_the_right_ones_listed() {
 }
 
 #[test]
+fn yaml_errors_are_one_clean_line() {
+    let (code, err, _) = validate("name: x\ntasks:\n  - task: a\n    rn: [ls]\n", &[]);
+    assert_eq!(code, Some(2));
+    assert_eq!(
+        err.trim_end(),
+        "error: plan.yaml:4:5: unknown field `rn`, expected one of task, run, shell, env, cwd, \
+         inputs, approval, outputs_uri, depends_on, when, retries, retry_backoff, timeout, kill_grace"
+    );
+    assert_error(
+        "name: x\nname: y\ntasks: []\n",
+        "plan.yaml:2:1: `name` appears twice in the same mapping: keep one",
+    );
+}
+
+#[test]
 fn duplicate_task_names_point_at_the_second() {
     assert_error(
         "name: x\ntasks:\n  - task: a\n    run: [ls]\n  - task: a\n    run: [ls]\n",

@@ -81,6 +81,16 @@ fn yaml_message(e: &serde_saphyr::Error) -> String {
         Some(rest) => rest.split_once(": ").map(|(_, msg)| msg).unwrap_or(first),
         None => first,
     };
+    // serde-saphyr appends the location (`… at line 4, column 5`); ours leads the line.
+    let stripped = match stripped.rfind(" at line ") {
+        Some(i) if stripped[i..].contains(", column ") => &stripped[..i],
+        _ => stripped,
+    };
+    // Its advice is for programmers using the library, not for people writing plans.
+    if let Some(key) = stripped.strip_prefix("duplicate mapping key: ") {
+        let key = key.split(',').next().unwrap_or(key);
+        return format!("`{key}` appears twice in the same mapping: keep one");
+    }
     stripped.to_owned()
 }
 
