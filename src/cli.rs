@@ -14,6 +14,7 @@ Exit codes:
   3    database unreachable, or its schema is newer than this orch
   4    unknown task or run id
   5    conflict: the task is not awaiting a decision, or someone decided first
+  6    a notification could not be delivered (`orch notify test`, `orch notify retry`)
   130  interrupted (SIGINT)
   143  terminated (SIGTERM)";
 
@@ -50,6 +51,9 @@ pub enum Command {
     Reject(DecideArgs),
     /// Serve the REST API over the same database.
     Serve(ServeArgs),
+    /// Webhook notifications: list deliveries, send undelivered ones again, send a test.
+    #[command(subcommand)]
+    Notify(NotifyCommand),
     /// Inspect and change the database schema.
     #[command(subcommand)]
     Migrate(MigrateCommand),
@@ -183,6 +187,46 @@ pub struct DecideArgs {
     #[arg(long)]
     pub note: Option<String>,
     /// Print the decided row as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NotifyCommand {
+    /// List deliveries, newest first.
+    List(NotifyListArgs),
+    /// Send undelivered notifications again: every one nobody is sending, or one by id.
+    Retry {
+        /// Only this delivery (also one the receiver refused).
+        #[arg(long)]
+        id: Option<i64>,
+    },
+    /// Send a test message to `SLACK_WEBHOOK` and/or `EMAIL_WEBHOOK` and print the answer.
+    Test {
+        /// Only Slack.
+        #[arg(long)]
+        slack: bool,
+        /// Only the email webhook.
+        #[arg(long)]
+        email: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct NotifyListArgs {
+    /// Only deliveries not delivered (`pending` or `failed`).
+    #[arg(long)]
+    pub failed: bool,
+    /// Only deliveries of this run.
+    #[arg(long)]
+    pub run_id: Option<String>,
+    /// Only deliveries about this task.
+    #[arg(long)]
+    pub task_id: Option<i64>,
+    /// At most this many rows (1–1000).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub limit: u64,
+    /// Print a JSON array instead of a table.
     #[arg(long)]
     pub json: bool,
 }

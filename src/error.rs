@@ -19,6 +19,7 @@ pub mod code {
     pub const DATABASE: i32 = 3;
     pub const NOT_FOUND: i32 = 4;
     pub const CONFLICT: i32 = 5;
+    pub const UNDELIVERED: i32 = 6;
     pub const INTERRUPTED: i32 = 130;
     pub const TERMINATED: i32 = 143;
 }
@@ -122,6 +123,25 @@ pub enum Error {
         name: String,
         known: Vec<String>,
     },
+    UnknownDelivery {
+        id: i64,
+    },
+    /// Another orch process is sending this delivery right now.
+    DeliveryBusy {
+        id: i64,
+    },
+    /// `orch notify test` with nothing to send to.
+    NotifyNotConfigured {
+        asked: Vec<&'static str>,
+    },
+    /// Some notifications could not be delivered (yet); they are recorded.
+    Undelivered {
+        count: usize,
+    },
+    /// `orch notify test` got no 2xx answer from some target.
+    NotifyTestFailed {
+        count: usize,
+    },
 }
 
 /// One problem in a plan file, at a line and column.
@@ -142,11 +162,13 @@ impl Error {
             Error::UnknownTask { .. }
             | Error::UnknownRun { .. }
             | Error::LogMissing { .. }
-            | Error::NoLogYet { .. } => code::NOT_FOUND,
+            | Error::NoLogYet { .. }
+            | Error::UnknownDelivery { .. } => code::NOT_FOUND,
             Error::NotAwaitingDecision { .. }
             | Error::AlreadyDecided { .. }
             | Error::TransitionLost { .. }
-            | Error::IllegalTransition { .. } => code::CONFLICT,
+            | Error::IllegalTransition { .. }
+            | Error::DeliveryBusy { .. } => code::CONFLICT,
             Error::UnsupportedDatabaseUrl { .. }
             | Error::PlanRead { .. }
             | Error::Plan { .. }
@@ -154,7 +176,9 @@ impl Error {
             | Error::RunIdTaken { .. }
             | Error::UnknownPlanTask { .. }
             | Error::Usage { .. }
-            | Error::ConfirmationRequired { .. } => code::USAGE,
+            | Error::ConfirmationRequired { .. }
+            | Error::NotifyNotConfigured { .. } => code::USAGE,
+            Error::Undelivered { .. } | Error::NotifyTestFailed { .. } => code::UNDELIVERED,
             Error::Io { .. } => code::TASK_FAILED,
         }
     }
@@ -276,6 +300,35 @@ impl fmt::Display for Error {
                     .map(|k| format!("`{k}`"))
                     .collect::<Vec<_>>()
                     .join(", ")
+            ),
+            Error::UnknownDelivery { id } => write!(
+                f,
+                "no delivery with id {id}: see `orch notify list` for the ids that exist"
+            ),
+            Error::DeliveryBusy { id } => write!(
+                f,
+                "delivery {id} is being sent by another orch right now: try again in a few                  minutes"
+            ),
+            Error::NotifyNotConfigured { asked } => write!(
+                f,
+                "nothing to send to: {} not set (export the webhook URL, e.g.                  `export SLACK_WEBHOOK=https://hooks.slack.com/services/…`)",
+                asked
+                    .iter()
+                    .map(|v| format!("`{v}`"))
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+                    + if asked.len() > 1 { " are" } else { " is" }
+            ),
+            Error::Undelivered { count } => write!(
+                f,
+                "{count} notification{} not delivered: they are kept; see `orch notify list                  --failed`, then `orch notify retry`",
+                if *count == 1 { " was" } else { "s were" }
+            ),
+            Error::NotifyTestFailed { count } => write!(
+                f,
+                "{count} test message{} not delivered (the answer is above): check the \
+                 webhook URL and that the receiver is up",
+                if *count == 1 { " was" } else { "s were" }
             ),
         }
     }

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod notify;
 pub mod plan;
 pub mod runner;
 pub mod store;

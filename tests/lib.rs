@@ -12,6 +12,7 @@ mod cli_basics;
 mod flow;
 mod listing;
 mod migrations;
+mod notify;
 mod plans;
 mod redaction;
 mod run;

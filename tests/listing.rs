@@ -224,6 +224,7 @@ both_backends!(runs_list_counts_each_status, |db: TestDb| async move {
             trigger: "ci".into(),
             started_at: at(2, 30),
             log_dir: None,
+            notify: None,
         },
     )
     .await

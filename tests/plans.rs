@@ -45,8 +45,8 @@ fn unknown_keys_are_located_and_the_right_ones_listed() {
         "plan.yaml:4:5: unknown field `rn`, expected one of",
     );
     assert_error(
-        "name: x\nnotify: {}\ntasks: []\n",
-        "plan.yaml:2:1: unknown field `notify`",
+        "name: x\nnotifications: {}\ntasks: []\n",
+        "plan.yaml:2:1: unknown field `notifications`",
     );
 }
 

@@ -148,7 +148,8 @@ both_backends!(agents_runs_keys_runs_by_id, |db: TestDb| async move {
             "trigger",
             "started_at",
             "finished_at",
-            "log_dir"
+            "log_dir",
+            "notify"
         ]
     );
     let insert = "INSERT INTO agents_runs (run_id, plan_name, plan_text, plan_sha256, host, \

@@ -10,6 +10,8 @@ mod m20261125_000001_create_agents_tasks;
 mod m20261125_000002_create_agents_runs;
 mod m20261125_000003_add_log_dir_to_agents_runs;
 mod m20261125_000004_add_attempt_and_exit_code;
+mod m20261201_000005_add_notify_to_agents_runs;
+mod m20261201_000006_create_webhook_deliveries;
 
 pub struct Migrator;
 
@@ -21,6 +23,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_create_agents_runs::Migration),
             Box::new(m20261125_000003_add_log_dir_to_agents_runs::Migration),
             Box::new(m20261125_000004_add_attempt_and_exit_code::Migration),
+            Box::new(m20261201_000005_add_notify_to_agents_runs::Migration),
+            Box::new(m20261201_000006_create_webhook_deliveries::Migration),
         ]
     }
 }

@@ -321,7 +321,24 @@ async fn decide_with(
         },
     )
     .await?;
+    notify_decision(&state, &row).await;
     Ok(Json(json::task(&row)))
+}
+
+/// Tells the targets saved with the task's run about the decision, in the background: the
+/// answer does not wait for the webhooks, and a problem is logged, never returned (the
+/// decision stands; undelivered rows are retried by later commands).
+async fn notify_decision(state: &AppState, row: &crate::store::agents_task::Model) {
+    let notice = crate::notify::notifier::decision_notice(row);
+    match crate::notify::Notifier::for_run(&state.store, Some(&row.run_id)).await {
+        Ok(notifier) => {
+            if let Err(e) = notifier.emit(&notice).await {
+                tracing::warn!("notify: {e}");
+            }
+            notifier.detach();
+        }
+        Err(e) => tracing::warn!("notify: {e}"),
+    }
 }
 
 /// Approve a task awaiting approval: it becomes `succeeded`.

@@ -2,6 +2,9 @@
 
 use crate::cli::DecideArgs;
 use crate::error::{Error, Result};
+use crate::notify::Notifier;
+use crate::notify::notifier::{decision_notice, stale_pending};
+use crate::store::delivery::DeliveryFilter;
 use crate::store::transition::{Decision, decide};
 use crate::store::{Store, json};
 use crate::ui::Output;
@@ -18,7 +21,12 @@ pub async fn run(store: &Store, args: DecideArgs, approve: bool, out: Output) ->
         });
     }
     let note = args.note.filter(|n| !n.trim().is_empty());
-    let row = decide(
+    // Notifications earlier commands could not deliver go out again first.
+    let sweeper = Notifier::for_run(store, None).await?;
+    if let Err(e) = sweeper.sweep(stale_pending()).await {
+        eprintln!("warning: notify: {e}");
+    }
+    let decided = decide(
         &store.db,
         args.id,
         Decision {
@@ -28,7 +36,19 @@ pub async fn run(store: &Store, args: DecideArgs, approve: bool, out: Output) ->
             at: crate::store::now(),
         },
     )
-    .await?;
+    .await;
+    let row = match decided {
+        Ok(row) => row,
+        Err(e) => {
+            sweeper.drain(sweeper.settings().wait).await;
+            return Err(e);
+        }
+    };
+    // The targets saved with the task's run hear of the decision (no plan file needed).
+    let notifier = Notifier::for_run(store, Some(&row.run_id)).await?;
+    if let Err(e) = notifier.emit(&decision_notice(&row)).await {
+        eprintln!("warning: notify: {e}");
+    }
     if args.json {
         out.json(&json::task(&row))?;
     } else {
@@ -42,6 +62,16 @@ pub async fn run(store: &Store, args: DecideArgs, approve: bool, out: Output) ->
             row.status
         ))?;
     }
+    let scope = DeliveryFilter {
+        task_id: Some(row.id),
+        ..Default::default()
+    };
+    let what = format!("task {}", row.id);
+    let wait = notifier.settings().wait;
+    tokio::join!(
+        super::notify::settle(store, &notifier, scope, &what, wait),
+        sweeper.drain(wait)
+    );
     Ok(0)
 }
 

@@ -4,13 +4,14 @@
 mod decide;
 mod logs;
 mod migrate;
+mod notify;
 mod plan;
 mod run;
 mod runs;
 mod serve;
 mod tasks;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, NotifyCommand};
 use crate::config::DatabaseTarget;
 use crate::error::Result;
 use crate::store::connect::{Schema, open};
@@ -21,6 +22,10 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
     if let Command::Plan(cmd) = cli.command {
         // Validation never touches the database, so its configuration does not matter.
         return plan::run(cmd, out);
+    }
+    if let Command::Notify(NotifyCommand::Test { slack, email }) = cli.command {
+        // A test message needs only the webhook URLs.
+        return notify::test(slack, email, out).await;
     }
     let target = DatabaseTarget::resolve(cli.database_url.as_deref())?;
     match cli.command {
@@ -40,6 +45,7 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
                 Command::Approve(args) => decide::run(&store, args, true, out).await,
                 Command::Reject(args) => decide::run(&store, args, false, out).await,
                 Command::Logs(args) => logs::run(&store, args).await,
+                Command::Notify(cmd) => notify::run(&store, cmd, out).await,
                 Command::Run(_) | Command::Plan(_) | Command::Migrate(_) | Command::Serve(_) => {
                     unreachable!("handled above")
                 }

@@ -3,6 +3,7 @@
 //! failed), or 130/143 when interrupted.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use tokio::signal::unix::{SignalKind, signal};
@@ -11,11 +12,15 @@ use tokio::sync::watch;
 use crate::cli::RunArgs;
 use crate::config::{DatabaseTarget, url_password};
 use crate::error::{Result, code};
+use crate::notify::notifier::{stale_pending, target_secrets};
+use crate::notify::target::effective;
+use crate::notify::{Notifier, Settings, Target};
 use crate::plan::resolve::{Resolved, resolve};
 use crate::plan::secrets::MASK;
 use crate::runner::{RunRequest, execute, run_id};
 use crate::store::TaskStatus;
 use crate::store::connect::{Schema, open};
+use crate::store::delivery::DeliveryFilter;
 use crate::ui::progress::{Plain, Spinners};
 use crate::ui::{Output, summary};
 
@@ -23,10 +28,13 @@ pub async fn run(target: &DatabaseTarget, args: RunArgs, out: Output) -> Result<
     let plan = crate::plan::load(&args.plan)?;
     let process_env: HashMap<String, String> = std::env::vars().collect();
     // Tasks inherit `DATABASE_URL`: its password is a secret wherever it shows up.
-    let extra: Vec<String> = match target {
+    let mut extra: Vec<String> = match target {
         DatabaseTarget::Postgres { url } => url_password(url).into_iter().collect(),
         DatabaseTarget::Sqlite { .. } => Vec::new(),
     };
+    // Webhook URLs and signing secrets are secrets whatever their variables are called.
+    let (targets, notify_warnings) = effective(&plan.notify, &process_env);
+    extra.extend(target_secrets(&targets, &process_env));
     let only = if args.with_deps {
         crate::plan::graph::with_dependencies(&plan.tasks, &args.only)
     } else {
@@ -34,12 +42,26 @@ pub async fn run(target: &DatabaseTarget, args: RunArgs, out: Output) -> Result<
     };
     let resolved = resolve(&plan, &process_env, &only, &extra)?;
 
+    for w in &notify_warnings {
+        eprintln!("warning: {w}");
+    }
     if args.dry_run {
-        out.print(&dry_run(&plan, &resolved, args.run_id.as_deref()))?;
+        out.print(&dry_run(&plan, &resolved, &targets, args.run_id.as_deref()))?;
         return Ok(code::SUCCESS);
     }
 
     let store = open(target, Schema::Migrate).await?;
+    let notifier = Notifier::new(
+        store.clone(),
+        targets,
+        process_env,
+        resolved.redactor.clone(),
+        Settings::from_env(),
+    );
+    // What earlier commands could not deliver goes out again alongside this run.
+    if let Err(e) = notifier.sweep(stale_pending()).await {
+        eprintln!("warning: notify: {e}");
+    }
     let (cancel_tx, cancel_rx) = watch::channel(None);
     tokio::spawn(forward_signals(cancel_tx));
 
@@ -54,6 +76,7 @@ pub async fn run(target: &DatabaseTarget, args: RunArgs, out: Output) -> Result<
         log_dir: args.log_dir,
         trigger: trigger.to_owned(),
         concurrency: args.concurrency.unwrap_or(plan.concurrency),
+        notifier: notifier.clone(),
     };
     let report = if out.tty {
         execute(&store, request, &Spinners::new(), cancel_rx).await?
@@ -61,12 +84,26 @@ pub async fn run(target: &DatabaseTarget, args: RunArgs, out: Output) -> Result<
         execute(&store, request, &Plain, cancel_rx).await?
     };
     out.print(&summary::render(&report, out.tty))?;
+    // Interrupted: a short wait; what is left is retried by the next command.
+    let wait = match report.cancelled {
+        Some(_) => notifier.settings().wait.min(CANCELLED_WAIT),
+        None => notifier.settings().wait,
+    };
+    let scope = DeliveryFilter {
+        run_id: Some(report.run.run_id.clone()),
+        ..Default::default()
+    };
+    let what = format!("run {}", report.run.run_id);
+    super::notify::settle(&store, &notifier, scope, &what, wait).await;
     Ok(match report.cancelled {
         Some(sig) => 128 + sig,
         None if report.count(TaskStatus::Failed) > 0 => code::TASK_FAILED,
         None => code::SUCCESS,
     })
 }
+
+/// After a signal, how long orch still waits for notifications under way.
+const CANCELLED_WAIT: Duration = Duration::from_secs(5);
 
 /// SIGINT and SIGTERM are passed to the running task's process group; the run then stops.
 async fn forward_signals(tx: watch::Sender<Option<i32>>) {
@@ -83,7 +120,12 @@ async fn forward_signals(tx: watch::Sender<Option<i32>>) {
     let _ = tx.send(Some(sig as i32));
 }
 
-fn dry_run(plan: &crate::plan::Plan, resolved: &Resolved, run_id: Option<&str>) -> String {
+fn dry_run(
+    plan: &crate::plan::Plan,
+    resolved: &Resolved,
+    targets: &[Target],
+    run_id: Option<&str>,
+) -> String {
     let id = match run_id {
         Some(id) => id.to_owned(),
         None => run_id::render(&plan.run_id_template, &plan.name, crate::store::now()),
@@ -129,6 +171,20 @@ fn dry_run(plan: &crate::plan::Plan, resolved: &Resolved, run_id: Option<&str>) 
         if let Some(timeout) = &t.spec.timeout {
             out.push_str(&format!("  timeout: {}\n", timeout.text));
         }
+    }
+    for t in targets {
+        let events: Vec<&str> = t.on.iter().map(|e| e.as_str()).collect();
+        out.push_str(&format!(
+            "\nnotify {} ({}, {}{}): on {}\n",
+            t.name,
+            t.kind,
+            t.url,
+            t.secret
+                .as_ref()
+                .map(|s| format!(", signed with {s}"))
+                .unwrap_or_default(),
+            events.join(", ")
+        ));
     }
     out
 }

@@ -181,6 +181,7 @@ fn validate(raw: RawPlan, issues: &mut Vec<PlanIssue>) -> Plan {
         }
     }
     super::graph::check(&tasks, &edges, issues);
+    let notify = super::notify::targets(&raw.notify, issues);
 
     Plan {
         name,
@@ -189,6 +190,7 @@ fn validate(raw: RawPlan, issues: &mut Vec<PlanIssue>) -> Plan {
         secrets,
         concurrency,
         tasks,
+        notify,
         source: PlanSource {
             path: Default::default(),
             text: String::new(),

@@ -4,6 +4,7 @@
 pub mod expand;
 pub mod graph;
 pub mod load;
+mod notify;
 mod raw;
 pub mod resolve;
 pub mod secrets;
@@ -44,6 +45,8 @@ pub struct Plan {
     /// At most this many tasks at once; `--concurrency` wins.
     pub concurrency: u32,
     pub tasks: Vec<TaskSpec>,
+    /// Notification targets (URLs as `${VAR}` references).
+    pub notify: Vec<crate::notify::Target>,
     pub source: PlanSource,
 }
 

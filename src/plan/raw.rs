@@ -21,7 +21,20 @@ pub struct RawPlan {
     /// Defaults for every task.
     pub timeout: Option<Spanned<String>>,
     pub kill_grace: Option<Spanned<String>>,
+    /// Notification targets by name (`slack`, `email`, or any name with `type`).
+    #[serde(default)]
+    pub notify: IndexMap<String, Spanned<Option<RawTarget>>>,
     pub tasks: Spanned<Vec<Spanned<RawTask>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTarget {
+    #[serde(rename = "type")]
+    pub kind: Option<Spanned<String>>,
+    pub url: Option<Spanned<String>>,
+    pub secret: Option<Spanned<String>>,
+    pub on: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Debug, Deserialize)]

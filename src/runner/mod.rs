@@ -22,6 +22,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::error::Result;
+use crate::notify::{Event, Notice, Notifier, notifier::run_finished};
 use crate::plan::Plan;
 use crate::plan::resolve::Resolved;
 use crate::store::mutation::{NewRun, NewTask, finish_run, insert_task};
@@ -40,6 +41,8 @@ pub struct RunRequest<'a> {
     pub trigger: String,
     /// At most this many tasks at once.
     pub concurrency: u32,
+    /// Tells the run's notification targets about failures, gates and the end.
+    pub notifier: Notifier,
 }
 
 #[derive(Debug)]
@@ -78,6 +81,9 @@ pub async fn execute(
         trigger: req.trigger.clone(),
         started_at: now(),
         log_dir: Some(log_dir.display().to_string()),
+        // Saved so that decisions and retries later reach the same targets.
+        notify: (!req.notifier.targets().is_empty())
+            .then(|| serde_json::to_string(req.notifier.targets()).unwrap_or_default()),
     };
     let run = run_id::claim(&store.db, plan, req.run_id.as_deref(), record).await?;
     reporter.run_started(&run.run_id, req.resolved.tasks.len());
@@ -167,6 +173,7 @@ pub async fn execute(
                 })?;
                 rows[i] = result?;
                 reporter.task_finished(&rows[i]);
+                notify_finished(&req.notifier, &rows[i], reporter).await;
             }
             _ = watch_cancel.wait_for(Option::is_some), if cancelled.is_none() => {
                 cancelled = *cancel.borrow();
@@ -181,11 +188,35 @@ pub async fn execute(
         }
     }
     finish_run(&store.db, &run.run_id, now()).await?;
+    let notice = run_finished(&run.run_id, &rows, run.started_at);
+    if let Err(e) = req.notifier.emit(&notice).await {
+        reporter.warn(&format!("notify: {e}"));
+    }
     Ok(RunReport {
         run,
         rows,
         cancelled,
     })
+}
+
+/// Tells the targets about a task that failed or now waits for a decision. A notification
+/// never fails the run: a problem recording it is a warning.
+async fn notify_finished(notifier: &Notifier, row: &agents_task::Model, reporter: &dyn Reporter) {
+    let event = match row.status {
+        TaskStatus::AwaitingApproval => Event::AwaitingApproval,
+        TaskStatus::Failed => Event::Failed,
+        _ => return,
+    };
+    let notice = Notice {
+        event,
+        run_id: row.run_id.clone(),
+        task: Some(row.clone()),
+        digest: None,
+        at: now(),
+    };
+    if let Err(e) = notifier.emit(&notice).await {
+        reporter.warn(&format!("notify: {e}"));
+    }
 }
 
 /// A queued task that will not run: `skipped`, with the reason as its excerpt.

@@ -7,6 +7,10 @@ pub trait Reporter: Send + Sync {
     fn run_started(&self, run_id: &str, tasks: usize);
     fn task_started(&self, row: &agents_task::Model);
     fn task_finished(&self, row: &agents_task::Model);
+    /// Something went wrong beside the tasks (a notification could not be recorded).
+    fn warn(&self, message: &str) {
+        eprintln!("warning: {message}");
+    }
 }
 
 /// Reports nothing (tests, `--json`).

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
-use crate::store::agents_task;
 use crate::store::query::RunSummary;
 use crate::store::status::{ApprovalState, TaskStatus};
+use crate::store::{agents_task, webhook_delivery};
 
 /// RFC 3339, UTC, `Z`, with fractional seconds only when there are any.
 pub fn timestamp(at: &DateTime<Utc>) -> String {
@@ -119,4 +119,31 @@ impl<'a> From<&'a RunSummary> for RunJson<'a> {
 
 pub fn run(r: &RunSummary) -> serde_json::Value {
     serde_json::to_value(RunJson::from(r)).unwrap_or_default()
+}
+
+/// A row of `webhook_deliveries`, in column order; `payload` as the JSON it is.
+pub fn delivery(d: &webhook_delivery::Model) -> serde_json::Value {
+    serde_json::json!({
+        "id": d.id,
+        "task_id": d.task_id,
+        "run_id": d.run_id,
+        "event": d.event,
+        "target": d.target,
+        "kind": d.kind,
+        "url_redacted": d.url_redacted,
+        "payload": serde_json::from_str::<serde_json::Value>(&d.payload)
+            .unwrap_or_else(|_| serde_json::Value::String(d.payload.clone())),
+        "status": d.status,
+        "attempts": d.attempts,
+        "last_status": d.last_status,
+        "last_error": d.last_error,
+        "created_at": timestamp(&d.created_at),
+        "updated_at": timestamp(&d.updated_at),
+        "locked_until": ts(&d.locked_until),
+        "delivered_at": ts(&d.delivered_at),
+    })
+}
+
+pub fn deliveries(rows: &[webhook_delivery::Model]) -> serde_json::Value {
+    serde_json::Value::Array(rows.iter().map(delivery).collect())
 }

@@ -3,6 +3,7 @@
 //! a row.
 
 pub mod connect;
+pub mod delivery;
 pub mod entity;
 pub mod json;
 pub mod migrate;
@@ -12,7 +13,7 @@ pub mod status;
 pub mod transition;
 
 pub use connect::{Store, open};
-pub use entity::{agents_run, agents_task};
+pub use entity::{agents_run, agents_task, webhook_delivery};
 pub use status::{ApprovalState, TaskStatus};
 
 /// The current time at the precision both databases keep (microseconds), so a row reads the

@@ -75,6 +75,8 @@ pub struct NewRun {
     pub trigger: String,
     pub started_at: DateTime<Utc>,
     pub log_dir: Option<String>,
+    /// JSON of the run's notification targets (references, never URLs).
+    pub notify: Option<String>,
 }
 
 pub async fn insert_run(db: &impl ConnectionTrait, new: NewRun) -> Result<agents_run::Model> {
@@ -90,6 +92,7 @@ pub async fn insert_run(db: &impl ConnectionTrait, new: NewRun) -> Result<agents
         started_at: Set(new.started_at),
         finished_at: Set(None),
         log_dir: Set(new.log_dir),
+        notify: Set(new.notify),
     }
     .insert(db)
     .await

@@ -119,4 +119,9 @@ impl Reporter for Spinners {
             }
         }
     }
+
+    fn warn(&self, message: &str) {
+        // Above the spinners, so they are not torn.
+        let _ = self.multi.println(format!("warning: {message}"));
+    }
 }

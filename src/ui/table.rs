@@ -181,3 +181,31 @@ pub fn migrations(states: &[MigrationState], tty: bool) -> String {
     }
     render(&table)
 }
+
+pub fn deliveries(rows: &[crate::store::webhook_delivery::Model], tty: bool) -> String {
+    let mut table = new_table(
+        tty,
+        &[
+            "ID", "EVENT", "TARGET", "URL", "TASK", "STATUS", "ATTEMPTS", "LAST", "CREATED",
+        ],
+    );
+    for d in rows {
+        let last = match (d.last_status, &d.last_error) {
+            (_, Some(e)) => e.clone(),
+            (Some(s), None) => format!("HTTP {s}"),
+            (None, None) => "-".to_owned(),
+        };
+        table.add_row(vec![
+            d.id.to_string(),
+            d.event.clone(),
+            d.target.clone(),
+            d.url_redacted.clone(),
+            or_dash(d.task_id.map(|t| t.to_string()).as_deref()),
+            d.status.to_string(),
+            d.attempts.to_string(),
+            last,
+            when(Some(&d.created_at)),
+        ]);
+    }
+    render(&table)
+}

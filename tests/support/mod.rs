@@ -141,6 +141,9 @@ impl TestDb {
         cmd.current_dir(self.dir.path())
             .env("DATABASE_URL", &self.url)
             .env_remove("CI")
+            // Hermetic: no webhook of the machine running the tests is ever called.
+            .env_remove("SLACK_WEBHOOK")
+            .env_remove("EMAIL_WEBHOOK")
             .env("USER", "tester");
         cmd
     }
@@ -151,6 +154,9 @@ impl TestDb {
         cmd.current_dir(self.dir.path())
             .env("DATABASE_URL", &self.url)
             .env_remove("CI")
+            // Hermetic: no webhook of the machine running the tests is ever called.
+            .env_remove("SLACK_WEBHOOK")
+            .env_remove("EMAIL_WEBHOOK")
             .env("USER", "tester");
         cmd
     }

@@ -27,6 +27,9 @@ pub struct Model {
     /// Where the run's task logs live (`<log_dir>/<run_id>/<task>.log`).
     #[sea_orm(column_type = "Text")]
     pub log_dir: Option<String>,
+    /// The run's notification targets as JSON (`notify::Target`s, URLs as `${VAR}`).
+    #[sea_orm(column_type = "Text")]
+    pub notify: Option<String>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

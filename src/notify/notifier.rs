@@ -1,0 +1,350 @@
+//! The sender: records a delivery per interested target, sends it in the background with
+//! retries, and lets the command wait (boundedly) for what is still under way at the end.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use chrono::Duration as ChronoDuration;
+use tokio::task::JoinSet;
+
+use super::event::Event;
+use super::payload::{Notice, body};
+use super::send::{Meta, Next, Settings, post};
+use super::target::{Endpoint, Target, display_url, with_env_defaults};
+use crate::error::Result;
+use crate::plan::secrets::{Redactor, is_secret_name};
+use crate::store::delivery::{self, AttemptRecord, NewDelivery, Sweep};
+use crate::store::webhook_delivery::{self, DeliveryStatus};
+use crate::store::{Store, agents_run, now};
+
+/// Cheap to clone: the runner and the command share one.
+#[derive(Clone)]
+pub struct Notifier {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    targets: Vec<Target>,
+    env: HashMap<String, String>,
+    redactor: Arc<Redactor>,
+    settings: Settings,
+    tasks: Mutex<JoinSet<()>>,
+    /// Deliveries being sent by this process, to release if it stops waiting for them.
+    in_flight: Arc<Mutex<HashSet<i64>>>,
+}
+
+/// What became of deliveries this process was waiting for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Drained {
+    /// Still being sent when the wait ran out (left `pending`, retried later).
+    pub unfinished: usize,
+}
+
+impl Notifier {
+    pub fn new(
+        store: Store,
+        targets: Vec<Target>,
+        env: HashMap<String, String>,
+        redactor: Redactor,
+        settings: Settings,
+    ) -> Self {
+        Notifier {
+            inner: Arc::new(Inner {
+                store,
+                targets,
+                env,
+                redactor: Arc::new(redactor),
+                settings,
+                tasks: Mutex::new(JoinSet::new()),
+                in_flight: Arc::new(Mutex::new(HashSet::new())),
+            }),
+        }
+    }
+
+    /// A notifier for decisions and retries, outside a run: the run's saved targets (plus
+    /// the environment's `slack`/`email`), URLs from this process's environment.
+    pub async fn for_run(store: &Store, run_id: Option<&str>) -> Result<Self> {
+        let env: HashMap<String, String> = std::env::vars().collect();
+        let saved = match run_id {
+            Some(id) => saved_targets(store, id).await?,
+            None => Vec::new(),
+        };
+        let targets = with_env_defaults(&saved, &env);
+        let redactor = env_redactor(&env, &targets);
+        Ok(Notifier::new(
+            store.clone(),
+            targets,
+            env,
+            redactor,
+            Settings::from_env(),
+        ))
+    }
+
+    pub fn targets(&self) -> &[Target] {
+        &self.inner.targets
+    }
+
+    pub fn settings(&self) -> Settings {
+        self.inner.settings
+    }
+
+    /// Records one delivery for every target that wants `notice`'s event and starts sending
+    /// them. Returns as soon as the rows are written: the requests never hold the caller.
+    pub async fn emit(&self, notice: &Notice) -> Result<()> {
+        let inner = &self.inner;
+        for target in inner.targets.iter().filter(|t| t.wants(notice.event)) {
+            let value = inner.redactor.redact_json(&body(target.kind, notice));
+            let payload = serde_json::to_string(&value).unwrap_or_default();
+            let endpoint = self.endpoint(target);
+            let row = delivery::insert(
+                &inner.store.db,
+                NewDelivery {
+                    task_id: notice.task.as_ref().map(|t| t.id),
+                    run_id: notice.run_id.clone(),
+                    event: notice.event.as_str().to_owned(),
+                    target: target.name.clone(),
+                    kind: target.kind.as_str().to_owned(),
+                    url_redacted: match &endpoint {
+                        Ok(e) => display_url(&e.url),
+                        Err(_) => format!("(`{}` not set)", target.url_var()),
+                    },
+                    payload: payload.clone(),
+                },
+            )
+            .await?;
+            self.spawn(row.id, endpoint, payload, notice.event.as_str().to_owned());
+        }
+        Ok(())
+    }
+
+    /// Takes every delivery `sweep` selects that nobody else holds and sends it again.
+    /// Returns the ids taken.
+    pub async fn sweep(&self, sweep: Sweep) -> Result<Vec<i64>> {
+        let rows = delivery::sweepable(&self.inner.store.db, sweep, 1000).await?;
+        let mut taken = Vec::new();
+        let mut saved: HashMap<String, Vec<Target>> = HashMap::new();
+        for row in rows {
+            if !saved.contains_key(&row.run_id) {
+                let targets = saved_targets(&self.inner.store, &row.run_id).await?;
+                saved.insert(
+                    row.run_id.clone(),
+                    with_env_defaults(&targets, &self.inner.env),
+                );
+            }
+            let targets = saved
+                .get(&row.run_id)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            if self.retry(&row, targets).await? {
+                taken.push(row.id);
+            }
+        }
+        Ok(taken)
+    }
+
+    /// Sends delivery `row` again if nobody else holds it; `false` when someone does.
+    pub async fn retry_one(&self, row: &webhook_delivery::Model) -> Result<bool> {
+        let saved = saved_targets(&self.inner.store, &row.run_id).await?;
+        let targets = with_env_defaults(&saved, &self.inner.env);
+        self.retry(row, &targets).await
+    }
+
+    async fn retry(&self, row: &webhook_delivery::Model, targets: &[Target]) -> Result<bool> {
+        if !delivery::claim(&self.inner.store.db, row.id).await? {
+            return Ok(false);
+        }
+        let endpoint = match targets.iter().find(|t| t.name == row.target) {
+            Some(t) => self.endpoint(t),
+            None => Err(format!(
+                "run `{}` has no saved target `{}`: it cannot be sent again",
+                row.run_id, row.target
+            )),
+        };
+        self.spawn(row.id, endpoint, row.payload.clone(), row.event.clone());
+        Ok(true)
+    }
+
+    fn endpoint(&self, target: &Target) -> Result<Endpoint, String> {
+        target.resolve(&self.inner.env).map_err(|var| {
+            format!("`{var}` is not set where this orch runs: set it, then `orch notify retry`")
+        })
+    }
+
+    fn spawn(&self, id: i64, endpoint: Result<Endpoint, String>, payload: String, event: String) {
+        let inner = &self.inner;
+        lock(&inner.in_flight).insert(id);
+        let (store, redactor, settings) =
+            (inner.store.clone(), inner.redactor.clone(), inner.settings);
+        let in_flight = inner.in_flight.clone();
+        lock(&inner.tasks).spawn(async move {
+            deliver(&store, id, endpoint, &payload, &event, settings, &redactor).await;
+            lock(&in_flight).remove(&id);
+        });
+    }
+
+    /// Lets the deliveries under way finish on their own (the API server, which outlives
+    /// the request that started them). Without this, dropping the notifier cancels them.
+    pub fn detach(&self) {
+        lock(&self.inner.tasks).detach_all();
+    }
+
+    /// Waits up to `wait` for deliveries still being sent; those cut short stay `pending`
+    /// (released at once, so `orch notify retry` can take them).
+    pub async fn drain(&self, wait: std::time::Duration) -> Drained {
+        let mut set = std::mem::take(&mut *lock(&self.inner.tasks));
+        let deadline = tokio::time::sleep(wait);
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                joined = set.join_next() => if joined.is_none() { break },
+                _ = &mut deadline => break,
+            }
+        }
+        let unfinished = set.len();
+        set.abort_all();
+        let left: Vec<i64> = lock(&self.inner.in_flight).drain().collect();
+        if let Err(e) = delivery::release(&self.inner.store.db, &left).await {
+            eprintln!("warning: notify: {e}");
+        }
+        Drained { unfinished }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding the lock leaves plain data behind: keep going with it.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Sends one delivery: up to `settings.attempts` requests, recording each.
+async fn deliver(
+    store: &Store,
+    id: i64,
+    endpoint: Result<Endpoint, String>,
+    payload: &str,
+    event: &str,
+    settings: Settings,
+    redactor: &Redactor,
+) {
+    let db = &store.db;
+    let endpoint = match endpoint {
+        Ok(e) => e,
+        Err(why) => {
+            let record = AttemptRecord {
+                error: Some(why),
+                release: true,
+                ..Default::default()
+            };
+            report(delivery::record(db, id, record).await, id);
+            return;
+        }
+    };
+    let meta = Meta {
+        event,
+        delivery_id: Some(id),
+    };
+    for attempt in 1..=settings.attempts {
+        let answer = post(&endpoint, payload, &meta, settings.timeout).await;
+        let next = answer.next();
+        let last = attempt == settings.attempts;
+        let record = AttemptRecord {
+            sent: true,
+            http_status: answer.status,
+            error: answer.error.as_deref().map(|e| redactor.redact(e)),
+            settled: match next {
+                Next::Delivered => Some(DeliveryStatus::Delivered),
+                Next::GiveUp => Some(DeliveryStatus::Failed),
+                Next::Retry(_) => None,
+            },
+            release: last,
+        };
+        report(delivery::record(db, id, record).await, id);
+        match next {
+            Next::Retry(after) if !last => {
+                let wait = after.unwrap_or_else(|| settings.backoff_before(attempt + 1));
+                tokio::time::sleep(wait).await;
+            }
+            _ => break,
+        }
+    }
+}
+
+fn report(result: Result<()>, id: i64) {
+    if let Err(e) = result {
+        eprintln!("warning: notify: cannot record delivery {id}: {e}");
+    }
+}
+
+/// The targets saved with run `run_id` (none when the run has no record or no targets).
+pub async fn saved_targets(store: &Store, run_id: &str) -> Result<Vec<Target>> {
+    use sea_orm::EntityTrait;
+    let run = agents_run::Entity::find_by_id(run_id.to_owned())
+        .one(&store.db)
+        .await
+        .map_err(crate::Error::db)?;
+    Ok(run
+        .and_then(|r| r.notify)
+        .and_then(|json| serde_json::from_str(&json).ok())
+        .unwrap_or_default())
+}
+
+/// Masks what a notification outside a run could leak: the values of secret-named variables
+/// and the targets' own URLs and secrets.
+pub fn env_redactor(env: &HashMap<String, String>, targets: &[Target]) -> Redactor {
+    let mut values: Vec<String> = env
+        .iter()
+        .filter(|(k, _)| is_secret_name(k, &[]))
+        .map(|(_, v)| v.clone())
+        .collect();
+    values.extend(target_secrets(targets, env));
+    Redactor::new(values)
+}
+
+/// The URL and secret values behind `targets`, to be masked wherever output goes.
+pub fn target_secrets(targets: &[Target], env: &HashMap<String, String>) -> Vec<String> {
+    targets
+        .iter()
+        .filter_map(|t| t.resolve(env).ok())
+        .flat_map(|e| std::iter::once(e.url).chain(e.secret))
+        .collect()
+}
+
+/// The `run_finished` notice for a run that started at `started` and left `rows`.
+pub fn run_finished(
+    run_id: &str,
+    rows: &[crate::store::agents_task::Model],
+    started: chrono::DateTime<chrono::Utc>,
+) -> Notice {
+    let at = now();
+    let ms = (at - started).num_milliseconds().max(0);
+    Notice {
+        event: Event::RunFinished,
+        run_id: run_id.to_owned(),
+        task: None,
+        digest: Some(super::RunDigest::of(rows, ms)),
+        at,
+    }
+}
+
+/// The notice for a decision just taken on `row` (`approved` or `rejected`).
+pub fn decision_notice(row: &crate::store::agents_task::Model) -> Notice {
+    let event = match row.approval_state {
+        Some(crate::store::ApprovalState::Approved) => Event::Approved,
+        _ => Event::Rejected,
+    };
+    Notice {
+        event,
+        run_id: row.run_id.clone(),
+        task: Some(row.clone()),
+        digest: None,
+        at: row.decided_at.unwrap_or_else(now),
+    }
+}
+
+/// How long a pending delivery waits before another process's sweep takes it.
+pub const SWEEP_AGE: ChronoDuration = ChronoDuration::minutes(1);
+
+/// The automatic sweep's selection: pending and a minute old.
+pub fn stale_pending() -> Sweep {
+    Sweep::PendingBefore(now() - SWEEP_AGE)
+}

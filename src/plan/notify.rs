@@ -1,0 +1,157 @@
+//! Validating a plan's `notify` block: target names and types, `${VAR}` references for
+//! URLs and secrets (never literal values: a webhook URL is a credential), known events.
+
+use indexmap::IndexMap;
+use serde_saphyr::Spanned;
+
+use super::Loc;
+use super::raw::RawTarget;
+use crate::error::PlanIssue;
+use crate::notify::target::{DEFAULT_EVENTS, reference_name};
+use crate::notify::{Event, Target, TargetKind};
+
+fn at<T>(s: &Spanned<T>) -> Loc {
+    Loc {
+        line: s.referenced.line(),
+        column: s.referenced.column(),
+    }
+}
+
+fn issue(issues: &mut Vec<PlanIssue>, loc: Loc, message: String) {
+    issues.push(PlanIssue { loc, message });
+}
+
+pub fn targets(
+    raw: &IndexMap<String, Spanned<Option<RawTarget>>>,
+    issues: &mut Vec<PlanIssue>,
+) -> Vec<Target> {
+    raw.iter()
+        .filter_map(|(name, spec)| target(name, spec, issues))
+        .collect()
+}
+
+fn target(
+    name: &str,
+    spec: &Spanned<Option<RawTarget>>,
+    issues: &mut Vec<PlanIssue>,
+) -> Option<Target> {
+    let loc = at(spec);
+    let before = issues.len();
+    if !super::is_valid_name(name) {
+        issue(
+            issues,
+            loc,
+            format!("notify target name `{name}` must match `[A-Za-z0-9._-]+`"),
+        );
+    }
+    let empty = RawTarget {
+        kind: None,
+        url: None,
+        secret: None,
+        on: None,
+    };
+    let raw = spec.value.as_ref().unwrap_or(&empty);
+
+    // `slack` and `email` name their own type; any other name is a generic webhook unless
+    // it says otherwise.
+    let kind = match &raw.kind {
+        Some(k) => TargetKind::parse(&k.value).unwrap_or_else(|| {
+            issue(
+                issues,
+                at(k),
+                format!(
+                    "notify target `{name}`: `type: {}` is unknown: use `slack`, `email` or `webhook`",
+                    k.value
+                ),
+            );
+            TargetKind::Webhook
+        }),
+        None => TargetKind::parse(name).unwrap_or(TargetKind::Webhook),
+    };
+
+    let url = match (&raw.url, kind.default_url_var()) {
+        (Some(u), _) => reference(name, "url", u, issues),
+        (None, Some(var)) => format!("${{{var}}}"),
+        (None, None) => {
+            issue(
+                issues,
+                loc,
+                format!(
+                    "notify target `{name}` needs a `url`, e.g. `url: ${{{}_URL}}` (set the \
+                     variable in the environment)",
+                    name.to_ascii_uppercase().replace(['-', '.'], "_")
+                ),
+            );
+            String::new()
+        }
+    };
+    let secret = match &raw.secret {
+        Some(s) if kind != TargetKind::Webhook => {
+            issue(
+                issues,
+                at(s),
+                format!(
+                    "notify target `{name}`: `secret` signs generic webhooks only; {kind} \
+                     requests are not signed"
+                ),
+            );
+            None
+        }
+        Some(s) => Some(reference(name, "secret", s, issues)),
+        None => None,
+    };
+    let on = match &raw.on {
+        None => DEFAULT_EVENTS.to_vec(),
+        Some(list) if list.value.is_empty() => {
+            issue(
+                issues,
+                at(list),
+                format!("notify target `{name}`: `on` is empty: list events, or remove the target"),
+            );
+            Vec::new()
+        }
+        Some(list) => {
+            let mut events: Vec<Event> = Vec::new();
+            for e in &list.value {
+                match e.value.parse::<Event>() {
+                    Ok(ev) if !events.contains(&ev) => events.push(ev),
+                    Ok(_) => {}
+                    Err(message) => {
+                        issue(issues, at(e), format!("notify target `{name}`: {message}"))
+                    }
+                }
+            }
+            events
+        }
+    };
+    (issues.len() == before).then(|| Target {
+        name: name.to_owned(),
+        kind,
+        url,
+        secret,
+        on,
+    })
+}
+
+/// `${NAME}`, or an issue explaining why a literal value does not belong in a plan.
+fn reference(
+    target: &str,
+    key: &str,
+    value: &Spanned<String>,
+    issues: &mut Vec<PlanIssue>,
+) -> String {
+    let v = value.value.trim();
+    if reference_name(v).is_none() {
+        // Never quote the value: it may be the very secret.
+        issue(
+            issues,
+            at(value),
+            format!(
+                "notify target `{target}`: `{key}` must be a `${{VAR}}` reference: webhook \
+                 {}s are secrets, so the plan names the environment variable that holds it",
+                if key == "url" { "URL" } else { key }
+            ),
+        );
+    }
+    v.to_owned()
+}
