@@ -162,24 +162,55 @@ both_backends!(agents_runs_keys_runs_by_id, |db: TestDb| async move {
     );
 });
 
-/// docs/ORCHESTRATION.md shows the SQLite DDL exactly as SQLite stores it.
+/// docs/ORCHESTRATION.md shows the SQLite DDL exactly as SQLite stores it, every table.
 #[tokio::test]
 async fn documented_sqlite_ddl_is_the_real_one() {
     let db = TestDb::new(Backend::Sqlite).await.unwrap();
     let store = db.store().await;
-    let ddl = query_strings(
-        &store,
-        "SELECT sql FROM sqlite_master WHERE name = 'agents_tasks'",
-    )
-    .await;
     let docs = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/docs/ORCHESTRATION.md"
     ))
     .unwrap();
-    assert!(
-        docs.contains(&ddl[0]),
-        "docs/ORCHESTRATION.md does not hold the real DDL:\n{}",
-        ddl[0]
-    );
+    for table in ["agents_tasks", "agents_runs", "webhook_deliveries"] {
+        let ddl = query_strings(
+            &store,
+            &format!("SELECT sql FROM sqlite_master WHERE name = '{table}'"),
+        )
+        .await;
+        assert!(
+            docs.contains(&ddl[0]),
+            "docs/ORCHESTRATION.md does not hold the real DDL:\n{}",
+            ddl[0]
+        );
+    }
 }
+
+both_backends!(
+    webhook_deliveries_hold_documented_values,
+    |db: TestDb| async move {
+        let store = db.store().await;
+        let insert = |event: &str, kind: &str, status: &str| {
+            format!(
+                "INSERT INTO webhook_deliveries (run_id, event, target, kind, url_redacted, \
+                 payload, status, created_at, updated_at) VALUES ('r', '{event}', 't', '{kind}', \
+                 'https://h', '{{}}', '{status}', '2026-12-01T02:30:00Z', '2026-12-01T02:30:00Z')"
+            )
+        };
+        store
+            .db
+            .execute_unprepared(&insert("failed", "slack", "pending"))
+            .await
+            .unwrap();
+        for bad in [
+            insert("exploded", "slack", "pending"),
+            insert("failed", "pager", "pending"),
+            insert("failed", "slack", "lost"),
+        ] {
+            assert!(
+                store.db.execute_unprepared(&bad).await.is_err(),
+                "accepted: {bad}"
+            );
+        }
+    }
+);
