@@ -34,6 +34,9 @@ pub struct Cli {
 pub enum Command {
     /// Run a plan: every task recorded as a row, its output in a log file.
     Run(RunArgs),
+    /// Go on with a recorded run after decisions: run what an approval let through, skip
+    /// what a rejection stopped. Uses the plan text saved with the run, not the file.
+    Resume(ResumeArgs),
     /// Check plan files without running them or touching the database.
     #[command(subcommand)]
     Plan(PlanCommand),
@@ -81,6 +84,15 @@ pub struct RunArgs {
     /// Print what would run (argv, cwd, env with secrets masked) and write nothing.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// The run's id (`orch runs list`).
+    pub run_id: String,
+    /// At most this many tasks at once (default: the saved plan's `concurrency`).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub concurrency: Option<u32>,
 }
 
 #[derive(Debug, Args)]
@@ -189,6 +201,9 @@ pub struct DecideArgs {
     /// Print the decided row as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Then resume the task's run, as `orch resume RUN_ID` would, and exit as it does.
+    #[arg(long)]
+    pub resume: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -78,6 +78,24 @@ impl fmt::Display for DatabaseTarget {
     }
 }
 
+/// A webhook URL as it may be shown: scheme and host (and port) only. The path of a Slack
+/// or similar URL is the credential.
+pub fn display_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return "(not a URL)".to_owned();
+    };
+    let authority = authority(url, scheme_end + 3);
+    // Drop any userinfo: `https://user:pw@host` shows as `https://host`.
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    format!("{}://{host}", &url[..scheme_end])
+}
+
+/// The `user:pw@host:port` part of a URL whose authority starts at `start`.
+fn authority(url: &str, start: usize) -> &str {
+    let rest = &url[start..];
+    &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())]
+}
+
 /// Masks the password of a URL's userinfo (`postgres://u:secret@h/db` → `postgres://u:***@h/db`)
 /// and any `password=` query parameter.
 pub fn redact_url(url: &str) -> String {
@@ -116,8 +134,7 @@ fn redact_query_password(url: &str) -> String {
 /// The password in a URL's userinfo or `password=` parameter, so it can be masked in task
 /// output too (tasks inherit `DATABASE_URL`).
 pub fn url_password(url: &str) -> Option<String> {
-    let rest = &url[url.find("://")? + 3..];
-    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let authority = authority(url, url.find("://")? + 3);
     if let Some((userinfo, _)) = authority.rsplit_once('@')
         && let Some((_, pw)) = userinfo.split_once(':')
         && !pw.is_empty()
@@ -176,6 +193,19 @@ mod tests {
             "postgres://h/x?user=a&password=***"
         );
         assert_eq!(redact_url("postgres://bob@h/x"), "postgres://bob@h/x");
+    }
+
+    #[test]
+    fn webhook_urls_show_scheme_and_host_only() {
+        assert_eq!(
+            display_url("https://hooks.slack.com/services/T0/B0/XYZ"),
+            "https://hooks.slack.com"
+        );
+        assert_eq!(
+            display_url("http://u:pw@127.0.0.1:8080/x?y=1"),
+            "http://127.0.0.1:8080"
+        );
+        assert_eq!(display_url("nonsense"), "(not a URL)");
     }
 
     #[test]

@@ -126,6 +126,10 @@ pub enum Error {
     UnknownDelivery {
         id: i64,
     },
+    /// The run's rows were written by another tool: there is no saved plan to resume from.
+    NotResumable {
+        run_id: String,
+    },
     /// Another orch process is sending this delivery right now.
     DeliveryBusy {
         id: i64,
@@ -177,7 +181,8 @@ impl Error {
             | Error::UnknownPlanTask { .. }
             | Error::Usage { .. }
             | Error::ConfirmationRequired { .. }
-            | Error::NotifyNotConfigured { .. } => code::USAGE,
+            | Error::NotifyNotConfigured { .. }
+            | Error::NotResumable { .. } => code::USAGE,
             Error::Undelivered { .. } | Error::NotifyTestFailed { .. } => code::UNDELIVERED,
             Error::Io { .. } => code::TASK_FAILED,
         }
@@ -305,13 +310,18 @@ impl fmt::Display for Error {
                 f,
                 "no delivery with id {id}: see `orch notify list` for the ids that exist"
             ),
+            Error::NotResumable { run_id } => write!(
+                f,
+                "run `{run_id}` has no saved plan (its rows were written through the API or \
+                 another tool), so it cannot be resumed: only runs started by `orch run` can"
+            ),
             Error::DeliveryBusy { id } => write!(
                 f,
-                "delivery {id} is being sent by another orch right now: try again in a few                  minutes"
+                "delivery {id} is being sent by another orch right now: try again in a few minutes"
             ),
             Error::NotifyNotConfigured { asked } => write!(
                 f,
-                "nothing to send to: {} not set (export the webhook URL, e.g.                  `export SLACK_WEBHOOK=https://hooks.slack.com/services/…`)",
+                "nothing to send to: {} not set (export the webhook URL, e.g. `export SLACK_WEBHOOK=https://hooks.slack.com/services/…`)",
                 asked
                     .iter()
                     .map(|v| format!("`{v}`"))
@@ -321,7 +331,7 @@ impl fmt::Display for Error {
             ),
             Error::Undelivered { count } => write!(
                 f,
-                "{count} notification{} not delivered: they are kept; see `orch notify list                  --failed`, then `orch notify retry`",
+                "{count} notification{} not delivered: they are kept; see `orch notify list --failed`, then `orch notify retry`",
                 if *count == 1 { " was" } else { "s were" }
             ),
             Error::NotifyTestFailed { count } => write!(

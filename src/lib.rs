@@ -4,6 +4,7 @@
 //! chooses; everything else lives in this library so the tests can drive it directly.
 
 pub mod api;
+pub mod backoff;
 pub mod cli;
 pub mod commands;
 pub mod config;

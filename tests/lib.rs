@@ -15,5 +15,6 @@ mod migrations;
 mod notify;
 mod plans;
 mod redaction;
+mod resume;
 mod run;
 mod schema;

@@ -792,6 +792,105 @@ both_backends!(
     }
 );
 
+both_backends!(
+    a_closed_stdout_does_not_cut_deliveries_off,
+    |db: TestDb| async move {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(300)))
+            .mount(&server)
+            .await;
+        db.plan(GATES);
+        // `| true` closes stdout before orch prints its summary.
+        let mut cmd = assert_cmd::Command::new("sh");
+        cmd.current_dir(db.path())
+            .arg("-c")
+            .arg(format!(
+                "'{}' run plan.yaml | true",
+                crate::support::orch_bin().display()
+            ))
+            .env("DATABASE_URL", &db.url)
+            .env("SLACK_WEBHOOK", format!("{}/slack", server.uri()))
+            .env_remove("EMAIL_WEBHOOK");
+        let out = output(cmd).await;
+        assert!(out.status.success(), "{}", stderr(&out));
+        let d = deliveries(&db).await;
+        assert_eq!(d.len(), 2);
+        for row in &d {
+            assert_eq!(row.status, DeliveryStatus::Delivered, "{row:?}");
+            assert_eq!(row.locked_until, None);
+        }
+        assert_eq!(received(&server, "/slack").await.len(), 2, "each sent once");
+    }
+);
+
+both_backends!(
+    deliveries_are_given_up_after_twelve_attempts_or_without_a_target,
+    |db: TestDb| async move {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(503))
+            .mount(&server)
+            .await;
+        let url = format!("{}/slack", server.uri());
+        let mut cmd = orch(&db, &["run", db.plan(GATES)]);
+        cmd.env("SLACK_WEBHOOK", &url);
+        assert_eq!(output(cmd).await.status.code(), Some(0));
+        let d = deliveries(&db).await;
+        assert!(
+            d.iter()
+                .all(|r| r.attempts == 3 && r.status == DeliveryStatus::Pending)
+        );
+
+        // One has been tried ten times already; the other's run forgot its target.
+        let store = db.store().await;
+        use sea_orm::ConnectionTrait;
+        store
+            .db
+            .execute_unprepared(&format!(
+                "UPDATE webhook_deliveries SET attempts = 10 WHERE id = {}",
+                d[0].id
+            ))
+            .await
+            .unwrap();
+        store
+            .db
+            .execute_unprepared(&format!(
+                "UPDATE webhook_deliveries SET target = 'gone' WHERE id = {}",
+                d[1].id
+            ))
+            .await
+            .unwrap();
+        let mut cmd = orch(&db, &["notify", "retry"]);
+        cmd.env("SLACK_WEBHOOK", &url);
+        let out = output(cmd).await;
+        assert_eq!(out.status.code(), Some(6), "{}", stdout(&out));
+        let d = deliveries(&db).await;
+        assert_eq!(d[0].status, DeliveryStatus::Failed);
+        assert_eq!(d[0].attempts, 12);
+        assert_eq!(
+            d[0].last_error.as_deref(),
+            Some("HTTP 503 (gave up after 12 attempts)")
+        );
+        assert_eq!(d[1].status, DeliveryStatus::Failed);
+        assert_eq!(d[1].attempts, 3, "no request without a target");
+        assert!(
+            d[1].last_error
+                .as_deref()
+                .unwrap()
+                .contains("has no saved target `gone`"),
+            "{:?}",
+            d[1]
+        );
+        // `--id` still tries a failed one on request.
+        let mut cmd = orch(&db, &["notify", "retry", "--id", &d[0].id.to_string()]);
+        cmd.env("SLACK_WEBHOOK", &url);
+        let out = output(cmd).await;
+        assert_eq!(out.status.code(), Some(6));
+        assert_eq!(deliveries(&db).await[0].attempts, 13);
+    }
+);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notify_test_prints_the_answer() {
     let db = TestDb::new(crate::support::Backend::Sqlite).await.unwrap();

@@ -321,16 +321,17 @@ async fn decide_with(
         },
     )
     .await?;
-    notify_decision(&state, &row).await;
+    // In a task of its own: the answer waits for none of it, and a client that hangs up
+    // cannot cut a delivery off halfway.
+    tokio::spawn(notify_decision(state.store.clone(), row.clone()));
     Ok(Json(json::task(&row)))
 }
 
-/// Tells the targets saved with the task's run about the decision, in the background: the
-/// answer does not wait for the webhooks, and a problem is logged, never returned (the
-/// decision stands; undelivered rows are retried by later commands).
-async fn notify_decision(state: &AppState, row: &crate::store::agents_task::Model) {
-    let notice = crate::notify::notifier::decision_notice(row);
-    match crate::notify::Notifier::for_run(&state.store, Some(&row.run_id)).await {
+/// Tells the targets saved with the task's run about the decision. A problem is logged,
+/// never returned (the decision stands; undelivered rows are retried by later commands).
+async fn notify_decision(store: crate::store::Store, row: crate::store::agents_task::Model) {
+    let notice = crate::notify::notifier::decision_notice(&row);
+    match crate::notify::Notifier::for_run(&store, Some(&row.run_id)).await {
         Ok(notifier) => {
             if let Err(e) = notifier.emit(&notice).await {
                 tracing::warn!("notify: {e}");

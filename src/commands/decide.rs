@@ -21,12 +21,7 @@ pub async fn run(store: &Store, args: DecideArgs, approve: bool, out: Output) ->
         });
     }
     let note = args.note.filter(|n| !n.trim().is_empty());
-    // Notifications earlier commands could not deliver go out again first.
-    let sweeper = Notifier::for_run(store, None).await?;
-    if let Err(e) = sweeper.sweep(stale_pending()).await {
-        eprintln!("warning: notify: {e}");
-    }
-    let decided = decide(
+    let row = decide(
         &store.db,
         args.id,
         Decision {
@@ -36,21 +31,18 @@ pub async fn run(store: &Store, args: DecideArgs, approve: bool, out: Output) ->
             at: crate::store::now(),
         },
     )
-    .await;
-    let row = match decided {
-        Ok(row) => row,
-        Err(e) => {
-            sweeper.drain(sweeper.settings().wait).await;
-            return Err(e);
-        }
-    };
-    // The targets saved with the task's run hear of the decision (no plan file needed).
+    .await?;
+    // The targets saved with the task's run hear of the decision (no plan file needed), and
+    // what earlier commands could not deliver goes out again alongside.
     let notifier = Notifier::for_run(store, Some(&row.run_id)).await?;
     if let Err(e) = notifier.emit(&decision_notice(&row)).await {
         eprintln!("warning: notify: {e}");
     }
-    if args.json {
-        out.json(&json::task(&row))?;
+    if let Err(e) = notifier.sweep(stale_pending()).await {
+        eprintln!("warning: notify: {e}");
+    }
+    let printed = if args.json {
+        out.json(&json::task(&row))
     } else {
         let verb = if approve { "approved" } else { "rejected" };
         out.print(&format!(
@@ -60,18 +52,20 @@ pub async fn run(store: &Store, args: DecideArgs, approve: bool, out: Output) ->
             row.run_id,
             row.approver.as_deref().unwrap_or("-"),
             row.status
-        ))?;
-    }
+        ))
+    };
+    // Even when stdout is gone: deliveries cut off mid-request would be sent twice later.
     let scope = DeliveryFilter {
         task_id: Some(row.id),
         ..Default::default()
     };
     let what = format!("task {}", row.id);
     let wait = notifier.settings().wait;
-    tokio::join!(
-        super::notify::settle(store, &notifier, scope, &what, wait),
-        sweeper.drain(wait)
-    );
+    super::notify::settle(store, &notifier, scope, &what, wait).await;
+    printed?;
+    if args.resume {
+        return super::resume::run(store, &row.run_id, None, out).await;
+    }
     Ok(0)
 }
 

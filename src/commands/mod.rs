@@ -6,6 +6,7 @@ mod logs;
 mod migrate;
 mod notify;
 mod plan;
+mod resume;
 mod run;
 mod runs;
 mod serve;
@@ -45,6 +46,9 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
                 Command::Approve(args) => decide::run(&store, args, true, out).await,
                 Command::Reject(args) => decide::run(&store, args, false, out).await,
                 Command::Logs(args) => logs::run(&store, args).await,
+                Command::Resume(args) => {
+                    resume::run(&store, &args.run_id, args.concurrency, out).await
+                }
                 Command::Notify(cmd) => notify::run(&store, cmd, out).await,
                 Command::Run(_) | Command::Plan(_) | Command::Migrate(_) | Command::Serve(_) => {
                     unreachable!("handled above")

@@ -7,10 +7,11 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::cli::{NotifyCommand, NotifyListArgs};
+use crate::config::display_url;
 use crate::error::{Error, Result, code};
 use crate::notify::notifier::env_redactor;
 use crate::notify::send::{Meta, post};
-use crate::notify::target::{Endpoint, display_url};
+use crate::notify::target::Endpoint;
 use crate::notify::{Notifier, Settings, Target, TargetKind};
 use crate::store::delivery::{self, DeliveryFilter, Sweep};
 use crate::store::webhook_delivery::{self, DeliveryStatus};
@@ -207,9 +208,9 @@ pub async fn settle(
             if rows.len() == 1 { "" } else { "s" },
             if drained.unfinished > 0 {
                 format!(
-                    " ({} still under way after {})",
-                    drained.unfinished,
-                    humantime::format_duration(wait)
+                    " (orch stopped waiting after {}, {} still under way)",
+                    humantime::format_duration(wait),
+                    drained.unfinished
                 )
             } else {
                 String::new()

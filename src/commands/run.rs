@@ -17,24 +17,18 @@ use crate::notify::target::effective;
 use crate::notify::{Notifier, Settings, Target};
 use crate::plan::resolve::{Resolved, resolve};
 use crate::plan::secrets::MASK;
-use crate::runner::{RunRequest, execute, run_id};
-use crate::store::TaskStatus;
+use crate::runner::{RunReport, RunRequest, execute, run_id};
 use crate::store::connect::{Schema, open};
 use crate::store::delivery::DeliveryFilter;
+use crate::store::{Store, TaskStatus};
 use crate::ui::progress::{Plain, Spinners};
 use crate::ui::{Output, summary};
 
 pub async fn run(target: &DatabaseTarget, args: RunArgs, out: Output) -> Result<i32> {
     let plan = crate::plan::load(&args.plan)?;
     let process_env: HashMap<String, String> = std::env::vars().collect();
-    // Tasks inherit `DATABASE_URL`: its password is a secret wherever it shows up.
-    let mut extra: Vec<String> = match target {
-        DatabaseTarget::Postgres { url } => url_password(url).into_iter().collect(),
-        DatabaseTarget::Sqlite { .. } => Vec::new(),
-    };
-    // Webhook URLs and signing secrets are secrets whatever their variables are called.
     let (targets, notify_warnings) = effective(&plan.notify, &process_env);
-    extra.extend(target_secrets(&targets, &process_env));
+    let extra = extra_secrets(target, &targets, &process_env);
     let only = if args.with_deps {
         crate::plan::graph::with_dependencies(&plan.tasks, &args.only)
     } else {
@@ -79,11 +73,47 @@ pub async fn run(target: &DatabaseTarget, args: RunArgs, out: Output) -> Result<
         notifier: notifier.clone(),
     };
     let report = if out.tty {
-        execute(&store, request, &Spinners::new(), cancel_rx).await?
+        execute(&store, request, &Spinners::new(), cancel_rx).await
     } else {
-        execute(&store, request, &Plain, cancel_rx).await?
+        execute(&store, request, &Plain, cancel_rx).await
     };
-    out.print(&summary::render(&report, out.tty))?;
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => {
+            // The run broke (the database went away): give deliveries under way a moment,
+            // so they are not cut off halfway, then report.
+            notifier.drain(CANCELLED_WAIT).await;
+            return Err(e);
+        }
+    };
+    conclude(&store, &notifier, &report, out).await
+}
+
+/// Secrets beyond the environment's: tasks inherit `DATABASE_URL`, so its password; and
+/// webhook URLs and signing secrets, whatever their variables are called.
+pub(super) fn extra_secrets(
+    target: &DatabaseTarget,
+    targets: &[Target],
+    env: &HashMap<String, String>,
+) -> Vec<String> {
+    let mut extra: Vec<String> = match target {
+        DatabaseTarget::Postgres { url } => url_password(url).into_iter().collect(),
+        DatabaseTarget::Sqlite { .. } => Vec::new(),
+    };
+    extra.extend(target_secrets(targets, env));
+    extra
+}
+
+/// After a run (or a resume): the summary, the bounded wait for notifications, and the exit
+/// code: 130/143 after a signal, 1 when a task of the run failed, else 0.
+pub(super) async fn conclude(
+    store: &Store,
+    notifier: &Notifier,
+    report: &RunReport,
+    out: Output,
+) -> Result<i32> {
+    // Printed first, checked last: a closed stdout must not cut deliveries off halfway.
+    let printed = out.print(&summary::render(report, out.tty));
     // Interrupted: a short wait; what is left is retried by the next command.
     let wait = match report.cancelled {
         Some(_) => notifier.settings().wait.min(CANCELLED_WAIT),
@@ -94,7 +124,8 @@ pub async fn run(target: &DatabaseTarget, args: RunArgs, out: Output) -> Result<
         ..Default::default()
     };
     let what = format!("run {}", report.run.run_id);
-    super::notify::settle(&store, &notifier, scope, &what, wait).await;
+    super::notify::settle(store, notifier, scope, &what, wait).await;
+    printed?;
     Ok(match report.cancelled {
         Some(sig) => 128 + sig,
         None if report.count(TaskStatus::Failed) > 0 => code::TASK_FAILED,
@@ -106,7 +137,7 @@ pub async fn run(target: &DatabaseTarget, args: RunArgs, out: Output) -> Result<
 const CANCELLED_WAIT: Duration = Duration::from_secs(5);
 
 /// SIGINT and SIGTERM are passed to the running task's process group; the run then stops.
-async fn forward_signals(tx: watch::Sender<Option<i32>>) {
+pub(super) async fn forward_signals(tx: watch::Sender<Option<i32>>) {
     let (Ok(mut int), Ok(mut term)) = (
         signal(SignalKind::interrupt()),
         signal(SignalKind::terminate()),

@@ -1,19 +1,21 @@
 //! The sender: records a delivery per interested target, sends it in the background with
 //! retries, and lets the command wait (boundedly) for what is still under way at the end.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use chrono::Duration as ChronoDuration;
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::event::Event;
 use super::payload::{Notice, body};
 use super::send::{Meta, Next, Settings, post};
-use super::target::{Endpoint, Target, display_url, with_env_defaults};
+use super::target::{Endpoint, Target, with_env_defaults};
+use crate::config::display_url;
 use crate::error::Result;
 use crate::plan::secrets::{Redactor, is_secret_name};
-use crate::store::delivery::{self, AttemptRecord, NewDelivery, Sweep};
+use crate::store::delivery::{self, AttemptRecord, Lease, NewDelivery, Sweep};
 use crate::store::webhook_delivery::{self, DeliveryStatus};
 use crate::store::{Store, agents_run, now};
 
@@ -30,9 +32,19 @@ struct Inner {
     redactor: Arc<Redactor>,
     settings: Settings,
     tasks: Mutex<JoinSet<()>>,
-    /// Deliveries being sent by this process, to release if it stops waiting for them.
-    in_flight: Arc<Mutex<HashSet<i64>>>,
+    /// Deliveries being sent by this process and their leases, to release if it stops
+    /// waiting for them.
+    in_flight: Arc<Mutex<HashMap<i64, Lease>>>,
+    /// At most this many requests at once: a sweep of a long outage must not flood the
+    /// receiver (Slack answers a burst with 429s) or the database pool.
+    permits: Arc<Semaphore>,
 }
+
+/// Requests in flight at once, per process.
+const MAX_CONCURRENT: usize = 8;
+/// Attempts over every retry after which a delivery is given up (`failed`): a receiver that
+/// has failed this often is misconfigured, not down for a moment.
+pub const MAX_ATTEMPTS_IN_ALL: i32 = 12;
 
 /// What became of deliveries this process was waiting for.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -57,7 +69,8 @@ impl Notifier {
                 redactor: Arc::new(redactor),
                 settings,
                 tasks: Mutex::new(JoinSet::new()),
-                in_flight: Arc::new(Mutex::new(HashSet::new())),
+                in_flight: Arc::new(Mutex::new(HashMap::new())),
+                permits: Arc::new(Semaphore::new(MAX_CONCURRENT)),
             }),
         }
     }
@@ -113,7 +126,15 @@ impl Notifier {
                 },
             )
             .await?;
-            self.spawn(row.id, endpoint, payload, notice.event.as_str().to_owned());
+            let lease = row.locked_until.unwrap_or_else(now);
+            let job = Job {
+                id: row.id,
+                lease,
+                prior_attempts: 0,
+                payload,
+                event: notice.event.as_str().to_owned(),
+            };
+            self.spawn(job, endpoint);
         }
         Ok(())
     }
@@ -136,32 +157,53 @@ impl Notifier {
                 .get(&row.run_id)
                 .map(Vec::as_slice)
                 .unwrap_or_default();
-            if self.retry(&row, targets).await? {
+            let also_failed = matches!(sweep, Sweep::Undelivered);
+            if self.retry(&row, targets, also_failed).await? {
                 taken.push(row.id);
             }
         }
         Ok(taken)
     }
 
-    /// Sends delivery `row` again if nobody else holds it; `false` when someone does.
+    /// Sends delivery `row` again (also a `failed` one) if nobody else holds it; `false`
+    /// when someone does.
     pub async fn retry_one(&self, row: &webhook_delivery::Model) -> Result<bool> {
         let saved = saved_targets(&self.inner.store, &row.run_id).await?;
         let targets = with_env_defaults(&saved, &self.inner.env);
-        self.retry(row, &targets).await
+        self.retry(row, &targets, true).await
     }
 
-    async fn retry(&self, row: &webhook_delivery::Model, targets: &[Target]) -> Result<bool> {
-        if !delivery::claim(&self.inner.store.db, row.id).await? {
+    async fn retry(
+        &self,
+        row: &webhook_delivery::Model,
+        targets: &[Target],
+        also_failed: bool,
+    ) -> Result<bool> {
+        let Some(lease) = delivery::claim(&self.inner.store.db, row.id, also_failed).await? else {
             return Ok(false);
-        }
-        let endpoint = match targets.iter().find(|t| t.name == row.target) {
-            Some(t) => self.endpoint(t),
-            None => Err(format!(
-                "run `{}` has no saved target `{}`: it cannot be sent again",
-                row.run_id, row.target
-            )),
         };
-        self.spawn(row.id, endpoint, row.payload.clone(), row.event.clone());
+        let job = Job {
+            id: row.id,
+            lease,
+            prior_attempts: row.attempts,
+            payload: row.payload.clone(),
+            event: row.event.clone(),
+        };
+        match targets.iter().find(|t| t.name == row.target) {
+            Some(t) => self.spawn(job, self.endpoint(t)),
+            None => {
+                // The run no longer names this target: it can never be sent.
+                let record = AttemptRecord {
+                    error: Some(format!(
+                        "run `{}` has no saved target `{}`: it cannot be sent again",
+                        row.run_id, row.target
+                    )),
+                    settled: Some(DeliveryStatus::Failed),
+                    ..Default::default()
+                };
+                delivery::record(&self.inner.store.db, row.id, lease, record).await?;
+            }
+        }
         Ok(true)
     }
 
@@ -171,14 +213,19 @@ impl Notifier {
         })
     }
 
-    fn spawn(&self, id: i64, endpoint: Result<Endpoint, String>, payload: String, event: String) {
+    fn spawn(&self, job: Job, endpoint: Result<Endpoint, String>) {
         let inner = &self.inner;
-        lock(&inner.in_flight).insert(id);
-        let (store, redactor, settings) =
-            (inner.store.clone(), inner.redactor.clone(), inner.settings);
+        lock(&inner.in_flight).insert(job.id, job.lease);
+        let sender = Sender {
+            store: inner.store.clone(),
+            redactor: inner.redactor.clone(),
+            settings: inner.settings,
+            permits: inner.permits.clone(),
+        };
         let in_flight = inner.in_flight.clone();
         lock(&inner.tasks).spawn(async move {
-            deliver(&store, id, endpoint, &payload, &event, settings, &redactor).await;
+            let id = job.id;
+            sender.deliver(job, endpoint).await;
             lock(&in_flight).remove(&id);
         });
     }
@@ -203,7 +250,7 @@ impl Notifier {
         }
         let unfinished = set.len();
         set.abort_all();
-        let left: Vec<i64> = lock(&self.inner.in_flight).drain().collect();
+        let left: Vec<(i64, Lease)> = lock(&self.inner.in_flight).drain().collect();
         if let Err(e) = delivery::release(&self.inner.store.db, &left).await {
             eprintln!("warning: notify: {e}");
         }
@@ -216,62 +263,100 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Sends one delivery: up to `settings.attempts` requests, recording each.
-async fn deliver(
-    store: &Store,
+/// One delivery to send: its row, the lease on it, and what to send.
+struct Job {
     id: i64,
-    endpoint: Result<Endpoint, String>,
-    payload: &str,
-    event: &str,
-    settings: Settings,
-    redactor: &Redactor,
-) {
-    let db = &store.db;
-    let endpoint = match endpoint {
-        Ok(e) => e,
-        Err(why) => {
-            let record = AttemptRecord {
-                error: Some(why),
-                release: true,
-                ..Default::default()
-            };
-            report(delivery::record(db, id, record).await, id);
-            return;
-        }
-    };
-    let meta = Meta {
-        event,
-        delivery_id: Some(id),
-    };
-    for attempt in 1..=settings.attempts {
-        let answer = post(&endpoint, payload, &meta, settings.timeout).await;
-        let next = answer.next();
-        let last = attempt == settings.attempts;
-        let record = AttemptRecord {
-            sent: true,
-            http_status: answer.status,
-            error: answer.error.as_deref().map(|e| redactor.redact(e)),
-            settled: match next {
-                Next::Delivered => Some(DeliveryStatus::Delivered),
-                Next::GiveUp => Some(DeliveryStatus::Failed),
-                Next::Retry(_) => None,
-            },
-            release: last,
-        };
-        report(delivery::record(db, id, record).await, id);
-        match next {
-            Next::Retry(after) if !last => {
-                let wait = after.unwrap_or_else(|| settings.backoff_before(attempt + 1));
-                tokio::time::sleep(wait).await;
-            }
-            _ => break,
-        }
-    }
+    lease: Lease,
+    /// Attempts made before this round (by earlier commands).
+    prior_attempts: i32,
+    payload: String,
+    event: String,
 }
 
-fn report(result: Result<()>, id: i64) {
-    if let Err(e) = result {
-        eprintln!("warning: notify: cannot record delivery {id}: {e}");
+/// What a background delivery needs from the notifier.
+struct Sender {
+    store: Store,
+    redactor: Arc<Redactor>,
+    settings: Settings,
+    permits: Arc<Semaphore>,
+}
+
+impl Sender {
+    /// Up to `settings.attempts` requests, each recorded; stops when the lease is lost.
+    async fn deliver(&self, job: Job, endpoint: Result<Endpoint, String>) {
+        let endpoint = match endpoint {
+            Ok(e) => e,
+            Err(why) => {
+                // Not an attempt: the row stays `pending` for a process that has the variable.
+                let record = AttemptRecord {
+                    error: Some(why),
+                    release: true,
+                    ..Default::default()
+                };
+                self.record(&job, record).await;
+                return;
+            }
+        };
+        let meta = Meta {
+            event: &job.event,
+            delivery_id: Some(job.id),
+        };
+        for attempt in 1..=self.settings.attempts {
+            let answer = {
+                // A closed semaphore cannot happen (never closed); go on without a permit.
+                let _permit = self.permits.acquire().await.ok();
+                post(&endpoint, &job.payload, &meta, self.settings.timeout).await
+            };
+            let in_all = job.prior_attempts + attempt as i32;
+            let next = match answer.next() {
+                Next::Retry(_) if in_all >= MAX_ATTEMPTS_IN_ALL => Next::GiveUp,
+                n => n,
+            };
+            let mut error = answer.error.as_deref().map(|e| self.redactor.redact(e));
+            if next == Next::GiveUp && answer.next() != Next::GiveUp {
+                error = error.map(|e| format!("{e} (gave up after {in_all} attempts)"));
+            }
+            let last = attempt == self.settings.attempts;
+            let record = AttemptRecord {
+                sent: true,
+                http_status: answer.status,
+                error,
+                settled: match next {
+                    Next::Delivered => Some(DeliveryStatus::Delivered),
+                    Next::GiveUp => Some(DeliveryStatus::Failed),
+                    Next::Retry(_) => None,
+                },
+                release: last,
+            };
+            if !self.record(&job, record).await {
+                return;
+            }
+            match next {
+                Next::Retry(after) if !last => {
+                    let wait = after.unwrap_or_else(|| self.settings.backoff_before(attempt + 1));
+                    tokio::time::sleep(wait).await;
+                }
+                _ => break,
+            }
+        }
+    }
+
+    /// Writes an attempt; `false` when this process no longer holds the row.
+    async fn record(&self, job: &Job, record: AttemptRecord) -> bool {
+        match delivery::record(&self.store.db, job.id, job.lease, record).await {
+            Ok(true) => true,
+            Ok(false) => {
+                eprintln!(
+                    "warning: notify: delivery {} was taken over by another orch; leaving it",
+                    job.id
+                );
+                false
+            }
+            Err(e) => {
+                eprintln!("warning: notify: cannot record delivery {}: {e}", job.id);
+                false
+            }
+        }
     }
 }
 
@@ -282,10 +367,13 @@ pub async fn saved_targets(store: &Store, run_id: &str) -> Result<Vec<Target>> {
         .one(&store.db)
         .await
         .map_err(crate::Error::db)?;
-    Ok(run
-        .and_then(|r| r.notify)
-        .and_then(|json| serde_json::from_str(&json).ok())
-        .unwrap_or_default())
+    let Some(json) = run.and_then(|r| r.notify) else {
+        return Ok(Vec::new());
+    };
+    Ok(serde_json::from_str(&json).unwrap_or_else(|e| {
+        eprintln!("warning: notify: the targets saved with run `{run_id}` are unreadable ({e})");
+        Vec::new()
+    }))
 }
 
 /// Masks what a notification outside a run could leak: the values of secret-named variables

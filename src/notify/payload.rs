@@ -9,7 +9,7 @@ use super::event::Event;
 use super::target::TargetKind;
 use crate::store::json::{task as task_json, timestamp};
 use crate::store::{TaskStatus, agents_task};
-use crate::ui::format::duration_ms;
+use crate::ui::format::{duration_ms, status_counts};
 
 /// Something that happened, with what a message about it needs.
 #[derive(Clone, Debug)]
@@ -102,21 +102,18 @@ pub fn slack_text(n: &Notice) -> String {
 
 fn run_sentence(n: &Notice) -> String {
     let digest = n.digest.clone().unwrap_or_default();
-    let counts: Vec<String> = digest
-        .counts
-        .iter()
-        .filter(|(_, c)| *c > 0)
-        .map(|(s, c)| format!("{c} {s}"))
-        .collect();
+    let count = |s: TaskStatus| {
+        digest
+            .counts
+            .iter()
+            .find(|(k, _)| *k == s)
+            .map_or(0, |(_, c)| *c)
+    };
     let mut text = format!(
         "Run {} finished in {}: {}",
         n.run_id,
         duration_ms(Some(digest.duration_ms)),
-        if counts.is_empty() {
-            "no tasks".to_owned()
-        } else {
-            counts.join(", ")
-        }
+        status_counts(count)
     );
     for (task, _, uri) in &digest.links {
         text.push_str(&format!("\n• {task}: {uri}"));

@@ -9,7 +9,8 @@ use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 
 use super::sign::{SIGNATURE_HEADER, TIMESTAMP_HEADER, signature};
-use super::target::{Endpoint, TargetKind, display_url};
+use super::target::{Endpoint, TargetKind};
+use crate::config::display_url;
 
 /// The longest `Retry-After` orch honours.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
@@ -59,13 +60,9 @@ impl Settings {
         }
     }
 
-    /// The wait before attempt `next` (2, 3, …): `backoff × 2^(next−2)`, between half and
-    /// all of it so that deliveries failing together do not retry together.
+    /// The wait before attempt `next` (2, 3, …): `backoff × 2^(next−2)`, with jitter.
     pub fn backoff_before(&self, next: u32) -> Duration {
-        let exp = self
-            .backoff
-            .saturating_mul(1u32 << next.saturating_sub(2).min(16));
-        exp.mul_f64(0.5 + fastrand::f64() * 0.5)
+        crate::backoff::jittered(self.backoff, next.saturating_sub(1), MAX_RETRY_AFTER)
     }
 }
 
@@ -167,7 +164,7 @@ pub async fn post(endpoint: &Endpoint, body: &str, meta: &Meta<'_>, timeout: Dur
             let text = if e.is_timeout() {
                 format!("no answer within {}", humantime::format_duration(timeout))
             } else {
-                error_text(&e, &endpoint.url)
+                error_text(&e.without_url(), &endpoint.url)
             };
             return failure(text);
         }

@@ -11,6 +11,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::event::Event;
+use crate::config::display_url;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -173,19 +174,6 @@ pub fn effective(plan: &[Target], env: &HashMap<String, String>) -> (Vec<Target>
     (targets, warnings)
 }
 
-/// A webhook URL as it may be shown: scheme and host (and port) only. The path of a Slack
-/// or similar URL is the credential.
-pub fn display_url(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return "(not a URL)".to_owned();
-    };
-    let rest = &url[scheme_end + 3..];
-    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
-    // Drop any userinfo: `https://user:pw@host` shows as `https://host`.
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    format!("{}://{host}", &url[..scheme_end])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,19 +183,6 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect()
-    }
-
-    #[test]
-    fn urls_show_scheme_and_host_only() {
-        assert_eq!(
-            display_url("https://hooks.slack.com/services/T0/B0/XYZ"),
-            "https://hooks.slack.com"
-        );
-        assert_eq!(
-            display_url("http://u:pw@127.0.0.1:8080/x?y=1"),
-            "http://127.0.0.1:8080"
-        );
-        assert_eq!(display_url("nonsense"), "(not a URL)");
     }
 
     #[test]

@@ -27,7 +27,7 @@ fn loc(l: &Location) -> Loc {
     }
 }
 
-fn at<T>(s: &Spanned<T>) -> Loc {
+pub(super) fn at<T>(s: &Spanned<T>) -> Loc {
     loc(&s.referenced)
 }
 
@@ -94,11 +94,12 @@ fn yaml_message(e: &serde_saphyr::Error) -> String {
     stripped.to_owned()
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lowercase hex of `bytes` (digests).
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn issue(issues: &mut Vec<PlanIssue>, loc: Loc, message: String) {
+pub(super) fn issue(issues: &mut Vec<PlanIssue>, loc: Loc, message: String) {
     issues.push(PlanIssue { loc, message });
 }
 

@@ -4,22 +4,11 @@
 use indexmap::IndexMap;
 use serde_saphyr::Spanned;
 
-use super::Loc;
+use super::load::{at, issue};
 use super::raw::RawTarget;
 use crate::error::PlanIssue;
 use crate::notify::target::{DEFAULT_EVENTS, reference_name};
 use crate::notify::{Event, Target, TargetKind};
-
-fn at<T>(s: &Spanned<T>) -> Loc {
-    Loc {
-        line: s.referenced.line(),
-        column: s.referenced.column(),
-    }
-}
-
-fn issue(issues: &mut Vec<PlanIssue>, loc: Loc, message: String) {
-    issues.push(PlanIssue { loc, message });
-}
 
 pub fn targets(
     raw: &IndexMap<String, Spanned<Option<RawTarget>>>,

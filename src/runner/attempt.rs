@@ -73,7 +73,7 @@ pub async fn run(
         }
         // Wait, then another attempt (the row shows which one is under way). A signal during
         // the wait ends the task as the failed attempt left it.
-        let wait = backoff(task.spec.retry_backoff, attempt);
+        let wait = crate::backoff::jittered(task.spec.retry_backoff, attempt, MAX_BACKOFF);
         let stopped = tokio::select! {
             _ = tokio::time::sleep(wait) => false,
             _ = cancel.wait_for(Option::is_some) => true,
@@ -113,14 +113,6 @@ pub async fn run(
     .await
 }
 
-/// `base × 2^(retry−1)`, capped at 10 minutes, with jitter (between half and all of it) so
-/// that tasks failing together do not retry together.
-fn backoff(base: Duration, retry: u32) -> Duration {
-    let exp = base.saturating_mul(1u32 << retry.saturating_sub(1).min(20));
-    let capped = exp.min(MAX_BACKOFF);
-    capped.mul_f64(0.5 + fastrand::f64() * 0.5)
-}
-
 async fn header(log_path: &Path, attempt: u32, attempts: u32) {
     if let Some(dir) = log_path.parent() {
         let _ = tokio::fs::create_dir_all(dir).await;
@@ -136,22 +128,5 @@ async fn header(log_path: &Path, attempt: u32, attempts: u32) {
             crate::store::json::timestamp(&now())
         );
         let _ = f.write_all(line.as_bytes()).await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        let base = Duration::from_secs(30);
-        for _ in 0..20 {
-            let first = backoff(base, 1);
-            assert!(first >= Duration::from_secs(15) && first <= base);
-            let third = backoff(base, 3);
-            assert!(third >= Duration::from_secs(60) && third <= Duration::from_secs(120));
-            assert!(backoff(base, 30) <= MAX_BACKOFF);
-        }
     }
 }

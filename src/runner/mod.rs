@@ -6,6 +6,7 @@
 
 pub mod attempt;
 pub mod capture;
+mod drive;
 pub mod excerpt;
 pub mod outputs;
 pub mod process;
@@ -14,12 +15,10 @@ pub mod run_id;
 pub mod schedule;
 pub mod verdict;
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::sync::watch;
-use tokio::task::JoinSet;
 
 use crate::error::Result;
 use crate::notify::{Event, Notice, Notifier, notifier::run_finished};
@@ -28,8 +27,8 @@ use crate::plan::resolve::Resolved;
 use crate::store::mutation::{NewRun, NewTask, finish_run, insert_task};
 use crate::store::transition::{TaskChange, transition};
 use crate::store::{Store, TaskStatus, agents_run, agents_task, now};
+use drive::Drive;
 use progress::Reporter;
-use schedule::Readiness;
 
 /// Everything a run needs besides the database.
 pub struct RunRequest<'a> {
@@ -97,106 +96,91 @@ pub async fn execute(
         new.inputs = task.spec.inputs.as_ref().map(|v| redactor.redact_json(v));
         rows.push(insert_task(&store.db, new).await?);
     }
-    let index: HashMap<&str, usize> = tasks
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.spec.name.as_str(), i))
-        .collect();
-
-    let limit = req.concurrency.max(1) as usize;
-    let mut running: JoinSet<(usize, Result<agents_task::Model>)> = JoinSet::new();
-    let mut cancelled = None;
-    loop {
-        if cancelled.is_none() {
-            cancelled = *cancel.borrow();
-        }
-        // Start or skip what can be decided now, in plan order.
-        let mut progressed = true;
-        while progressed && cancelled.is_none() {
-            progressed = false;
-            for i in 0..tasks.len() {
-                if rows[i].status != TaskStatus::Queued {
-                    continue;
-                }
-                let deps: Vec<(&str, TaskStatus)> = tasks[i]
-                    .spec
-                    .depends_on
-                    .iter()
-                    .filter_map(|d| index.get(d.as_str()).map(|&j| (d.as_str(), rows[j].status)))
-                    .collect();
-                match schedule::readiness(tasks[i].spec.when, &deps) {
-                    Readiness::Wait => {}
-                    Readiness::Skip(reason) => {
-                        rows[i] = finish_unstarted(store, &rows[i], reason).await?;
-                        reporter.task_finished(&rows[i]);
-                        progressed = true;
-                    }
-                    Readiness::Ready if running.len() >= limit => {}
-                    Readiness::Ready => {
-                        let row = transition(
-                            &store.db,
-                            rows[i].id,
-                            TaskStatus::Queued,
-                            TaskStatus::Running,
-                            TaskChange {
-                                started_at: Some(now()),
-                                ..Default::default()
-                            },
-                        )
-                        .await?;
-                        reporter.task_started(&row);
-                        rows[i] = row.clone();
-                        // Spawned, not merely polled from here: a task holding a database
-                        // connection must progress while this loop awaits its own queries,
-                        // or a full pool deadlocks.
-                        let (store, task) = (store.clone(), tasks[i].clone());
-                        let (redactor, log_dir) = (redactor.clone(), log_dir.clone());
-                        let cancel = cancel.clone();
-                        running.spawn(async move {
-                            let row = attempt::run(&store, row, &task, &log_dir, &redactor, cancel);
-                            (i, row.await)
-                        });
-                        progressed = true;
-                    }
-                }
-            }
-        }
-        if running.is_empty() {
-            break;
-        }
-        let mut watch_cancel = cancel.clone();
-        tokio::select! {
-            Some(joined) = running.join_next() => {
-                let (i, result) = joined.map_err(|e| crate::error::Error::Io {
-                    context: "a task's supervisor stopped".to_owned(),
-                    source: std::io::Error::other(e.to_string()),
-                })?;
-                rows[i] = result?;
-                reporter.task_finished(&rows[i]);
-                notify_finished(&req.notifier, &rows[i], reporter).await;
-            }
-            _ = watch_cancel.wait_for(Option::is_some), if cancelled.is_none() => {
-                cancelled = *cancel.borrow();
-            }
-        }
-    }
-    // Stopped by a signal: what never started will not start.
-    if let Some(sig) = cancelled {
-        for row in rows.iter_mut().filter(|r| r.status == TaskStatus::Queued) {
-            *row = finish_unstarted(store, row, format!("skipped: orch received signal {sig}"))
-                .await?;
-        }
-    }
-    finish_run(&store.db, &run.run_id, now()).await?;
-    let notice = run_finished(&run.run_id, &rows, run.started_at);
-    if let Err(e) = req.notifier.emit(&notice).await {
-        reporter.warn(&format!("notify: {e}"));
-    }
+    let drive = Drive {
+        tasks,
+        rows,
+        log_dir,
+        redactor,
+        concurrency: req.concurrency,
+        notifier: &req.notifier,
+    };
+    let (rows, cancelled) = drive::drive(store, drive, reporter, cancel).await?;
+    finish(store, &run, &rows, &req.notifier, reporter).await?;
     Ok(RunReport {
         run,
         rows,
         cancelled,
     })
+}
+
+/// Everything `orch resume` needs: the run as recorded, its plan resolved again from the
+/// saved text, and its rows.
+pub struct ResumeRequest {
+    pub run: agents_run::Model,
+    /// Resolved for exactly the tasks that have rows in this run.
+    pub resolved: Resolved,
+    pub rows: Vec<agents_task::Model>,
+    pub concurrency: u32,
+    pub notifier: Notifier,
+}
+
+/// Goes on with a recorded run: what became runnable runs (after an approval), what can no
+/// longer run is skipped (after a rejection), and tasks that ended stay as they are.
+pub async fn resume(
+    store: &Store,
+    req: ResumeRequest,
+    reporter: &dyn Reporter,
+    cancel: watch::Receiver<Option<i32>>,
+) -> Result<RunReport> {
+    let run = req.run;
+    // The rows in plan order, matched by task name.
+    let mut by_name: std::collections::HashMap<String, agents_task::Model> =
+        req.rows.into_iter().map(|r| (r.task.clone(), r)).collect();
+    let mut tasks = Vec::new();
+    let mut rows = Vec::new();
+    for task in req.resolved.tasks {
+        if let Some(row) = by_name.remove(&task.spec.name) {
+            rows.push(row);
+            tasks.push(task);
+        }
+    }
+    let log_dir = run
+        .log_dir
+        .as_deref()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(".orch/logs"));
+    reporter.run_started(&run.run_id, tasks.len());
+    let drive = Drive {
+        tasks: &tasks,
+        rows,
+        log_dir,
+        redactor: Arc::new(req.resolved.redactor),
+        concurrency: req.concurrency,
+        notifier: &req.notifier,
+    };
+    let (rows, cancelled) = drive::drive(store, drive, reporter, cancel).await?;
+    finish(store, &run, &rows, &req.notifier, reporter).await?;
+    Ok(RunReport {
+        run,
+        rows,
+        cancelled,
+    })
+}
+
+/// The run ends: its `finished_at`, and the `run_finished` notification.
+async fn finish(
+    store: &Store,
+    run: &agents_run::Model,
+    rows: &[agents_task::Model],
+    notifier: &Notifier,
+    reporter: &dyn Reporter,
+) -> Result<()> {
+    finish_run(&store.db, &run.run_id, now()).await?;
+    let notice = run_finished(&run.run_id, rows, run.started_at);
+    if let Err(e) = notifier.emit(&notice).await {
+        reporter.warn(&format!("notify: {e}"));
+    }
+    Ok(())
 }
 
 /// Tells the targets about a task that failed or now waits for a decision. A notification

@@ -14,15 +14,34 @@ pub enum Readiness {
     Wait,
 }
 
-/// `deps` holds each dependency's name and current status (dependencies outside this run,
-/// with `--only`, are not listed: they count as satisfied).
-pub fn readiness(when: When, deps: &[(&str, TaskStatus)]) -> Readiness {
-    if deps.iter().any(|(_, s)| !s.is_final()) {
+/// A dependency as the scheduler sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct Dep<'a> {
+    pub name: &'a str,
+    pub status: TaskStatus,
+    /// Who rejected it, when it failed by a rejection at its gate.
+    pub rejected_by: Option<&'a str>,
+}
+
+impl<'a> From<(&'a str, TaskStatus)> for Dep<'a> {
+    fn from((name, status): (&'a str, TaskStatus)) -> Self {
+        Dep {
+            name,
+            status,
+            rejected_by: None,
+        }
+    }
+}
+
+/// `deps` holds each dependency (dependencies outside this run, with `--only`, are not
+/// listed: they count as satisfied).
+pub fn readiness(when: When, deps: &[Dep<'_>]) -> Readiness {
+    if deps.iter().any(|d| !d.status.is_final()) {
         // Queued, running, or held at a gate: a gate holds back every dependent.
         return Readiness::Wait;
     }
-    let failed = deps.iter().find(|(_, s)| *s == TaskStatus::Failed);
-    let skipped = deps.iter().find(|(_, s)| *s == TaskStatus::Skipped);
+    let failed = deps.iter().find(|d| d.status == TaskStatus::Failed);
+    let skipped = deps.iter().find(|d| d.status == TaskStatus::Skipped);
     match when {
         When::Always => Readiness::Ready,
         When::Failure => match failed {
@@ -30,9 +49,12 @@ pub fn readiness(when: When, deps: &[(&str, TaskStatus)]) -> Readiness {
             None => Readiness::Skip("skipped: no dependency failed".to_owned()),
         },
         When::Success => match (failed, skipped) {
-            (Some((name, _)), _) => Readiness::Skip(format!("skipped: dependency {name} failed")),
-            (None, Some((name, _))) => {
-                Readiness::Skip(format!("skipped: dependency {name} was skipped"))
+            (Some(d), _) => Readiness::Skip(match d.rejected_by {
+                Some(by) => format!("skipped: dependency {} was rejected by {by}", d.name),
+                None => format!("skipped: dependency {} failed", d.name),
+            }),
+            (None, Some(d)) => {
+                Readiness::Skip(format!("skipped: dependency {} was skipped", d.name))
             }
             (None, None) => Readiness::Ready,
         },
@@ -48,31 +70,60 @@ mod tests {
     fn success_needs_every_dependency_to_succeed() {
         assert_eq!(readiness(When::Success, &[]), Readiness::Ready);
         assert_eq!(
-            readiness(When::Success, &[("a", Succeeded)]),
+            readiness(When::Success, &[("a", Succeeded).into()]),
             Readiness::Ready
         );
         assert_eq!(
-            readiness(When::Success, &[("a", Succeeded), ("b", Failed)]),
+            readiness(
+                When::Success,
+                &[("a", Succeeded).into(), ("b", Failed).into()]
+            ),
             Readiness::Skip("skipped: dependency b failed".into())
         );
         assert_eq!(
-            readiness(When::Success, &[("a", Skipped)]),
+            readiness(When::Success, &[("a", Skipped).into()]),
             Readiness::Skip("skipped: dependency a was skipped".into())
         );
-        assert_eq!(readiness(When::Success, &[("a", Running)]), Readiness::Wait);
         assert_eq!(
-            readiness(When::Success, &[("a", AwaitingApproval)]),
+            readiness(When::Success, &[("a", Running).into()]),
+            Readiness::Wait
+        );
+        assert_eq!(
+            readiness(When::Success, &[("a", AwaitingApproval).into()]),
             Readiness::Wait
         );
     }
 
     #[test]
-    fn always_and_failure_run_after_failures() {
-        assert_eq!(readiness(When::Always, &[("a", Failed)]), Readiness::Ready);
-        assert_eq!(readiness(When::Always, &[("a", Queued)]), Readiness::Wait);
-        assert_eq!(readiness(When::Failure, &[("a", Failed)]), Readiness::Ready);
+    fn a_rejection_is_named_in_the_reason() {
+        let dep = Dep {
+            name: "gate",
+            status: Failed,
+            rejected_by: Some("bob"),
+        };
         assert_eq!(
-            readiness(When::Failure, &[("a", Succeeded)]),
+            readiness(When::Success, &[dep]),
+            Readiness::Skip("skipped: dependency gate was rejected by bob".into())
+        );
+        assert_eq!(readiness(When::Always, &[dep]), Readiness::Ready);
+    }
+
+    #[test]
+    fn always_and_failure_run_after_failures() {
+        assert_eq!(
+            readiness(When::Always, &[("a", Failed).into()]),
+            Readiness::Ready
+        );
+        assert_eq!(
+            readiness(When::Always, &[("a", Queued).into()]),
+            Readiness::Wait
+        );
+        assert_eq!(
+            readiness(When::Failure, &[("a", Failed).into()]),
+            Readiness::Ready
+        );
+        assert_eq!(
+            readiness(When::Failure, &[("a", Succeeded).into()]),
             Readiness::Skip("skipped: no dependency failed".into())
         );
     }

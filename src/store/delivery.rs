@@ -61,14 +61,24 @@ pub async fn insert(
     .map_err(Error::db)
 }
 
-/// Takes the lease on delivery `id` if it is undelivered and nobody holds it; `false` when
-/// someone else does (or it was delivered meanwhile).
-pub async fn claim(db: &impl ConnectionTrait, id: i64) -> Result<bool> {
+/// A sender's hold on a delivery: the `locked_until` it wrote. Every later write of that
+/// sender matches it, so a sender whose lease ran out can never overwrite the next one's work.
+pub type Lease = DateTime<Utc>;
+
+/// Takes the lease on delivery `id` if nobody holds it and it is still `pending` (or, with
+/// `also_failed`, `failed`); `None` when someone else holds it or it was settled meanwhile.
+pub async fn claim(db: &impl ConnectionTrait, id: i64, also_failed: bool) -> Result<Option<Lease>> {
     let at = now();
+    let lease = at + LEASE;
+    let statuses: &[DeliveryStatus] = if also_failed {
+        &[DeliveryStatus::Pending, DeliveryStatus::Failed]
+    } else {
+        &[DeliveryStatus::Pending]
+    };
     let result = Entity::update_many()
-        .col_expr(Column::LockedUntil, Expr::value(at + LEASE))
+        .col_expr(Column::LockedUntil, Expr::value(lease))
         .filter(Column::Id.eq(id))
-        .filter(Column::Status.ne(DeliveryStatus::Delivered))
+        .filter(Column::Status.is_in(statuses.iter().copied()))
         .filter(
             Condition::any()
                 .add(Column::LockedUntil.is_null())
@@ -77,7 +87,7 @@ pub async fn claim(db: &impl ConnectionTrait, id: i64) -> Result<bool> {
         .exec(db)
         .await
         .map_err(Error::db)?;
-    Ok(result.rows_affected == 1)
+    Ok((result.rows_affected == 1).then_some(lease))
 }
 
 /// How one attempt (or a failure to make one) ended.
@@ -93,8 +103,14 @@ pub struct AttemptRecord {
     pub release: bool,
 }
 
-/// Records an attempt on delivery `id`.
-pub async fn record(db: &impl ConnectionTrait, id: i64, a: AttemptRecord) -> Result<()> {
+/// Records an attempt on delivery `id` held with `lease`; `false` when the lease was lost
+/// (nothing is written then).
+pub async fn record(
+    db: &impl ConnectionTrait,
+    id: i64,
+    lease: Lease,
+    a: AttemptRecord,
+) -> Result<bool> {
     let at = now();
     let mut sets: Vec<(Column, SimpleExpr)> = vec![
         (Column::UpdatedAt, Expr::value(at)),
@@ -119,12 +135,14 @@ pub async fn record(db: &impl ConnectionTrait, id: i64, a: AttemptRecord) -> Res
             Expr::value(Option::<DateTime<Utc>>::None),
         ));
     }
-    let mut update = Entity::update_many().filter(Column::Id.eq(id));
+    let mut update = Entity::update_many()
+        .filter(Column::Id.eq(id))
+        .filter(Column::LockedUntil.eq(lease));
     for (col, value) in sets {
         update = update.col_expr(col, value);
     }
-    update.exec(db).await.map_err(Error::db)?;
-    Ok(())
+    let result = update.exec(db).await.map_err(Error::db)?;
+    Ok(result.rows_affected == 1)
 }
 
 /// Which undelivered rows a sweep picks up.
@@ -204,19 +222,18 @@ pub async fn get(db: &impl ConnectionTrait, id: i64) -> Result<webhook_delivery:
 
 /// Frees the leases of deliveries whose sender stopped waiting for them, so that
 /// `orch notify retry` can take them at once instead of after [`LEASE`].
-pub async fn release(db: &impl ConnectionTrait, ids: &[i64]) -> Result<()> {
-    if ids.is_empty() {
-        return Ok(());
+pub async fn release(db: &impl ConnectionTrait, held: &[(i64, Lease)]) -> Result<()> {
+    for (id, lease) in held {
+        Entity::update_many()
+            .col_expr(
+                Column::LockedUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .filter(Column::Id.eq(*id))
+            .filter(Column::LockedUntil.eq(*lease))
+            .exec(db)
+            .await
+            .map_err(Error::db)?;
     }
-    Entity::update_many()
-        .col_expr(
-            Column::LockedUntil,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
-        .filter(Column::Id.is_in(ids.iter().copied()))
-        .filter(Column::Status.eq(DeliveryStatus::Pending))
-        .exec(db)
-        .await
-        .map_err(Error::db)?;
     Ok(())
 }

@@ -1,0 +1,149 @@
+//! The scheduling loop shared by `orch run` and `orch resume`: start each queued task when
+//! its dependencies allow (at most `concurrency` at once), skip those whose dependencies
+//! make them pointless, record how each ended, and stop starting anything after a signal.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use super::attempt;
+use super::progress::Reporter;
+use super::schedule::{self, Dep, Readiness};
+use super::{finish_unstarted, notify_finished};
+use crate::error::{Error, Result};
+use crate::notify::Notifier;
+use crate::plan::resolve::ResolvedTask;
+use crate::plan::secrets::Redactor;
+use crate::store::transition::{TaskChange, transition};
+use crate::store::{ApprovalState, Store, TaskStatus, agents_task, now};
+
+/// A run's tasks and their rows, index for index.
+pub(super) struct Drive<'a> {
+    pub tasks: &'a [ResolvedTask],
+    pub rows: Vec<agents_task::Model>,
+    pub log_dir: PathBuf,
+    pub redactor: Arc<Redactor>,
+    pub concurrency: u32,
+    pub notifier: &'a Notifier,
+}
+
+/// Runs until nothing more can start; returns the rows and the signal that stopped it early.
+pub(super) async fn drive(
+    store: &Store,
+    d: Drive<'_>,
+    reporter: &dyn Reporter,
+    cancel: watch::Receiver<Option<i32>>,
+) -> Result<(Vec<agents_task::Model>, Option<i32>)> {
+    let Drive {
+        tasks,
+        mut rows,
+        log_dir,
+        redactor,
+        concurrency,
+        notifier,
+    } = d;
+    let index: HashMap<&str, usize> = tasks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.spec.name.as_str(), i))
+        .collect();
+    let limit = concurrency.max(1) as usize;
+    let mut running: JoinSet<(usize, Result<agents_task::Model>)> = JoinSet::new();
+    let mut cancelled = None;
+    loop {
+        if cancelled.is_none() {
+            cancelled = *cancel.borrow();
+        }
+        // Start or skip what can be decided now, in plan order.
+        let mut progressed = true;
+        while progressed && cancelled.is_none() {
+            progressed = false;
+            for i in 0..tasks.len() {
+                if rows[i].status != TaskStatus::Queued {
+                    continue;
+                }
+                let deps: Vec<Dep<'_>> = tasks[i]
+                    .spec
+                    .depends_on
+                    .iter()
+                    .filter_map(|d| index.get(d.as_str()).map(|&j| dep(d, &rows[j])))
+                    .collect();
+                match schedule::readiness(tasks[i].spec.when, &deps) {
+                    Readiness::Wait => {}
+                    Readiness::Skip(reason) => {
+                        rows[i] = finish_unstarted(store, &rows[i], reason).await?;
+                        reporter.task_finished(&rows[i]);
+                        progressed = true;
+                    }
+                    Readiness::Ready if running.len() >= limit => {}
+                    Readiness::Ready => {
+                        let row = transition(
+                            &store.db,
+                            rows[i].id,
+                            TaskStatus::Queued,
+                            TaskStatus::Running,
+                            TaskChange {
+                                started_at: Some(now()),
+                                ..Default::default()
+                            },
+                        )
+                        .await?;
+                        reporter.task_started(&row);
+                        rows[i] = row.clone();
+                        // Spawned, not merely polled from here: a task holding a database
+                        // connection must progress while this loop awaits its own queries,
+                        // or a full pool deadlocks.
+                        let (store, task) = (store.clone(), tasks[i].clone());
+                        let (redactor, log_dir) = (redactor.clone(), log_dir.clone());
+                        let cancel = cancel.clone();
+                        running.spawn(async move {
+                            let row = attempt::run(&store, row, &task, &log_dir, &redactor, cancel);
+                            (i, row.await)
+                        });
+                        progressed = true;
+                    }
+                }
+            }
+        }
+        if running.is_empty() {
+            break;
+        }
+        let mut watch_cancel = cancel.clone();
+        tokio::select! {
+            Some(joined) = running.join_next() => {
+                let (i, result) = joined.map_err(|e| Error::Io {
+                    context: "a task's supervisor stopped".to_owned(),
+                    source: std::io::Error::other(e.to_string()),
+                })?;
+                rows[i] = result?;
+                reporter.task_finished(&rows[i]);
+                notify_finished(notifier, &rows[i], reporter).await;
+            }
+            _ = watch_cancel.wait_for(Option::is_some), if cancelled.is_none() => {
+                cancelled = *cancel.borrow();
+            }
+        }
+    }
+    // Stopped by a signal: what never started will not start.
+    if let Some(sig) = cancelled {
+        for row in rows.iter_mut().filter(|r| r.status == TaskStatus::Queued) {
+            *row = finish_unstarted(store, row, format!("skipped: orch received signal {sig}"))
+                .await?;
+        }
+    }
+    Ok((rows, cancelled))
+}
+
+fn dep<'a>(name: &'a str, row: &'a agents_task::Model) -> Dep<'a> {
+    Dep {
+        name,
+        status: row.status,
+        rejected_by: match row.approval_state {
+            Some(ApprovalState::Rejected) => Some(row.approver.as_deref().unwrap_or("someone")),
+            _ => None,
+        },
+    }
+}
