@@ -66,6 +66,11 @@ pub enum Error {
         approver: Option<String>,
         decided_at: Option<DateTime<Utc>>,
     },
+    /// The decision came after the task's `approval_timeout`: orch rejected it.
+    ApprovalTimedOut {
+        id: i64,
+        decided_at: Option<DateTime<Utc>>,
+    },
     /// A status change that the transition table forbids; a bug in the caller.
     IllegalTransition {
         from: TaskStatus,
@@ -170,6 +175,7 @@ impl Error {
             | Error::UnknownDelivery { .. } => code::NOT_FOUND,
             Error::NotAwaitingDecision { .. }
             | Error::AlreadyDecided { .. }
+            | Error::ApprovalTimedOut { .. }
             | Error::TransitionLost { .. }
             | Error::IllegalTransition { .. }
             | Error::DeliveryBusy { .. } => code::CONFLICT,
@@ -245,6 +251,22 @@ impl fmt::Display for Error {
                     write!(f, " at {}", crate::store::json::timestamp(at))?;
                 }
                 write!(f, ": a decision cannot be changed")
+            }
+            Error::ApprovalTimedOut { id, decided_at } => {
+                write!(f, "task {id} waited longer than its `approval_timeout`")?;
+                if let Some(at) = decided_at {
+                    write!(
+                        f,
+                        " and was rejected by orch at {}",
+                        crate::store::json::timestamp(at)
+                    )?;
+                } else {
+                    write!(f, " and was rejected by orch")?;
+                }
+                write!(
+                    f,
+                    ": a decision cannot be changed (run the plan again for a new gate)"
+                )
             }
             Error::IllegalTransition { from, to } => write!(
                 f,

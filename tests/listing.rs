@@ -5,7 +5,7 @@ use orch::store::mutation::{NewRun, insert_run};
 
 use crate::support::{TestDb, at, both_backends, seed_task, stderr, stdout_json};
 
-const KEYS: [&str; 16] = [
+const KEYS: [&str; 17] = [
     "id",
     "task",
     "run_id",
@@ -22,6 +22,7 @@ const KEYS: [&str; 16] = [
     "decided_at",
     "attempt",
     "exit_code",
+    "approval_deadline",
 ];
 
 both_backends!(

@@ -168,3 +168,67 @@ both_backends!(
         );
     }
 );
+
+both_backends!(
+    an_undecided_gate_times_out_and_a_late_decision_is_refused,
+    |db: TestDb| async move {
+        let plan = GATED.replace(
+            "    approval: on_output_uri\n",
+            "    approval: on_output_uri\n    approval_timeout: 1s\n",
+        );
+        let out = db.run(&plan, &[]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let rows = db.rows().await;
+        let gate = by_task(&rows, "gate");
+        let deadline = gate.approval_deadline.expect("a deadline while waiting");
+        assert!(deadline > gate.finished_at.unwrap());
+        // Past the deadline (no timing assertion: only "later than one second").
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        let out = db
+            .orch()
+            .args(["approve", &gate.id.to_string(), "--by", "alice"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("got no decision within its `approval_timeout`: rejected"),
+            "{err}"
+        );
+        assert!(
+            err.contains(&format!(
+                "error: task {} waited longer than its `approval_timeout` and was rejected by orch at",
+                gate.id
+            )),
+            "{err}"
+        );
+        let rows = db.rows().await;
+        let g = by_task(&rows, "gate");
+        assert_eq!(g.status, TaskStatus::Failed);
+        assert_eq!(g.approval_state, Some(ApprovalState::Rejected));
+        assert_eq!(g.approver.as_deref(), Some("orch"));
+        assert_eq!(g.approval_note.as_deref(), Some("approval timed out"));
+
+        let out = db.orch().args(["resume", &g.run_id]).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        let rows = db.rows().await;
+        assert_eq!(
+            by_task(&rows, "deploy").log_excerpt.as_deref(),
+            Some("skipped: dependency gate was rejected by orch")
+        );
+    }
+);
+
+both_backends!(approval_timeout_needs_a_gate, |db: TestDb| async move {
+    let out = db.run(
+        "name: p\ntasks:\n  - task: a\n    shell: 'true'\n    approval_timeout: 1h\n",
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out)
+            .contains("plan.yaml:5:23: task `a`: `approval_timeout` needs `approval: always`"),
+        "{}",
+        stderr(&out)
+    );
+});

@@ -6,7 +6,7 @@ use sea_orm::ConnectionTrait;
 use crate::support::{Backend, TestDb, both_backends, query_strings};
 
 /// (column, PostgreSQL type, SQLite declared type, nullable)
-const AGENTS_TASKS: [(&str, &str, &str, bool); 16] = [
+const AGENTS_TASKS: [(&str, &str, &str, bool); 17] = [
     ("id", "bigint", "integer", false),
     ("task", "text", "text", false),
     ("run_id", "text", "text", false),
@@ -38,6 +38,12 @@ const AGENTS_TASKS: [(&str, &str, &str, bool); 16] = [
     ),
     ("attempt", "integer", "integer", false),
     ("exit_code", "integer", "integer", true),
+    (
+        "approval_deadline",
+        "timestamp with time zone",
+        "timestamp_with_timezone_text",
+        true,
+    ),
 ];
 
 async fn columns(db: &TestDb) -> Vec<(String, String, bool)> {

@@ -12,6 +12,7 @@ mod m20261125_000003_add_log_dir_to_agents_runs;
 mod m20261125_000004_add_attempt_and_exit_code;
 mod m20261201_000005_add_notify_to_agents_runs;
 mod m20261201_000006_create_webhook_deliveries;
+mod m20261201_000007_add_approval_deadline;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000004_add_attempt_and_exit_code::Migration),
             Box::new(m20261201_000005_add_notify_to_agents_runs::Migration),
             Box::new(m20261201_000006_create_webhook_deliveries::Migration),
+            Box::new(m20261201_000007_add_approval_deadline::Migration),
         ]
     }
 }

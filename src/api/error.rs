@@ -49,6 +49,7 @@ impl From<Error> for ApiError {
             Error::UnknownTask { .. } | Error::UnknownRun { .. } => StatusCode::NOT_FOUND,
             Error::NotAwaitingDecision { .. }
             | Error::AlreadyDecided { .. }
+            | Error::ApprovalTimedOut { .. }
             | Error::TransitionLost { .. } => StatusCode::CONFLICT,
             Error::IllegalTransition { .. } => {
                 return ApiError::field(

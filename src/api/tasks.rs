@@ -310,6 +310,11 @@ async fn decide_with(
     if by.is_empty() {
         return Err(unprocessable("by", "`by` is empty: say who decides"));
     }
+    // A gate past its deadline is rejected first (and this decision refused with 409).
+    match crate::commands::expire::overdue(&state.store).await {
+        Ok(expired) => expired.detach(),
+        Err(e) => tracing::warn!("approval timeouts: {e}"),
+    }
     let row = decide(
         &state.store.db,
         id,

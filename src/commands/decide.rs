@@ -21,7 +21,9 @@ pub async fn run(store: &Store, args: DecideArgs, approve: bool, out: Output) ->
         });
     }
     let note = args.note.filter(|n| !n.trim().is_empty());
-    let row = decide(
+    // Past its deadline, the task is rejected first, and this decision is refused (exit 5).
+    let expired = super::expire::overdue(store).await?;
+    let decided = decide(
         &store.db,
         args.id,
         Decision {
@@ -31,7 +33,16 @@ pub async fn run(store: &Store, args: DecideArgs, approve: bool, out: Output) ->
             at: crate::store::now(),
         },
     )
-    .await?;
+    .await;
+    let row = match decided {
+        Ok(row) => row,
+        Err(e) => {
+            expired
+                .drain(crate::notify::Settings::from_env().wait)
+                .await;
+            return Err(e);
+        }
+    };
     // The targets saved with the task's run hear of the decision (no plan file needed), and
     // what earlier commands could not deliver goes out again alongside.
     let notifier = Notifier::for_run(store, Some(&row.run_id)).await?;
@@ -61,7 +72,10 @@ pub async fn run(store: &Store, args: DecideArgs, approve: bool, out: Output) ->
     };
     let what = format!("task {}", row.id);
     let wait = notifier.settings().wait;
-    super::notify::settle(store, &notifier, scope, &what, wait).await;
+    tokio::join!(
+        super::notify::settle(store, &notifier, scope, &what, wait),
+        expired.drain(wait)
+    );
     printed?;
     if args.resume {
         return super::resume::run(store, &row.run_id, None, out).await;

@@ -25,6 +25,8 @@ pub async fn run(
     concurrency: Option<u32>,
     out: Output,
 ) -> Result<i32> {
+    // A gate past its deadline is rejected before the run's rows are read.
+    let expired = super::expire::overdue(store).await?;
     let rows = run_tasks(&store.db, run_id).await?;
     let record = agents_run::Entity::find_by_id(run_id.to_owned())
         .one(&store.db)
@@ -73,7 +75,9 @@ pub async fn run(
             rows,
             cancelled: None,
         };
-        return conclude(store, &notifier, &report, out).await;
+        let code = conclude(store, &notifier, &report, out).await;
+        expired.drain(notifier.settings().wait).await;
+        return code;
     }
     let (cancel_tx, cancel_rx) = watch::channel(None);
     tokio::spawn(forward_signals(cancel_tx));
@@ -89,5 +93,7 @@ pub async fn run(
     } else {
         resume(store, request, &Plain, cancel_rx).await?
     };
-    conclude(store, &notifier, &report, out).await
+    let code = conclude(store, &notifier, &report, out).await;
+    expired.drain(notifier.settings().wait).await;
+    code
 }

@@ -45,6 +45,7 @@ pub async fn run(target: &DatabaseTarget, args: RunArgs, out: Output) -> Result<
     }
 
     let store = open(target, Schema::Migrate).await?;
+    let expired = super::expire::overdue(&store).await?;
     let notifier = Notifier::new(
         store.clone(),
         targets,
@@ -86,7 +87,9 @@ pub async fn run(target: &DatabaseTarget, args: RunArgs, out: Output) -> Result<
             return Err(e);
         }
     };
-    conclude(&store, &notifier, &report, out).await
+    let code = conclude(&store, &notifier, &report, out).await;
+    expired.drain(notifier.settings().wait).await;
+    code
 }
 
 /// Secrets beyond the environment's: tasks inherit `DATABASE_URL`, so its password; and

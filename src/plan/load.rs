@@ -164,6 +164,10 @@ fn validate(raw: RawPlan, issues: &mut Vec<PlanIssue>) -> Plan {
             .as_ref()
             .and_then(|k| duration(k, "kill_grace", issues))
             .unwrap_or(super::DEFAULT_KILL_GRACE),
+        approval_timeout: raw
+            .approval_timeout
+            .as_ref()
+            .and_then(|t| timeout(t, "approval_timeout", issues)),
     };
     let mut seen: HashMap<String, Loc> = HashMap::new();
     let mut tasks = Vec::new();
@@ -251,6 +255,8 @@ fn env_vars(
 struct Defaults {
     timeout: Option<Timeout>,
     kill_grace: Duration,
+    /// Applies to gated tasks only.
+    approval_timeout: Option<Timeout>,
 }
 
 /// `30s`, `10m`, `1h30m`, `500ms`.
@@ -406,13 +412,30 @@ fn task(
         .as_ref()
         .and_then(|k| duration(k, "kill_grace", issues))
         .unwrap_or(defaults.kill_grace);
+    let approval = raw.approval.as_ref().map_or(Approval::Never, |a| a.value);
+    let approval_timeout = match &raw.approval_timeout {
+        Some(t) if approval == Approval::Never => {
+            issue(
+                issues,
+                at(t),
+                format!(
+                    "task `{name}`: `approval_timeout` needs `approval: always` or \
+                     `approval: on_output_uri` (this task never waits for a decision)"
+                ),
+            );
+            None
+        }
+        Some(t) => timeout(t, "approval_timeout", issues),
+        None if approval == Approval::Never => None,
+        None => defaults.approval_timeout.clone(),
+    };
     Some(TaskSpec {
         name,
         command: command?,
         env,
         cwd,
         inputs: raw.inputs,
-        approval: raw.approval.map_or(Approval::Never, |a| a.value),
+        approval,
         outputs_uri,
         depends_on: raw.depends_on.into_iter().map(|d| d.value).collect(),
         when: raw.when.map_or(When::Success, |w| w.value),
@@ -420,6 +443,7 @@ fn task(
         retry_backoff,
         timeout: task_timeout,
         kill_grace,
+        approval_timeout,
         loc: task_loc,
     })
 }

@@ -145,6 +145,8 @@ pub struct TaskSpec {
     pub retry_backoff: std::time::Duration,
     pub timeout: Option<Timeout>,
     pub kill_grace: std::time::Duration,
+    /// How long a decision may take once the task waits for one; then orch rejects it.
+    pub approval_timeout: Option<Timeout>,
     pub loc: Loc,
 }
 

@@ -21,6 +21,8 @@ pub struct RawPlan {
     /// Defaults for every task.
     pub timeout: Option<Spanned<String>>,
     pub kill_grace: Option<Spanned<String>>,
+    /// Default for every gated task.
+    pub approval_timeout: Option<Spanned<String>>,
     /// Notification targets by name (`slack`, `email`, or any name with `type`).
     #[serde(default)]
     pub notify: IndexMap<String, Spanned<Option<RawTarget>>>,
@@ -56,4 +58,5 @@ pub struct RawTask {
     pub retry_backoff: Option<Spanned<String>>,
     pub timeout: Option<Spanned<String>>,
     pub kill_grace: Option<Spanned<String>>,
+    pub approval_timeout: Option<Spanned<String>>,
 }

@@ -95,18 +95,27 @@ pub async fn run(
     };
     let excerpt = redactor.redact(&outcome.excerpt.render(reason.as_deref()));
     let duration_ms = i64::try_from(clock.elapsed().as_millis()).unwrap_or(i64::MAX);
+    let finished_at = now();
+    // The clock for a decision starts when the task starts waiting for it.
+    let approval_deadline = match (&task.spec.approval_timeout, status) {
+        (Some(t), TaskStatus::AwaitingApproval) => chrono::Duration::from_std(t.after)
+            .ok()
+            .and_then(|d| finished_at.checked_add_signed(d)),
+        _ => None,
+    };
     transition(
         &store.db,
         row.id,
         TaskStatus::Running,
         status,
         TaskChange {
-            finished_at: Some(now()),
+            finished_at: Some(finished_at),
             duration_ms: Some(duration_ms),
             outputs_uri,
             log_excerpt: Some(excerpt),
             attempt: Some(attempt as i32),
             exit_code: Some(outcome.end.exit_code()),
+            approval_deadline,
             ..Default::default()
         },
     )

@@ -45,6 +45,8 @@ pub struct TaskJson<'a> {
     pub decided_at: Option<String>,
     pub attempt: i32,
     pub exit_code: Option<i32>,
+    #[schema(format = DateTime)]
+    pub approval_deadline: Option<String>,
 }
 
 impl<'a> From<&'a agents_task::Model> for TaskJson<'a> {
@@ -66,6 +68,7 @@ impl<'a> From<&'a agents_task::Model> for TaskJson<'a> {
             decided_at: ts(&m.decided_at),
             attempt: m.attempt,
             exit_code: m.exit_code,
+            approval_deadline: ts(&m.approval_deadline),
         }
     }
 }

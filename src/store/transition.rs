@@ -26,6 +26,7 @@ pub struct TaskChange {
     pub attempt: Option<i32>,
     /// `Some(None)` clears it (a signal or a failed start has no exit code).
     pub exit_code: Option<Option<i32>>,
+    pub approval_deadline: Option<DateTime<Utc>>,
 }
 
 impl TaskChange {
@@ -55,6 +56,9 @@ impl TaskChange {
         if let Some(v) = self.exit_code {
             sets.push((Column::ExitCode, Expr::value(v)));
         }
+        if let Some(v) = self.approval_deadline {
+            sets.push((Column::ApprovalDeadline, Expr::value(v)));
+        }
         sets
     }
 
@@ -67,6 +71,7 @@ impl TaskChange {
             && self.inputs.is_none()
             && self.attempt.is_none()
             && self.exit_code.is_none()
+            && self.approval_deadline.is_none()
     }
 }
 
@@ -85,6 +90,43 @@ pub async fn update_fields(
         update.exec(db).await.map_err(Error::db)?;
     }
     get_task(db, id).await
+}
+
+/// Who orch records as the decider when it rejects a task whose decision did not come in
+/// time, and the note it leaves.
+pub const ORCH_DECIDER: &str = "orch";
+pub const TIMED_OUT_NOTE: &str = "approval timed out";
+
+/// Rejects every task still waiting for a decision past its `approval_deadline`, through the
+/// same guarded decision as a person's (so a person deciding at that moment either wins or
+/// is told). Returns the rows it rejected.
+pub async fn expire_approvals(
+    db: &impl ConnectionTrait,
+    at: DateTime<Utc>,
+) -> Result<Vec<agents_task::Model>> {
+    let overdue = agents_task::Entity::find()
+        .filter(Column::Status.eq(TaskStatus::AwaitingApproval))
+        .filter(Column::ApprovalState.eq(ApprovalState::Pending))
+        .filter(Column::ApprovalDeadline.lt(at))
+        .all(db)
+        .await
+        .map_err(Error::db)?;
+    let mut rejected = Vec::new();
+    for row in overdue {
+        let decision = Decision {
+            approve: false,
+            by: ORCH_DECIDER.to_owned(),
+            note: Some(TIMED_OUT_NOTE.to_owned()),
+            at,
+        };
+        match decide(db, row.id, decision).await {
+            Ok(row) => rejected.push(row),
+            // Someone decided in the meantime: theirs stands.
+            Err(Error::AlreadyDecided { .. } | Error::ApprovalTimedOut { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(rejected)
 }
 
 /// A human's (or orch's) decision on a task awaiting approval.
@@ -172,7 +214,13 @@ async fn guarded_update(
 /// Why a guarded update changed nothing, from the row as it is now.
 fn explain_lost(row: agents_task::Model, from: TaskStatus) -> Error {
     if from == TaskStatus::AwaitingApproval {
+        let timed_out = row.approver.as_deref() == Some(ORCH_DECIDER)
+            && row.approval_note.as_deref() == Some(TIMED_OUT_NOTE);
         return match row.approval_state {
+            Some(ApprovalState::Rejected) if timed_out => Error::ApprovalTimedOut {
+                id: row.id,
+                decided_at: row.decided_at,
+            },
             Some(state @ (ApprovalState::Approved | ApprovalState::Rejected)) => {
                 Error::AlreadyDecided {
                     id: row.id,

@@ -34,6 +34,8 @@ pub struct Model {
     pub attempt: i32,
     /// The last attempt's exit code; null when killed by a signal or never started.
     pub exit_code: Option<i32>,
+    /// While awaiting approval with an `approval_timeout`: when orch rejects it undecided.
+    pub approval_deadline: Option<DateTimeUtc>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}
