@@ -84,6 +84,10 @@ pub struct RunArgs {
     /// Print what would run (argv, cwd, env with secrets masked) and write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Run even while another `orch run` of the same plan is still going (by default that
+    /// is refused with exit 5, so an overrunning cron job does not start a second copy).
+    #[arg(long)]
+    pub allow_overlap: bool,
 }
 
 #[derive(Debug, Args)]

@@ -66,6 +66,13 @@ pub enum Error {
         approver: Option<String>,
         decided_at: Option<DateTime<Utc>>,
     },
+    /// Another live orch holds the lease on this run or plan.
+    Leased {
+        /// `run `x`` or `plan `y``.
+        what: String,
+        holder: crate::store::lease::Holder,
+        hint: LeaseHint,
+    },
     /// The decision came after the task's `approval_timeout`: orch rejected it.
     ApprovalTimedOut {
         id: i64,
@@ -153,6 +160,15 @@ pub enum Error {
     },
 }
 
+/// What to suggest when a lease is taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeaseHint {
+    /// Wait for the holder (a run or resume in progress).
+    Wait,
+    /// Wait, or run anyway with `--allow-overlap` (a plan still running).
+    Overlap,
+}
+
 /// One problem in a plan file, at a line and column.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PlanIssue {
@@ -176,6 +192,7 @@ impl Error {
             Error::NotAwaitingDecision { .. }
             | Error::AlreadyDecided { .. }
             | Error::ApprovalTimedOut { .. }
+            | Error::Leased { .. }
             | Error::TransitionLost { .. }
             | Error::IllegalTransition { .. }
             | Error::DeliveryBusy { .. } => code::CONFLICT,
@@ -251,6 +268,26 @@ impl fmt::Display for Error {
                     write!(f, " at {}", crate::store::json::timestamp(at))?;
                 }
                 write!(f, ": a decision cannot be changed")
+            }
+            Error::Leased { what, holder, hint } => {
+                write!(f, "{what} is being driven by `{}`", holder.owner)?;
+                if let Some(run) = &holder.run_id
+                    && !what.contains(run.as_str())
+                {
+                    write!(f, " as run `{run}`")?;
+                }
+                write!(
+                    f,
+                    " (last heartbeat {}): wait for it to finish",
+                    crate::store::json::timestamp(&holder.heartbeat_at)
+                )?;
+                if *hint == LeaseHint::Overlap {
+                    write!(f, ", or pass `--allow-overlap` to run both")?;
+                }
+                write!(
+                    f,
+                    "; if that orch is gone, its lease lapses a minute after its last heartbeat"
+                )
             }
             Error::ApprovalTimedOut { id, decided_at } => {
                 write!(f, "task {id} waited longer than its `approval_timeout`")?;

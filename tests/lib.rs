@@ -10,6 +10,7 @@ mod api;
 mod approvals;
 mod cli_basics;
 mod flow;
+mod leases;
 mod listing;
 mod migrations;
 mod notify;

@@ -5,7 +5,7 @@ use orch::store::mutation::{NewRun, insert_run};
 
 use crate::support::{TestDb, at, both_backends, seed_task, stderr, stdout_json};
 
-const KEYS: [&str; 17] = [
+const KEYS: [&str; 19] = [
     "id",
     "task",
     "run_id",
@@ -23,6 +23,8 @@ const KEYS: [&str; 17] = [
     "attempt",
     "exit_code",
     "approval_deadline",
+    "owner",
+    "heartbeat_at",
 ];
 
 both_backends!(

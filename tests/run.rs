@@ -407,6 +407,9 @@ async fn cancel_with(db: TestDb, signal: nix::sys::signal::Signal, code: i32) {
         excerpt.ends_with(&format!("cancelled: orch received {}", signal.as_str())),
         "{excerpt}"
     );
+    // Its leases are released on the way out.
+    let leases = orch::store::lease::all(&store.db).await.unwrap();
+    assert!(leases.is_empty(), "{leases:?}");
 }
 
 both_backends!(sigterm_cancels_the_running_task, |db: TestDb| async move {

@@ -6,7 +6,7 @@ use sea_orm::ConnectionTrait;
 use crate::support::{Backend, TestDb, both_backends, query_strings};
 
 /// (column, PostgreSQL type, SQLite declared type, nullable)
-const AGENTS_TASKS: [(&str, &str, &str, bool); 17] = [
+const AGENTS_TASKS: [(&str, &str, &str, bool); 19] = [
     ("id", "bigint", "integer", false),
     ("task", "text", "text", false),
     ("run_id", "text", "text", false),
@@ -40,6 +40,13 @@ const AGENTS_TASKS: [(&str, &str, &str, bool); 17] = [
     ("exit_code", "integer", "integer", true),
     (
         "approval_deadline",
+        "timestamp with time zone",
+        "timestamp_with_timezone_text",
+        true,
+    ),
+    ("owner", "text", "text", true),
+    (
+        "heartbeat_at",
         "timestamp with time zone",
         "timestamp_with_timezone_text",
         true,
@@ -178,7 +185,12 @@ async fn documented_sqlite_ddl_is_the_real_one() {
         "/docs/ORCHESTRATION.md"
     ))
     .unwrap();
-    for table in ["agents_tasks", "agents_runs", "webhook_deliveries"] {
+    for table in [
+        "agents_tasks",
+        "agents_runs",
+        "webhook_deliveries",
+        "agents_run_locks",
+    ] {
         let ddl = query_strings(
             &store,
             &format!("SELECT sql FROM sqlite_master WHERE name = '{table}'"),

@@ -13,6 +13,7 @@ mod m20261125_000004_add_attempt_and_exit_code;
 mod m20261201_000005_add_notify_to_agents_runs;
 mod m20261201_000006_create_webhook_deliveries;
 mod m20261201_000007_add_approval_deadline;
+mod m20261201_000008_create_agents_run_locks;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000005_add_notify_to_agents_runs::Migration),
             Box::new(m20261201_000006_create_webhook_deliveries::Migration),
             Box::new(m20261201_000007_add_approval_deadline::Migration),
+            Box::new(m20261201_000008_create_agents_run_locks::Migration),
         ]
     }
 }

@@ -311,7 +311,7 @@ async fn decide_with(
         return Err(unprocessable("by", "`by` is empty: say who decides"));
     }
     // A gate past its deadline is rejected first (and this decision refused with 409).
-    match crate::commands::expire::overdue(&state.store).await {
+    match crate::commands::housekeeping::sweep(&state.store).await {
         Ok(expired) => expired.detach(),
         Err(e) => tracing::warn!("approval timeouts: {e}"),
     }

@@ -22,7 +22,7 @@ pub async fn run(store: &Store, args: DecideArgs, approve: bool, out: Output) ->
     }
     let note = args.note.filter(|n| !n.trim().is_empty());
     // Past its deadline, the task is rejected first, and this decision is refused (exit 5).
-    let expired = super::expire::overdue(store).await?;
+    let expired = super::housekeeping::sweep(store).await?;
     let decided = decide(
         &store.db,
         args.id,

@@ -2,7 +2,7 @@
 //! what it needs. Every command returns the process exit code (or an error that carries one).
 
 mod decide;
-pub(crate) mod expire;
+pub(crate) mod housekeeping;
 mod logs;
 mod migrate;
 mod notify;

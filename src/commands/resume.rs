@@ -8,12 +8,14 @@ use sea_orm::EntityTrait;
 use tokio::sync::watch;
 
 use super::run::{conclude, extra_secrets, forward_signals};
-use crate::error::{Error, Result};
+use crate::error::{Error, LeaseHint, Result};
 use crate::notify::notifier::{saved_targets, stale_pending};
 use crate::notify::target::effective;
 use crate::notify::{Notifier, Settings};
 use crate::plan::resolve::resolve;
+use crate::runner::heartbeat::Heartbeat;
 use crate::runner::{ResumeRequest, RunReport, resume};
+use crate::store::lease::{self, Timing, owner_id};
 use crate::store::query::run_tasks;
 use crate::store::{Store, TaskStatus, agents_run};
 use crate::ui::Output;
@@ -26,7 +28,7 @@ pub async fn run(
     out: Output,
 ) -> Result<i32> {
     // A gate past its deadline is rejected before the run's rows are read.
-    let expired = super::expire::overdue(store).await?;
+    let expired = super::housekeeping::sweep(store).await?;
     let rows = run_tasks(&store.db, run_id).await?;
     let record = agents_run::Entity::find_by_id(run_id.to_owned())
         .one(&store.db)
@@ -79,6 +81,28 @@ pub async fn run(
         expired.drain(notifier.settings().wait).await;
         return code;
     }
+    // One driver per run: a second resume (or the original run, still going) is refused.
+    let (owner, timing) = (owner_id(), Timing::from_env());
+    let key = lease::run_key(run_id);
+    if let Err(holder) = lease::acquire(
+        &store.db,
+        &key,
+        &record.plan_name,
+        Some(run_id),
+        &owner,
+        timing.stale_after,
+    )
+    .await?
+    {
+        return Err(Error::Leased {
+            what: format!("run `{run_id}`"),
+            holder,
+            hint: LeaseHint::Wait,
+        });
+    }
+    let heartbeat = Heartbeat::start(store, &owner, timing);
+    // Read again under the lease: what we read before may have moved on meanwhile.
+    let rows = run_tasks(&store.db, run_id).await?;
     let (cancel_tx, cancel_rx) = watch::channel(None);
     tokio::spawn(forward_signals(cancel_tx));
     let request = ResumeRequest {
@@ -87,12 +111,18 @@ pub async fn run(
         rows,
         concurrency: concurrency.unwrap_or(plan.concurrency),
         notifier: notifier.clone(),
+        owner: owner.clone(),
     };
     let report = if out.tty {
-        resume(store, request, &Spinners::new(), cancel_rx).await?
+        resume(store, request, &Spinners::new(), cancel_rx).await
     } else {
-        resume(store, request, &Plain, cancel_rx).await?
+        resume(store, request, &Plain, cancel_rx).await
     };
+    heartbeat.stop().await;
+    if let Err(e) = lease::release(&store.db, &owner).await {
+        eprintln!("warning: {e}");
+    }
+    let report = report?;
     let code = conclude(store, &notifier, &report, out).await;
     expired.drain(notifier.settings().wait).await;
     code

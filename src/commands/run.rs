@@ -11,15 +11,17 @@ use tokio::sync::watch;
 
 use crate::cli::RunArgs;
 use crate::config::{DatabaseTarget, url_password};
-use crate::error::{Result, code};
+use crate::error::{Error, LeaseHint, Result, code};
 use crate::notify::notifier::{stale_pending, target_secrets};
 use crate::notify::target::effective;
 use crate::notify::{Notifier, Settings, Target};
 use crate::plan::resolve::{Resolved, resolve};
 use crate::plan::secrets::MASK;
+use crate::runner::heartbeat::Heartbeat;
 use crate::runner::{RunReport, RunRequest, execute, run_id};
 use crate::store::connect::{Schema, open};
 use crate::store::delivery::DeliveryFilter;
+use crate::store::lease::{self, Timing, owner_id};
 use crate::store::{Store, TaskStatus};
 use crate::ui::progress::{Plain, Spinners};
 use crate::ui::{Output, summary};
@@ -45,7 +47,28 @@ pub async fn run(target: &DatabaseTarget, args: RunArgs, out: Output) -> Result<
     }
 
     let store = open(target, Schema::Migrate).await?;
-    let expired = super::expire::overdue(&store).await?;
+    let expired = super::housekeeping::sweep(&store).await?;
+    let (owner, timing) = (owner_id(), Timing::from_env());
+    if !args.allow_overlap {
+        let key = lease::plan_key(&plan.name);
+        if let Err(holder) = lease::acquire(
+            &store.db,
+            &key,
+            &plan.name,
+            None,
+            &owner,
+            timing.stale_after,
+        )
+        .await?
+        {
+            return Err(Error::Leased {
+                what: format!("plan `{}`", plan.name),
+                holder,
+                hint: LeaseHint::Overlap,
+            });
+        }
+    }
+    let heartbeat = Heartbeat::start(&store, &owner, timing);
     let notifier = Notifier::new(
         store.clone(),
         targets,
@@ -72,12 +95,19 @@ pub async fn run(target: &DatabaseTarget, args: RunArgs, out: Output) -> Result<
         trigger: trigger.to_owned(),
         concurrency: args.concurrency.unwrap_or(plan.concurrency),
         notifier: notifier.clone(),
+        owner: owner.clone(),
+        timing,
     };
     let report = if out.tty {
         execute(&store, request, &Spinners::new(), cancel_rx).await
     } else {
         execute(&store, request, &Plain, cancel_rx).await
     };
+    // Done driving, whatever happened: the leases go (after a crash they would lapse).
+    heartbeat.stop().await;
+    if let Err(e) = lease::release(&store.db, &owner).await {
+        eprintln!("warning: {e}");
+    }
     let report = match report {
         Ok(r) => r,
         Err(e) => {

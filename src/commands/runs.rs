@@ -9,6 +9,8 @@ use crate::ui::{Output, table};
 pub async fn run(store: &Store, cmd: RunsCommand, out: Output) -> Result<i32> {
     match cmd {
         RunsCommand::List(args) => {
+            // Runs whose orch died show as they really are: their running tasks `failed`.
+            let housekeeping = super::housekeeping::sweep(store).await?;
             let runs = list_runs(&store.db, args.limit).await?;
             if args.json {
                 out.json(&serde_json::Value::Array(
@@ -19,6 +21,9 @@ pub async fn run(store: &Store, cmd: RunsCommand, out: Output) -> Result<i32> {
             } else {
                 out.print(&table::runs(&runs, out.tty))?;
             }
+            housekeeping
+                .drain(crate::notify::Settings::from_env().wait)
+                .await;
         }
         RunsCommand::Show(args) => {
             let run = get_run(&store.db, &args.run_id).await?;

@@ -28,6 +28,8 @@ pub(super) struct Drive<'a> {
     pub redactor: Arc<Redactor>,
     pub concurrency: u32,
     pub notifier: &'a Notifier,
+    /// Recorded on each task it starts, with a heartbeat.
+    pub owner: &'a str,
 }
 
 /// Runs until nothing more can start; returns the rows and the signal that stopped it early.
@@ -44,6 +46,7 @@ pub(super) async fn drive(
         redactor,
         concurrency,
         notifier,
+        owner,
     } = d;
     let index: HashMap<&str, usize> = tasks
         .iter()
@@ -87,6 +90,8 @@ pub(super) async fn drive(
                             TaskStatus::Running,
                             TaskChange {
                                 started_at: Some(now()),
+                                owner: Some(owner.to_owned()),
+                                heartbeat: true,
                                 ..Default::default()
                             },
                         )

@@ -8,6 +8,7 @@ pub mod attempt;
 pub mod capture;
 mod drive;
 pub mod excerpt;
+pub mod heartbeat;
 pub mod outputs;
 pub mod process;
 pub mod progress;
@@ -20,10 +21,12 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
+use crate::error::LeaseHint;
 use crate::error::Result;
 use crate::notify::{Event, Notice, Notifier, notifier::run_finished};
 use crate::plan::Plan;
 use crate::plan::resolve::Resolved;
+use crate::store::lease::{self, Timing};
 use crate::store::mutation::{NewRun, NewTask, finish_run, insert_task};
 use crate::store::transition::{TaskChange, transition};
 use crate::store::{Store, TaskStatus, agents_run, agents_task, now};
@@ -42,6 +45,9 @@ pub struct RunRequest<'a> {
     pub concurrency: u32,
     /// Tells the run's notification targets about failures, gates and the end.
     pub notifier: Notifier,
+    /// This process (`host:pid:random`), recorded on the run's lease and running tasks.
+    pub owner: String,
+    pub timing: Timing,
 }
 
 #[derive(Debug)]
@@ -85,6 +91,31 @@ pub async fn execute(
             .then(|| serde_json::to_string(req.notifier.targets()).unwrap_or_default()),
     };
     let run = run_id::claim(&store.db, plan, req.run_id.as_deref(), record).await?;
+    // The run is ours to drive: `orch resume` of it is refused until we are done.
+    let key = lease::run_key(&run.run_id);
+    if let Err(holder) = lease::acquire(
+        &store.db,
+        &key,
+        &plan.name,
+        Some(&run.run_id),
+        &req.owner,
+        req.timing.stale_after,
+    )
+    .await?
+    {
+        return Err(crate::error::Error::Leased {
+            what: format!("run `{}`", run.run_id),
+            holder,
+            hint: LeaseHint::Wait,
+        });
+    }
+    lease::set_run_id(
+        &store.db,
+        &lease::plan_key(&plan.name),
+        &req.owner,
+        &run.run_id,
+    )
+    .await?;
     reporter.run_started(&run.run_id, req.resolved.tasks.len());
     let redactor = Arc::new(req.resolved.redactor);
     let tasks = &req.resolved.tasks;
@@ -103,6 +134,7 @@ pub async fn execute(
         redactor,
         concurrency: req.concurrency,
         notifier: &req.notifier,
+        owner: &req.owner,
     };
     let (rows, cancelled) = drive::drive(store, drive, reporter, cancel).await?;
     finish(store, &run, &rows, &req.notifier, reporter).await?;
@@ -122,6 +154,8 @@ pub struct ResumeRequest {
     pub rows: Vec<agents_task::Model>,
     pub concurrency: u32,
     pub notifier: Notifier,
+    /// This process; the caller holds the run's lease.
+    pub owner: String,
 }
 
 /// Goes on with a recorded run: what became runnable runs (after an approval), what can no
@@ -157,6 +191,7 @@ pub async fn resume(
         redactor: Arc::new(req.resolved.redactor),
         concurrency: req.concurrency,
         notifier: &req.notifier,
+        owner: &req.owner,
     };
     let (rows, cancelled) = drive::drive(store, drive, reporter, cancel).await?;
     finish(store, &run, &rows, &req.notifier, reporter).await?;

@@ -47,6 +47,9 @@ pub struct TaskJson<'a> {
     pub exit_code: Option<i32>,
     #[schema(format = DateTime)]
     pub approval_deadline: Option<String>,
+    pub owner: &'a Option<String>,
+    #[schema(format = DateTime)]
+    pub heartbeat_at: Option<String>,
 }
 
 impl<'a> From<&'a agents_task::Model> for TaskJson<'a> {
@@ -69,6 +72,8 @@ impl<'a> From<&'a agents_task::Model> for TaskJson<'a> {
             attempt: m.attempt,
             exit_code: m.exit_code,
             approval_deadline: ts(&m.approval_deadline),
+            owner: &m.owner,
+            heartbeat_at: ts(&m.heartbeat_at),
         }
     }
 }

@@ -2,10 +2,12 @@
 //! reads, the one guarded function that changes a task's status, and the one JSON shape of
 //! a row.
 
+pub mod clock;
 pub mod connect;
 pub mod delivery;
 pub mod entity;
 pub mod json;
+pub mod lease;
 pub mod migrate;
 pub mod mutation;
 pub mod query;
@@ -13,7 +15,7 @@ pub mod status;
 pub mod transition;
 
 pub use connect::{Store, open};
-pub use entity::{agents_run, agents_task, webhook_delivery};
+pub use entity::{agents_run, agents_run_lock, agents_task, webhook_delivery};
 pub use status::{ApprovalState, TaskStatus};
 
 /// The current time at the precision both databases keep (microseconds), so a row reads the

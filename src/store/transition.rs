@@ -6,8 +6,9 @@
 //! the loser learns what happened instead.
 
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::ExprTrait;
 use sea_orm::sea_query::{Expr, SimpleExpr};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter};
 
 use crate::error::{Error, Result};
 use crate::store::agents_task::{self, Column};
@@ -27,11 +28,21 @@ pub struct TaskChange {
     /// `Some(None)` clears it (a signal or a failed start has no exit code).
     pub exit_code: Option<Option<i32>>,
     pub approval_deadline: Option<DateTime<Utc>>,
+    /// The orch process now driving the task (`host:pid:random`).
+    pub owner: Option<String>,
+    /// Stamp `heartbeat_at` with the database's clock.
+    pub heartbeat: bool,
 }
 
 impl TaskChange {
-    fn sets(self) -> Vec<(Column, SimpleExpr)> {
+    fn sets(self, backend: DbBackend) -> Vec<(Column, SimpleExpr)> {
         let mut sets: Vec<(Column, SimpleExpr)> = Vec::new();
+        if let Some(v) = self.owner {
+            sets.push((Column::Owner, Expr::value(v)));
+        }
+        if self.heartbeat {
+            sets.push((Column::HeartbeatAt, crate::store::clock::now(backend)));
+        }
         if let Some(v) = self.started_at {
             sets.push((Column::StartedAt, Expr::value(v)));
         }
@@ -72,6 +83,8 @@ impl TaskChange {
             && self.attempt.is_none()
             && self.exit_code.is_none()
             && self.approval_deadline.is_none()
+            && self.owner.is_none()
+            && !self.heartbeat
     }
 }
 
@@ -81,7 +94,7 @@ pub async fn update_fields(
     id: i64,
     change: TaskChange,
 ) -> Result<agents_task::Model> {
-    let sets = change.sets();
+    let sets = change.sets(db.get_database_backend());
     if !sets.is_empty() {
         let mut update = agents_task::Entity::update_many().filter(Column::Id.eq(id));
         for (col, value) in sets {
@@ -129,6 +142,62 @@ pub async fn expire_approvals(
     Ok(rejected)
 }
 
+/// Marks `failed` every running task whose orch stopped sending heartbeats `stale_after`
+/// ago (killed outright, or its machine lost), so nothing stays `running` forever. Each row
+/// is changed by its own guarded UPDATE that re-checks the staleness, so a task whose orch
+/// beat meanwhile is left alone. Rows without an owner (written through the API) are not
+/// orch's to judge. Returns the rows it marked.
+pub async fn reap_lost(
+    db: &impl ConnectionTrait,
+    stale_after: std::time::Duration,
+) -> Result<Vec<agents_task::Model>> {
+    let backend = db.get_database_backend();
+    let stale =
+        || Expr::col(Column::HeartbeatAt).lt(crate::store::clock::ago(backend, stale_after));
+    let lost = agents_task::Entity::find()
+        .filter(Column::Status.eq(TaskStatus::Running))
+        .filter(Column::Owner.is_not_null())
+        .filter(stale())
+        .all(db)
+        .await
+        .map_err(Error::db)?;
+    let mut marked = Vec::new();
+    for row in lost {
+        let at = crate::store::now();
+        let excerpt = format!(
+            "{LOST_NOTE}: {} stopped sending heartbeats{}; the task's process may have gone \
+             on without it",
+            row.owner.as_deref().unwrap_or("its orch"),
+            row.heartbeat_at
+                .as_ref()
+                .map(|h| format!(" (last at {})", crate::store::json::timestamp(h)))
+                .unwrap_or_default()
+        );
+        let duration = row
+            .started_at
+            .map(|s| std::cmp::max((at - s).num_milliseconds(), 0));
+        let result = agents_task::Entity::update_many()
+            .col_expr(Column::Status, Expr::value(TaskStatus::Failed.as_str()))
+            .col_expr(Column::FinishedAt, Expr::value(at))
+            .col_expr(Column::DurationMs, Expr::value(duration))
+            .col_expr(Column::LogExcerpt, Expr::value(excerpt))
+            .col_expr(Column::ExitCode, Expr::value(Option::<i32>::None))
+            .filter(Column::Id.eq(row.id))
+            .filter(Column::Status.eq(TaskStatus::Running))
+            .filter(stale())
+            .exec(db)
+            .await
+            .map_err(Error::db)?;
+        if result.rows_affected == 1 {
+            marked.push(get_task(db, row.id).await?);
+        }
+    }
+    Ok(marked)
+}
+
+/// The first words of a lost task's excerpt.
+pub const LOST_NOTE: &str = "orchestrator lost";
+
 /// A human's (or orch's) decision on a task awaiting approval.
 #[derive(Clone, Debug)]
 pub struct Decision {
@@ -151,7 +220,7 @@ pub async fn transition(
         // Leaving the gate is a decision, recorded with who and when: only `decide` does it.
         return Err(Error::IllegalTransition { from, to });
     }
-    let mut sets = change.sets();
+    let mut sets = change.sets(db.get_database_backend());
     if to == TaskStatus::AwaitingApproval {
         sets.push((
             Column::ApprovalState,

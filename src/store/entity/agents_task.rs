@@ -36,6 +36,11 @@ pub struct Model {
     pub exit_code: Option<i32>,
     /// While awaiting approval with an `approval_timeout`: when orch rejects it undecided.
     pub approval_deadline: Option<DateTimeUtc>,
+    /// While running: the orch driving it (`host:pid:random`), and its last sign of life by
+    /// the database's clock.
+    #[sea_orm(column_type = "Text")]
+    pub owner: Option<String>,
+    pub heartbeat_at: Option<DateTimeUtc>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -2,5 +2,6 @@
 //! (deliveries: `delivery`).
 
 pub mod agents_run;
+pub mod agents_run_lock;
 pub mod agents_task;
 pub mod webhook_delivery;

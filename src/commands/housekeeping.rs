@@ -1,0 +1,72 @@
+//! What every command that drives or decides does first: tasks whose orch died are marked
+//! `failed` (`orchestrator lost`) and their leases dropped, and approvals past their
+//! `approval_timeout` are rejected by orch. Each is said on stderr and notified to the
+//! targets of its run like any failure or decision.
+
+use std::time::Duration;
+
+use crate::error::Result;
+use crate::notify::notifier::decision_notice;
+use crate::notify::{Event, Notice, Notifier};
+use crate::store::lease::{Timing, drop_stale};
+use crate::store::transition::{expire_approvals, reap_lost};
+use crate::store::{Store, agents_task, now};
+
+/// The notifications under way about what housekeeping changed.
+pub(crate) struct Housekeeping {
+    notifiers: Vec<Notifier>,
+}
+
+/// Marks lost tasks failed, drops stale leases, rejects overdue approvals.
+pub(crate) async fn sweep(store: &Store) -> Result<Housekeeping> {
+    let timing = Timing::from_env();
+    let mut notifiers = Vec::new();
+    for row in reap_lost(&store.db, timing.stale_after).await? {
+        eprintln!(
+            "orch: task {} `{}` (run {}) was left running by an orch that stopped: marked \
+             failed (orchestrator lost)",
+            row.id, row.task, row.run_id
+        );
+        let notice = Notice {
+            event: Event::Failed,
+            run_id: row.run_id.clone(),
+            task: Some(row.clone()),
+            digest: None,
+            at: now(),
+        };
+        notifiers.push(notify(store, &row, &notice).await?);
+    }
+    drop_stale(&store.db, timing.stale_after).await?;
+    for row in expire_approvals(&store.db, now()).await? {
+        eprintln!(
+            "orch: task {} `{}` (run {}) got no decision within its `approval_timeout`: rejected",
+            row.id, row.task, row.run_id
+        );
+        notifiers.push(notify(store, &row, &decision_notice(&row)).await?);
+    }
+    Ok(Housekeeping { notifiers })
+}
+
+async fn notify(store: &Store, row: &agents_task::Model, notice: &Notice) -> Result<Notifier> {
+    let notifier = Notifier::for_run(store, Some(&row.run_id)).await?;
+    if let Err(e) = notifier.emit(notice).await {
+        eprintln!("warning: notify: {e}");
+    }
+    Ok(notifier)
+}
+
+impl Housekeeping {
+    /// Waits (boundedly) for the notifications about it.
+    pub async fn drain(&self, wait: Duration) {
+        for n in &self.notifiers {
+            n.drain(wait).await;
+        }
+    }
+
+    /// For the API, which outlives the request: let them finish on their own.
+    pub fn detach(&self) {
+        for n in &self.notifiers {
+            n.detach();
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! Leases on runs and plans (`agents_run_locks`): one process drives a run at a time, and a
+//! second `orch run` of a plan still running is refused (cron overlap) unless asked for.
+//!
+//! A lease is taken with one conditional upsert — insert, or take over a row whose heartbeat
+//! is stale — which works the same on SQLite and PostgreSQL (advisory locks do not fit a
+//! connection pool, and SQLite has none). The holder renews it with heartbeats by the
+//! database's clock; a heartbeat older than the staleness bound means its owner is gone.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{ExprTrait, OnConflict, Query};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+
+use crate::error::{Error, Result};
+use crate::store::agents_run_lock::{self, Column, Entity};
+use crate::store::{agents_task, clock};
+
+/// How often a holder renews, and after how long without renewal it counts as gone. The
+/// `ORCH_HEARTBEAT_MS` and `ORCH_STALE_AFTER_MS` variables lower them for tests only.
+#[derive(Clone, Copy, Debug)]
+pub struct Timing {
+    pub heartbeat: Duration,
+    pub stale_after: Duration,
+}
+
+impl Timing {
+    pub fn from_env() -> Self {
+        let ms = |var: &str, default: u64| {
+            Duration::from_millis(
+                std::env::var(var)
+                    .ok()
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(default),
+            )
+        };
+        Timing {
+            heartbeat: ms("ORCH_HEARTBEAT_MS", 5_000),
+            stale_after: ms("ORCH_STALE_AFTER_MS", 60_000),
+        }
+    }
+}
+
+/// This process, as lease rows and running tasks name it: `host:pid:random`.
+pub fn owner_id() -> String {
+    format!(
+        "{}:{}:{:08x}",
+        gethostname::gethostname().to_string_lossy(),
+        std::process::id(),
+        fastrand::u32(..)
+    )
+}
+
+pub fn run_key(run_id: &str) -> String {
+    format!("run:{run_id}")
+}
+
+pub fn plan_key(plan_name: &str) -> String {
+    format!("plan:{plan_name}")
+}
+
+/// Who holds a lease someone else wanted.
+#[derive(Clone, Debug)]
+pub struct Holder {
+    pub owner: String,
+    pub run_id: Option<String>,
+    pub heartbeat_at: DateTime<Utc>,
+}
+
+/// Takes the lease `key` for `owner`: inserts it, or takes it over when its holder's heartbeat
+/// is older than `stale_after`. `Err(holder)` when someone alive holds it.
+pub async fn acquire(
+    db: &impl ConnectionTrait,
+    key: &str,
+    plan_name: &str,
+    run_id: Option<&str>,
+    owner: &str,
+    stale_after: Duration,
+) -> Result<std::result::Result<(), Holder>> {
+    let backend = db.get_database_backend();
+    let mut insert = Query::insert();
+    insert
+        .into_table(Entity)
+        .columns([
+            Column::LockKey,
+            Column::RunId,
+            Column::PlanName,
+            Column::Owner,
+            Column::AcquiredAt,
+            Column::HeartbeatAt,
+        ])
+        .values([
+            key.into(),
+            run_id.map(str::to_owned).into(),
+            plan_name.into(),
+            owner.into(),
+            clock::now(backend),
+            clock::now(backend),
+        ])
+        .map_err(|e| Error::Database {
+            detail: e.to_string(),
+        })?
+        .on_conflict(
+            OnConflict::column(Column::LockKey)
+                .update_columns([
+                    Column::RunId,
+                    Column::PlanName,
+                    Column::Owner,
+                    Column::AcquiredAt,
+                    Column::HeartbeatAt,
+                ])
+                .action_and_where(
+                    sea_orm::sea_query::Expr::col((Entity, Column::HeartbeatAt))
+                        .lt(clock::ago(backend, stale_after)),
+                )
+                .to_owned(),
+        );
+    let result = db.execute(&insert).await.map_err(Error::db)?;
+    if result.rows_affected() == 1 {
+        return Ok(Ok(()));
+    }
+    let holder = Entity::find_by_id(key.to_owned())
+        .one(db)
+        .await
+        .map_err(Error::db)?;
+    Ok(Err(match holder {
+        Some(h) => Holder {
+            owner: h.owner,
+            run_id: h.run_id,
+            heartbeat_at: h.heartbeat_at,
+        },
+        // Released between our attempt and our read: say so rather than retry forever.
+        None => Holder {
+            owner: "(just released)".to_owned(),
+            run_id: None,
+            heartbeat_at: Utc::now(),
+        },
+    }))
+}
+
+/// Records which run a plan lease is driving, once the run has its id.
+pub async fn set_run_id(
+    db: &impl ConnectionTrait,
+    key: &str,
+    owner: &str,
+    run_id: &str,
+) -> Result<()> {
+    Entity::update_many()
+        .col_expr(Column::RunId, sea_orm::sea_query::Expr::value(run_id))
+        .filter(Column::LockKey.eq(key))
+        .filter(Column::Owner.eq(owner))
+        .exec(db)
+        .await
+        .map_err(Error::db)?;
+    Ok(())
+}
+
+/// Renews every lease of `owner` and the heartbeat of each task it is running.
+pub async fn beat(db: &impl ConnectionTrait, owner: &str) -> Result<()> {
+    let backend = db.get_database_backend();
+    Entity::update_many()
+        .col_expr(Column::HeartbeatAt, clock::now(backend))
+        .filter(Column::Owner.eq(owner))
+        .exec(db)
+        .await
+        .map_err(Error::db)?;
+    agents_task::Entity::update_many()
+        .col_expr(agents_task::Column::HeartbeatAt, clock::now(backend))
+        .filter(agents_task::Column::Owner.eq(owner))
+        .filter(agents_task::Column::Status.eq(crate::store::TaskStatus::Running))
+        .exec(db)
+        .await
+        .map_err(Error::db)?;
+    Ok(())
+}
+
+/// Gives up every lease of `owner`.
+pub async fn release(db: &impl ConnectionTrait, owner: &str) -> Result<()> {
+    Entity::delete_many()
+        .filter(Column::Owner.eq(owner))
+        .exec(db)
+        .await
+        .map_err(Error::db)?;
+    Ok(())
+}
+
+/// Removes leases whose holder stopped beating `stale_after` ago.
+pub async fn drop_stale(db: &impl ConnectionTrait, stale_after: Duration) -> Result<u64> {
+    let backend = db.get_database_backend();
+    let result = Entity::delete_many()
+        .filter(
+            sea_orm::sea_query::Expr::col(Column::HeartbeatAt).lt(clock::ago(backend, stale_after)),
+        )
+        .exec(db)
+        .await
+        .map_err(Error::db)?;
+    Ok(result.rows_affected)
+}
+
+/// Every lease, for `orch runs list`'s view of what is being driven.
+pub async fn all(db: &impl ConnectionTrait) -> Result<Vec<agents_run_lock::Model>> {
+    Entity::find().all(db).await.map_err(Error::db)
+}
