@@ -34,6 +34,14 @@ pub enum Error {
     /// A query failed on a database we are connected to.
     Database {
         detail: String,
+        /// The connection was lost or refused (the server restarting, the network): worth
+        /// retrying, unlike a constraint or a syntax error.
+        transient: bool,
+    },
+    /// The database stayed unreachable longer than orch waits in the middle of a run.
+    DatabaseGone {
+        waited: std::time::Duration,
+        detail: String,
     },
     /// The database was migrated by a newer orch.
     SchemaTooNew {
@@ -182,6 +190,7 @@ impl Error {
         match self {
             Error::DatabaseUnreachable { .. }
             | Error::Database { .. }
+            | Error::DatabaseGone { .. }
             | Error::SchemaTooNew { .. }
             | Error::Migration { .. } => code::DATABASE,
             Error::UnknownTask { .. }
@@ -213,8 +222,20 @@ impl Error {
 
     pub fn db(err: sea_orm::DbErr) -> Self {
         Error::Database {
+            transient: crate::store::retry::is_transient(&err),
             detail: crate::config::redact_urls(&err.to_string()),
         }
+    }
+
+    /// Whether retrying the same operation later may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Error::Database {
+                transient: true,
+                ..
+            }
+        )
     }
 }
 
@@ -226,7 +247,14 @@ impl fmt::Display for Error {
                 "cannot open the database at `{url}`: {detail}; check `DATABASE_URL` (or \
                  `--database-url`) and that the server is running"
             ),
-            Error::Database { detail } => write!(f, "database error: {detail}"),
+            Error::Database { detail, .. } => write!(f, "database error: {detail}"),
+            Error::DatabaseGone { waited, detail } => write!(
+                f,
+                "the database stayed unreachable for {} ({detail}): the run stopped there; task \
+                 logs are on disk, and once the database is back `orch runs list` marks the \
+                 tasks left running as lost and `orch resume` goes on",
+                humantime::format_duration(*waited)
+            ),
             Error::SchemaTooNew {
                 database_at,
                 binary_knows,

@@ -14,6 +14,7 @@ mod leases;
 mod listing;
 mod migrations;
 mod notify;
+mod outage;
 mod plans;
 mod redaction;
 mod resume;

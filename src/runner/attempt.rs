@@ -13,7 +13,8 @@ use super::verdict::verdict;
 use crate::error::Result;
 use crate::plan::resolve::ResolvedTask;
 use crate::plan::secrets::Redactor;
-use crate::store::transition::{TaskChange, transition, update_fields};
+use crate::store::retry::{durably, transition_durably};
+use crate::store::transition::{TaskChange, update_fields};
 use crate::store::{Store, TaskStatus, agents_task, now};
 
 const MAX_BACKOFF: Duration = Duration::from_secs(600);
@@ -82,15 +83,14 @@ pub async fn run(
             break (outcome, status, reason, outputs_uri);
         }
         attempt += 1;
-        update_fields(
-            &store.db,
-            row.id,
-            TaskChange {
-                attempt: Some(attempt as i32),
-                exit_code: Some(outcome.end.exit_code()),
-                ..Default::default()
-            },
-        )
+        let change = TaskChange {
+            attempt: Some(attempt as i32),
+            exit_code: Some(outcome.end.exit_code()),
+            ..Default::default()
+        };
+        durably("records a retry", |_| {
+            update_fields(&store.db, row.id, change.clone())
+        })
         .await?;
     };
     let excerpt = redactor.redact(&outcome.excerpt.render(reason.as_deref()));
@@ -103,7 +103,7 @@ pub async fn run(
             .and_then(|d| finished_at.checked_add_signed(d)),
         _ => None,
     };
-    transition(
+    transition_durably(
         &store.db,
         row.id,
         TaskStatus::Running,

@@ -17,7 +17,8 @@ use crate::error::{Error, Result};
 use crate::notify::Notifier;
 use crate::plan::resolve::ResolvedTask;
 use crate::plan::secrets::Redactor;
-use crate::store::transition::{TaskChange, transition};
+use crate::store::retry::transition_durably;
+use crate::store::transition::TaskChange;
 use crate::store::{ApprovalState, Store, TaskStatus, agents_task, now};
 
 /// A run's tasks and their rows, index for index.
@@ -83,7 +84,7 @@ pub(super) async fn drive(
                     }
                     Readiness::Ready if running.len() >= limit => {}
                     Readiness::Ready => {
-                        let row = transition(
+                        let row = transition_durably(
                             &store.db,
                             rows[i].id,
                             TaskStatus::Queued,

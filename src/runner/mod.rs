@@ -28,7 +28,9 @@ use crate::plan::Plan;
 use crate::plan::resolve::Resolved;
 use crate::store::lease::{self, Timing};
 use crate::store::mutation::{NewRun, NewTask, finish_run, insert_task};
-use crate::store::transition::{TaskChange, transition};
+use crate::store::query::find_in_run;
+use crate::store::retry::{durably, transition_durably};
+use crate::store::transition::TaskChange;
 use crate::store::{Store, TaskStatus, agents_run, agents_task, now};
 use drive::Drive;
 use progress::Reporter;
@@ -125,7 +127,18 @@ pub async fn execute(
     for task in tasks {
         let mut new = NewTask::new(&task.spec.name, &run.run_id, TaskStatus::Queued);
         new.inputs = task.spec.inputs.as_ref().map(|v| redactor.redact_json(v));
-        rows.push(insert_task(&store.db, new).await?);
+        let row = durably("records the run's tasks", |retry| {
+            let new = new.clone();
+            async move {
+                // A retry may follow an insert that committed before its answer was lost.
+                if retry && let Some(row) = find_in_run(&store.db, &new.run_id, &new.task).await? {
+                    return Ok(row);
+                }
+                insert_task(&store.db, new).await
+            }
+        })
+        .await?;
+        rows.push(row);
     }
     let drive = Drive {
         tasks,
@@ -210,7 +223,11 @@ async fn finish(
     notifier: &Notifier,
     reporter: &dyn Reporter,
 ) -> Result<()> {
-    finish_run(&store.db, &run.run_id, now()).await?;
+    let at = now();
+    durably("finishes the run", |_| {
+        finish_run(&store.db, &run.run_id, at)
+    })
+    .await?;
     let notice = run_finished(&run.run_id, rows, run.started_at);
     if let Err(e) = notifier.emit(&notice).await {
         reporter.warn(&format!("notify: {e}"));
@@ -244,7 +261,7 @@ async fn finish_unstarted(
     row: &agents_task::Model,
     reason: String,
 ) -> Result<agents_task::Model> {
-    transition(
+    transition_durably(
         &store.db,
         row.id,
         TaskStatus::Queued,

@@ -99,6 +99,7 @@ pub async fn acquire(
         ])
         .map_err(|e| Error::Database {
             detail: e.to_string(),
+            transient: false,
         })?
         .on_conflict(
             OnConflict::column(Column::LockKey)

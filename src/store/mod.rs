@@ -11,6 +11,7 @@ pub mod lease;
 pub mod migrate;
 pub mod mutation;
 pub mod query;
+pub mod retry;
 pub mod status;
 pub mod transition;
 

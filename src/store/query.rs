@@ -54,6 +54,20 @@ pub async fn find_task(db: &impl ConnectionTrait, id: i64) -> Result<Option<agen
         .map_err(Error::db)
 }
 
+/// The row of task `task` in run `run_id`, if there is one.
+pub async fn find_in_run(
+    db: &impl ConnectionTrait,
+    run_id: &str,
+    task: &str,
+) -> Result<Option<agents_task::Model>> {
+    agents_task::Entity::find()
+        .filter(agents_task::Column::RunId.eq(run_id))
+        .filter(agents_task::Column::Task.eq(task))
+        .one(db)
+        .await
+        .map_err(Error::db)
+}
+
 /// The task, or exit 4 naming the id.
 pub async fn get_task(db: &impl ConnectionTrait, id: i64) -> Result<agents_task::Model> {
     find_task(db, id).await?.ok_or(Error::UnknownTask { id })

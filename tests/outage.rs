@@ -1,0 +1,266 @@
+//! A database that goes away in the middle of a run. These tests start a private PostgreSQL
+//! cluster of their own (initdb into a temporary folder, a free port) and stop or restart
+//! only that one, never the shared server. Where initdb is not installed they say that they
+//! skipped.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use orch::store::TaskStatus;
+
+use crate::support::{TestDb, stderr};
+
+/// A throwaway PostgreSQL cluster, stopped and deleted on drop.
+struct Cluster {
+    bin: PathBuf,
+    data: PathBuf,
+    port: u16,
+    /// Holds the data folder, the socket folder and the server log.
+    _dir: tempfile::TempDir,
+}
+
+fn initdb() -> Option<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().join("bin"))
+        .filter(|b| b.join("initdb").exists() && b.join("pg_ctl").exists())
+        .collect();
+    found.sort();
+    found.pop()
+}
+
+/// PostgreSQL refuses to run as root: run its tools as `postgres` when we are root.
+fn as_postgres(program: &Path) -> Command {
+    if nix::unistd::geteuid().is_root() {
+        let mut cmd = Command::new("runuser");
+        cmd.args(["-u", "postgres", "--"]).arg(program);
+        cmd
+    } else {
+        Command::new(program)
+    }
+}
+
+impl Cluster {
+    fn start() -> Option<Cluster> {
+        let Some(bin) = initdb() else {
+            eprintln!("skipped: initdb is not available (no /usr/lib/postgresql/*/bin/initdb)");
+            return None;
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("orch-pg-")
+            .tempdir_in("/tmp")
+            .unwrap();
+        if nix::unistd::geteuid().is_root() {
+            let pg = nix::unistd::User::from_name("postgres").unwrap().unwrap();
+            std::os::unix::fs::chown(dir.path(), Some(pg.uid.as_raw()), Some(pg.gid.as_raw()))
+                .unwrap();
+        }
+        let data = dir.path().join("data");
+        let out = as_postgres(&bin.join("initdb"))
+            .args(["-D"])
+            .arg(&data)
+            .args(["-A", "trust", "-U", "postgres", "--no-sync"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "initdb: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let cluster = Cluster {
+            bin,
+            data,
+            port,
+            _dir: dir,
+        };
+        cluster.pg_ctl(&["start"]);
+        Some(cluster)
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    fn pg_ctl(&self, action: &[&str]) {
+        let log = self.data.parent().unwrap().join("server.log");
+        let sockets = self.data.parent().unwrap();
+        let opts = format!(
+            "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off",
+            self.port,
+            sockets.display()
+        );
+        let mut cmd = as_postgres(&self.bin.join("pg_ctl"));
+        cmd.arg("-D")
+            .arg(&self.data)
+            .arg("-l")
+            .arg(&log)
+            .args(["-o", &opts, "-w", "-m", "fast"])
+            .args(action)
+            .stdout(Stdio::null());
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "pg_ctl {action:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = as_postgres(&self.bin.join("pg_ctl"))
+            .arg("-D")
+            .arg(&self.data)
+            .args(["-m", "immediate", "stop"])
+            .output();
+    }
+}
+
+/// Waits until the first task of `db` is running.
+async fn until_running(db_url: &str) {
+    let target = orch::config::DatabaseTarget::resolve(Some(db_url)).unwrap();
+    let store = orch::store::open(&target, orch::store::connect::Schema::AsIs)
+        .await
+        .unwrap();
+    for _ in 0..400 {
+        let rows = orch::store::query::list_tasks(&store.db, &Default::default())
+            .await
+            .unwrap_or_default();
+        if rows.iter().any(|r| r.status == TaskStatus::Running) {
+            store.db.close().await.ok();
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("no task started");
+}
+
+async fn rows(db_url: &str) -> Vec<orch::store::agents_task::Model> {
+    let target = orch::config::DatabaseTarget::resolve(Some(db_url)).unwrap();
+    let store = orch::store::open(&target, orch::store::connect::Schema::AsIs)
+        .await
+        .unwrap();
+    let mut rows = orch::store::query::list_tasks(&store.db, &Default::default())
+        .await
+        .unwrap();
+    rows.reverse();
+    store.db.close().await.ok();
+    rows
+}
+
+const PLAN: &str = "name: outage\ntasks:\n  - task: first\n    shell: \"echo working; sleep 2; echo done\"\n  - task: second\n    shell: \"echo second\"\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_rides_out_a_database_restart() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    let scratch = TestDb::new(crate::support::Backend::Sqlite).await.unwrap();
+    let plan = scratch.plan(PLAN);
+    let child = scratch
+        .orch_std()
+        .args(["run", plan])
+        .env("DATABASE_URL", cluster.url())
+        .env("ORCH_DB_OUTAGE_MS", "60000")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    until_running(&cluster.url()).await;
+    // Down while the task runs and finishes, and for longer than orch waits for one
+    // connection (5 s), so its own retries are what carry the run.
+    cluster.pg_ctl(&["stop"]);
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    cluster.pg_ctl(&["start"]);
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the database is unreachable while orch records a task"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("the database is back"),
+        "{}",
+        stderr(&out)
+    );
+    let rows = rows(&cluster.url()).await;
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0].status, TaskStatus::Succeeded);
+    assert_eq!(rows[0].log_excerpt.as_deref(), Some("working\ndone"));
+    assert_eq!(rows[1].status, TaskStatus::Succeeded);
+    let log = scratch.read(&format!(".orch/logs/{}/first.log", rows[0].run_id));
+    assert_eq!(log, b"working\ndone\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_that_never_comes_back_stops_the_run_with_exit_3() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    let scratch = TestDb::new(crate::support::Backend::Sqlite).await.unwrap();
+    let plan = scratch.plan(PLAN);
+    let child = scratch
+        .orch_std()
+        .args(["run", plan])
+        .env("DATABASE_URL", cluster.url())
+        .env("ORCH_DB_OUTAGE_MS", "1500")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    until_running(&cluster.url()).await;
+    cluster.pg_ctl(&["stop"]);
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("error: the database stayed unreachable for "),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    // The task's log is on disk; once the database is back, the rows tell the truth.
+    let logs = scratch.path().join(".orch/logs");
+    let run_dir = std::fs::read_dir(&logs)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert_eq!(
+        std::fs::read(run_dir.join("first.log")).unwrap(),
+        b"working\ndone\n"
+    );
+    cluster.pg_ctl(&["start"]);
+    let out = scratch
+        .orch()
+        .args(["runs", "list"])
+        .env("DATABASE_URL", cluster.url())
+        .env("ORCH_STALE_AFTER_MS", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rows = rows(&cluster.url()).await;
+    assert_eq!(rows[0].status, TaskStatus::Failed);
+    assert!(
+        rows[0]
+            .log_excerpt
+            .as_deref()
+            .unwrap()
+            .starts_with("orchestrator lost"),
+        "{:?}",
+        rows[0].log_excerpt
+    );
+    assert_eq!(rows[1].status, TaskStatus::Queued, "left for `orch resume`");
+}
