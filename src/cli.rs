@@ -84,6 +84,10 @@ pub struct RunArgs {
     /// Print what would run (argv, cwd, env with secrets masked) and write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Print the summary as JSON (the run, every task row, the gates' commands) instead of
+    /// the table. Progress still goes to stderr.
+    #[arg(long)]
+    pub json: bool,
     /// Run even while another `orch run` of the same plan is still going (by default that
     /// is refused with exit 5, so an overrunning cron job does not start a second copy).
     #[arg(long)]
@@ -97,6 +101,9 @@ pub struct ResumeArgs {
     /// At most this many tasks at once (default: the saved plan's `concurrency`).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub concurrency: Option<u32>,
+    /// Print the summary as JSON instead of the table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -10,6 +10,7 @@ mod api;
 mod approvals;
 mod cli_basics;
 mod flow;
+mod github;
 mod leases;
 mod listing;
 mod migrations;

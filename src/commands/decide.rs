@@ -52,7 +52,10 @@ pub async fn run(store: &Store, args: DecideArgs, approve: bool, out: Output) ->
     if let Err(e) = notifier.sweep(stale_pending()).await {
         eprintln!("warning: notify: {e}");
     }
-    let printed = if args.json {
+    let printed = if args.json && args.resume {
+        // One JSON document on stdout: the resumed run's summary, which holds this row.
+        Ok(())
+    } else if args.json {
         out.json(&json::task(&row))
     } else {
         let verb = if approve { "approved" } else { "rejected" };
@@ -78,7 +81,7 @@ pub async fn run(store: &Store, args: DecideArgs, approve: bool, out: Output) ->
     );
     printed?;
     if args.resume {
-        return super::resume::run(store, &row.run_id, None, out).await;
+        return super::resume::run(store, &row.run_id, None, args.json, out).await;
     }
     Ok(0)
 }

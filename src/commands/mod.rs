@@ -48,7 +48,7 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
                 Command::Reject(args) => decide::run(&store, args, false, out).await,
                 Command::Logs(args) => logs::run(&store, args).await,
                 Command::Resume(args) => {
-                    resume::run(&store, &args.run_id, args.concurrency, out).await
+                    resume::run(&store, &args.run_id, args.concurrency, args.json, out).await
                 }
                 Command::Notify(cmd) => notify::run(&store, cmd, out).await,
                 Command::Run(_) | Command::Plan(_) | Command::Migrate(_) | Command::Serve(_) => {

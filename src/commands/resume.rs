@@ -25,6 +25,7 @@ pub async fn run(
     store: &Store,
     run_id: &str,
     concurrency: Option<u32>,
+    json: bool,
     out: Output,
 ) -> Result<i32> {
     // A gate past its deadline is rejected before the run's rows are read.
@@ -77,7 +78,7 @@ pub async fn run(
             rows,
             cancelled: None,
         };
-        let code = conclude(store, &notifier, &report, out).await;
+        let code = conclude(store, &notifier, &report, out, json).await;
         expired.drain(notifier.settings().wait).await;
         return code;
     }
@@ -123,7 +124,7 @@ pub async fn run(
         eprintln!("warning: {e}");
     }
     let report = report?;
-    let code = conclude(store, &notifier, &report, out).await;
+    let code = conclude(store, &notifier, &report, out, json).await;
     expired.drain(notifier.settings().wait).await;
     code
 }

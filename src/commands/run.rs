@@ -24,7 +24,7 @@ use crate::store::delivery::DeliveryFilter;
 use crate::store::lease::{self, Timing, owner_id};
 use crate::store::{Store, TaskStatus};
 use crate::ui::progress::{Plain, Spinners};
-use crate::ui::{Output, summary};
+use crate::ui::{Output, github, summary};
 
 pub async fn run(target: &DatabaseTarget, args: RunArgs, out: Output) -> Result<i32> {
     let plan = crate::plan::load(&args.plan)?;
@@ -117,7 +117,7 @@ pub async fn run(target: &DatabaseTarget, args: RunArgs, out: Output) -> Result<
             return Err(e);
         }
     };
-    let code = conclude(&store, &notifier, &report, out).await;
+    let code = conclude(&store, &notifier, &report, out, args.json).await;
     expired.drain(notifier.settings().wait).await;
     code
 }
@@ -144,9 +144,17 @@ pub(super) async fn conclude(
     notifier: &Notifier,
     report: &RunReport,
     out: Output,
+    json: bool,
 ) -> Result<i32> {
     // Printed first, checked last: a closed stdout must not cut deliveries off halfway.
-    let printed = out.print(&summary::render(report, out.tty));
+    let printed = if json {
+        out.json(&summary::json(report))
+    } else {
+        out.print(&summary::render(report, out.tty))
+    };
+    if github::in_actions() {
+        report_to_github(report, out, json);
+    }
     // Interrupted: a short wait; what is left is retried by the next command.
     let wait = match report.cancelled {
         Some(_) => notifier.settings().wait.min(CANCELLED_WAIT),
@@ -164,6 +172,33 @@ pub(super) async fn conclude(
         None if report.count(TaskStatus::Failed) > 0 => code::TASK_FAILED,
         None => code::SUCCESS,
     })
+}
+
+/// The job summary and failure annotations of a GitHub Actions step. A summary that cannot
+/// be written is a warning: the run's outcome does not depend on the job page.
+fn report_to_github(report: &RunReport, out: Output, json: bool) {
+    let notes = github::annotations(report);
+    if !notes.is_empty() {
+        // The runner reads workflow commands on both streams; keep `--json` stdout clean.
+        if json {
+            eprint!("{notes}");
+        } else if let Err(e) = out.print(&notes)
+            && !e.is_broken_pipe()
+        {
+            eprintln!("warning: {e}");
+        }
+    }
+    let Ok(path) = std::env::var("GITHUB_STEP_SUMMARY") else {
+        return;
+    };
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, github::markdown(report).as_bytes()));
+    if let Err(e) = written {
+        eprintln!("warning: cannot write the job summary to `{path}`: {e}");
+    }
 }
 
 /// After a signal, how long orch still waits for notifications under way.

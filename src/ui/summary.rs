@@ -46,3 +46,34 @@ pub fn render(report: &RunReport, tty: bool) -> String {
     }
     out
 }
+
+/// The same summary for scripts (`orch run --json`): the run, every task row, the counts,
+/// and the command for each gate.
+pub fn json(report: &RunReport) -> serde_json::Value {
+    use crate::store::json;
+    let gates: Vec<serde_json::Value> = report
+        .rows
+        .iter()
+        .filter(|r| r.status == TaskStatus::AwaitingApproval)
+        .map(|r| {
+            serde_json::json!({
+                "id": r.id,
+                "task": r.task,
+                "approve": format!("orch approve {} --resume", r.id),
+                "reject": format!("orch reject {} --resume", r.id),
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "run_id": report.run.run_id,
+        "plan_name": report.run.plan_name,
+        "started_at": json::timestamp(&report.run.started_at),
+        "counts": TaskStatus::ALL
+            .iter()
+            .map(|s| (s.as_str().to_owned(), serde_json::json!(report.count(*s))))
+            .collect::<serde_json::Map<_, _>>(),
+        "cancelled_by_signal": report.cancelled,
+        "tasks": json::tasks(&report.rows),
+        "awaiting_approval": gates,
+    })
+}

@@ -144,6 +144,9 @@ impl TestDb {
             // Hermetic: no webhook of the machine running the tests is ever called.
             .env_remove("SLACK_WEBHOOK")
             .env_remove("EMAIL_WEBHOOK")
+            // Nor the job page of a CI run that runs the tests.
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("GITHUB_STEP_SUMMARY")
             .env("USER", "tester");
         cmd
     }
@@ -157,6 +160,9 @@ impl TestDb {
             // Hermetic: no webhook of the machine running the tests is ever called.
             .env_remove("SLACK_WEBHOOK")
             .env_remove("EMAIL_WEBHOOK")
+            // Nor the job page of a CI run that runs the tests.
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("GITHUB_STEP_SUMMARY")
             .env("USER", "tester");
         cmd
     }
