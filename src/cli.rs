@@ -6,14 +6,15 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::store::TaskStatus;
 
-const EXIT_CODES: &str = "\
+pub const EXIT_CODES: &str = "\
 Exit codes:
   0    success
   1    a task failed (rejections included)
   2    usage or plan error
   3    database unreachable, or its schema is newer than this orch
-  4    unknown task or run id
-  5    conflict: the task is not awaiting a decision, or someone decided first
+  4    unknown task, run or delivery id
+  5    conflict: the task is not awaiting a decision, someone decided first (or its
+       approval_timeout passed), or another orch is driving the run or plan
   6    a notification could not be delivered (`orch notify test`, `orch notify retry`)
   130  interrupted (SIGINT)
   143  terminated (SIGTERM)";
@@ -60,6 +61,13 @@ pub enum Command {
     /// Inspect and change the database schema.
     #[command(subcommand)]
     Migrate(MigrateCommand),
+    /// Print a shell completion script: `orch completions bash > /etc/bash_completion.d/orch`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `orch man > /usr/local/share/man/man1/orch.1`.
+    Man,
 }
 
 #[derive(Debug, Args)]

@@ -178,3 +178,42 @@ async fn postgres_over_tls_when_the_url_asks_for_it() {
     .await;
     assert_eq!(used, ["true"], "the connection is encrypted");
 }
+
+#[test]
+fn completions_and_the_man_page_come_from_the_cli() {
+    let run = |args: &[&str]| {
+        let out = assert_cmd::Command::new(crate::support::orch_bin())
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .current_dir(std::env::temp_dir())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert!(run(&["completions", "bash"]).contains("_orch()"));
+    assert!(run(&["completions", "zsh"]).starts_with("#compdef orch"));
+    let fish = run(&["completions", "fish"]);
+    assert!(
+        fish.contains("complete -c orch") && fish.contains("resume"),
+        "{fish}"
+    );
+    let man = run(&["man"]);
+    assert!(man.contains(".TH orch 1"), "{man}");
+    for needle in [
+        "orch resume [OPTIONS] <RUN_ID>",
+        "orch notify retry [OPTIONS]",
+        ".SH \"EXIT STATUS\"",
+        "a notification could not be delivered",
+    ] {
+        assert!(
+            man.contains(&needle.replace('-', "\\-")),
+            "{needle} in {man}"
+        );
+    }
+    let bad = assert_cmd::Command::new(crate::support::orch_bin())
+        .args(["completions", "tcsh"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}

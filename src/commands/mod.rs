@@ -11,6 +11,7 @@ mod resume;
 mod run;
 mod runs;
 mod serve;
+mod shell_help;
 mod tasks;
 
 use crate::cli::{Cli, Command, NotifyCommand};
@@ -21,6 +22,12 @@ use crate::ui::Output;
 
 pub async fn dispatch(cli: Cli) -> Result<i32> {
     let out = Output::stdout();
+    match cli.command {
+        // Generated from the clap definitions: no configuration, no database.
+        Command::Completions { shell } => return shell_help::completions(shell, out),
+        Command::Man => return shell_help::man(out),
+        _ => {}
+    }
     if let Command::Plan(cmd) = cli.command {
         // Validation never touches the database, so its configuration does not matter.
         return plan::run(cmd, out);
@@ -51,7 +58,12 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
                     resume::run(&store, &args.run_id, args.concurrency, args.json, out).await
                 }
                 Command::Notify(cmd) => notify::run(&store, cmd, out).await,
-                Command::Run(_) | Command::Plan(_) | Command::Migrate(_) | Command::Serve(_) => {
+                Command::Run(_)
+                | Command::Plan(_)
+                | Command::Migrate(_)
+                | Command::Serve(_)
+                | Command::Completions { .. }
+                | Command::Man => {
                     unreachable!("handled above")
                 }
             }
