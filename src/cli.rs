@@ -134,6 +134,8 @@ pub enum PlanCommand {
         #[arg(long)]
         strict_env: bool,
     },
+    /// Print the plan format as a JSON Schema (what docs/plan.schema.json holds), for editors.
+    Schema,
 }
 
 #[derive(Debug, Args)]

@@ -232,3 +232,75 @@ fn dependency_errors_are_located() {
         "plan.yaml:2:14: `concurrency` must be at least 1",
     );
 }
+
+/// `docs/plan.schema.json` is exactly what `orch plan schema` prints (regenerate it with
+/// `cargo run -- plan schema > docs/plan.schema.json`).
+#[test]
+fn the_committed_schema_is_the_generated_one() {
+    let out = Command::new(orch_bin())
+        .args(["plan", "schema"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let committed = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/plan.schema.json"
+    ))
+    .unwrap();
+    assert!(
+        stdout(&out) == committed,
+        "docs/plan.schema.json is stale: run `cargo run -- plan schema > docs/plan.schema.json`"
+    );
+    let schema: serde_json::Value = serde_json::from_str(&committed).unwrap();
+    let task = &schema["definitions"]["Task"]["properties"];
+    for key in [
+        "task",
+        "run",
+        "shell",
+        "approval",
+        "approval_timeout",
+        "depends_on",
+    ] {
+        assert!(task.get(key).is_some(), "{key}");
+    }
+    assert_eq!(schema["definitions"]["Task"]["additionalProperties"], false);
+    assert!(
+        schema["definitions"]["Duration"]["pattern"]
+            .as_str()
+            .unwrap()
+            .contains("ms")
+    );
+}
+
+/// Every plan we ship validates, and points editors at the schema.
+#[test]
+fn every_plan_in_plans_is_valid() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut plans = Vec::new();
+    for dir in ["plans", "plans/examples"] {
+        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "yaml") {
+                plans.push(path);
+            }
+        }
+    }
+    assert!(plans.len() >= 4, "{plans:?}");
+    for plan in plans {
+        let text = std::fs::read_to_string(&plan).unwrap();
+        let depth = plan.strip_prefix(root).unwrap().components().count() - 1;
+        let expected = format!(
+            "# yaml-language-server: $schema={}docs/plan.schema.json\n",
+            "../".repeat(depth)
+        );
+        assert!(text.starts_with(&expected), "{}", plan.display());
+        let out = Command::new(orch_bin())
+            .current_dir(root)
+            .env_remove("DATABASE_URL")
+            .args(["plan", "validate"])
+            .arg(&plan)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}: {}", plan.display(), stderr(&out));
+    }
+}

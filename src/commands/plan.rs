@@ -1,5 +1,6 @@
 //! `orch plan validate PLAN [--strict-env]`: everything `orch run` would reject, without
-//! running anything or touching the database.
+//! running anything or touching the database; and `orch plan schema`, the plan format as a
+//! JSON Schema for editors.
 
 use std::collections::HashMap;
 
@@ -9,7 +10,13 @@ use crate::plan::resolve::unset_variables;
 use crate::ui::Output;
 
 pub fn run(cmd: PlanCommand, out: Output) -> Result<i32> {
-    let PlanCommand::Validate { plan, strict_env } = cmd;
+    let (plan, strict_env) = match cmd {
+        PlanCommand::Schema => {
+            out.print(&crate::plan::schema::render())?;
+            return Ok(code::SUCCESS);
+        }
+        PlanCommand::Validate { plan, strict_env } => (plan, strict_env),
+    };
     let loaded = crate::plan::load(&plan)?;
     let env: HashMap<String, String> = std::env::vars().collect();
     let unset = unset_variables(&loaded, &env);

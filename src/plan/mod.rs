@@ -7,6 +7,7 @@ pub mod load;
 mod notify;
 mod raw;
 pub mod resolve;
+pub mod schema;
 pub mod secrets;
 
 use std::path::PathBuf;
@@ -75,7 +76,7 @@ pub enum Command {
 }
 
 /// When a task that exited 0 waits for a human.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Approval {
     Never,
@@ -95,7 +96,7 @@ impl Approval {
 }
 
 /// Which outcomes of its dependencies let a task run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum When {
     /// Every dependency succeeded (the default).

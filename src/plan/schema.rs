@@ -1,0 +1,78 @@
+//! The plan's JSON Schema (`orch plan schema`, `docs/plan.schema.json`), generated from the
+//! types that parse plans (`raw`), plus the few string shapes they check by hand: names,
+//! variable names, `${VAR}` references and durations.
+
+use std::borrow::Cow;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+
+/// The schema as pretty JSON with a trailing newline, exactly as `docs/plan.schema.json`.
+pub fn render() -> String {
+    let schema = schemars::generate::SchemaSettings::draft07()
+        .into_generator()
+        .into_root_schema_for::<super::raw::RawPlan>();
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+macro_rules! string_schema {
+    ($ty:ident, $name:literal, $pattern:literal, $description:literal) => {
+        pub struct $ty;
+
+        impl JsonSchema for $ty {
+            fn schema_name() -> Cow<'static, str> {
+                $name.into()
+            }
+
+            fn json_schema(_: &mut SchemaGenerator) -> Schema {
+                json_schema!({
+                    "type": "string",
+                    "pattern": $pattern,
+                    "description": $description,
+                })
+            }
+        }
+    };
+}
+
+string_schema!(
+    Name,
+    "Name",
+    "^[A-Za-z0-9._-]+$",
+    "Letters, digits, `.`, `_` and `-` (not `.` or `..`)."
+);
+string_schema!(
+    EnvName,
+    "EnvName",
+    "^[A-Za-z_][A-Za-z0-9_]*$",
+    "An environment variable name."
+);
+string_schema!(
+    Reference,
+    "Reference",
+    "^\\$\\{[A-Za-z_][A-Za-z0-9_]*\\}$",
+    "`${VAR}`: the environment variable that holds the value (never the value itself)."
+);
+string_schema!(
+    Duration,
+    "Duration",
+    "^\\s*([0-9]+\\s*(nsec|ns|usec|us|msec|ms|seconds|second|sec|s|minutes|minute|min|m|hours|hour|hr|h|days|day|d|weeks|week|w|months|month|M|years|year|y)\\s*)+$",
+    "A number and a unit, several in a row if you like: `500ms`, `30s`, `10m`, `1h30m`, `1day`."
+);
+
+/// An `env` value: text, or a number or boolean taken as its text (`PORT: 8080`).
+pub struct EnvValue;
+
+impl JsonSchema for EnvValue {
+    fn schema_name() -> Cow<'static, str> {
+        "EnvValue".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": ["string", "number", "boolean"],
+            "description": "Text; `${VAR}` and `${VAR:-default}` are expanded. A number or boolean is taken as its text.",
+        })
+    }
+}
