@@ -58,6 +58,8 @@ pub enum Command {
     /// Webhook notifications: list deliveries, send undelivered ones again, send a test.
     #[command(subcommand)]
     Notify(NotifyCommand),
+    /// Delete runs older than a bound: their rows, delivery records and log folders.
+    Prune(PruneArgs),
     /// Inspect and change the database schema.
     #[command(subcommand)]
     Migrate(MigrateCommand),
@@ -225,6 +227,19 @@ pub struct DecideArgs {
     /// Then resume the task's run, as `orch resume RUN_ID` would, and exit as it does.
     #[arg(long)]
     pub resume: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Runs that ended longer ago than this: `30d`, `12h`, `2weeks`.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub older_than: std::time::Duration,
+    /// Say what would be removed, and remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also prune runs with a gate still waiting for a decision (kept by default).
+    #[arg(long)]
+    pub include_pending: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -17,6 +17,7 @@ mod migrations;
 mod notify;
 mod outage;
 mod plans;
+mod prune;
 mod redaction;
 mod resume;
 mod run;

@@ -7,6 +7,7 @@ mod logs;
 mod migrate;
 mod notify;
 mod plan;
+mod prune;
 mod resume;
 mod run;
 mod runs;
@@ -58,6 +59,7 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
                     resume::run(&store, &args.run_id, args.concurrency, args.json, out).await
                 }
                 Command::Notify(cmd) => notify::run(&store, cmd, out).await,
+                Command::Prune(args) => prune::run(&store, args, out).await,
                 Command::Run(_)
                 | Command::Plan(_)
                 | Command::Migrate(_)

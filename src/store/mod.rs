@@ -10,6 +10,7 @@ pub mod json;
 pub mod lease;
 pub mod migrate;
 pub mod mutation;
+pub mod prune;
 pub mod query;
 pub mod retry;
 pub mod status;
