@@ -9,6 +9,7 @@ mod support;
 mod api;
 mod approvals;
 mod cli_basics;
+mod deploy;
 mod flow;
 mod github;
 mod leases;
