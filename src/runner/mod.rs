@@ -27,8 +27,8 @@ use crate::notify::{Event, Notice, Notifier, notifier::run_finished};
 use crate::plan::Plan;
 use crate::plan::resolve::Resolved;
 use crate::store::lease::{self, Timing};
-use crate::store::mutation::{NewRun, NewTask, finish_run, insert_task};
-use crate::store::query::find_in_run;
+use crate::store::mutation::{NewRun, NewTask, finish_run, insert_queued};
+use crate::store::query::run_tasks;
 use crate::store::retry::{durably, transition_durably};
 use crate::store::transition::TaskChange;
 use crate::store::{Store, TaskStatus, agents_run, agents_task, now};
@@ -122,24 +122,39 @@ pub async fn execute(
     let redactor = Arc::new(req.resolved.redactor);
     let tasks = &req.resolved.tasks;
 
-    // Every task is in the table from the start, so the whole plan shows at once.
-    let mut rows = Vec::with_capacity(tasks.len());
-    for task in tasks {
-        let mut new = NewTask::new(&task.spec.name, &run.run_id, TaskStatus::Queued);
-        new.inputs = task.spec.inputs.as_ref().map(|v| redactor.redact_json(v));
-        let row = durably("records the run's tasks", |retry| {
-            let new = new.clone();
-            async move {
-                // A retry may follow an insert that committed before its answer was lost.
-                if retry && let Some(row) = find_in_run(&store.db, &new.run_id, &new.task).await? {
-                    return Ok(row);
-                }
-                insert_task(&store.db, new).await
-            }
+    // Every task is in the table from the start, so the whole plan shows at once: one
+    // transaction of multi-row inserts, all or nothing, then the rows read back in order.
+    let new: Vec<NewTask> = tasks
+        .iter()
+        .map(|task| {
+            let mut new = NewTask::new(&task.spec.name, &run.run_id, TaskStatus::Queued);
+            new.inputs = task.spec.inputs.as_ref().map(|v| redactor.redact_json(v));
+            new
         })
-        .await?;
-        rows.push(row);
-    }
+        .collect();
+    let run_id = run.run_id.as_str();
+    let rows = durably("records the run's tasks", |retry| {
+        let new = new.clone();
+        async move {
+            // A retry may follow a commit whose answer was lost.
+            if retry {
+                let rows = run_tasks(&store.db, run_id).await?;
+                if rows.len() == new.len() {
+                    return Ok(rows);
+                }
+            }
+            insert_queued(&store.db, new).await?;
+            run_tasks(&store.db, run_id).await
+        }
+    })
+    .await?;
+    // Index for index with `tasks` (names are unique in a run), whatever order ids took.
+    let mut by_name: std::collections::HashMap<String, agents_task::Model> =
+        rows.into_iter().map(|r| (r.task.clone(), r)).collect();
+    let rows: Vec<agents_task::Model> = tasks
+        .iter()
+        .filter_map(|t| by_name.remove(&t.spec.name))
+        .collect();
     let drive = Drive {
         tasks,
         rows,

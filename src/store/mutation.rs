@@ -62,6 +62,28 @@ pub async fn insert_task(db: &impl ConnectionTrait, new: NewTask) -> Result<agen
     .map_err(Error::db)
 }
 
+/// Inserts a run's `queued` rows in one transaction, a few hundred rows per statement (the
+/// databases bound the number of parameters of one statement).
+pub async fn insert_queued(db: &sea_orm::DatabaseConnection, new: Vec<NewTask>) -> Result<()> {
+    use sea_orm::{EntityTrait, TransactionTrait};
+    let txn = db.begin().await.map_err(Error::db)?;
+    for chunk in new.chunks(500) {
+        let models = chunk.iter().cloned().map(|n| agents_task::ActiveModel {
+            id: NotSet,
+            task: Set(n.task),
+            run_id: Set(n.run_id),
+            status: Set(TaskStatus::Queued),
+            inputs: Set(n.inputs),
+            ..Default::default()
+        });
+        agents_task::Entity::insert_many(models)
+            .exec_without_returning(&txn)
+            .await
+            .map_err(Error::db)?;
+    }
+    txn.commit().await.map_err(Error::db)
+}
+
 /// A run to record before its first task starts.
 #[derive(Clone, Debug)]
 pub struct NewRun {

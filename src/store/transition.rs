@@ -95,14 +95,17 @@ pub async fn update_fields(
     change: TaskChange,
 ) -> Result<agents_task::Model> {
     let sets = change.sets(db.get_database_backend());
-    if !sets.is_empty() {
-        let mut update = agents_task::Entity::update_many().filter(Column::Id.eq(id));
-        for (col, value) in sets {
-            update = update.col_expr(col, value);
-        }
-        update.exec(db).await.map_err(Error::db)?;
+    if sets.is_empty() {
+        return get_task(db, id).await;
     }
-    get_task(db, id).await
+    let mut update = agents_task::Entity::update_many().filter(Column::Id.eq(id));
+    for (col, value) in sets {
+        update = update.col_expr(col, value);
+    }
+    match update.exec_with_returning(db).await.map_err(Error::db)?.pop() {
+        Some(row) => Ok(row),
+        None => Err(Error::UnknownTask { id }),
+    }
 }
 
 /// Who orch records as the decider when it rejects a task whose decision did not come in
@@ -272,12 +275,14 @@ async fn guarded_update(
     for (col, value) in sets {
         update = update.col_expr(col, value);
     }
-    let result = update.exec(db).await.map_err(Error::db)?;
-    let row = get_task(db, id).await?;
-    if result.rows_affected == 1 {
+    // `RETURNING`: the changed row comes back with the change, one statement instead of
+    // an UPDATE and a SELECT (both databases support it).
+    let mut changed = update.exec_with_returning(db).await.map_err(Error::db)?;
+    if let Some(row) = changed.pop() {
         return Ok(row);
     }
-    Err(explain_lost(row, from))
+    // Nothing changed: read the row as it is to say why.
+    Err(explain_lost(get_task(db, id).await?, from))
 }
 
 /// Why a guarded update changed nothing, from the row as it is now.
