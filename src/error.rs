@@ -81,6 +81,11 @@ pub enum Error {
         holder: crate::store::lease::Holder,
         hint: LeaseHint,
     },
+    /// `--resume` after a decision, while another orch drives the run.
+    DecidedWhileDriven {
+        run_id: String,
+        owner: String,
+    },
     /// The decision came after the task's `approval_timeout`: orch rejected it.
     ApprovalTimedOut {
         id: i64,
@@ -202,6 +207,7 @@ impl Error {
             | Error::AlreadyDecided { .. }
             | Error::ApprovalTimedOut { .. }
             | Error::Leased { .. }
+            | Error::DecidedWhileDriven { .. }
             | Error::TransitionLost { .. }
             | Error::IllegalTransition { .. }
             | Error::DeliveryBusy { .. } => code::CONFLICT,
@@ -317,6 +323,12 @@ impl fmt::Display for Error {
                     "; if that orch is gone, its lease lapses a minute after its last heartbeat"
                 )
             }
+            Error::DecidedWhileDriven { run_id, owner } => write!(
+                f,
+                "the decision is recorded, but run `{run_id}` is being driven by `{owner}`, \
+                 which picks decisions up before it ends; if the gate's dependents are still \
+                 `queued` once it has ended, run `orch resume {run_id}`"
+            ),
             Error::ApprovalTimedOut { id, decided_at } => {
                 write!(f, "task {id} waited longer than its `approval_timeout`")?;
                 if let Some(at) = decided_at {

@@ -215,3 +215,55 @@ both_backends!(
         assert!(lease::all(&store.db).await.unwrap().is_empty());
     }
 );
+
+both_backends!(
+    a_decision_during_the_run_is_picked_up_by_the_run,
+    |db: TestDb| async move {
+        let plan = db.plan(
+            "name: live\nconcurrency: 2\ntasks:\n  - task: gate\n    shell: 'true'\n    approval: always\n  - task: slow\n    shell: 'sleep 2'\n  - task: after\n    shell: 'echo after'\n    depends_on: [gate]\n",
+        );
+        let child = spawn(&db, &["run", plan], &[]);
+        let store = db.store().await;
+        let mut gate = None;
+        for _ in 0..400 {
+            let rows = orch::store::query::list_tasks(&store.db, &Default::default())
+                .await
+                .unwrap();
+            if let Some(g) = rows
+                .iter()
+                .find(|r| r.status == TaskStatus::AwaitingApproval)
+            {
+                gate = Some(g.clone());
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        let gate = gate.expect("the gate waits");
+        // `--resume` cannot take the run over while it is driven, but the decision stands.
+        let out = db
+            .orch()
+            .args(["approve", &gate.id.to_string(), "--resume"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("the decision is recorded, but run `"),
+            "{}",
+            stderr(&out)
+        );
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let rows = db.rows().await;
+        assert_eq!(rows[0].status, TaskStatus::Succeeded);
+        assert_eq!(
+            rows[2].status,
+            TaskStatus::Succeeded,
+            "the run picked the decision up"
+        );
+        assert!(
+            stdout(&out).contains("3 task(s): 3 succeeded"),
+            "{}",
+            stdout(&out)
+        );
+    }
+);

@@ -81,7 +81,14 @@ pub async fn run(store: &Store, args: DecideArgs, approve: bool, out: Output) ->
     );
     printed?;
     if args.resume {
-        return super::resume::run(store, &row.run_id, None, args.json, out).await;
+        return match super::resume::run(store, &row.run_id, None, args.json, out).await {
+            // The decision stands; the orch driving the run reads decisions before it ends.
+            Err(Error::Leased { holder, .. }) => Err(Error::DecidedWhileDriven {
+                run_id: row.run_id.clone(),
+                owner: holder.owner,
+            }),
+            other => other,
+        };
     }
     Ok(0)
 }

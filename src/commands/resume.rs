@@ -28,6 +28,8 @@ pub async fn run(
     json: bool,
     out: Output,
 ) -> Result<i32> {
+    let (cancel_tx, cancel_rx) = watch::channel(None);
+    tokio::spawn(forward_signals(cancel_tx));
     // A gate past its deadline is rejected before the run's rows are read.
     let expired = super::housekeeping::sweep(store).await?;
     let rows = run_tasks(&store.db, run_id).await?;
@@ -104,8 +106,6 @@ pub async fn run(
     let heartbeat = Heartbeat::start(store, &owner, timing);
     // Read again under the lease: what we read before may have moved on meanwhile.
     let rows = run_tasks(&store.db, run_id).await?;
-    let (cancel_tx, cancel_rx) = watch::channel(None);
-    tokio::spawn(forward_signals(cancel_tx));
     let request = ResumeRequest {
         run: record,
         resolved,

@@ -47,6 +47,10 @@ pub async fn run(target: &DatabaseTarget, args: RunArgs, out: Output) -> Result<
     }
 
     let store = open(target, Schema::Migrate).await?;
+    // Caught from here on: a SIGTERM while orch takes its leases still ends cleanly (the
+    // run sees it at once, and the leases are released).
+    let (cancel_tx, cancel_rx) = watch::channel(None);
+    tokio::spawn(forward_signals(cancel_tx));
     let expired = super::housekeeping::sweep(&store).await?;
     let (owner, timing) = (owner_id(), Timing::from_env());
     if !args.allow_overlap {
@@ -80,8 +84,6 @@ pub async fn run(target: &DatabaseTarget, args: RunArgs, out: Output) -> Result<
     if let Err(e) = notifier.sweep(stale_pending()).await {
         eprintln!("warning: notify: {e}");
     }
-    let (cancel_tx, cancel_rx) = watch::channel(None);
-    tokio::spawn(forward_signals(cancel_tx));
 
     let trigger = match std::env::var("CI") {
         Ok(v) if !v.is_empty() && v != "false" && v != "0" => "ci",

@@ -34,11 +34,44 @@ pub(super) struct Drive<'a> {
 }
 
 /// Runs until nothing more can start; returns the rows and the signal that stopped it early.
+///
+/// If the loop fails (the database gone past its bound), the tasks still running are stopped
+/// as a signal would stop them, and collected, before the error is returned: no task process
+/// is left running unsupervised.
 pub(super) async fn drive(
     store: &Store,
     d: Drive<'_>,
     reporter: &dyn Reporter,
     cancel: watch::Receiver<Option<i32>>,
+) -> Result<(Vec<agents_task::Model>, Option<i32>)> {
+    // The tasks listen to our own channel, fed by the caller's (signals) and by us (errors).
+    let (stop_tx, stop_rx) = watch::channel(None);
+    let stop_tx = std::sync::Arc::new(stop_tx);
+    let forward = {
+        let (mut outside, stop_tx) = (cancel, stop_tx.clone());
+        tokio::spawn(async move {
+            if outside.wait_for(Option::is_some).await.is_ok() {
+                let sig = *outside.borrow();
+                stop_tx.send_replace(sig);
+            }
+        })
+    };
+    let mut running: JoinSet<(usize, Result<agents_task::Model>)> = JoinSet::new();
+    let result = schedule(store, d, reporter, stop_rx, &mut running).await;
+    forward.abort();
+    if result.is_err() && !running.is_empty() {
+        stop_tx.send_replace(Some(nix::sys::signal::Signal::SIGTERM as i32));
+        while running.join_next().await.is_some() {}
+    }
+    result
+}
+
+async fn schedule(
+    store: &Store,
+    d: Drive<'_>,
+    reporter: &dyn Reporter,
+    cancel: watch::Receiver<Option<i32>>,
+    running: &mut JoinSet<(usize, Result<agents_task::Model>)>,
 ) -> Result<(Vec<agents_task::Model>, Option<i32>)> {
     let Drive {
         tasks,
@@ -55,7 +88,6 @@ pub(super) async fn drive(
         .map(|(i, t)| (t.spec.name.as_str(), i))
         .collect();
     let limit = concurrency.max(1) as usize;
-    let mut running: JoinSet<(usize, Result<agents_task::Model>)> = JoinSet::new();
     let mut cancelled = None;
     loop {
         if cancelled.is_none() {
@@ -115,6 +147,11 @@ pub(super) async fn drive(
             }
         }
         if running.is_empty() {
+            // A decision taken while this run was going: pick it up now rather than leave
+            // the gate's dependents queued for a resume that this lease would refuse.
+            if cancelled.is_none() && refresh_decisions(store, &mut rows).await? {
+                continue;
+            }
             break;
         }
         let mut watch_cancel = cancel.clone();
@@ -141,6 +178,40 @@ pub(super) async fn drive(
         }
     }
     Ok((rows, cancelled))
+}
+
+/// Reads again the rows this run holds at a gate while others wait on them; `true` when a
+/// decision arrived meanwhile.
+async fn refresh_decisions(store: &Store, rows: &mut [agents_task::Model]) -> Result<bool> {
+    let waiting = rows
+        .iter()
+        .any(|r| r.status == TaskStatus::AwaitingApproval);
+    let queued = rows.iter().any(|r| r.status == TaskStatus::Queued);
+    let Some(run_id) = rows.first().map(|r| r.run_id.clone()) else {
+        return Ok(false);
+    };
+    if !(waiting && queued) {
+        return Ok(false);
+    }
+    let fresh: HashMap<i64, agents_task::Model> =
+        crate::store::query::run_tasks(&store.db, &run_id)
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r))
+            .collect();
+    let mut changed = false;
+    for row in rows
+        .iter_mut()
+        .filter(|r| r.status == TaskStatus::AwaitingApproval)
+    {
+        if let Some(now) = fresh.get(&row.id)
+            && now.status != TaskStatus::AwaitingApproval
+        {
+            *row = now.clone();
+            changed = true;
+        }
+    }
+    Ok(changed)
 }
 
 fn dep<'a>(name: &'a str, row: &'a agents_task::Model) -> Dep<'a> {

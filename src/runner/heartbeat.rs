@@ -25,14 +25,20 @@ impl Heartbeat {
                     _ = tick.tick() => {}
                     _ = stopped.changed() => break,
                 }
-                match lease::beat(&store.db, &owner).await {
-                    Ok(()) => warned = false,
+                // Bounded: a hung connection must not silence the heartbeat for good.
+                let beat = tokio::time::timeout(timing.heartbeat, lease::beat(&store.db, &owner));
+                match beat.await {
+                    Ok(Ok(())) => warned = false,
                     // Said once per outage: the run goes on, and the next beat may succeed.
-                    Err(e) if !warned => {
+                    Ok(Err(e)) if !warned => {
                         eprintln!("warning: heartbeat: {e}");
                         warned = true;
                     }
-                    Err(_) => {}
+                    Err(_) if !warned => {
+                        eprintln!("warning: heartbeat: the database did not answer in time");
+                        warned = true;
+                    }
+                    _ => {}
                 }
             }
         });

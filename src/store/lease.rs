@@ -156,23 +156,26 @@ pub async fn set_run_id(
     Ok(())
 }
 
-/// Renews every lease of `owner` and the heartbeat of each task it is running.
-pub async fn beat(db: &impl ConnectionTrait, owner: &str) -> Result<()> {
+/// Renews every lease of `owner` and the heartbeat of each task it is running, in one
+/// transaction (a lease renewed while its tasks are not would let them be judged lost).
+pub async fn beat(db: &sea_orm::DatabaseConnection, owner: &str) -> Result<()> {
+    use sea_orm::TransactionTrait;
     let backend = db.get_database_backend();
+    let txn = db.begin().await.map_err(Error::db)?;
     Entity::update_many()
         .col_expr(Column::HeartbeatAt, clock::now(backend))
         .filter(Column::Owner.eq(owner))
-        .exec(db)
+        .exec(&txn)
         .await
         .map_err(Error::db)?;
     agents_task::Entity::update_many()
         .col_expr(agents_task::Column::HeartbeatAt, clock::now(backend))
         .filter(agents_task::Column::Owner.eq(owner))
         .filter(agents_task::Column::Status.eq(crate::store::TaskStatus::Running))
-        .exec(db)
+        .exec(&txn)
         .await
         .map_err(Error::db)?;
-    Ok(())
+    txn.commit().await.map_err(Error::db)
 }
 
 /// Gives up every lease of `owner`.

@@ -13,14 +13,18 @@ use crate::store::status::TaskStatus;
 use crate::store::transition::{TaskChange, transition};
 use crate::store::{agents_task, query::get_task};
 
-/// How long a run waits for its database before giving up (exit 3). `ORCH_DB_OUTAGE_MS`
-/// changes it (the tests lower it).
+/// How long a run waits for its database before giving up (exit 3). It is shorter than the
+/// staleness bound of heartbeats (60 s), so an orch riding out an outage gives up before any
+/// other orch may judge it dead and take its run over. `ORCH_DB_OUTAGE_MS` changes it (the
+/// tests lower it).
 pub fn outage_bound() -> Duration {
     std::env::var("ORCH_DB_OUTAGE_MS")
         .ok()
         .and_then(|v| v.trim().parse().ok())
-        .map_or(Duration::from_secs(300), Duration::from_millis)
+        .map_or(DEFAULT_OUTAGE_BOUND, Duration::from_millis)
 }
+
+pub const DEFAULT_OUTAGE_BOUND: Duration = Duration::from_secs(45);
 
 /// Whether an error means the connection was lost or refused, rather than a wrong query.
 pub fn is_transient(err: &DbErr) -> bool {
@@ -96,7 +100,8 @@ where
 }
 
 /// [`transition`], retried through an outage. A retry that finds the row already moved to
-/// `to` takes it as done: the first try committed, and only its answer was lost.
+/// `to` — by this process (same `owner`), when the change names one — takes it as done: the
+/// first try committed, and only its answer was lost. A row moved by another orch is not ours.
 pub async fn transition_durably(
     db: &impl ConnectionTrait,
     id: i64,
@@ -106,11 +111,13 @@ pub async fn transition_durably(
 ) -> Result<agents_task::Model> {
     durably("records a task", |retry| {
         let change = change.clone();
+        let change_owner = change.owner.clone();
         async move {
             match transition(db, id, from, to, change).await {
                 Err(Error::TransitionLost { .. }) if retry => {
                     let row = get_task(db, id).await?;
-                    if row.status == to {
+                    let ours = change_owner.is_none() || row.owner == change_owner;
+                    if row.status == to && ours {
                         Ok(row)
                     } else {
                         Err(Error::TransitionLost { id, expected: from })

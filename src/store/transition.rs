@@ -102,7 +102,12 @@ pub async fn update_fields(
     for (col, value) in sets {
         update = update.col_expr(col, value);
     }
-    match update.exec_with_returning(db).await.map_err(Error::db)?.pop() {
+    match update
+        .exec_with_returning(db)
+        .await
+        .map_err(Error::db)?
+        .pop()
+    {
         Some(row) => Ok(row),
         None => Err(Error::UnknownTask { id }),
     }
@@ -245,13 +250,33 @@ pub async fn decide(
     } else {
         (TaskStatus::Failed, ApprovalState::Rejected)
     };
+    // A person's decision must come before the deadline, checked by the same UPDATE so that
+    // one arriving just after it cannot slip in before orch's own rejection.
+    let deadline = (decision.by != ORCH_DECIDER).then_some(decision.at);
+    let at = decision.at;
     let sets = vec![
         (Column::ApprovalState, Expr::value(state.as_str())),
         (Column::Approver, Expr::value(decision.by)),
         (Column::ApprovalNote, Expr::value(decision.note)),
         (Column::DecidedAt, Expr::value(decision.at)),
     ];
-    guarded_update(db, id, TaskStatus::AwaitingApproval, to, sets).await
+    match guarded_update_by(db, id, TaskStatus::AwaitingApproval, to, sets, deadline).await {
+        Err(Error::NotAwaitingDecision { .. }) | Err(Error::TransitionLost { .. })
+            if deadline.is_some() =>
+        {
+            let row = get_task(db, id).await?;
+            match row.approval_deadline {
+                Some(d) if d < at && row.status == TaskStatus::AwaitingApproval => {
+                    Err(Error::ApprovalTimedOut {
+                        id,
+                        decided_at: None,
+                    })
+                }
+                _ => Err(explain_lost(row, TaskStatus::AwaitingApproval)),
+            }
+        }
+        other => other,
+    }
 }
 
 async fn guarded_update(
@@ -260,6 +285,19 @@ async fn guarded_update(
     from: TaskStatus,
     to: TaskStatus,
     sets: Vec<(Column, SimpleExpr)>,
+) -> Result<agents_task::Model> {
+    guarded_update_by(db, id, from, to, sets, None).await
+}
+
+/// [`guarded_update`], and when `before_deadline` is given, only if the row's
+/// `approval_deadline` (if any) is not before it.
+async fn guarded_update_by(
+    db: &impl ConnectionTrait,
+    id: i64,
+    from: TaskStatus,
+    to: TaskStatus,
+    sets: Vec<(Column, SimpleExpr)>,
+    before_deadline: Option<DateTime<Utc>>,
 ) -> Result<agents_task::Model> {
     if !from.can_become(to) {
         return Err(Error::IllegalTransition { from, to });
@@ -271,6 +309,13 @@ async fn guarded_update(
     if from == TaskStatus::AwaitingApproval {
         // Leaving `awaiting_approval` is a decision: only one may ever be taken.
         update = update.filter(Column::ApprovalState.eq(ApprovalState::Pending));
+    }
+    if let Some(at) = before_deadline {
+        update = update.filter(
+            sea_orm::Condition::any()
+                .add(Column::ApprovalDeadline.is_null())
+                .add(Column::ApprovalDeadline.gte(at)),
+        );
     }
     for (col, value) in sets {
         update = update.col_expr(col, value);
