@@ -104,6 +104,73 @@ for r in $(seq 1 "$REPS"); do
 done
 stats "sqlite, concurrency 8" "$work/a" "$work/b" >> "$out"
 
+{
+echo
+echo "## Listing: \`orch tasks list\` on 1,000,000 rows"
+echo
+echo "| scenario | baseline: the database's own client, same query | orch tasks list | orch / client |"
+echo "|---|---|---|---|"
+} >> "$out"
+# One million rows, a realistic mix: 33,334 nightly runs of 30 tasks, mostly succeeded, some
+# failed, a few waiting for a decision.
+rm -rf "$work/list"; mkdir -p "$work/list"
+list_sqlite="$work/list/orch.db"
+DATABASE_URL="sqlite://$list_sqlite" "$ORCH" migrate up >/dev/null
+python3 - "$list_sqlite" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+def rows():
+    for i in range(1_000_000):
+        s = "awaiting_approval" if i % 1000 == 7 else ("failed" if i % 50 == 3 else "succeeded")
+        yield (f"t{i % 30}", f"nightly-{i // 30}", s, "pending" if s == "awaiting_approval" else None,
+               "2026-11-01T02:30:00+00:00", "2026-11-01T02:31:00+00:00", 60000, "ok")
+db.executemany("INSERT INTO agents_tasks (task, run_id, status, approval_state, started_at, finished_at, duration_ms, log_excerpt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows())
+db.commit()
+db.execute("ANALYZE")
+PY
+list_pg="orch_bench_list_$$"
+psql -q "$PG_ADMIN" -c "CREATE DATABASE $list_pg" >/dev/null
+list_pg_url="${PG_ADMIN%/*}/$list_pg"
+DATABASE_URL=$list_pg_url "$ORCH" migrate up >/dev/null
+psql -q "$list_pg_url" >/dev/null <<'SQL'
+INSERT INTO agents_tasks (task, run_id, status, approval_state, started_at, finished_at, duration_ms, log_excerpt)
+SELECT 't' || (i % 30), 'nightly-' || (i / 30),
+       CASE WHEN i % 1000 = 7 THEN 'awaiting_approval' WHEN i % 50 = 3 THEN 'failed' ELSE 'succeeded' END,
+       CASE WHEN i % 1000 = 7 THEN 'pending' END,
+       '2026-11-01T02:30:00Z', '2026-11-01T02:31:00Z', 60000, 'ok'
+FROM generate_series(0, 999999) AS i;
+ANALYZE agents_tasks;
+SQL
+q_status="SELECT * FROM agents_tasks WHERE status = 'awaiting_approval' ORDER BY id DESC LIMIT 50"
+q_run="SELECT * FROM agents_tasks WHERE run_id = 'nightly-20000' ORDER BY id DESC LIMIT 50"
+for backend in sqlite postgres; do
+  for which in status run; do
+    : > "$work/a"; : > "$work/b"
+    if [ "$which" = status ]; then q=$q_status; args=(--status awaiting_approval); else q=$q_run; args=(--run-id nightly-20000); fi
+    for r in $(seq 1 "$REPS"); do
+      t0=$(now)
+      if [ "$backend" = sqlite ]; then sqlite3 -json "$list_sqlite" "$q" >/dev/null; else psql -qAt "$list_pg_url" -c "$q" >/dev/null; fi
+      echo "$(echo "$(now) - $t0" | bc)" >> "$work/a"
+      if [ "$backend" = sqlite ]; then url="sqlite://$list_sqlite"; else url=$list_pg_url; fi
+      t0=$(now)
+      DATABASE_URL=$url "$ORCH" tasks list "${args[@]}" --limit 50 --json >/dev/null
+      echo "$(echo "$(now) - $t0" | bc)" >> "$work/b"
+    done
+    stats "$backend, --${which/run/run-id} (limit 50)" "$work/a" "$work/b" >> "$out"
+  done
+done
+{
+echo
+echo "Query plans (the \`--status\` query):"
+echo
+echo '```'
+echo "sqlite: $(sqlite3 "$list_sqlite" "EXPLAIN QUERY PLAN $q_status" | tr '\n' ' ')"
+echo "postgres:"
+psql -qAt "$list_pg_url" -c "EXPLAIN ANALYZE $q_status"
+echo '```'
+} >> "$out"
+psql -q "$PG_ADMIN" -c "DROP DATABASE $list_pg WITH (FORCE)" >/dev/null
+
 if command -v wrk >/dev/null; then
   {
   echo

@@ -111,7 +111,12 @@ both_backends!(
         names.retain(|n| n != "agents_tasks_pkey");
         assert_eq!(
             names,
-            ["ix_agents_tasks_run_id", "ix_agents_tasks_started_at"]
+            [
+                "ix_agents_tasks_owner_status",
+                "ix_agents_tasks_run_id",
+                "ix_agents_tasks_started_at",
+                "ix_agents_tasks_status_id",
+            ]
         );
     }
 );

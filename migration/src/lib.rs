@@ -14,6 +14,7 @@ mod m20261201_000005_add_notify_to_agents_runs;
 mod m20261201_000006_create_webhook_deliveries;
 mod m20261201_000007_add_approval_deadline;
 mod m20261201_000008_create_agents_run_locks;
+mod m20261201_000009_add_task_status_and_owner_indexes;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000006_create_webhook_deliveries::Migration),
             Box::new(m20261201_000007_add_approval_deadline::Migration),
             Box::new(m20261201_000008_create_agents_run_locks::Migration),
+            Box::new(m20261201_000009_add_task_status_and_owner_indexes::Migration),
         ]
     }
 }
