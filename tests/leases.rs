@@ -7,21 +7,11 @@ use std::time::Duration;
 use orch::store::TaskStatus;
 use orch::store::lease;
 
-use crate::support::{TestDb, both_backends, stderr, stdout};
+use crate::support::{TestDb, both_backends, stderr, stdout, wait_for_status};
 
 /// Waits until some task of the database is `running`.
 async fn until_running(db: &TestDb) {
-    let store = db.store().await;
-    for _ in 0..400 {
-        let rows = orch::store::query::list_tasks(&store.db, &Default::default())
-            .await
-            .unwrap();
-        if rows.iter().any(|r| r.status == TaskStatus::Running) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("no task started");
+    wait_for_status(&db.store().await, TaskStatus::Running).await;
 }
 
 fn spawn(db: &TestDb, args: &[&str], env: &[(&str, &str)]) -> Child {

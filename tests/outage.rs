@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use orch::store::TaskStatus;
 
-use crate::support::{TestDb, stderr};
+use crate::support::{TestDb, stderr, wait_for_status};
 
 /// A throwaway PostgreSQL cluster, stopped and deleted on drop.
 struct Cluster {
@@ -123,23 +123,35 @@ impl Drop for Cluster {
     }
 }
 
-/// Waits until the first task of `db` is running.
+/// Waits until the first task of the cluster's database is running.
 async fn until_running(db_url: &str) {
     let target = orch::config::DatabaseTarget::resolve(Some(db_url)).unwrap();
     let store = orch::store::open(&target, orch::store::connect::Schema::AsIs)
         .await
         .unwrap();
-    for _ in 0..400 {
-        let rows = orch::store::query::list_tasks(&store.db, &Default::default())
-            .await
-            .unwrap_or_default();
-        if rows.iter().any(|r| r.status == TaskStatus::Running) {
-            store.db.close().await.ok();
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("no task started");
+    wait_for_status(&store, TaskStatus::Running).await;
+    store.db.close().await.ok();
+}
+
+/// `orch run` of the two-task plan against the cluster, in the background, once its first
+/// task runs.
+async fn run_in_background(
+    cluster: &Cluster,
+    scratch: &TestDb,
+    outage_ms: &str,
+) -> std::process::Child {
+    let plan = scratch.plan(PLAN);
+    let child = scratch
+        .orch_std()
+        .args(["run", plan])
+        .env("DATABASE_URL", cluster.url())
+        .env("ORCH_DB_OUTAGE_MS", outage_ms)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    until_running(&cluster.url()).await;
+    child
 }
 
 async fn rows(db_url: &str) -> Vec<orch::store::agents_task::Model> {
@@ -163,17 +175,7 @@ async fn a_run_rides_out_a_database_restart() {
         return;
     };
     let scratch = TestDb::new(crate::support::Backend::Sqlite).await.unwrap();
-    let plan = scratch.plan(PLAN);
-    let child = scratch
-        .orch_std()
-        .args(["run", plan])
-        .env("DATABASE_URL", cluster.url())
-        .env("ORCH_DB_OUTAGE_MS", "60000")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    until_running(&cluster.url()).await;
+    let child = run_in_background(&cluster, &scratch, "40000").await;
     // Down while the task runs and finishes, and for longer than orch waits for one
     // connection (5 s), so its own retries are what carry the run.
     cluster.pg_ctl(&["stop"]);
@@ -208,17 +210,7 @@ async fn a_database_that_never_comes_back_stops_the_run_with_exit_3() {
         return;
     };
     let scratch = TestDb::new(crate::support::Backend::Sqlite).await.unwrap();
-    let plan = scratch.plan(PLAN);
-    let child = scratch
-        .orch_std()
-        .args(["run", plan])
-        .env("DATABASE_URL", cluster.url())
-        .env("ORCH_DB_OUTAGE_MS", "1500")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    until_running(&cluster.url()).await;
+    let child = run_in_background(&cluster, &scratch, "1500").await;
     cluster.pg_ctl(&["stop"]);
     let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
         .await

@@ -164,13 +164,7 @@ pub async fn execute(
         notifier: &req.notifier,
         owner: &req.owner,
     };
-    let (rows, cancelled) = drive::drive(store, drive, reporter, cancel).await?;
-    finish(store, &run, &rows, &req.notifier, reporter).await?;
-    Ok(RunReport {
-        run,
-        rows,
-        cancelled,
-    })
+    drive_to_the_end(store, run, drive, reporter, cancel).await
 }
 
 /// Everything `orch resume` needs: the run as recorded, its plan resolved again from the
@@ -221,8 +215,21 @@ pub async fn resume(
         notifier: &req.notifier,
         owner: &req.owner,
     };
+    drive_to_the_end(store, run, drive, reporter, cancel).await
+}
+
+/// Drives the run until nothing more can start, then ends it: its `finished_at`, and the
+/// `run_finished` notification.
+async fn drive_to_the_end(
+    store: &Store,
+    run: agents_run::Model,
+    drive: Drive<'_>,
+    reporter: &dyn Reporter,
+    cancel: watch::Receiver<Option<i32>>,
+) -> Result<RunReport> {
+    let notifier = drive.notifier;
     let (rows, cancelled) = drive::drive(store, drive, reporter, cancel).await?;
-    finish(store, &run, &rows, &req.notifier, reporter).await?;
+    finish(store, &run, &rows, notifier, reporter).await?;
     Ok(RunReport {
         run,
         rows,

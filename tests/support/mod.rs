@@ -320,3 +320,17 @@ pub fn pid_in_file_alive(pidfile: &Path) -> (i32, bool) {
         .unwrap_or(false);
     (pid, alive)
 }
+
+/// Waits (up to 10 s) until some task of `store` is in `status`, and returns it.
+pub async fn wait_for_status(store: &Store, status: TaskStatus) -> agents_task::Model {
+    for _ in 0..400 {
+        let rows = orch::store::query::list_tasks(&store.db, &Default::default())
+            .await
+            .unwrap_or_default();
+        if let Some(row) = rows.into_iter().find(|r| r.status == status) {
+            return row;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("no task became {status}");
+}
