@@ -40,6 +40,23 @@ async fn ok_receiver() -> MockServer {
     server
 }
 
+/// A receiver that answers `failure` to the first `times` requests, then 200.
+async fn fails_then_succeeds(failure: ResponseTemplate, times: u64) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(failure)
+        .up_to_n_times(times)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    server
+}
+
 /// Bodies received on `at`, as JSON, in arrival order.
 async fn bodies(server: &MockServer, at: &str) -> Vec<Value> {
     received(server, at)
@@ -351,18 +368,7 @@ tasks:
 both_backends!(
     a_500_is_retried_until_it_succeeds,
     |db: TestDb| async move {
-        let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .respond_with(ResponseTemplate::new(500))
-            .up_to_n_times(2)
-            .with_priority(1)
-            .mount(&server)
-            .await;
-        Mock::given(method("POST"))
-            .respond_with(ResponseTemplate::new(200))
-            .with_priority(2)
-            .mount(&server)
-            .await;
+        let server = fails_then_succeeds(ResponseTemplate::new(500), 2).await;
         let mut cmd = orch(&db, &["run", db.plan(GATES), "--only", "dx.integrate"]);
         cmd.env("SLACK_WEBHOOK", format!("{}/slack", server.uri()));
         let out = output(cmd).await;
@@ -434,18 +440,8 @@ both_backends!(a_4xx_is_not_retried, |db: TestDb| async move {
 both_backends!(
     a_429_waits_as_long_as_retry_after_says,
     |db: TestDb| async move {
-        let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "1"))
-            .up_to_n_times(1)
-            .with_priority(1)
-            .mount(&server)
-            .await;
-        Mock::given(method("POST"))
-            .respond_with(ResponseTemplate::new(200))
-            .with_priority(2)
-            .mount(&server)
-            .await;
+        let failure = ResponseTemplate::new(429).insert_header("retry-after", "1");
+        let server = fails_then_succeeds(failure, 1).await;
         let mut cmd = orch(&db, &["run", db.plan(GATES), "--only", "dx.integrate"]);
         // A backoff far longer than the wait: only `Retry-After: 1` lets the second attempt
         // happen before orch stops waiting.
