@@ -133,7 +133,7 @@ pub async fn post(endpoint: &Endpoint, body: &str, meta: &Meta<'_>, timeout: Dur
     let mut headers = HeaderMap::new();
     headers.insert(
         CONTENT_TYPE,
-        "application/json".parse().expect("static header"),
+        reqwest::header::HeaderValue::from_static("application/json"),
     );
     if endpoint.target.kind == TargetKind::Webhook {
         insert(&mut headers, "x-orch-event", meta.event);
