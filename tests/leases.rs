@@ -67,7 +67,7 @@ both_backends!(
 both_backends!(
     two_resumes_of_one_run_one_drives_the_other_exits_5,
     |db: TestDb| async move {
-        let plan = "name: gated\ntasks:\n  - task: gate\n    shell: 'true'\n    approval: always\n  - task: deploy\n    shell: \"echo deploy >> ran.txt; sleep 1\"\n    depends_on: [gate]\n";
+        let plan = "name: gated\ntasks:\n  - task: gate\n    shell: 'true'\n    approval: always\n  - task: deploy\n    shell: \"echo deploy >> ran.txt; sleep 2\"\n    depends_on: [gate]\n";
         let out = db.run(plan, &[]);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         let gate = db.rows().await[0].clone();

@@ -71,19 +71,6 @@ pub async fn run(
     if let Err(e) = notifier.sweep(stale_pending()).await {
         eprintln!("warning: notify: {e}");
     }
-    if !rows.iter().any(|r| r.status == TaskStatus::Queued) {
-        // Nothing can start: the run stays as it is (no new `finished_at`, no second
-        // `run_finished` notification), and the exit code says how it stands.
-        eprintln!("resume: run {run_id} has no queued task: nothing to do");
-        let report = RunReport {
-            run: record,
-            rows,
-            cancelled: None,
-        };
-        let code = conclude(store, &notifier, &report, out, json).await;
-        expired.drain(notifier.settings().wait).await;
-        return code;
-    }
     // One driver per run: a second resume (or the original run, still going) is refused.
     let (owner, timing) = (owner_id(), Timing::from_env());
     let key = lease::run_key(run_id);
@@ -103,9 +90,25 @@ pub async fn run(
             hint: LeaseHint::Wait,
         });
     }
-    let heartbeat = Heartbeat::start(store, &owner, timing);
     // Read again under the lease: what we read before may have moved on meanwhile.
     let rows = run_tasks(&store.db, run_id).await?;
+    if !rows.iter().any(|r| r.status == TaskStatus::Queued) {
+        // Nothing can start: the run stays as it is (no new `finished_at`, no second
+        // `run_finished` notification), and the exit code says how it stands.
+        eprintln!("resume: run {run_id} has no queued task: nothing to do");
+        if let Err(e) = lease::release(&store.db, &owner).await {
+            eprintln!("warning: {e}");
+        }
+        let report = RunReport {
+            run: record,
+            rows,
+            cancelled: None,
+        };
+        let code = conclude(store, &notifier, &report, out, json).await;
+        expired.drain(notifier.settings().wait).await;
+        return code;
+    }
+    let heartbeat = Heartbeat::start(store, &owner, timing);
     let request = ResumeRequest {
         run: record,
         resolved,

@@ -46,6 +46,14 @@ pub async fn open(target: &DatabaseTarget, schema: Schema) -> Result<Store> {
     Ok(store)
 }
 
+/// SQLITE_BUSY (5) or SQLITE_LOCKED (6), extended codes included.
+fn is_busy(e: &sea_orm::sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .and_then(|c| c.parse::<i32>().ok())
+        .is_some_and(|c| matches!(c & 0xff, 5 | 6))
+}
+
 /// A bare connection pool of at most `max` connections: no schema check, no migration.
 /// Everything but `migrate` and tests goes through [`open`].
 pub async fn connect(target: &DatabaseTarget, max: u32) -> Result<DatabaseConnection> {
@@ -70,12 +78,23 @@ pub async fn connect(target: &DatabaseTarget, max: u32) -> Result<DatabaseConnec
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
                 .foreign_keys(true);
-            let pool = SqlitePoolOptions::new()
-                .max_connections(max)
-                .acquire_timeout(SQLITE_BUSY_TIMEOUT)
-                .connect_with(options)
-                .await
-                .map_err(|e| unreachable(e.to_string()))?;
+            // Opening sets WAL mode, which needs the file to itself for a moment: another orch
+            // creating or migrating the same new file makes it busy. Wait as a writer would.
+            let started = std::time::Instant::now();
+            let pool = loop {
+                let attempt = SqlitePoolOptions::new()
+                    .max_connections(max)
+                    .acquire_timeout(SQLITE_BUSY_TIMEOUT)
+                    .connect_with(options.clone())
+                    .await;
+                match attempt {
+                    Ok(pool) => break pool,
+                    Err(e) if is_busy(&e) && started.elapsed() < SQLITE_BUSY_TIMEOUT => {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    Err(e) => return Err(unreachable(e.to_string())),
+                }
+            };
             Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
         }
         DatabaseTarget::Postgres { url } => {
