@@ -126,9 +126,13 @@ impl Drop for Cluster {
 /// Waits until the first task of the cluster's database is running.
 async fn until_running(db_url: &str) {
     let target = orch::config::DatabaseTarget::resolve(Some(db_url)).unwrap();
-    let store = orch::store::open(&target, orch::store::connect::Schema::AsIs)
-        .await
-        .unwrap();
+    let store = orch::store::open(
+        &target,
+        orch::store::connect::Schema::AsIs,
+        orch::store::connect::Pool::Shared,
+    )
+    .await
+    .unwrap();
     wait_for_status(&store, TaskStatus::Running).await;
     store.db.close().await.ok();
 }
@@ -156,9 +160,13 @@ async fn run_in_background(
 
 async fn rows(db_url: &str) -> Vec<orch::store::agents_task::Model> {
     let target = orch::config::DatabaseTarget::resolve(Some(db_url)).unwrap();
-    let store = orch::store::open(&target, orch::store::connect::Schema::AsIs)
-        .await
-        .unwrap();
+    let store = orch::store::open(
+        &target,
+        orch::store::connect::Schema::AsIs,
+        orch::store::connect::Pool::Shared,
+    )
+    .await
+    .unwrap();
     let mut rows = orch::store::query::list_tasks(&store.db, &Default::default())
         .await
         .unwrap();
@@ -186,7 +194,7 @@ async fn a_run_rides_out_a_database_restart() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("the database is unreachable while orch records a task"),
+        stderr(&out).contains("the database is unreachable while orch records"),
         "{}",
         stderr(&out)
     );

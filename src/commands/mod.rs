@@ -18,7 +18,7 @@ mod tasks;
 use crate::cli::{Cli, Command, NotifyCommand};
 use crate::config::DatabaseTarget;
 use crate::error::Result;
-use crate::store::connect::{Schema, open};
+use crate::store::connect::{Pool, Schema, open};
 use crate::ui::Output;
 
 pub async fn dispatch(cli: Cli) -> Result<i32> {
@@ -44,11 +44,18 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
         // Refuses an unsafe bind before touching the database.
         Command::Serve(args) => serve::run(&target, args).await,
         Command::Migrate(cmd) => {
-            let store = open(&target, Schema::AsIs).await?;
+            let store = open(&target, Schema::AsIs, Pool::Single).await?;
             migrate::run(&store, cmd, out).await
         }
         command => {
-            let store = open(&target, Schema::Migrate).await?;
+            // Listings and lookups: one connection. What may run tasks or send: a few.
+            let pool = match &command {
+                Command::Tasks(_) | Command::Runs(_) | Command::Logs(_) | Command::Prune(_) => {
+                    Pool::Single
+                }
+                _ => Pool::Shared,
+            };
+            let store = open(&target, Schema::Migrate, pool).await?;
             match command {
                 Command::Tasks(cmd) => tasks::run(&store, cmd, out).await,
                 Command::Runs(cmd) => runs::run(&store, cmd, out).await,

@@ -19,7 +19,7 @@ use crate::plan::resolve::{Resolved, resolve};
 use crate::plan::secrets::MASK;
 use crate::runner::heartbeat::Heartbeat;
 use crate::runner::{RunReport, RunRequest, execute, run_id};
-use crate::store::connect::{Schema, open};
+use crate::store::connect::{Pool, Schema, open};
 use crate::store::delivery::DeliveryFilter;
 use crate::store::lease::{self, Timing, owner_id};
 use crate::store::{Store, TaskStatus};
@@ -46,7 +46,7 @@ pub async fn run(target: &DatabaseTarget, args: RunArgs, out: Output) -> Result<
         return Ok(code::SUCCESS);
     }
 
-    let store = open(target, Schema::Migrate).await?;
+    let store = open(target, Schema::Migrate, Pool::Shared).await?;
     // Caught from here on: a SIGTERM while orch takes its leases still ends cleanly (the
     // run sees it at once, and the leases are released).
     let (cancel_tx, cancel_rx) = watch::channel(None);

@@ -9,7 +9,7 @@ use crate::api::{AppState, serve};
 use crate::cli::ServeArgs;
 use crate::config::DatabaseTarget;
 use crate::error::{Error, Result, code};
-use crate::store::connect::{Schema, open};
+use crate::store::connect::{Pool, Schema, open};
 
 pub async fn run(target: &DatabaseTarget, args: ServeArgs) -> Result<i32> {
     let token = load_token(&args)?;
@@ -22,7 +22,7 @@ pub async fn run(target: &DatabaseTarget, args: ServeArgs) -> Result<i32> {
             ),
         });
     }
-    let store = open(target, Schema::Migrate).await?;
+    let store = open(target, Schema::Migrate, Pool::Shared).await?;
     init_logging();
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await

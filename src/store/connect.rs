@@ -32,9 +32,29 @@ pub enum Schema {
     AsIs,
 }
 
+/// How many connections a command may hold at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pool {
+    /// One: a command that reads or writes a few rows in sequence. sqlx hands a released
+    /// connection back from a task of its own, so a larger pool would open a second
+    /// connection (a second TLS handshake, a second server process) for the next query.
+    Single,
+    /// A few: commands that drive tasks, send notifications or serve requests at once.
+    Shared,
+}
+
+impl Pool {
+    fn size(self) -> u32 {
+        match self {
+            Pool::Single => 1,
+            Pool::Shared => 4,
+        }
+    }
+}
+
 /// Connects, refuses a database migrated by a newer orch, and applies pending migrations.
-pub async fn open(target: &DatabaseTarget, schema: Schema) -> Result<Store> {
-    let db = connect(target, 4).await?;
+pub async fn open(target: &DatabaseTarget, schema: Schema, pool: Pool) -> Result<Store> {
+    let db = connect(target, pool.size()).await?;
     let store = Store {
         db,
         target: target.clone(),

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use assert_cmd::Command;
 use chrono::{DateTime, TimeZone, Utc};
 use orch::config::DatabaseTarget;
-use orch::store::connect::Schema;
+use orch::store::connect::{Pool, Schema};
 use orch::store::mutation::{NewTask, insert_task};
 use orch::store::{Store, TaskStatus, agents_task, open};
 use sea_orm::{ConnectionTrait, Statement};
@@ -123,7 +123,9 @@ impl TestDb {
 
     /// Opens (and migrates) the database through the library, as orch does.
     pub async fn store(&self) -> Store {
-        open(&self.target(), Schema::Migrate).await.unwrap()
+        open(&self.target(), Schema::Migrate, Pool::Shared)
+            .await
+            .unwrap()
     }
 
     /// Connects without checking or migrating the schema.
