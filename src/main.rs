@@ -10,10 +10,15 @@ fn main() -> ExitCode {
     let _ = rustls::crypto::ring::default_provider().install_default();
 
     let cli = orch::cli::Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // One thread for everything but `serve`: a run's work is a chain of short steps (commit,
+    // spawn, wait), and hopping between worker threads at each step cost more than it saved
+    // (docs/PERFORMANCE.md). The API server answers many clients at once on every core.
+    let mut builder = if matches!(cli.command, orch::cli::Command::Serve(_)) {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

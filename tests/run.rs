@@ -369,6 +369,40 @@ both_backends!(logs_prints_the_task_log, |db: TestDb| async move {
     assert_eq!(missing.status.code(), Some(4));
 });
 
+both_backends!(
+    a_task_that_prints_nothing_leaves_no_log_file,
+    |db: TestDb| async move {
+        let out = db.run(
+        "name: q\ntasks:\n  - task: quiet\n    run: [\"true\"]\n  - task: loud\n    shell: \"echo hi\"\n",
+        &[],
+    );
+        assert!(out.status.success(), "{}", stderr(&out));
+        let rows = db.rows().await;
+        let dir = db.path().join(format!(".orch/logs/{}", rows[0].run_id));
+        assert!(dir.join("loud.log").is_file());
+        assert!(!dir.join("quiet.log").exists(), "no output, no file");
+        // `orch logs` shows it as empty, not as missing, with or without --follow.
+        for args in [vec![], vec!["--follow"]] {
+            let logs = db
+                .orch()
+                .args(["logs", &rows[0].id.to_string()])
+                .args(&args)
+                .output()
+                .unwrap();
+            assert!(logs.status.success(), "{}", stderr(&logs));
+            assert_eq!(stdout(&logs), "");
+        }
+        // A log folder that is gone is still reported as missing.
+        std::fs::remove_dir_all(&dir).unwrap();
+        let logs = db
+            .orch()
+            .args(["logs", &rows[0].id.to_string()])
+            .output()
+            .unwrap();
+        assert_eq!(logs.status.code(), Some(4), "{}", stderr(&logs));
+    }
+);
+
 async fn cancel_with(db: TestDb, signal: nix::sys::signal::Signal, code: i32) {
     let plan = db.plan("name: long\ntasks:\n  - task: sleeper\n    shell: \"echo sleeping; sleep 300\"\n  - task: never\n    run: [\"true\"]\n");
     let child = db

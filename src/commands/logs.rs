@@ -31,19 +31,42 @@ pub async fn run(store: &Store, args: LogsArgs) -> Result<i32> {
             status: task.status,
         });
     }
-    let mut file = std::fs::File::open(&path).map_err(|_| Error::LogMissing {
-        id: args.id,
-        path: path.display().to_string(),
-    })?;
-    let mut offset = copy_new(&mut file, 0)?;
+    // The run's folder without the file: the task has printed nothing (yet); a task that
+    // prints nothing leaves no file.
+    let quiet = |e: &std::io::Error| {
+        e.kind() == std::io::ErrorKind::NotFound && path.parent().is_some_and(|d| d.is_dir())
+    };
+    let mut file = match std::fs::File::open(&path) {
+        Ok(f) => Some(f),
+        Err(e) if quiet(&e) => None,
+        Err(_) => {
+            return Err(Error::LogMissing {
+                id: args.id,
+                path: path.display().to_string(),
+            });
+        }
+    };
+    let mut offset = match &mut file {
+        Some(f) => copy_new(f, 0)?,
+        None => 0,
+    };
     if args.follow {
         loop {
             let row = get_task(&store.db, args.id).await?;
-            let grown = copy_new(&mut file, offset)?;
-            offset = grown;
+            if file.is_none() {
+                file = std::fs::File::open(&path).ok();
+            }
+            if let Some(f) = &mut file {
+                offset = copy_new(f, offset)?;
+            }
             if row.status.is_final() || row.status == crate::store::TaskStatus::AwaitingApproval {
                 // One last read: the runner writes the log before it records the end.
-                copy_new(&mut file, offset)?;
+                if file.is_none() {
+                    file = std::fs::File::open(&path).ok();
+                }
+                if let Some(f) = &mut file {
+                    copy_new(f, offset)?;
+                }
                 break;
             }
             tokio::time::sleep(POLL).await;

@@ -1,5 +1,6 @@
 //! One task from `running` to its final status: its attempts (with retries and backoff),
-//! each appended to the same log file under a header, and the row's last transition.
+//! each appended to the same log file under a header, and the row's last transition (which
+//! the scheduling loop commits, together with the next task's start).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -13,13 +14,13 @@ use super::verdict::verdict;
 use crate::error::Result;
 use crate::plan::resolve::ResolvedTask;
 use crate::plan::secrets::Redactor;
-use crate::store::retry::{durably, transition_durably};
+use crate::store::retry::{Step, durably};
 use crate::store::transition::{TaskChange, update_fields};
 use crate::store::{Store, TaskStatus, agents_task, now};
 
 const MAX_BACKOFF: Duration = Duration::from_secs(600);
 
-/// Runs a task whose row is `running` and records how it ended.
+/// Runs a task whose row is `running`; returns the transition that records how it ended.
 pub async fn run(
     store: &Store,
     row: agents_task::Model,
@@ -27,7 +28,7 @@ pub async fn run(
     log_dir: &Path,
     redactor: &Arc<Redactor>,
     mut cancel: watch::Receiver<Option<i32>>,
-) -> Result<agents_task::Model> {
+) -> Result<Step> {
     let clock = Instant::now();
     let launch = Launch {
         argv: task.argv.clone(),
@@ -54,6 +55,7 @@ pub async fn run(
                 excerpt: Default::default(),
                 outputs_uri: None,
                 result_line: None,
+                log_error: None,
             },
         };
         let outputs_uri = outcome
@@ -93,6 +95,11 @@ pub async fn run(
         })
         .await?;
     };
+    // A log that could not be written is said where the user looks first.
+    let reason = match (reason, outcome.log_error.as_deref()) {
+        (Some(r), Some(l)) => Some(format!("{r}; {l}")),
+        (r, l) => r.or(l.map(str::to_owned)),
+    };
     let excerpt = redactor.redact(&outcome.excerpt.render(reason.as_deref()));
     let duration_ms = i64::try_from(clock.elapsed().as_millis()).unwrap_or(i64::MAX);
     let finished_at = now();
@@ -103,12 +110,12 @@ pub async fn run(
             .and_then(|d| finished_at.checked_add_signed(d)),
         _ => None,
     };
-    transition_durably(
-        &store.db,
-        row.id,
-        TaskStatus::Running,
-        status,
-        TaskChange {
+    // Recorded by the caller, in the same commit as whatever it starts next.
+    Ok(Step {
+        id: row.id,
+        from: TaskStatus::Running,
+        to: status,
+        change: TaskChange {
             finished_at: Some(finished_at),
             duration_ms: Some(duration_ms),
             outputs_uri,
@@ -118,8 +125,7 @@ pub async fn run(
             approval_deadline,
             ..Default::default()
         },
-    )
-    .await
+    })
 }
 
 async fn header(log_path: &Path, attempt: u32, attempts: u32) {

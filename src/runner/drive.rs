@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::notify::Notifier;
 use crate::plan::resolve::ResolvedTask;
 use crate::plan::secrets::Redactor;
-use crate::store::retry::transition_durably;
+use crate::store::retry::{Step, transitions_durably};
 use crate::store::transition::TaskChange;
 use crate::store::{ApprovalState, Store, TaskStatus, agents_task, now};
 
@@ -56,7 +56,7 @@ pub(super) async fn drive(
             }
         })
     };
-    let mut running: JoinSet<(usize, Result<agents_task::Model>)> = JoinSet::new();
+    let mut running: JoinSet<(usize, Result<Step>)> = JoinSet::new();
     let result = schedule(store, d, reporter, stop_rx, &mut running).await;
     forward.abort();
     if result.is_err() && !running.is_empty() {
@@ -71,7 +71,7 @@ async fn schedule(
     d: Drive<'_>,
     reporter: &dyn Reporter,
     cancel: watch::Receiver<Option<i32>>,
-    running: &mut JoinSet<(usize, Result<agents_task::Model>)>,
+    running: &mut JoinSet<(usize, Result<Step>)>,
 ) -> Result<(Vec<agents_task::Model>, Option<i32>)> {
     let Drive {
         tasks,
@@ -89,11 +89,16 @@ async fn schedule(
         .collect();
     let limit = concurrency.max(1) as usize;
     let mut cancelled = None;
+    // Ends reported by finished tasks, not yet committed: they share the commit of what the
+    // next pass starts or skips (one commit per task instead of two), and are committed
+    // by themselves at the latest when that pass starts nothing.
+    let mut batch = Batch::default();
     loop {
         if cancelled.is_none() {
             cancelled = *cancel.borrow();
         }
-        // Start or skip what can be decided now, in plan order.
+        // Start or skip what can be decided now, in plan order. A row's status in `rows` is
+        // already what the batch will record, so its dependents are judged on it.
         let mut progressed = true;
         while progressed && cancelled.is_none() {
             progressed = false;
@@ -110,39 +115,50 @@ async fn schedule(
                 match schedule::readiness(tasks[i].spec.when, &deps) {
                     Readiness::Wait => {}
                     Readiness::Skip(reason) => {
-                        rows[i] = finish_unstarted(store, &rows[i], reason).await?;
-                        reporter.task_finished(&rows[i]);
+                        let step = unstarted(&rows[i], reason);
+                        batch.push(&mut rows, i, step, Then::Skipped);
                         progressed = true;
                     }
-                    Readiness::Ready if running.len() >= limit => {}
+                    Readiness::Ready if running.len() + batch.starts >= limit => {}
                     Readiness::Ready => {
-                        let row = transition_durably(
-                            &store.db,
-                            rows[i].id,
-                            TaskStatus::Queued,
-                            TaskStatus::Running,
-                            TaskChange {
+                        let step = Step {
+                            id: rows[i].id,
+                            from: TaskStatus::Queued,
+                            to: TaskStatus::Running,
+                            change: TaskChange {
                                 started_at: Some(now()),
                                 owner: Some(owner.to_owned()),
                                 heartbeat: true,
                                 ..Default::default()
                             },
-                        )
-                        .await?;
-                        reporter.task_started(&row);
-                        rows[i] = row.clone();
-                        // Spawned, not merely polled from here: a task holding a database
-                        // connection must progress while this loop awaits its own queries,
-                        // or a full pool deadlocks.
-                        let (store, task) = (store.clone(), tasks[i].clone());
-                        let (redactor, log_dir) = (redactor.clone(), log_dir.clone());
-                        let cancel = cancel.clone();
-                        running.spawn(async move {
-                            let row = attempt::run(&store, row, &task, &log_dir, &redactor, cancel);
-                            (i, row.await)
-                        });
+                        };
+                        batch.push(&mut rows, i, step, Then::Start);
                         progressed = true;
                     }
+                }
+            }
+        }
+        // One commit for everything decided since the last one; then say so, and start.
+        for (i, then, row) in batch.commit(store).await? {
+            rows[i] = row.clone();
+            match then {
+                Then::Finished => {
+                    reporter.task_finished(&row);
+                    notify_finished(notifier, &row, reporter).await;
+                }
+                Then::Skipped => reporter.task_finished(&row),
+                Then::Start => {
+                    reporter.task_started(&row);
+                    // Spawned, not merely polled from here: a task holding a database
+                    // connection must progress while this loop awaits its own queries,
+                    // or a full pool deadlocks.
+                    let (store, task) = (store.clone(), tasks[i].clone());
+                    let (redactor, log_dir) = (redactor.clone(), log_dir.clone());
+                    let cancel = cancel.clone();
+                    running.spawn(async move {
+                        let end = attempt::run(&store, row, &task, &log_dir, &redactor, cancel);
+                        (i, end.await)
+                    });
                 }
             }
         }
@@ -157,13 +173,11 @@ async fn schedule(
         let mut watch_cancel = cancel.clone();
         tokio::select! {
             Some(joined) = running.join_next() => {
-                let (i, result) = joined.map_err(|e| Error::Io {
+                let (i, end) = joined.map_err(|e| Error::Io {
                     context: "a task's supervisor stopped".to_owned(),
                     source: std::io::Error::other(e.to_string()),
                 })?;
-                rows[i] = result?;
-                reporter.task_finished(&rows[i]);
-                notify_finished(notifier, &rows[i], reporter).await;
+                batch.push(&mut rows, i, end?, Then::Finished);
             }
             _ = watch_cancel.wait_for(Option::is_some), if cancelled.is_none() => {
                 cancelled = *cancel.borrow();
@@ -212,6 +226,62 @@ async fn refresh_decisions(store: &Store, rows: &mut [agents_task::Model]) -> Re
         }
     }
     Ok(changed)
+}
+
+/// What the loop does once a transition is committed.
+#[derive(Clone, Copy, Debug)]
+enum Then {
+    Start,
+    Finished,
+    Skipped,
+}
+
+/// Transitions decided but not yet committed, in the order they were decided.
+#[derive(Default)]
+struct Batch {
+    steps: Vec<Step>,
+    after: Vec<(usize, Then)>,
+    /// How many of them start a task (they count against the concurrency limit).
+    starts: usize,
+}
+
+impl Batch {
+    /// Adds a transition of `rows[i]`, and shows its new status in `rows` straight away.
+    fn push(&mut self, rows: &mut [agents_task::Model], i: usize, step: Step, then: Then) {
+        rows[i].status = step.to;
+        if matches!(then, Then::Start) {
+            self.starts += 1;
+        }
+        self.steps.push(step);
+        self.after.push((i, then));
+    }
+
+    /// Commits them all at once; returns each row as recorded, with what to do next.
+    async fn commit(&mut self, store: &Store) -> Result<Vec<(usize, Then, agents_task::Model)>> {
+        if self.steps.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = transitions_durably(&store.db, &self.steps).await?;
+        let done = std::mem::take(self);
+        Ok(done
+            .after
+            .into_iter()
+            .zip(rows)
+            .map(|((i, then), row)| (i, then, row))
+            .collect())
+    }
+}
+
+fn unstarted(row: &agents_task::Model, reason: String) -> Step {
+    Step {
+        id: row.id,
+        from: TaskStatus::Queued,
+        to: TaskStatus::Skipped,
+        change: TaskChange {
+            log_excerpt: Some(reason),
+            ..Default::default()
+        },
+    }
 }
 
 fn dep<'a>(name: &'a str, row: &'a agents_task::Model) -> Dep<'a> {

@@ -9,6 +9,7 @@ pub mod capture;
 mod drive;
 pub mod excerpt;
 pub mod heartbeat;
+mod log_file;
 pub mod outputs;
 pub mod process;
 pub mod progress;

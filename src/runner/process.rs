@@ -11,11 +11,12 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use regex::Regex;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::{mpsc, watch};
 
 use super::capture::{Piece, SLICE, Splitter, Stream};
 use super::excerpt::{Excerpt, LINE_MAX};
+use super::log_file::LogFile;
 use super::outputs::{RESULT_LINE_MAX, ResultLine, UriFinder, parse_result_line};
 use crate::plan::Timeout;
 use crate::plan::secrets::Redactor;
@@ -80,6 +81,8 @@ pub struct Outcome {
     pub excerpt: Excerpt,
     pub outputs_uri: Option<String>,
     pub result_line: Option<ResultLine>,
+    /// Why the log file is incomplete, when it is.
+    pub log_error: Option<String>,
 }
 
 /// Runs `launch` to the end (or until `cancel` carries a signal number).
@@ -88,15 +91,8 @@ pub async fn run(
     redactor: Arc<Redactor>,
     cancel: &mut watch::Receiver<Option<i32>>,
 ) -> std::io::Result<Outcome> {
-    if let Some(dir) = launch.log_path.parent() {
-        tokio::fs::create_dir_all(dir).await?;
-    }
-    let log = tokio::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&launch.log_path)
-        .await?;
-    let mut collector = Collector::new(BufWriter::new(log), launch.outputs_pattern.clone());
+    let log = LogFile::prepare(&launch.log_path)?;
+    let mut collector = Collector::new(log, launch.outputs_pattern.clone());
 
     // A signal that arrived since the runner last looked: do not start anything.
     let pending_cancel = *cancel.borrow();
@@ -348,18 +344,19 @@ impl OpenLine {
     }
 }
 
-struct Collector<W> {
-    log: W,
+struct Collector {
+    log: LogFile,
     excerpt: Excerpt,
     uri: UriFinder,
     stdout: OpenLine,
     stderr: OpenLine,
     /// The last non-blank stdout line, when short enough to be a result line.
     last_stdout: Option<Vec<u8>>,
+    log_error: Option<String>,
 }
 
-impl<W: tokio::io::AsyncWrite + Unpin> Collector<W> {
-    fn new(log: W, pattern: Option<Regex>) -> Self {
+impl Collector {
+    fn new(log: LogFile, pattern: Option<Regex>) -> Self {
         Collector {
             log,
             excerpt: Excerpt::default(),
@@ -367,11 +364,12 @@ impl<W: tokio::io::AsyncWrite + Unpin> Collector<W> {
             stdout: OpenLine::default(),
             stderr: OpenLine::default(),
             last_stdout: None,
+            log_error: None,
         }
     }
 
     async fn take(&mut self, piece: Piece) -> std::io::Result<()> {
-        self.log.write_all(&piece.bytes).await?;
+        self.log.write_all(&piece.bytes).await;
         self.uri.feed(&String::from_utf8_lossy(&piece.bytes));
         // Stdout keeps enough of each line to read a JSON result line.
         let cap = match piece.stream {
@@ -410,7 +408,8 @@ impl<W: tokio::io::AsyncWrite + Unpin> Collector<W> {
     }
 
     async fn finish(&mut self) -> std::io::Result<()> {
-        self.log.flush().await
+        self.log_error = self.log.finish().await;
+        Ok(())
     }
 
     fn into_outcome(self) -> Outcome {
@@ -419,6 +418,7 @@ impl<W: tokio::io::AsyncWrite + Unpin> Collector<W> {
             excerpt: self.excerpt,
             outputs_uri: self.uri.found(),
             result_line: self.last_stdout.as_deref().and_then(parse_result_line),
+            log_error: self.log_error,
         }
     }
 }
