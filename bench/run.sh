@@ -2,18 +2,43 @@
 # orch's benchmark: every figure is a ratio against a baseline measured in the same run,
 # repetitions interleaved (A B A B …), medians and ranges reported. See docs/PERFORMANCE.md.
 #
-#   bash bench/run.sh            # all scenarios, 5 repetitions
+#   bash bench/run.sh            # all scenarios, 5 repetitions, into bench/results.md
 #   REPS=3 bash bench/run.sh     # fewer repetitions
+#   SMOKE=1 bash bench/run.sh    # every scenario at tiny sizes, 1 repetition, into
+#                                # target/bench-smoke.md (checks the script, not orch's speed)
 #
-# Needs: a release build (made here), PostgreSQL on 127.0.0.1:5432 (trust auth), and wrk
-# for the API scenario (installed from Debian's packages when missing).
+# Needs: a release build (made here), PostgreSQL on 127.0.0.1:5432 (trust auth), wrk for the
+# API scenario and GNU time for the output scenario (both installed from Debian's packages
+# when missing), and PyPI for go-task and doit (installed into target/bench-venv).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-REPS=${REPS:-5}
+SMOKE=${SMOKE:-0}
+if [ "$SMOKE" = 1 ]; then
+  REPS=1
+  N_RUN=20                         # tasks in the run-overhead and peer plans
+  GROWTH_SIZES=(10 20 40)          # tasks in the growth plans
+  LIST_SMALL=1000 LIST_BIG=10000   # rows for the listing scenarios
+  OUT_BYTES=$((10 * 1024 * 1024))  # what the output task prints
+  WRK_SECS=2
+  out=target/bench-smoke.md
+else
+  REPS=${REPS:-5}
+  N_RUN=1000
+  GROWTH_SIZES=(100 1000 10000)
+  LIST_SMALL=10000 LIST_BIG=1000000
+  OUT_BYTES=$((1024 * 1024 * 1024))
+  WRK_SECS=10
+  out=bench/results.md
+fi
+# The largest growth plan runs at most this many times (10,000 tasks: ~15 s for orch, ~7 s for
+# the loop, each time).
+GROWTH_BIG_REPS=${GROWTH_BIG_REPS:-3}
+# Peers, pinned (verified to install with pip on Python 3.11, 2026-12-01).
+GO_TASK_VERSION=3.54.0
+DOIT_VERSION=0.37.0
 PG_ADMIN=${ORCH_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
-out=bench/results.md
 
 cargo build --release --quiet --bin orch --example bench_hello
 ORCH=$PWD/target/release/orch
@@ -21,8 +46,22 @@ HELLO=$PWD/target/release/examples/bench_hello
 if ! command -v wrk >/dev/null; then
   apt-get install -y wrk >/dev/null 2>&1 || echo "bench: wrk is missing and could not be installed; the API scenario is skipped"
 fi
+if [ ! -x /usr/bin/time ]; then
+  apt-get install -y time >/dev/null 2>&1 || echo "bench: GNU time is missing and could not be installed; the output scenario is skipped"
+fi
+venv=$PWD/target/bench-venv
+install_peers() { # the virtualenv is kept between runs; pip leaves pinned versions in place
+  [ -x "$venv/bin/pip" ] || python3 -m venv "$venv" || return 1
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "go-task-bin==$GO_TASK_VERSION" "doit==$DOIT_VERSION"
+}
+peers=1
+if ! install_peers; then
+  echo "bench: go-task or doit could not be installed into $venv; the peer scenario is skipped"; peers=0
+fi
 
 now() { date +%s.%N; }
+since() { echo "$(now) - $1" | bc; } # seconds since T0 (a `now`)
+commas() { python3 -c "print(f'{int(\"$1\"):,}')"; }
 # stats NAME FILE_A FILE_B: medians, ranges and the ratio B/A of the medians.
 stats() {
   python3 - "$@" <<'PY'
@@ -33,6 +72,23 @@ ma, mb = statistics.median(A), statistics.median(B)
 print(f"| {name} | {ma:.3f} s ({min(A):.3f}–{max(A):.3f}) | {mb:.3f} s ({min(B):.3f}–{max(B):.3f}) | {mb/ma:.2f} |")
 PY
 }
+# cell FILE [SCALE UNIT]: "median UNIT (min–max)" of FILE's numbers, each times SCALE.
+cell() {
+  python3 - "$@" <<'PY'
+import statistics, sys
+scale, unit = (float(sys.argv[2]), sys.argv[3]) if len(sys.argv) > 3 else (1.0, "s")
+X = [float(x) * scale for x in open(sys.argv[1])]
+print(f"{statistics.median(X):.3f} {unit} ({min(X):.3f}–{max(X):.3f})")
+PY
+}
+med() { python3 -c 'import statistics, sys; print(statistics.median(float(x) for x in open(sys.argv[1])))' "$1"; }
+calc() { python3 -c "print(f'{$1:.2f}')"; } # calc EXPR → EXPR to 2 decimals
+met() { python3 -c "print('met' if $1 else 'not met')"; } # met CONDITION
+fresh_sqlite() { # fresh_sqlite DIR → a migrated, empty SQLite database in DIR; prints its URL
+  rm -rf "$1"; mkdir -p "$1"
+  DATABASE_URL="sqlite://$1/orch.db" "$ORCH" migrate up >/dev/null
+  echo "sqlite://$1/orch.db"
+}
 
 plan_of() { # plan_of N COMMAND... → a plan of N tasks running COMMAND
   local n=$1; shift
@@ -41,20 +97,28 @@ plan_of() { # plan_of N COMMAND... → a plan of N tasks running COMMAND
   echo "tasks:"
   for i in $(seq 1 "$n"); do echo "  - task: t$i"; echo "    run: $argv"; done
 }
+loop_true() { for _ in $(seq 1 "$1"); do /usr/bin/true; done; } # the baseline: N execs
 
+N_RUN_=$(commas "$N_RUN")
 {
 echo "# Benchmark results"
 echo
 echo "Measured by \`bench/run.sh\` on $(nproc) cores, $(date -u +%Y-%m-%d), $REPS repetitions interleaved."
 echo
-echo "## Run overhead: 1,000 tasks of \`/usr/bin/true\`"
+echo "Machine: $(nproc) cores ($(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')), Linux $(uname -r)."
+if [ "$SMOKE" = 1 ]; then
+  echo
+  echo "**Smoke run** (\`SMOKE=1\`): tiny sizes, one repetition. It checks that every scenario runs; its figures say nothing about orch's speed."
+fi
+echo
+echo "## Run overhead: $N_RUN_ tasks of \`/usr/bin/true\`"
 echo
 echo "| scenario | baseline: bash loop exec'ing /usr/bin/true | orch run | orch / loop |"
 echo "|---|---|---|---|"
 } > "$out"
 
-plan_of 1000 /usr/bin/true > "$work/true.yaml"
-plan_of 1000 /bin/sh -c 'echo working; echo https://github.com/acme/site/pull/42' > "$work/print.yaml"
+plan_of "$N_RUN" /usr/bin/true > "$work/true.yaml"
+plan_of "$N_RUN" /bin/sh -c 'echo working; echo https://github.com/acme/site/pull/42' > "$work/print.yaml"
 for backend in sqlite postgres; do
   for kind in true print; do
     : > "$work/a"; : > "$work/b"
@@ -62,28 +126,113 @@ for backend in sqlite postgres; do
       # A: the loop.
       t0=$(now)
       if [ "$kind" = true ]; then
-        for i in $(seq 1 1000); do /usr/bin/true; done
+        loop_true "$N_RUN"
       else
-        for i in $(seq 1 1000); do /bin/sh -c 'echo working; echo https://github.com/acme/site/pull/42' > "$work/loop.out" 2>&1; done
+        for _ in $(seq 1 "$N_RUN"); do /bin/sh -c 'echo working; echo https://github.com/acme/site/pull/42' > "$work/loop.out" 2>&1; done
       fi
-      echo "$(echo "$(now) - $t0" | bc)" >> "$work/a"
+      since "$t0" >> "$work/a"
       # B: orch, on a fresh database each time.
       if [ "$backend" = postgres ]; then
         db="orch_bench_$$_$r"
         psql -q "$PG_ADMIN" -c "CREATE DATABASE $db" >/dev/null
         url="${PG_ADMIN%/*}/$db"
+        DATABASE_URL=$url "$ORCH" migrate up >/dev/null
       else
-        rm -rf "$work/state"; mkdir -p "$work/state"; url="sqlite://$work/state/orch.db"
+        url=$(fresh_sqlite "$work/state")
       fi
-      DATABASE_URL=$url "$ORCH" migrate up >/dev/null
       t0=$(now)
       DATABASE_URL=$url "$ORCH" run "$work/$kind.yaml" --log-dir "$work/logs" >/dev/null 2>&1
-      echo "$(echo "$(now) - $t0" | bc)" >> "$work/b"
+      since "$t0" >> "$work/b"
       [ "$backend" = postgres ] && psql -q "$PG_ADMIN" -c "DROP DATABASE $db WITH (FORCE)" >/dev/null
       rm -rf "$work/logs"
     done
     stats "$backend, $kind" "$work/a" "$work/b" >> "$out"
   done
+done
+
+if [ "$peers" = 1 ]; then
+  {
+  echo
+  echo "## Peers: the same $N_RUN_ tasks of \`/usr/bin/true\`, one after another"
+  echo
+  echo "go-task $GO_TASK_VERSION (PyPI \`go-task-bin\`) and doit $DOIT_VERSION, from \`target/bench-venv\`; orch on SQLite, a fresh database each repetition."
+  echo
+  echo "| tool | time | tool / loop |"
+  echo "|---|---|---|"
+  } >> "$out"
+  mkdir -p "$work/peers"
+  # go-task: a default task that calls t1 … tN in order (cmds run one after another; deps would
+  # run them in parallel). Each a named task with one command, as in orch's plan, rather than
+  # one task with N commands (which measured the same within noise). The command is the binary,
+  # not `true`, which go-task's embedded shell would run as a builtin without a process.
+  {
+  echo "version: '3'"
+  echo "tasks:"
+  echo "  default:"
+  echo "    cmds:"
+  for i in $(seq 1 "$N_RUN"); do echo "      - task: t$i"; done
+  for i in $(seq 1 "$N_RUN"); do echo "  t$i:"; echo "    cmds: [/usr/bin/true]"; done
+  } > "$work/peers/Taskfile.yml"
+  # doit: N tasks whose action is a list (run without a shell), one process at a time (the
+  # default -n 1). Its dependency file (default backend, dbm) goes to the temp dir, removed
+  # before each repetition as orch's database is.
+  cat > "$work/peers/dodo.py" <<PY
+def task_t():
+    for i in range(1, $N_RUN + 1):
+        yield {"name": f"t{i}", "actions": [["/usr/bin/true"]]}
+PY
+  for f in loop gotask doit orch; do : > "$work/$f"; done
+  for r in $(seq 1 "$REPS"); do
+    t0=$(now); loop_true "$N_RUN"; since "$t0" >> "$work/loop"
+    t0=$(now)
+    "$venv/bin/task" --taskfile "$work/peers/Taskfile.yml" >/dev/null 2>&1
+    since "$t0" >> "$work/gotask"
+    rm -rf "$work/peers/doit-db"; mkdir -p "$work/peers/doit-db"
+    t0=$(now)
+    "$venv/bin/doit" --file "$work/peers/dodo.py" --db-file "$work/peers/doit-db/doit.db" >/dev/null 2>&1
+    since "$t0" >> "$work/doit"
+    url=$(fresh_sqlite "$work/state")
+    t0=$(now)
+    DATABASE_URL=$url "$ORCH" run "$work/true.yaml" --log-dir "$work/logs" >/dev/null 2>&1
+    since "$t0" >> "$work/orch"
+    rm -rf "$work/logs"
+  done
+  base=$(med "$work/loop")
+  {
+  echo "| baseline: bash loop exec'ing /usr/bin/true | $(cell "$work/loop") | 1.00 |"
+  echo "| go-task $GO_TASK_VERSION | $(cell "$work/gotask") | $(calc "$(med "$work/gotask") / $base") |"
+  echo "| doit $DOIT_VERSION | $(cell "$work/doit") | $(calc "$(med "$work/doit") / $base") |"
+  echo "| orch run (SQLite) | $(cell "$work/orch") | $(calc "$(med "$work/orch") / $base") |"
+  } >> "$out"
+fi
+
+{
+echo
+echo "## Growth: \`orch run\` on SQLite, $(commas "${GROWTH_SIZES[0]}") to $(commas "${GROWTH_SIZES[-1]}") tasks of \`/usr/bin/true\`"
+echo
+echo "Each size against the bash loop of the same count; cost per task from the medians. Linear growth keeps the ms/task columns flat."
+echo
+echo "| tasks | repetitions | baseline: bash loop | loop ms/task | orch run | orch ms/task | orch / loop | orch ms/task vs $(commas "${GROWTH_SIZES[0]}") tasks |"
+echo "|---|---|---|---|---|---|---|---|"
+} >> "$out"
+first_per_task=
+for n in "${GROWTH_SIZES[@]}"; do
+  reps=$REPS
+  [ "$n" = "${GROWTH_SIZES[-1]}" ] && [ "$GROWTH_BIG_REPS" -lt "$REPS" ] && reps=$GROWTH_BIG_REPS
+  plan_of "$n" /usr/bin/true > "$work/growth.yaml"
+  : > "$work/a"; : > "$work/b"
+  for r in $(seq 1 "$reps"); do
+    t0=$(now); loop_true "$n"; since "$t0" >> "$work/a"
+    url=$(fresh_sqlite "$work/state")
+    t0=$(now)
+    DATABASE_URL=$url "$ORCH" run "$work/growth.yaml" --log-dir "$work/logs" >/dev/null 2>&1
+    since "$t0" >> "$work/b"
+    rm -rf "$work/logs"
+  done
+  ma=$(med "$work/a"); mb=$(med "$work/b")
+  per_task=$(python3 -c "print(f'{$mb * 1000 / $n:.3f}')")
+  first_per_task=${first_per_task:-$per_task}
+  echo "| $(commas "$n") | $reps | $(cell "$work/a") | $(python3 -c "print(f'{$ma * 1000 / $n:.3f}')") | $(cell "$work/b") | $per_task | $(calc "$mb / $ma") | $(calc "$per_task / $first_per_task") |" >> "$out"
 done
 
 {
@@ -100,27 +249,65 @@ for r in $(seq 1 "$REPS"); do
   rm -rf "$work/state"; mkdir -p "$work/state"
   t0=$(now)
   DATABASE_URL="sqlite://$work/state/orch.db" "$ORCH" run "$work/sleep.yaml" --concurrency 8 --log-dir "$work/logs" >/dev/null 2>&1
-  echo "$(echo "$(now) - $t0" | bc)" >> "$work/b"
+  since "$t0" >> "$work/b"
 done
 stats "sqlite, concurrency 8" "$work/a" "$work/b" >> "$out"
 
+if [ -x /usr/bin/time ]; then
+  # Ordinary text lines (a build log), not NUL bytes: orch splits its output into lines for the
+  # excerpt, and a log without newlines would measure one endless line instead.
+  out_cmd="yes 'orch bench: an ordinary line of build output, as a compiler prints it' | head -c $OUT_BYTES"
+  {
+  echo
+  echo "## Output: one task printing $(python3 -c "b = $OUT_BYTES; print(f'{b / 2**30:g} GiB' if b >= 2**30 else f'{b / 2**20:g} MiB')") of text lines to stdout"
+  echo
+  echo "\`$out_cmd\` through \`/bin/sh -c\`, run by \`orch run\` (a one-task plan, SQLite), against the same command redirected to a file in the folder of orch's \`--log-dir\`. Peak RSS from GNU time (\`%M\`); the baseline's is the shell's and its children's."
+  echo
+  echo "| measure | baseline: the command redirected to a file | orch run | orch / baseline | target | met |"
+  echo "|---|---|---|---|---|---|"
+  } >> "$out"
+  plan_of 1 /bin/sh -c "$out_cmd" > "$work/output.yaml"
+  : > "$work/a"; : > "$work/b"; : > "$work/rss_a"; : > "$work/rss_b"; : > "$work/notes"
+  for r in $(seq 1 "$REPS"); do
+    mkdir -p "$work/out/logs"
+    t0=$(now)
+    /usr/bin/time -f %M -o "$work/rss" /bin/sh -c "$out_cmd > '$work/out/logs/redirect.out'"
+    since "$t0" >> "$work/a"; cat "$work/rss" >> "$work/rss_a"
+    rm -f "$work/out/logs/redirect.out"
+    url=$(fresh_sqlite "$work/out/state")
+    t0=$(now)
+    DATABASE_URL=$url /usr/bin/time -f %M -o "$work/rss" "$ORCH" run "$work/output.yaml" --log-dir "$work/out/logs" >/dev/null 2>&1
+    since "$t0" >> "$work/b"; cat "$work/rss" >> "$work/rss_b"
+    # Check that orch kept everything and recorded success.
+    logged=$(find "$work/out/logs" -name t1.log -exec stat -c %s {} + 2>/dev/null || true)
+    status=$(sqlite3 "$work/out/state/orch.db" "SELECT status FROM agents_tasks")
+    [ "$logged" = "$OUT_BYTES" ] || echo "- repetition $r: the log holds $logged bytes, not $OUT_BYTES" >> "$work/notes"
+    [ "$status" = succeeded ] || echo "- repetition $r: the task ended \`$status\`" >> "$work/notes"
+    rm -rf "$work/out"
+  done
+  wall=$(calc "$(med "$work/b") / $(med "$work/a")")
+  rss_worst=$(python3 -c "import sys; print(max(int(x) for x in open(sys.argv[1])) / 1024)" "$work/rss_b")
+  {
+  echo "| wall time | $(cell "$work/a") | $(cell "$work/b") | $wall | ≤ 1.3× | $(met "$wall <= 1.3") |"
+  echo "| peak RSS | $(cell "$work/rss_a" 0.0009765625 MiB) | $(cell "$work/rss_b" 0.0009765625 MiB) | – | ≤ 40 MiB, every repetition | $(met "$rss_worst <= 40") |"
+  if [ -s "$work/notes" ]; then echo; cat "$work/notes"; fi
+  } >> "$out"
+fi
+
 {
 echo
-echo "## Listing: \`orch tasks list\` on 1,000,000 rows"
+echo "## Listing: \`orch tasks list\` on $(commas "$LIST_BIG") rows"
 echo
 echo "| scenario | baseline: the database's own client, same query | orch tasks list | orch / client |"
 echo "|---|---|---|---|"
 } >> "$out"
-# One million rows, a realistic mix: 33,334 nightly runs of 30 tasks, mostly succeeded, some
-# failed, a few waiting for a decision.
-rm -rf "$work/list"; mkdir -p "$work/list"
-list_sqlite="$work/list/orch.db"
-DATABASE_URL="sqlite://$list_sqlite" "$ORCH" migrate up >/dev/null
-python3 - "$list_sqlite" <<'PY'
+make_list_sqlite() { # make_list_sqlite FILE N: N rows, the mix described below
+  DATABASE_URL="sqlite://$1" "$ORCH" migrate up >/dev/null
+  python3 - "$1" "$2" <<'PY'
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
 def rows():
-    for i in range(1_000_000):
+    for i in range(int(sys.argv[2])):
         s = "awaiting_approval" if i % 1000 == 7 else ("failed" if i % 50 == 3 else "succeeded")
         yield (f"t{i % 30}", f"nightly-{i // 30}", s, "pending" if s == "awaiting_approval" else None,
                "2026-11-01T02:30:00+00:00", "2026-11-01T02:31:00+00:00", 60000, "ok")
@@ -128,33 +315,40 @@ db.executemany("INSERT INTO agents_tasks (task, run_id, status, approval_state, 
 db.commit()
 db.execute("ANALYZE")
 PY
+}
+# A realistic mix: runs of 30 tasks (33,334 of them in 1,000,000 rows), mostly succeeded, 2%
+# failed, 0.1% waiting for a decision.
+rm -rf "$work/list"; mkdir -p "$work/list"
+list_sqlite="$work/list/orch.db"
+make_list_sqlite "$list_sqlite" "$LIST_BIG"
 list_pg="orch_bench_list_$$"
 psql -q "$PG_ADMIN" -c "CREATE DATABASE $list_pg" >/dev/null
 list_pg_url="${PG_ADMIN%/*}/$list_pg"
 DATABASE_URL=$list_pg_url "$ORCH" migrate up >/dev/null
-psql -q "$list_pg_url" >/dev/null <<'SQL'
+psql -q "$list_pg_url" >/dev/null <<SQL
 INSERT INTO agents_tasks (task, run_id, status, approval_state, started_at, finished_at, duration_ms, log_excerpt)
 SELECT 't' || (i % 30), 'nightly-' || (i / 30),
        CASE WHEN i % 1000 = 7 THEN 'awaiting_approval' WHEN i % 50 = 3 THEN 'failed' ELSE 'succeeded' END,
        CASE WHEN i % 1000 = 7 THEN 'pending' END,
        '2026-11-01T02:30:00Z', '2026-11-01T02:31:00Z', 60000, 'ok'
-FROM generate_series(0, 999999) AS i;
+FROM generate_series(0, $((LIST_BIG - 1))) AS i;
 ANALYZE agents_tasks;
 SQL
+run_q="nightly-$((LIST_BIG / 50))" # a run 60% of the way in (nightly-20000 of 33,334)
 q_status="SELECT * FROM agents_tasks WHERE status = 'awaiting_approval' ORDER BY id DESC LIMIT 50"
-q_run="SELECT * FROM agents_tasks WHERE run_id = 'nightly-20000' ORDER BY id DESC LIMIT 50"
+q_run="SELECT * FROM agents_tasks WHERE run_id = '$run_q' ORDER BY id DESC LIMIT 50"
 for backend in sqlite postgres; do
   for which in status run; do
     : > "$work/a"; : > "$work/b"
-    if [ "$which" = status ]; then q=$q_status; args=(--status awaiting_approval); else q=$q_run; args=(--run-id nightly-20000); fi
+    if [ "$which" = status ]; then q=$q_status; args=(--status awaiting_approval); else q=$q_run; args=(--run-id "$run_q"); fi
     for r in $(seq 1 "$REPS"); do
       t0=$(now)
       if [ "$backend" = sqlite ]; then sqlite3 -json "$list_sqlite" "$q" >/dev/null; else psql -qAt "$list_pg_url" -c "$q" >/dev/null; fi
-      echo "$(echo "$(now) - $t0" | bc)" >> "$work/a"
+      since "$t0" >> "$work/a"
       if [ "$backend" = sqlite ]; then url="sqlite://$list_sqlite"; else url=$list_pg_url; fi
       t0=$(now)
       DATABASE_URL=$url "$ORCH" tasks list "${args[@]}" --limit 50 --json >/dev/null
-      echo "$(echo "$(now) - $t0" | bc)" >> "$work/b"
+      since "$t0" >> "$work/b"
     done
     stats "$backend, --${which/run/run-id} (limit 50)" "$work/a" "$work/b" >> "$out"
   done
@@ -171,10 +365,35 @@ echo '```'
 } >> "$out"
 psql -q "$PG_ADMIN" -c "DROP DATABASE $list_pg WITH (FORCE)" >/dev/null
 
+{
+echo
+echo "## Listing growth: \`orch tasks list --status awaiting_approval --limit 50 --json\`, $(commas "$LIST_SMALL") vs $(commas "$LIST_BIG") rows (SQLite)"
+echo
+echo "The same mix of rows at both sizes. With the \`(status, id)\` index the cost should not follow the table's size: a ratio near 1."
+echo
+echo "| command | $(commas "$LIST_SMALL") rows | $(commas "$LIST_BIG") rows | large / small |"
+echo "|---|---|---|---|"
+} >> "$out"
+list_small="$work/list-small/orch.db"
+rm -rf "$work/list-small"; mkdir -p "$work/list-small"
+make_list_sqlite "$list_small" "$LIST_SMALL"
+for f in cs cb os ob; do : > "$work/$f"; done
+for r in $(seq 1 "$REPS"); do
+  for size in s b; do
+    if [ "$size" = s ]; then db=$list_small; else db=$list_sqlite; fi
+    t0=$(now); sqlite3 -json "$db" "$q_status" >/dev/null; since "$t0" >> "$work/c$size"
+    t0=$(now)
+    DATABASE_URL="sqlite://$db" "$ORCH" tasks list --status awaiting_approval --limit 50 --json >/dev/null
+    since "$t0" >> "$work/o$size"
+  done
+done
+stats "baseline: sqlite3, same query" "$work/cs" "$work/cb" >> "$out"
+stats "orch tasks list" "$work/os" "$work/ob" >> "$out"
+
 if command -v wrk >/dev/null; then
   {
   echo
-  echo "## API: \`orch serve\` under wrk (2 threads, 32 connections, 10 s)"
+  echo "## API: \`orch serve\` under wrk (2 threads, 32 connections, $WRK_SECS s)"
   echo
   echo "| endpoint | axum hello-world req/s (p99) | orch req/s (p99) | orch / hello |"
   echo "|---|---|---|---|"
@@ -201,15 +420,19 @@ LUA
   measure() { # measure URL [SCRIPT] → "RPS P99"
     local script=()
     [ $# -gt 1 ] && script=(-s "$2")
-    wrk -t2 -c32 -d10s --latency "${script[@]}" "$1" | awk '/Requests\/sec/ {r=$2} /^ +99%/ {p=$2} END {print r, p}'
+    wrk -t2 -c32 -d"${WRK_SECS}s" --latency "${script[@]}" "$1" | awk '/Requests\/sec/ {r=$2} /^ +99%/ {p=$2} END {print r, p}'
   }
   read -r hr hp < <(measure "http://127.0.0.1:18090/hello")
   read -r gr gp < <(measure "http://127.0.0.1:18091/agents/tasks/?status=awaiting_approval&limit=10")
-  echo "| GET /agents/tasks/?status=awaiting_approval&limit=10 | $hr ($hp) | $gr ($gp) | $(python3 -c "print(f'{$gr/$hr:.2f}')") |" >> "$out"
+  echo "| GET /agents/tasks/?status=awaiting_approval&limit=10 | $hr ($hp) | $gr ($gp) | $(calc "$gr / $hr") |" >> "$out"
   read -r hr hp < <(measure "http://127.0.0.1:18090/hello" "$work/post.lua")
   read -r pr pp < <(measure "http://127.0.0.1:18091/agents/tasks/" "$work/post.lua")
-  echo "| POST /agents/tasks/ (SQLite) | $hr ($hp) | $pr ($pp) | $(python3 -c "print(f'{$pr/$hr:.2f}')") |" >> "$out"
+  echo "| POST /agents/tasks/ (SQLite) | $hr ($hp) | $pr ($pp) | $(calc "$pr / $hr") |" >> "$out"
   unset DATABASE_URL
 fi
 
+{
+echo
+echo "Total time of \`bench/run.sh\`: $((SECONDS / 60)) min $((SECONDS % 60)) s, the release build included."
+} >> "$out"
 cat "$out"
