@@ -10,7 +10,7 @@ pub const LINE_MAX: usize = 1024;
 pub const EXCERPT_MAX: usize = 8 * 1024;
 
 /// One line as the excerpt keeps it: its first bytes and its full length.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 struct Line {
     prefix: Vec<u8>,
     len: usize,
@@ -27,20 +27,26 @@ impl Excerpt {
     /// Records a finished line: `prefix` holds at least its first `LINE_MAX` bytes (or all of
     /// it), `len` its full length without the newline.
     pub fn push(&mut self, prefix: &[u8], len: usize) {
-        let keep = prefix.len().min(LINE_MAX).min(len);
-        let line = Line {
-            prefix: prefix[..keep].to_vec(),
-            len,
-        };
+        let keep = &prefix[..prefix.len().min(LINE_MAX).min(len)];
         self.total += 1;
         if self.head.len() < HEAD {
-            self.head.push(line);
-        } else {
-            if self.tail.len() == TAIL {
-                self.tail.pop_front();
-            }
-            self.tail.push_back(line);
+            self.head.push(Line {
+                prefix: keep.to_vec(),
+                len,
+            });
+            return;
         }
+        // The oldest tail line's buffer is reused for the newest: no allocation per line
+        // once the tail is full, however many lines go by.
+        let mut line = if self.tail.len() == TAIL {
+            self.tail.pop_front().unwrap_or_default()
+        } else {
+            Line::default()
+        };
+        line.prefix.clear();
+        line.prefix.extend_from_slice(keep);
+        line.len = len;
+        self.tail.push_back(line);
     }
 
     pub fn lines(&self) -> u64 {

@@ -370,7 +370,11 @@ impl Collector {
 
     async fn take(&mut self, piece: Piece) -> std::io::Result<()> {
         self.log.write_all(&piece.bytes).await;
-        self.uri.feed(&String::from_utf8_lossy(&piece.bytes));
+        // Valid UTF-8 (nearly all output) is read in place; only invalid bytes cost a copy.
+        match std::str::from_utf8(&piece.bytes) {
+            Ok(text) => self.uri.feed(text),
+            Err(_) => self.uri.feed(&String::from_utf8_lossy(&piece.bytes)),
+        }
         // Stdout keeps enough of each line to read a JSON result line.
         let cap = match piece.stream {
             Stream::Stdout => RESULT_LINE_MAX + 1,
@@ -399,12 +403,26 @@ impl Collector {
         }
     }
 
+    /// Ends the open line of `stream`. Its buffer is kept for the next line: a task printing
+    /// millions of lines costs no allocation per line.
     fn end_line(&mut self, stream: Stream) {
-        let line = std::mem::take(self.open(stream));
+        let line = match stream {
+            Stream::Stdout => &mut self.stdout,
+            Stream::Stderr => &mut self.stderr,
+        };
         self.excerpt.push(&line.prefix, line.len);
         if stream == Stream::Stdout && !line.prefix.trim_ascii().is_empty() {
-            self.last_stdout = (line.len <= RESULT_LINE_MAX).then_some(line.prefix);
+            if line.len <= RESULT_LINE_MAX {
+                let last = self.last_stdout.get_or_insert_with(Vec::new);
+                last.clear();
+                last.extend_from_slice(&line.prefix);
+            } else {
+                self.last_stdout = None;
+            }
         }
+        line.prefix.clear();
+        line.len = 0;
+        line.started = false;
     }
 
     async fn finish(&mut self) -> std::io::Result<()> {
