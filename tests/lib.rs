@@ -8,6 +8,7 @@ mod support;
 
 mod api;
 mod approvals;
+mod batch;
 mod cli_basics;
 mod deploy;
 mod flow;

@@ -14,7 +14,8 @@ use super::verdict::verdict;
 use crate::error::Result;
 use crate::plan::resolve::ResolvedTask;
 use crate::plan::secrets::Redactor;
-use crate::store::retry::{Step, durably};
+use crate::store::batch::Step;
+use crate::store::retry::durably;
 use crate::store::transition::{TaskChange, update_fields};
 use crate::store::{Store, TaskStatus, agents_task, now};
 

@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::notify::Notifier;
 use crate::plan::resolve::ResolvedTask;
 use crate::plan::secrets::Redactor;
-use crate::store::retry::{Step, transitions_durably};
+use crate::store::batch::{Step, transitions_durably};
 use crate::store::transition::TaskChange;
 use crate::store::{ApprovalState, Store, TaskStatus, agents_task, now};
 

@@ -2,6 +2,7 @@
 //! reads, the one guarded function that changes a task's status, and the one JSON shape of
 //! a row.
 
+pub mod batch;
 pub mod clock;
 pub mod connect;
 pub mod delivery;

@@ -6,12 +6,12 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, RuntimeErr, TransactionTrait};
+use sea_orm::{ConnectionTrait, DbErr, RuntimeErr};
 
 use crate::error::{Error, Result};
+use crate::store::agents_task;
 use crate::store::status::TaskStatus;
-use crate::store::transition::{TaskChange, transition};
-use crate::store::{agents_task, query::get_task};
+use crate::store::transition::TaskChange;
 
 /// How long a run waits for its database before giving up (exit 3). It is shorter than the
 /// staleness bound of heartbeats (60 s), so an orch riding out an outage gives up before any
@@ -99,15 +99,6 @@ where
     }
 }
 
-/// One row's move from one status to another, with what changes on the way.
-#[derive(Clone, Debug)]
-pub struct Step {
-    pub id: i64,
-    pub from: TaskStatus,
-    pub to: TaskStatus,
-    pub change: TaskChange,
-}
-
 /// [`transition`], retried through an outage. A retry that finds the row already moved to
 /// `to` — by this process (same `owner`), when the change names one — takes it as done: the
 /// first try committed, and only its answer was lost. A row moved by another orch is not ours.
@@ -118,62 +109,14 @@ pub async fn transition_durably(
     to: TaskStatus,
     change: TaskChange,
 ) -> Result<agents_task::Model> {
-    let step = Step {
+    let step = crate::store::batch::Step {
         id,
         from,
         to,
         change,
     };
-    durably("records a task", |retry| transition_once(db, &step, retry)).await
-}
-
-/// Several transitions in one transaction, retried through an outage as
-/// [`transition_durably`] is: one commit (one WAL flush on PostgreSQL) for one task's end
-/// and the next one's start, instead of one each. All or nothing: if one is refused, none
-/// is recorded and the error is the first refusal.
-pub async fn transitions_durably(
-    db: &DatabaseConnection,
-    steps: &[Step],
-) -> Result<Vec<agents_task::Model>> {
-    if let [step] = steps {
-        // One statement commits by itself: no BEGIN/COMMIT round trips.
-        return durably("records a task", |retry| transition_once(db, step, retry))
-            .await
-            .map(|row| vec![row]);
-    }
-    durably("records tasks", |retry| async move {
-        let txn = db.begin().await.map_err(Error::db)?;
-        let mut rows = Vec::with_capacity(steps.len());
-        for step in steps {
-            rows.push(transition_once(&txn, step, retry).await?);
-        }
-        txn.commit().await.map_err(Error::db)?;
-        Ok(rows)
+    durably("records a task", |retry| {
+        crate::store::batch::transition_once(db, &step, retry)
     })
     .await
-}
-
-async fn transition_once(
-    db: &impl ConnectionTrait,
-    step: &Step,
-    retry: bool,
-) -> Result<agents_task::Model> {
-    let Step {
-        id,
-        from,
-        to,
-        ref change,
-    } = *step;
-    match transition(db, id, from, to, change.clone()).await {
-        Err(Error::TransitionLost { .. }) if retry => {
-            let row = get_task(db, id).await?;
-            let ours = change.owner.is_none() || row.owner == change.owner;
-            if row.status == to && ours {
-                Ok(row)
-            } else {
-                Err(Error::TransitionLost { id, expected: from })
-            }
-        }
-        other => other,
-    }
 }

@@ -7,8 +7,8 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::ExprTrait;
-use sea_orm::sea_query::{Expr, SimpleExpr};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter};
+use sea_orm::sea_query::{Expr, SimpleExpr, UpdateStatement};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryTrait};
 
 use crate::error::{Error, Result};
 use crate::store::agents_task::{self, Column};
@@ -224,22 +224,46 @@ pub async fn transition(
     to: TaskStatus,
     change: TaskChange,
 ) -> Result<agents_task::Model> {
+    let sets = transition_sets(db.get_database_backend(), from, to, change)?;
+    guarded_update(db, id, from, to, sets).await
+}
+
+/// The columns [`transition`] sets (status aside), or why the move is not allowed.
+fn transition_sets(
+    backend: DbBackend,
+    from: TaskStatus,
+    to: TaskStatus,
+    change: TaskChange,
+) -> Result<Vec<(Column, SimpleExpr)>> {
     if from == TaskStatus::AwaitingApproval {
         // Leaving the gate is a decision, recorded with who and when: only `decide` does it.
         return Err(Error::IllegalTransition { from, to });
     }
-    let mut sets = change.sets(db.get_database_backend());
+    let mut sets = change.sets(backend);
     if to == TaskStatus::AwaitingApproval {
         sets.push((
             Column::ApprovalState,
             Expr::value(ApprovalState::Pending.as_str()),
         ));
     }
-    guarded_update(db, id, from, to, sets).await
+    Ok(sets)
 }
 
-/// Approves (→ `succeeded`, `approved`) or rejects (→ `failed`, `rejected`) a task that is
-/// `awaiting_approval` with a pending decision, recording who, why and when.
+/// [`transition`] as a statement of its own, `RETURNING` the changed row: for callers that
+/// send several at once (`store::batch`).
+pub(crate) fn transition_statement(
+    backend: DbBackend,
+    id: i64,
+    from: TaskStatus,
+    to: TaskStatus,
+    change: TaskChange,
+) -> Result<UpdateStatement> {
+    let sets = transition_sets(backend, from, to, change)?;
+    let mut stmt = guarded_update_many(id, from, to, sets, None)?.into_query();
+    stmt.returning_all();
+    Ok(stmt)
+}
+
 pub async fn decide(
     db: &impl ConnectionTrait,
     id: i64,
@@ -299,6 +323,25 @@ async fn guarded_update_by(
     sets: Vec<(Column, SimpleExpr)>,
     before_deadline: Option<DateTime<Utc>>,
 ) -> Result<agents_task::Model> {
+    let update = guarded_update_many(id, from, to, sets, before_deadline)?;
+    // `RETURNING`: the changed row comes back with the change, one statement instead of
+    // an UPDATE and a SELECT (both databases support it).
+    let mut changed = update.exec_with_returning(db).await.map_err(Error::db)?;
+    if let Some(row) = changed.pop() {
+        return Ok(row);
+    }
+    // Nothing changed: read the row as it is to say why.
+    Err(explain_lost(get_task(db, id).await?, from))
+}
+
+/// `UPDATE agents_tasks SET status = <to>, … WHERE id = <id> AND status = <from> …`.
+fn guarded_update_many(
+    id: i64,
+    from: TaskStatus,
+    to: TaskStatus,
+    sets: Vec<(Column, SimpleExpr)>,
+    before_deadline: Option<DateTime<Utc>>,
+) -> Result<sea_orm::UpdateMany<agents_task::Entity>> {
     if !from.can_become(to) {
         return Err(Error::IllegalTransition { from, to });
     }
@@ -320,17 +363,9 @@ async fn guarded_update_by(
     for (col, value) in sets {
         update = update.col_expr(col, value);
     }
-    // `RETURNING`: the changed row comes back with the change, one statement instead of
-    // an UPDATE and a SELECT (both databases support it).
-    let mut changed = update.exec_with_returning(db).await.map_err(Error::db)?;
-    if let Some(row) = changed.pop() {
-        return Ok(row);
-    }
-    // Nothing changed: read the row as it is to say why.
-    Err(explain_lost(get_task(db, id).await?, from))
+    Ok(update)
 }
 
-/// Why a guarded update changed nothing, from the row as it is now.
 fn explain_lost(row: agents_task::Model, from: TaskStatus) -> Error {
     if from == TaskStatus::AwaitingApproval {
         let timed_out = row.approver.as_deref() == Some(ORCH_DECIDER)
