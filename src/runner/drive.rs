@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::attempt;
+use super::frontier::Frontier;
 use super::progress::Reporter;
 use super::schedule::{self, Dep, Readiness};
 use super::{finish_unstarted, notify_finished};
@@ -93,16 +94,16 @@ async fn schedule(
     // next pass starts or skips (one commit per task instead of two), and are committed
     // by themselves at the latest when that pass starts nothing.
     let mut batch = Batch::default();
+    let mut frontier = Frontier::new(tasks, &index);
     loop {
         if cancelled.is_none() {
             cancelled = *cancel.borrow();
         }
-        // Start or skip what can be decided now, in plan order. A row's status in `rows` is
-        // already what the batch will record, so its dependents are judged on it.
-        let mut progressed = true;
-        while progressed && cancelled.is_none() {
-            progressed = false;
-            for i in 0..tasks.len() {
+        // Skip or mark ready the tasks whose dependencies changed, then start the earliest
+        // ready ones while there is room. A row's status in `rows` is already what the
+        // batch will record, so its dependents are judged on it.
+        while cancelled.is_none() {
+            while let Some(i) = frontier.next_dirty() {
                 if rows[i].status != TaskStatus::Queued {
                     continue;
                 }
@@ -117,26 +118,33 @@ async fn schedule(
                     Readiness::Skip(reason) => {
                         let step = unstarted(&rows[i], reason);
                         batch.push(&mut rows, i, step, Then::Skipped);
-                        progressed = true;
+                        frontier.changed(i);
                     }
-                    Readiness::Ready if running.len() + batch.starts >= limit => {}
-                    Readiness::Ready => {
-                        let step = Step {
-                            id: rows[i].id,
-                            from: TaskStatus::Queued,
-                            to: TaskStatus::Running,
-                            change: TaskChange {
-                                started_at: Some(now()),
-                                owner: Some(owner.to_owned()),
-                                heartbeat: true,
-                                ..Default::default()
-                            },
-                        };
-                        batch.push(&mut rows, i, step, Then::Start);
-                        progressed = true;
-                    }
+                    Readiness::Ready => frontier.mark_ready(i),
                 }
             }
+            if running.len() + batch.starts >= limit {
+                break;
+            }
+            let Some(i) = frontier.next_ready() else {
+                break;
+            };
+            if rows[i].status != TaskStatus::Queued {
+                continue;
+            }
+            let step = Step {
+                id: rows[i].id,
+                from: TaskStatus::Queued,
+                to: TaskStatus::Running,
+                change: TaskChange {
+                    started_at: Some(now()),
+                    owner: Some(owner.to_owned()),
+                    heartbeat: true,
+                    ..Default::default()
+                },
+            };
+            batch.push(&mut rows, i, step, Then::Start);
+            frontier.changed(i);
         }
         // One commit for everything decided since the last one; then say so, and start.
         for (i, then, row) in batch.commit(store).await? {
@@ -166,6 +174,7 @@ async fn schedule(
             // A decision taken while this run was going: pick it up now rather than leave
             // the gate's dependents queued for a resume that this lease would refuse.
             if cancelled.is_none() && refresh_decisions(store, &mut rows).await? {
+                frontier.everything();
                 continue;
             }
             break;
@@ -178,6 +187,7 @@ async fn schedule(
                     source: std::io::Error::other(e.to_string()),
                 })?;
                 batch.push(&mut rows, i, end?, Then::Finished);
+                frontier.changed(i);
             }
             _ = watch_cancel.wait_for(Option::is_some), if cancelled.is_none() => {
                 cancelled = *cancel.borrow();

@@ -8,6 +8,7 @@ pub mod attempt;
 pub mod capture;
 mod drive;
 pub mod excerpt;
+mod frontier;
 pub mod heartbeat;
 mod log_file;
 pub mod outputs;

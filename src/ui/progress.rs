@@ -39,8 +39,10 @@ pub struct Plain;
 impl Plain {
     fn line(&self, text: &str) {
         let stamp = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ");
-        // Progress is best effort: a closed stderr must not stop the run.
-        let _ = writeln!(std::io::stderr().lock(), "{stamp} {text}");
+        // One write per line (stderr is unbuffered: `writeln!` would make four), and best
+        // effort: a closed stderr must not stop the run.
+        let line = format!("{stamp} {text}\n");
+        let _ = std::io::stderr().lock().write_all(line.as_bytes());
     }
 }
 
