@@ -45,6 +45,16 @@ impl Splitter {
 
     /// Takes newly read bytes; appends the pieces that are ready to `out`.
     pub fn push(&mut self, data: &[u8], out: &mut Vec<Piece>) {
+        // Nothing held back (the usual case): the complete lines go out straight from `data`,
+        // one copy instead of two.
+        if self.pending.is_empty()
+            && let Some(last_nl) = memchr::memrchr(b'\n', data)
+        {
+            out.push(self.piece(&data[..=last_nl], true));
+            self.mid_line = false;
+            self.pending.extend_from_slice(&data[last_nl + 1..]);
+            return;
+        }
         self.pending.extend_from_slice(data);
         // Every complete line in one piece: per-line work belongs to the collector, which
         // needs it anyway, not to the channel between the two.

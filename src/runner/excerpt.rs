@@ -49,6 +49,21 @@ impl Excerpt {
         self.tail.push_back(line);
     }
 
+    /// Records `count` whole lines at once, `line(k)` being the k-th (without its newline).
+    /// Only the lines that can still be shown are copied: the first ones while the head
+    /// fills, then the last `TAIL`; those between are only counted.
+    pub fn push_all<'a>(&mut self, count: usize, line: impl Fn(usize) -> &'a [u8]) {
+        let head = (HEAD - self.head.len().min(HEAD)).min(count);
+        for k in 0..head {
+            self.push(line(k), line(k).len());
+        }
+        let tail_from = head.max(count.saturating_sub(TAIL));
+        self.total += (tail_from - head) as u64;
+        for k in tail_from..count {
+            self.push(line(k), line(k).len());
+        }
+    }
+
     pub fn lines(&self) -> u64 {
         self.total
     }
@@ -116,6 +131,27 @@ fn truncate_at_char(s: &mut String, max: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn push_all_keeps_what_push_would_keep() {
+        let lines: Vec<String> = (0..57).map(|i| format!("line {i}")).collect();
+        for split in [0, 3, 10, 11, 25, 47, 57] {
+            let mut one_by_one = Excerpt::default();
+            for l in &lines {
+                one_by_one.push(l.as_bytes(), l.len());
+            }
+            let mut at_once = Excerpt::default();
+            let (a, b) = lines.split_at(split);
+            at_once.push_all(a.len(), |k| a[k].as_bytes());
+            at_once.push_all(b.len(), |k| b[k].as_bytes());
+            assert_eq!(
+                at_once.render(None),
+                one_by_one.render(None),
+                "split {split}"
+            );
+            assert_eq!(at_once.lines(), 57);
+        }
+    }
 
     fn excerpt_of(lines: &[&[u8]]) -> Excerpt {
         let mut e = Excerpt::default();

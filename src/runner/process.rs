@@ -353,6 +353,8 @@ struct Collector {
     /// The last non-blank stdout line, when short enough to be a result line.
     last_stdout: Option<Vec<u8>>,
     log_error: Option<String>,
+    /// Where the lines of the current piece end (kept to reuse its allocation).
+    line_ends: Vec<usize>,
 }
 
 impl Collector {
@@ -365,6 +367,7 @@ impl Collector {
             stderr: OpenLine::default(),
             last_stdout: None,
             log_error: None,
+            line_ends: Vec::new(),
         }
     }
 
@@ -380,15 +383,48 @@ impl Collector {
             Stream::Stdout => RESULT_LINE_MAX + 1,
             Stream::Stderr => LINE_MAX,
         };
-        let mut rest = piece.bytes.as_slice();
-        while let Some(nl) = memchr::memchr(b'\n', rest) {
-            self.open(piece.stream).append(&rest[..nl], cap);
-            self.end_line(piece.stream);
-            rest = &rest[nl + 1..];
+        let bytes = piece.bytes.as_slice();
+        let stream = piece.stream;
+        let mut ends = std::mem::take(&mut self.line_ends);
+        ends.clear();
+        ends.extend(memchr::memchr_iter(b'\n', bytes));
+        let mut start = 0;
+        let mut whole = ends.as_slice();
+        // The line left open by the previous piece ends at the first newline.
+        if let Some((&first, later)) = ends.split_first()
+            && self.open(stream).started
+        {
+            self.open(stream).append(&bytes[..first], cap);
+            self.end_line(stream);
+            start = first + 1;
+            whole = later;
         }
+        // The lines wholly inside this piece, without copying each one: the excerpt copies
+        // only those it can still show, and only the last non-blank stdout line is kept.
+        let line = |k: usize| {
+            let from = if k == 0 { start } else { whole[k - 1] + 1 };
+            &bytes[from..whole[k]]
+        };
+        self.excerpt.push_all(whole.len(), line);
+        if stream == Stream::Stdout
+            && let Some(k) = (0..whole.len())
+                .rev()
+                .find(|&k| !line(k).trim_ascii().is_empty())
+        {
+            let text = line(k);
+            if text.len() <= RESULT_LINE_MAX {
+                let last = self.last_stdout.get_or_insert_with(Vec::new);
+                last.clear();
+                last.extend_from_slice(text);
+            } else {
+                self.last_stdout = None;
+            }
+        }
+        let rest = &bytes[whole.last().map_or(start, |&nl| nl + 1)..];
         if !rest.is_empty() {
-            self.open(piece.stream).append(rest, cap);
+            self.open(stream).append(rest, cap);
         }
+        self.line_ends = ends;
         // The output ended without a final newline: its last line ends here.
         if piece.line_end && self.open(piece.stream).started {
             self.end_line(piece.stream);
