@@ -2,20 +2,27 @@
 //! start (and any skips decided on the way), so a run pays one commit per task, not two.
 //!
 //! All or nothing, like one transition: if any guard fails (another orch moved a row), none is
-//! recorded and the error is that transition's own. On PostgreSQL the batch is one statement
-//! of data-modifying CTEs (one round trip and one commit instead of BEGIN, one UPDATE per row
-//! and COMMIT); on SQLite, which allows no UPDATE in a CTE, it is one transaction.
+//! recorded and the error is that transition's own. The batch is one statement (one round
+//! trip, or one trip to SQLite's worker thread, instead of BEGIN, an UPDATE per row and
+//! COMMIT): data-modifying CTEs on PostgreSQL, one UPDATE with a CASE per column on SQLite
+//! (which allows no UPDATE in a CTE). When a guard fails, the transaction path runs to say
+//! which.
 
-use sea_orm::sea_query::{Alias, Asterisk, Expr, PostgresQueryBuilder, Query, UnionType};
-use sea_orm::sea_query::{CommonTableExpression, WithClause};
+use sea_orm::sea_query::ExprTrait;
+use sea_orm::sea_query::{
+    Alias, Asterisk, CaseStatement, CommonTableExpression, Condition, Expr, PostgresQueryBuilder,
+    Query, SimpleExpr, UnionType, WithClause,
+};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbBackend, FromQueryResult, Statement, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, FromQueryResult, Statement,
+    TransactionTrait,
 };
 
 use crate::error::{Error, Result};
+use crate::store::agents_task::Column;
 use crate::store::retry::durably;
 use crate::store::status::TaskStatus;
-use crate::store::transition::{TaskChange, transition, transition_statement};
+use crate::store::transition::{TaskChange, step_sets, transition, transition_statement};
 use crate::store::{agents_task, query::get_task};
 
 /// One row's move from one status to another, with what changes on the way.
@@ -42,12 +49,15 @@ pub async fn transitions_durably(
     durably("records tasks", |retry| async move {
         // A retry may find some rows already moved by a first try whose answer was lost:
         // the transaction path checks each one.
-        if !retry && db.get_database_backend() == DbBackend::Postgres {
-            match one_statement(db, steps).await {
-                Ok(Some(rows)) => return Ok(rows),
-                // A guard failed and nothing was recorded: the transaction path says which.
-                Ok(None) => {}
-                Err(e) => return Err(e),
+        if !retry {
+            let done = match db.get_database_backend() {
+                DbBackend::Postgres => one_statement(db, steps).await?,
+                DbBackend::Sqlite => one_update(db, steps).await?,
+                _ => None,
+            };
+            // `None`: a guard failed and nothing was recorded; the transaction path says which.
+            if let Some(rows) = done {
+                return Ok(rows);
             }
         }
         in_transaction(db, steps, retry).await
@@ -130,11 +140,72 @@ async fn one_statement(
         // Every guard failed: nothing was updated, so nothing needs undoing.
         return Ok(None);
     }
-    let mut by_id = std::collections::HashMap::with_capacity(rows.len());
-    for row in rows {
-        let model = agents_task::Model::from_query_result(&row, "").map_err(Error::db)?;
-        by_id.insert(model.id, model);
+    let models = rows
+        .iter()
+        .map(|row| agents_task::Model::from_query_result(row, "").map_err(Error::db))
+        .collect::<Result<Vec<_>>>()?;
+    in_step_order(models, steps).map(Some)
+}
+
+/// SQLite: `UPDATE agents_tasks SET <col> = CASE WHEN id = a THEN … WHEN id = b THEN … ELSE
+/// <col> END, … WHERE (<guard a> OR <guard b>) AND (SELECT count(*) FROM agents_tasks WHERE
+/// <guard a> OR <guard b>) = 2 RETURNING *`. SQLite has one writer at a time and computes
+/// the count before changing a row, so either every guard holds and every row changes, or
+/// nothing changes (`None`).
+async fn one_update(
+    db: &DatabaseConnection,
+    steps: &[Step],
+) -> Result<Option<Vec<agents_task::Model>>> {
+    let backend = DbBackend::Sqlite;
+    let mut guards = Condition::any();
+    // Each column any step sets, with the value per row.
+    let mut columns: Vec<(Column, Vec<(i64, SimpleExpr)>)> = Vec::new();
+    for step in steps {
+        guards = guards.add(
+            Condition::all()
+                .add(Column::Id.eq(step.id))
+                .add(Column::Status.eq(step.from)),
+        );
+        for (col, value) in step_sets(backend, step.from, step.to, step.change.clone())? {
+            let same = |c: &Column| std::mem::discriminant(c) == std::mem::discriminant(&col);
+            match columns.iter_mut().find(|(c, _)| same(c)) {
+                Some((_, values)) => values.push((step.id, value)),
+                None => columns.push((col, vec![(step.id, value)])),
+            }
+        }
     }
+    let mut update = Query::update();
+    update.table(agents_task::Entity);
+    for (col, values) in columns {
+        let mut case = CaseStatement::new();
+        for (id, value) in values {
+            case = case.case(Column::Id.eq(id), value);
+        }
+        update.value(col, case.finally(Expr::col(col)));
+    }
+    let held = Query::select()
+        .expr(Expr::col(Asterisk).count())
+        .from(agents_task::Entity)
+        .cond_where(guards.clone())
+        .to_owned();
+    update
+        .cond_where(guards)
+        .and_where(Expr::SubQuery(None, Box::new(held.into())).eq(steps.len() as i64))
+        .returning_all();
+    let rows = agents_task::Model::find_by_statement(backend.build(&update))
+        .all(db)
+        .await
+        .map_err(Error::db)?;
+    if rows.len() != steps.len() {
+        return Ok(None);
+    }
+    in_step_order(rows, steps).map(Some)
+}
+
+/// The rows back in the order of `steps` (a statement returns them in its own order).
+fn in_step_order(rows: Vec<agents_task::Model>, steps: &[Step]) -> Result<Vec<agents_task::Model>> {
+    let mut by_id: std::collections::HashMap<i64, agents_task::Model> =
+        rows.into_iter().map(|r| (r.id, r)).collect();
     steps
         .iter()
         .map(|s| {
@@ -143,8 +214,7 @@ async fn one_statement(
                 expected: s.from,
             })
         })
-        .collect::<Result<Vec<_>>>()
-        .map(Some)
+        .collect()
 }
 
 fn is_division_by_zero(e: &sea_orm::DbErr) -> bool {

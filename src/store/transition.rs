@@ -249,6 +249,22 @@ fn transition_sets(
     Ok(sets)
 }
 
+/// Every column [`transition`] sets, `status` included, or why the move is not allowed: for
+/// `store::batch`, which writes several transitions in one UPDATE.
+pub(crate) fn step_sets(
+    backend: DbBackend,
+    from: TaskStatus,
+    to: TaskStatus,
+    change: TaskChange,
+) -> Result<Vec<(Column, SimpleExpr)>> {
+    if !from.can_become(to) {
+        return Err(Error::IllegalTransition { from, to });
+    }
+    let mut sets = transition_sets(backend, from, to, change)?;
+    sets.push((Column::Status, Expr::value(to.as_str())));
+    Ok(sets)
+}
+
 /// [`transition`] as a statement of its own, `RETURNING` the changed row: for callers that
 /// send several at once (`store::batch`).
 pub(crate) fn transition_statement(
