@@ -40,9 +40,10 @@ PG_ADMIN=${ORCH_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
-cargo build --release --quiet --bin orch --example bench_hello
+cargo build --release --quiet --bin orch --example bench_hello --example bench_spawn
 ORCH=$PWD/target/release/orch
 HELLO=$PWD/target/release/examples/bench_hello
+SPAWN=$PWD/target/release/examples/bench_spawn
 if ! command -v wrk >/dev/null; then
   apt-get install -y wrk >/dev/null 2>&1 || echo "bench: wrk is missing and could not be installed; the API scenario is skipped"
 fi
@@ -181,9 +182,10 @@ def task_t():
     for i in range(1, $N_RUN + 1):
         yield {"name": f"t{i}", "actions": [["/usr/bin/true"]]}
 PY
-  for f in loop gotask doit orch; do : > "$work/$f"; done
+  for f in loop floor gotask doit orch; do : > "$work/$f"; done
   for r in $(seq 1 "$REPS"); do
     t0=$(now); loop_true "$N_RUN"; since "$t0" >> "$work/loop"
+    t0=$(now); "$SPAWN" "$N_RUN" /usr/bin/true; since "$t0" >> "$work/floor"
     t0=$(now)
     "$venv/bin/task" --taskfile "$work/peers/Taskfile.yml" >/dev/null 2>&1
     since "$t0" >> "$work/gotask"
@@ -200,6 +202,7 @@ PY
   base=$(med "$work/loop")
   {
   echo "| baseline: bash loop exec'ing /usr/bin/true | $(cell "$work/loop") | 1.00 |"
+  echo "| floor: orch's process handling alone, no bookkeeping (\`examples/bench_spawn.rs\`) | $(cell "$work/floor") | $(calc "$(med "$work/floor") / $base") |"
   echo "| go-task $GO_TASK_VERSION | $(cell "$work/gotask") | $(calc "$(med "$work/gotask") / $base") |"
   echo "| doit $DOIT_VERSION | $(cell "$work/doit") | $(calc "$(med "$work/doit") / $base") |"
   echo "| orch run (SQLite) | $(cell "$work/orch") | $(calc "$(med "$work/orch") / $base") |"
