@@ -59,8 +59,8 @@ pub async fn open(target: &DatabaseTarget, schema: Schema, pool: Pool) -> Result
         db,
         target: target.clone(),
     };
-    migrate::refuse_newer(&store.db).await?;
-    if schema == Schema::Migrate {
+    let pending = migrate::check(&store.db).await?;
+    if pending && schema == Schema::Migrate {
         migrate::apply_pending(&store, true).await?;
     }
     Ok(store)

@@ -49,8 +49,19 @@ pub async fn applied(db: &DatabaseConnection) -> Result<Vec<String>> {
 
 /// Fails with exit 3 when the database has a migration this build does not know.
 pub async fn refuse_newer(db: &DatabaseConnection) -> Result<()> {
-    let known = known_migrations();
+    refuse_unknown(&applied(db).await?)
+}
+
+/// What every command checks before it starts, from one read of the migrations table:
+/// refuses a database migrated by a newer orch; says whether any migration is pending.
+pub async fn check(db: &DatabaseConnection) -> Result<bool> {
     let applied = applied(db).await?;
+    refuse_unknown(&applied)?;
+    Ok(known_migrations().iter().any(|m| !applied.contains(m)))
+}
+
+fn refuse_unknown(applied: &[String]) -> Result<()> {
+    let known = known_migrations();
     if let Some(unknown) = applied.iter().rev().find(|n| !known.contains(n)) {
         return Err(Error::SchemaTooNew {
             database_at: unknown.clone(),
