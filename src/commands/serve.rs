@@ -22,7 +22,7 @@ pub async fn run(target: &DatabaseTarget, args: ServeArgs) -> Result<i32> {
             ),
         });
     }
-    let store = open(target, Schema::Migrate, Pool::Shared).await?;
+    let store = open(target, Schema::Migrate, Pool::Serve).await?;
     init_logging();
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await

@@ -39,22 +39,30 @@ pub enum Pool {
     /// connection back from a task of its own, so a larger pool would open a second
     /// connection (a second TLS handshake, a second server process) for the next query.
     Single,
-    /// A few: commands that drive tasks, send notifications or serve requests at once.
+    /// Commands that drive tasks or send notifications: a few connections on PostgreSQL, one
+    /// on SQLite (see [`Pool::size`]).
     Shared,
+    /// `serve`: a few, whatever the database, so that requests read side by side.
+    Serve,
 }
 
 impl Pool {
-    fn size(self) -> u32 {
-        match self {
-            Pool::Single => 1,
-            Pool::Shared => 4,
+    fn size(self, target: &DatabaseTarget) -> u32 {
+        match (self, target) {
+            (Pool::Single, _) => 1,
+            // SQLite lets one connection write at a time anyway, and a connection's page
+            // cache is void once another has written. With four, a run's statements took
+            // turns on them, each reading again the pages the previous one had changed
+            // (`bench/profile.sh`: 17 `pread64` per task, 2 with one connection).
+            (Pool::Shared, DatabaseTarget::Sqlite { .. }) => 1,
+            (Pool::Shared | Pool::Serve, _) => 4,
         }
     }
 }
 
 /// Connects, refuses a database migrated by a newer orch, and applies pending migrations.
 pub async fn open(target: &DatabaseTarget, schema: Schema, pool: Pool) -> Result<Store> {
-    let db = connect(target, pool.size()).await?;
+    let db = connect(target, pool.size(target)).await?;
     let store = Store {
         db,
         target: target.clone(),
