@@ -15,6 +15,8 @@ use crate::store::migrate;
 /// How long a writer waits for another orch process holding the SQLite file.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// A pooled PostgreSQL connection idle this long is pinged before it is handed out.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(10);
 
 /// An open database and where it lives.
 #[derive(Clone, Debug)]
@@ -110,8 +112,12 @@ pub async fn connect(target: &DatabaseTarget, max: u32) -> Result<DatabaseConnec
             // creating or migrating the same new file makes it busy. Wait as a writer would.
             let started = std::time::Instant::now();
             let pool = loop {
+                // No ping before each statement: a file this process opened does not go
+                // away like a server's socket, and each ping is a trip to the connection's
+                // worker thread and back.
                 let attempt = SqlitePoolOptions::new()
                     .max_connections(max)
+                    .test_before_acquire(false)
                     .acquire_timeout(SQLITE_BUSY_TIMEOUT)
                     .connect_with(options.clone())
                     .await;
@@ -132,6 +138,12 @@ pub async fn connect(target: &DatabaseTarget, max: u32) -> Result<DatabaseConnec
                 .min_connections(0)
                 .connect_timeout(CONNECT_TIMEOUT)
                 .acquire_timeout(CONNECT_TIMEOUT)
+                // sqlx pings a pooled connection before handing it out: a round trip before
+                // every statement, on the path between one task and the next. Only a
+                // connection idle long enough for a server or proxy to have dropped it is
+                // pinged; a statement on a connection that broke sooner fails, and the writes
+                // that matter are retried (`store::retry`) on a fresh one.
+                .test_before_acquire_if_idle_for(PING_AFTER_IDLE)
                 .sqlx_logging(false);
             Database::connect(options)
                 .await
