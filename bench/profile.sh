@@ -99,17 +99,10 @@ for setting in on off; do
 done
 psql -q "$PG_ADMIN" -c "DROP DATABASE $db WITH (FORCE)" >/dev/null
 
-# A table of 10,000 rows (the mix bench/run.sh uses for the API), for the last two sections.
+# The API's table of 10,000 rows (bench/api_rows.py, as in bench/run.sh), for the last two sections.
 rm -rf "$work/api"; mkdir -p "$work/api"
 DATABASE_URL="sqlite://$work/api/orch.db" "$ORCH" migrate up >/dev/null
-python3 - "$work/api/orch.db" <<'PY'
-import sqlite3, sys
-db = sqlite3.connect(sys.argv[1])
-statuses = ["succeeded"] * 8 + ["failed", "awaiting_approval"]
-db.executemany("INSERT INTO agents_tasks (task, run_id, status, approval_state) VALUES (?, ?, ?, ?)",
-  [(f"t{i % 30}", f"nightly-{i // 30}", statuses[i % 10], "pending" if statuses[i % 10] == "awaiting_approval" else None) for i in range(10000)])
-db.commit()
-PY
+python3 bench/api_rows.py "$work/api/orch.db"
 
 if command -v wrk >/dev/null; then
   {

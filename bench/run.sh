@@ -414,14 +414,7 @@ if command -v wrk >/dev/null; then
   export DATABASE_URL="sqlite://$work/api/orch.db"
   "$ORCH" migrate up >/dev/null
   # A realistic table: 10,000 rows, some waiting.
-  python3 - "$work/api/orch.db" <<'PY'
-import sqlite3, sys
-db = sqlite3.connect(sys.argv[1])
-statuses = ["succeeded"] * 8 + ["failed", "awaiting_approval"]
-db.executemany("INSERT INTO agents_tasks (task, run_id, status, approval_state) VALUES (?, ?, ?, ?)",
-  [(f"t{i % 30}", f"nightly-{i // 30}", statuses[i % 10], "pending" if statuses[i % 10] == "awaiting_approval" else None) for i in range(10000)])
-db.commit()
-PY
+  python3 bench/api_rows.py "$work/api/orch.db"
   "$ORCH" serve --bind 127.0.0.1:18091 2>/dev/null & sleep 1
   "$HELLO" 127.0.0.1:18090 & sleep 1
   cat > "$work/post.lua" <<'LUA'
