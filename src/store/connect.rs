@@ -151,3 +151,26 @@ pub async fn connect(target: &DatabaseTarget, max: u32) -> Result<DatabaseConnec
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What each kind of command may hold: a run on SQLite keeps to one connection (the page
+    /// cache stays warm, `bench/profile.sh`), the API reads side by side everywhere.
+    #[test]
+    fn pool_sizes_follow_the_command_and_the_database() {
+        let sqlite = DatabaseTarget::Sqlite {
+            path: "orch.db".into(),
+        };
+        let postgres = DatabaseTarget::Postgres {
+            url: "postgres://localhost/orch".to_owned(),
+        };
+        assert_eq!(Pool::Single.size(&sqlite), 1);
+        assert_eq!(Pool::Single.size(&postgres), 1);
+        assert_eq!(Pool::Shared.size(&sqlite), 1);
+        assert_eq!(Pool::Shared.size(&postgres), 4);
+        assert_eq!(Pool::Serve.size(&sqlite), 4);
+        assert_eq!(Pool::Serve.size(&postgres), 4);
+    }
+}
