@@ -161,6 +161,30 @@ tasks:
     }
 );
 
+// Retries are recorded by the running tasks themselves, while the scheduling loop commits
+// ends and starts and the heartbeat renews leases: all of it shares one connection on SQLite
+// (`Pool::Shared`). Tasks retrying side by side must neither wait each other out nor fail to
+// get the connection.
+both_backends!(
+    tasks_retrying_side_by_side_share_the_connections,
+    |db: TestDb| async move {
+        let mut yaml = "name: flaky_wide\nconcurrency: 4\ntasks:\n".to_owned();
+        for i in 0..6 {
+            yaml.push_str(&format!(
+                "  - task: f{i}\n    shell: \"[ -e seen{i} ] || {{ touch seen{i}; exit 3; }}; echo ok {i}\"\n    retries: 2\n    retry_backoff: 10ms\n"
+            ));
+        }
+        let out = db.run(&yaml, &[]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let rows = db.rows().await;
+        assert_eq!(rows.len(), 6);
+        for row in &rows {
+            assert_eq!(row.status, TaskStatus::Succeeded, "{row:?}");
+            assert_eq!((row.attempt, row.exit_code), (2, Some(0)), "{row:?}");
+        }
+    }
+);
+
 both_backends!(
     a_hopeless_task_fails_after_its_retries,
     |db: TestDb| async move {
