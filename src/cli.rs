@@ -9,10 +9,10 @@ use crate::store::TaskStatus;
 pub const EXIT_CODES: &str = "\
 Exit codes:
   0    success
-  1    a task failed (rejections included)
+  1    a task failed (rejections included), or an I/O error other than a closed pipe
   2    usage or plan error
   3    database unreachable, or its schema is newer than this orch
-  4    unknown task, run or delivery id
+  4    unknown task, run or delivery id, or a task's log file is missing
   5    conflict: the task is not awaiting a decision, someone decided first (or its
        approval_timeout passed), or another orch is driving the run or plan
   6    a notification could not be delivered (`orch notify test`, `orch notify retry`)
@@ -20,6 +20,10 @@ Exit codes:
   143  terminated (SIGTERM)";
 
 /// Run nightly automation plans and record every task in a database.
+///
+/// A closed pipe on stdout (`orch tasks list | head -1`) is not an error: orch exits 0. `orch run`
+/// and `orch serve` handle SIGINT and SIGTERM themselves; the other commands are ended by them,
+/// and the shell reports 128 + the signal number.
 #[derive(Debug, Parser)]
 #[command(name = "orch", version, after_long_help = EXIT_CODES, after_help = EXIT_CODES)]
 pub struct Cli {
@@ -34,14 +38,44 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a plan: every task recorded as a row, its output in a log file.
+    ///
+    /// Every task gets a `queued` row when the run starts. Tasks then start in file order, each
+    /// once the tasks it `depends_on` are done, up to `concurrency` at once (default 1), with
+    /// the plan's `retries` and `timeout`. A failed task does not stop the run: the others still
+    /// run, except those that need it to have succeeded (they are `skipped`). A task that
+    /// depends on one awaiting approval stays `queued`; `orch resume` goes on once it is decided.
+    ///
+    /// SIGINT and SIGTERM are forwarded to the running tasks (SIGKILL after their `kill_grace`),
+    /// which are recorded as `failed`; queued tasks become `skipped`. In GitHub Actions the
+    /// summary is also appended to `$GITHUB_STEP_SUMMARY`, with an `::error::` annotation per
+    /// failed task.
+    ///
+    /// Exit status: 0 when no task failed (awaiting approval, skipped or left queued is not a
+    /// failure); 1 when a task of this run failed; 2 for a plan error, an unset variable, a
+    /// taken or malformed `--run-id` or an unknown `--only` task, before anything runs; 3 when
+    /// the database is unreachable or newer than this orch; 5 when another orch is still running
+    /// this plan; 130 or 143 after SIGINT or SIGTERM.
     Run(RunArgs),
     /// Go on with a recorded run after decisions: run what an approval let through, skip
     /// what a rejection stopped. Uses the plan text saved with the run, not the file.
+    ///
+    /// Tasks a rejection stopped become `skipped`, `when: always` cleanups run, and nothing that
+    /// ended runs again. Run it from the same checkout and environment as the run. With nothing
+    /// queued it changes nothing.
+    ///
+    /// Exit status: 0, or 1 when a task of the run failed (a rejected gate included); 2 for a
+    /// run written through the API or another tool (no saved plan); 4 for an unknown run; 5
+    /// while another orch drives the run.
     Resume(ResumeArgs),
     /// Check plan files without running them or touching the database.
     #[command(subcommand)]
     Plan(PlanCommand),
     /// Print a task's log.
+    ///
+    /// Its stdout and stderr merged line by line, with secrets masked.
+    ///
+    /// Exit status: 4 for an unknown id, a task that never started, or a log file that is not
+    /// where its run wrote it.
     Logs(LogsArgs),
     /// List and show recorded tasks.
     #[command(subcommand)]
@@ -50,15 +84,41 @@ pub enum Command {
     #[command(subcommand)]
     Runs(RunsCommand),
     /// Approve a task awaiting approval: it becomes `succeeded`.
+    ///
+    /// The approver, the note and the time are recorded. A decision is taken once: the
+    /// database guards it, so of two people deciding at once one wins. The targets saved with
+    /// the run that asked for `approved` are notified; a notification never changes the exit
+    /// status.
+    ///
+    /// Exit status: 4 for an unknown id; 5 when the task is not awaiting a decision, someone
+    /// decided first, or its `approval_timeout` passed (orch rejected it). With `--resume`,
+    /// then as `orch resume`.
     Approve(DecideArgs),
     /// Reject a task awaiting approval: it becomes `failed`.
+    ///
+    /// The approver, the note and the time are recorded; the gate's dependents are skipped
+    /// when the run goes on. A decision is taken once, as for `orch approve`. The targets saved
+    /// with the run that asked for `rejected` are notified.
+    ///
+    /// Exit status: 4 for an unknown id; 5 when the task is not awaiting a decision or someone
+    /// decided first. With `--resume`, then as `orch resume`.
     Reject(DecideArgs),
     /// Serve the REST API over the same database.
+    ///
+    /// List, read, create and update task rows, approve and reject, with the same rules as the
+    /// commands; it never runs anything. Writes need `Authorization: Bearer <token>` when a
+    /// token is set. One log line per request on stderr.
+    ///
+    /// Exit status: 0 once stopped by SIGINT or SIGTERM; 1 when the address is in use or the
+    /// token file cannot be read; 2 when asked to listen beyond loopback without a token.
     Serve(ServeArgs),
     /// Webhook notifications: list deliveries, send undelivered ones again, send a test.
     #[command(subcommand)]
     Notify(NotifyCommand),
     /// Delete runs older than a bound: their rows, delivery records and log folders.
+    ///
+    /// A run at a time, each in a transaction; then SQLite is compacted (`VACUUM`). A run being
+    /// driven is always kept.
     Prune(PruneArgs),
     /// Inspect and change the database schema.
     #[command(subcommand)]
@@ -77,9 +137,15 @@ pub struct RunArgs {
     /// The plan file, e.g. `plans/nightly.yaml`.
     pub plan: PathBuf,
     /// Use this run id (refused when it exists) instead of the plan's `run_id` template.
+    ///
+    /// It must match `[A-Za-z0-9._-]+`. Without it, the template's id gets `.2`, `.3`… when it
+    /// is taken, so a second nightly run on the same day is `nightly-2026-11-25.2`.
     #[arg(long)]
     pub run_id: Option<String>,
     /// Run only these tasks (repeat the flag or separate with commas).
+    ///
+    /// Still in plan order. A dependency outside the selection is not run, and counts as
+    /// satisfied (see `--with-deps`).
     #[arg(long, value_delimiter = ',', num_args = 1..)]
     pub only: Vec<String>,
     /// With `--only`: also run what those tasks depend on, transitively.
@@ -89,9 +155,16 @@ pub struct RunArgs {
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub concurrency: Option<u32>,
     /// Where task logs go: `<DIR>/<run_id>/<task>.log`.
+    ///
+    /// orch records the absolute path with the run, so `orch logs` finds the files later from
+    /// any directory.
     #[arg(long, default_value = ".orch/logs")]
     pub log_dir: PathBuf,
     /// Print what would run (argv, cwd, env with secrets masked) and write nothing.
+    ///
+    /// Also the approval, the notification targets that are on, and when set, dependencies
+    /// with their `when`, retries and timeout. The database is not opened, so the run id shown
+    /// is the template's, not checked against the runs that exist.
     #[arg(long)]
     pub dry_run: bool,
     /// Print the summary as JSON (the run, every task row, the gates' commands) instead of
@@ -129,6 +202,12 @@ pub struct ServeArgs {
 #[derive(Debug, Subcommand)]
 pub enum PlanCommand {
     /// Validate a plan: syntax, keys, names, regexes, variables.
+    ///
+    /// Every problem is reported as `file:line:column`, all of them at once. Nothing runs and
+    /// the database is not opened.
+    ///
+    /// Exit status: 0 when the plan is valid (an unset variable is a warning unless
+    /// `--strict-env`), 2 when it is not.
     Validate {
         /// The plan file.
         plan: PathBuf,
@@ -154,12 +233,15 @@ pub enum TasksCommand {
     /// List tasks, newest first.
     List(TasksListArgs),
     /// Show one task with every column.
+    ///
+    /// Exit status: 4 for an unknown id.
     Show(ShowTaskArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct TasksListArgs {
-    /// Only tasks in this status.
+    /// Only tasks in this status: `queued`, `running`, `succeeded`, `failed`,
+    /// `awaiting_approval` or `skipped`.
     #[arg(long, value_parser = parse_status)]
     pub status: Option<TaskStatus>,
     /// Only tasks of this run.
@@ -190,6 +272,8 @@ pub enum RunsCommand {
     /// List runs, newest first, with counts per status.
     List(RunsListArgs),
     /// Show one run and its tasks.
+    ///
+    /// Exit status: 4 for an unknown run.
     Show(ShowRunArgs),
 }
 
@@ -205,6 +289,7 @@ pub struct RunsListArgs {
 
 #[derive(Debug, Args)]
 pub struct ShowRunArgs {
+    /// The run's id (the first column of `orch runs list`).
     pub run_id: String,
     /// Print the run (with its tasks) as JSON.
     #[arg(long)]
@@ -216,6 +301,8 @@ pub struct DecideArgs {
     /// The task's id.
     pub id: i64,
     /// Who decides; defaults to the user name from the environment (`USER`).
+    ///
+    /// Then `USERNAME`, `LOGNAME`, the name of the account orch runs as, or `unknown`.
     #[arg(long)]
     pub by: Option<String>,
     /// Why; recorded with the decision.
@@ -247,12 +334,19 @@ pub enum NotifyCommand {
     /// List deliveries, newest first.
     List(NotifyListArgs),
     /// Send undelivered notifications again: every one nobody is sending, or one by id.
+    ///
+    /// Exit status: 4 for an unknown `--id`; 5 while another orch is sending that delivery; 6
+    /// when something stays undelivered (it stays recorded).
     Retry {
         /// Only this delivery (also one the receiver refused).
         #[arg(long)]
         id: Option<i64>,
     },
     /// Send a test message to `SLACK_WEBHOOK` and/or `EMAIL_WEBHOOK` and print the answer.
+    ///
+    /// Needs no database.
+    ///
+    /// Exit status: 2 when neither variable is set; 6 without a 2xx answer.
     Test {
         /// Only Slack.
         #[arg(long)]
@@ -294,10 +388,15 @@ pub enum MigrateCommand {
     },
     /// Show which migrations are applied.
     Status {
+        /// Print the migrations as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Roll back every orch migration and apply them again (empties orch's tables).
+    ///
+    /// Other tables in the same database are left alone.
+    ///
+    /// Exit status: 2 without `--yes`.
     Fresh {
         /// Confirm that every row may be deleted.
         #[arg(long)]

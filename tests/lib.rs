@@ -11,6 +11,7 @@ mod approvals;
 mod batch;
 mod cli_basics;
 mod deploy;
+mod docs_reference;
 mod flow;
 mod github;
 mod leases;
