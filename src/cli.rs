@@ -21,9 +21,10 @@ Exit codes:
 
 /// Run nightly automation plans and record every task in a database.
 ///
-/// A closed pipe on stdout (`orch tasks list | head -1`) is not an error: orch exits 0. `orch run`
-/// and `orch serve` handle SIGINT and SIGTERM themselves; the other commands are ended by them,
-/// and the shell reports 128 + the signal number.
+/// A closed pipe on stdout (`orch tasks list | head -1`) is not an error: orch exits 0. The
+/// commands that drive tasks (`run`, `resume`, a decision with `--resume`) and `serve` handle
+/// SIGINT and SIGTERM themselves; the other commands are ended by them, and the shell reports
+/// 128 + the signal number.
 #[derive(Debug, Parser)]
 #[command(name = "orch", version, after_long_help = EXIT_CODES, after_help = EXIT_CODES)]
 pub struct Cli {
@@ -61,11 +62,11 @@ pub enum Command {
     ///
     /// Tasks a rejection stopped become `skipped`, `when: always` cleanups run, and nothing that
     /// ended runs again. Run it from the same checkout and environment as the run. With nothing
-    /// queued it changes nothing.
+    /// queued it changes nothing. SIGINT and SIGTERM are handled as by `orch run`.
     ///
     /// Exit status: 0, or 1 when a task of the run failed (a rejected gate included); 2 for a
     /// run written through the API or another tool (no saved plan); 4 for an unknown run; 5
-    /// while another orch drives the run.
+    /// while another orch drives the run; 130 or 143 after SIGINT or SIGTERM.
     Resume(ResumeArgs),
     /// Check plan files without running them or touching the database.
     #[command(subcommand)]
@@ -96,8 +97,8 @@ pub enum Command {
     Approve(DecideArgs),
     /// Reject a task awaiting approval: it becomes `failed`.
     ///
-    /// The approver, the note and the time are recorded; the gate's dependents are skipped
-    /// when the run goes on. A decision is taken once, as for `orch approve`. The targets saved
+    /// The approver, the note and the time are recorded; when the run goes on, the dependents
+    /// that need the gate to succeed are skipped. A decision is taken once, as for `orch approve`. The targets saved
     /// with the run that asked for `rejected` are notified.
     ///
     /// Exit status: 4 for an unknown id; 5 when the task is not awaiting a decision or someone
