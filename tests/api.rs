@@ -1,112 +1,27 @@
 //! `orch serve` against a real server on an ephemeral loopback port, with a real HTTP client,
 //! on SQLite and PostgreSQL.
 
-use std::process::Stdio;
-use std::sync::Arc;
-
-use orch::api::auth::ApiToken;
-use orch::api::{AppState, serve};
 use reqwest::StatusCode;
+use rstest::rstest;
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
 
-use crate::support::{TestDb, both_backends, stderr};
-
-/// A server in this process on 127.0.0.1:0; stops when dropped.
-struct Server {
-    base: String,
-    http: reqwest::Client,
-    _stop: oneshot::Sender<()>,
-}
-
-async fn start(db: &TestDb, token: Option<&str>) -> Server {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let store = db.store().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (tx, rx) = oneshot::channel();
-    let state = AppState {
-        store,
-        token: token.map(|t| Arc::new(ApiToken::new(t))),
-    };
-    tokio::spawn(serve(listener, state, async {
-        let _ = rx.await;
-    }));
-    Server {
-        base,
-        http: reqwest::Client::new(),
-        _stop: tx,
-    }
-}
-
-impl Server {
-    async fn send(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<Value>,
-        token: Option<&str>,
-    ) -> (StatusCode, Value) {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut req = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status();
-        let text = resp.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-
-    async fn raw(&self, method: &str, path: &str, body: &str) -> (StatusCode, Value) {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let resp = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .header("content-type", "application/json")
-            .body(body.to_owned())
-            .send()
-            .await
-            .unwrap();
-        let status = resp.status();
-        let text = resp.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-}
+use crate::support::http::{ApiServer, Served};
+use crate::support::{Backend, Cmd, TestDb};
 
 fn new_task(status: &str) -> Value {
     json!({"task": "dx.integrate", "run_id": "nightly-1", "status": status})
 }
 
-both_backends!(curl_examples_work_verbatim, |db: TestDb| async move {
-    // The real binary on an ephemeral port, announced on stderr.
-    let mut child = db
-        .orch_std()
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut reader = std::io::BufReader::new(child.stderr.take().unwrap());
-    let port = loop {
-        let mut line = String::new();
-        assert!(
-            std::io::BufRead::read_line(&mut reader, &mut line).unwrap() > 0,
-            "server exited"
-        );
-        if let Some(rest) = line.split("listening on http://127.0.0.1:").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn curl_examples_work_verbatim(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
     };
+    // The real binary on an ephemeral port, announced on stderr.
+    let server = Served::start(db.orch());
     let examples = [
         r#"curl -X POST http://localhost:8001/agents/tasks/ -H "Content-Type: application/json" -d '{"task": "seo.validate", "run_id": "nightly-2025-01-15", "status": "running", "started_at": "2025-01-15T02:30:00Z", "inputs": {"flags": ["--strict", "--dry-run"]}}'"#,
         r#"curl -X PATCH http://localhost:8001/agents/tasks/1 -H "Content-Type: application/json" -d '{"status": "succeeded", "finished_at": "2025-01-15T02:35:00Z", "duration_ms": 300000, "outputs_uri": "https://github.com/user/repo/pull/123"}'"#,
@@ -117,26 +32,11 @@ both_backends!(curl_examples_work_verbatim, |db: TestDb| async move {
     for ex in examples {
         let cmd = format!(
             "{} -sS --fail-with-body",
-            ex.replace(":8001", &format!(":{port}"))
+            ex.replace(":8001", &format!(":{}", server.port))
         );
-        let out = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(&cmd)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{cmd}\n{}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        outputs.push(serde_json::from_slice::<Value>(&out.stdout).unwrap());
+        outputs.push(Cmd::new("sh").arg("-c").arg(&cmd).success().stdout_json());
     }
-    let _ = nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    );
-    let status = child.wait().unwrap();
-    assert!(status.success(), "graceful shutdown exits 0");
+    assert!(server.stop().success(), "graceful shutdown exits 0");
 
     assert_eq!(outputs[0]["id"], 1);
     assert_eq!(outputs[0]["status"], "running");
@@ -162,12 +62,19 @@ both_backends!(curl_examples_work_verbatim, |db: TestDb| async move {
         .orch()
         .args(["tasks", "show", "1", "--json"])
         .output()
-        .unwrap();
-    assert_eq!(crate::support::stdout_json(&cli), outputs[1]);
-});
+        .stdout_json();
+    assert_eq!(cli, outputs[1]);
+}
 
-both_backends!(endpoints_follow_the_rules, |db: TestDb| async move {
-    let s = start(&db, None).await;
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpoints_follow_the_rules(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let s = ApiServer::start(&db, None).await;
     let (code, row) = s
         .send(
             "POST",
@@ -318,10 +225,17 @@ both_backends!(endpoints_follow_the_rules, |db: TestDb| async move {
 
     let (code, body) = s.send("GET", "/healthz", None, None).await;
     assert_eq!((code, body), (StatusCode::OK, json!({"status": "ok"})));
-});
+}
 
-both_backends!(bad_input_gets_a_named_error, |db: TestDb| async move {
-    let s = start(&db, None).await;
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_a_named_error(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let s = ApiServer::start(&db, None).await;
     let cases: Vec<(&str, &str, String, StatusCode, Option<&str>)> = vec![
         ("POST", "/agents/tasks", r#"{"task": "#.into(), StatusCode::BAD_REQUEST, None),
         ("POST", "/agents/tasks", "not json".into(), StatusCode::BAD_REQUEST, None),
@@ -367,64 +281,75 @@ both_backends!(bad_input_gets_a_named_error, |db: TestDb| async move {
     }
     let (_, rows) = s.send("GET", "/agents/tasks", None, None).await;
     assert_eq!(rows, json!([]), "no bad request wrote a row");
-});
+}
 
-both_backends!(
-    writes_need_the_token_when_there_is_one,
-    |db: TestDb| async move {
-        let s = start(&db, Some("t0k3n-for-tests")).await;
-        for token in [None, Some("wrong")] {
-            let (code, err) = s
-                .send("POST", "/agents/tasks", Some(new_task("running")), token)
-                .await;
-            assert_eq!(code, StatusCode::UNAUTHORIZED, "{err}");
-        }
-        let (code, _) = s.send("GET", "/agents/tasks", None, None).await;
-        assert_eq!(code, StatusCode::OK, "reads stay open");
-        let (_, rows) = s.send("GET", "/agents/tasks", None, None).await;
-        assert_eq!(rows, json!([]), "nothing written without the token");
-        let (code, row) = s
-            .send(
-                "POST",
-                "/agents/tasks",
-                Some(new_task("awaiting_approval")),
-                Some("t0k3n-for-tests"),
-            )
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_need_the_token_when_there_is_one(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let s = ApiServer::start(&db, Some("t0k3n-for-tests")).await;
+    for token in [None, Some("wrong")] {
+        let (code, err) = s
+            .send("POST", "/agents/tasks", Some(new_task("running")), token)
             .await;
-        assert_eq!(code, StatusCode::CREATED);
-        let id = row["id"].as_i64().unwrap();
-        let (code, _) = s
-            .send(
-                "POST",
-                &format!("/agents/tasks/{id}/approve"),
-                Some(json!({"by": "a"})),
-                None,
-            )
-            .await;
-        assert_eq!(code, StatusCode::UNAUTHORIZED);
-        let (code, _) = s
-            .send(
-                "PATCH",
-                &format!("/agents/tasks/{id}"),
-                Some(json!({"log_excerpt": "x"})),
-                None,
-            )
-            .await;
-        assert_eq!(code, StatusCode::UNAUTHORIZED);
-        let (code, _) = s
-            .send(
-                "POST",
-                &format!("/agents/tasks/{id}/approve"),
-                Some(json!({"by": "a"})),
-                Some("t0k3n-for-tests"),
-            )
-            .await;
-        assert_eq!(code, StatusCode::OK);
+        assert_eq!(code, StatusCode::UNAUTHORIZED, "{err}");
     }
-);
+    let (code, _) = s.send("GET", "/agents/tasks", None, None).await;
+    assert_eq!(code, StatusCode::OK, "reads stay open");
+    let (_, rows) = s.send("GET", "/agents/tasks", None, None).await;
+    assert_eq!(rows, json!([]), "nothing written without the token");
+    let (code, row) = s
+        .send(
+            "POST",
+            "/agents/tasks",
+            Some(new_task("awaiting_approval")),
+            Some("t0k3n-for-tests"),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED);
+    let id = row["id"].as_i64().unwrap();
+    let (code, _) = s
+        .send(
+            "POST",
+            &format!("/agents/tasks/{id}/approve"),
+            Some(json!({"by": "a"})),
+            None,
+        )
+        .await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED);
+    let (code, _) = s
+        .send(
+            "PATCH",
+            &format!("/agents/tasks/{id}"),
+            Some(json!({"log_excerpt": "x"})),
+            None,
+        )
+        .await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED);
+    let (code, _) = s
+        .send(
+            "POST",
+            &format!("/agents/tasks/{id}/approve"),
+            Some(json!({"by": "a"})),
+            Some("t0k3n-for-tests"),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK);
+}
 
-both_backends!(openapi_lists_every_route, |db: TestDb| async move {
-    let s = start(&db, None).await;
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_lists_every_route(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let s = ApiServer::start(&db, None).await;
     let (code, doc) = s.send("GET", "/openapi.json", None, None).await;
     assert_eq!(code, StatusCode::OK);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
@@ -459,22 +384,14 @@ both_backends!(openapi_lists_every_route, |db: TestDb| async move {
         );
     }
     assert!(doc["components"]["schemas"]["Task"]["properties"]["decided_at"].is_object());
-});
+}
 
 #[tokio::test]
 async fn serve_refuses_to_expose_writes_without_a_token() {
     let dir = tempfile::tempdir().unwrap();
-    let out = assert_cmd::Command::new(crate::support::orch_bin())
-        .current_dir(dir.path())
-        .env_remove("DATABASE_URL")
+    Cmd::orch_in(dir.path())
         .env_remove("ORCH_API_TOKEN")
         .args(["serve", "--bind", "0.0.0.0:0"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("refusing to listen on 0.0.0.0:0 without a token"),
-        "{}",
-        stderr(&out)
-    );
+        .code(2)
+        .stderr_has("refusing to listen on 0.0.0.0:0 without a token");
 }

@@ -1,16 +1,23 @@
 //! `orch approve` / `orch reject`: the rules, the recorded decision, and exactly one winner
 //! when two people decide at once.
 
-use std::process::Stdio;
-
 use orch::store::TaskStatus;
 use orch::store::query::get_task;
 use orch::store::transition::{TaskChange, transition};
 use orch::{Error, store::ApprovalState};
 
-use crate::support::{TestDb, at, both_backends, seed_task, stderr, stdout_json};
+use rstest::rstest;
 
-both_backends!(approve_records_the_decision, |db: TestDb| async move {
+use crate::support::{Backend, TestDb, at, seed_task};
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approve_records_the_decision(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
     let store = db.store().await;
     let t = seed_task(
         &store,
@@ -20,7 +27,7 @@ both_backends!(approve_records_the_decision, |db: TestDb| async move {
         Some(at(2, 30)),
     )
     .await;
-    let out = db
+    let row = db
         .orch()
         .args([
             "approve",
@@ -31,10 +38,8 @@ both_backends!(approve_records_the_decision, |db: TestDb| async move {
             "looks good",
             "--json",
         ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    let row = stdout_json(&out);
+        .success()
+        .stdout_json();
     assert_eq!(row["status"], "succeeded");
     assert_eq!(row["approval_state"], "approved");
     assert_eq!(row["approver"], "alice");
@@ -45,157 +50,158 @@ both_backends!(approve_records_the_decision, |db: TestDb| async move {
     assert_eq!(stored.status, TaskStatus::Succeeded);
     assert_eq!(stored.approval_state, Some(ApprovalState::Approved));
     assert!(stored.decided_at.is_some());
-});
+}
 
-both_backends!(
-    reject_fails_the_task_and_defaults_the_decider,
-    |db: TestDb| async move {
-        let store = db.store().await;
-        let t = seed_task(
-            &store,
-            "dx.integrate",
-            "n1",
-            TaskStatus::AwaitingApproval,
-            None,
-        )
-        .await;
-        let out = db
-            .orch()
-            .args(["reject", &t.id.to_string()])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", stderr(&out));
-        let text = String::from_utf8(out.stdout).unwrap();
-        assert!(text.contains("rejected by tester"), "{text}");
-        let stored = get_task(&store.db, t.id).await.unwrap();
-        assert_eq!(stored.status, TaskStatus::Failed);
-        assert_eq!(stored.approval_state, Some(ApprovalState::Rejected));
-        assert_eq!(
-            stored.approver.as_deref(),
-            Some("tester"),
-            "--by defaults to $USER"
-        );
-        assert_eq!(stored.approval_note, None);
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reject_fails_the_task_and_defaults_the_decider(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let store = db.store().await;
+    let t = seed_task(
+        &store,
+        "dx.integrate",
+        "n1",
+        TaskStatus::AwaitingApproval,
+        None,
+    )
+    .await;
+    db.orch()
+        .args(["reject", &t.id.to_string()])
+        .success()
+        .stdout_has("rejected by tester");
+    let stored = get_task(&store.db, t.id).await.unwrap();
+    assert_eq!(stored.status, TaskStatus::Failed);
+    assert_eq!(stored.approval_state, Some(ApprovalState::Rejected));
+    assert_eq!(
+        stored.approver.as_deref(),
+        Some("tester"),
+        "--by defaults to $USER"
+    );
+    assert_eq!(stored.approval_note, None);
+}
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn second_decision_exits_5_naming_who_decided(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let store = db.store().await;
+    let t = seed_task(
+        &store,
+        "dx.integrate",
+        "n1",
+        TaskStatus::AwaitingApproval,
+        None,
+    )
+    .await;
+    let id = t.id.to_string();
+    db.orch().args(["approve", &id, "--by", "alice"]).success();
+    for verb in ["approve", "reject"] {
+        let err = db.orch().args([verb, &id, "--by", "bob"]).code(5).stderr();
+        assert!(err.contains("already approved by `alice` at 20"), "{err}");
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
     }
-);
+    let stored = get_task(&store.db, t.id).await.unwrap();
+    assert_eq!(stored.approver.as_deref(), Some("alice"));
+}
 
-both_backends!(
-    second_decision_exits_5_naming_who_decided,
-    |db: TestDb| async move {
-        let store = db.store().await;
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deciding_a_task_that_never_asked_exits_5(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let store = db.store().await;
+    for status in [
+        TaskStatus::Running,
+        TaskStatus::Succeeded,
+        TaskStatus::Queued,
+        TaskStatus::Failed,
+    ] {
+        let t = seed_task(&store, "seo.validate", "n1", status, None).await;
+        db.orch()
+            .args(["approve", &t.id.to_string()])
+            .code(5)
+            .stderr_has(&format!("is `{status}`, not awaiting approval"));
+        assert_eq!(
+            get_task(&store.db, t.id).await.unwrap().status,
+            status,
+            "row untouched"
+        );
+    }
+    db.orch().args(["approve", "424242"]).code(4);
+}
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_concurrent_deciders_yield_one_winner(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let store = db.store().await;
+    // Several rounds: a race that happens to serialise once proves little.
+    for round in 0..5 {
         let t = seed_task(
             &store,
             "dx.integrate",
-            "n1",
+            "race",
             TaskStatus::AwaitingApproval,
             None,
         )
         .await;
         let id = t.id.to_string();
-        db.orch()
-            .args(["approve", &id, "--by", "alice"])
-            .assert()
-            .success();
-        for verb in ["approve", "reject"] {
-            let out = db.orch().args([verb, &id, "--by", "bob"]).output().unwrap();
-            assert_eq!(out.status.code(), Some(5), "{verb}");
-            let err = stderr(&out);
-            assert!(err.contains("already approved by `alice` at 20"), "{err}");
-            assert_eq!(err.lines().count(), 1, "one line: {err}");
-        }
-        let stored = get_task(&store.db, t.id).await.unwrap();
-        assert_eq!(stored.approver.as_deref(), Some("alice"));
+        let spawn = |verb: &str, who: &str| db.orch().args([verb, &id, "--by", who]).spawn();
+        let a = spawn("approve", "alice");
+        let b = spawn("reject", "bob");
+        let (a, b) = (a.wait(), b.wait());
+        let codes = [a.code(), b.code()];
+        assert!(
+            codes == [Some(0), Some(5)] || codes == [Some(5), Some(0)],
+            "round {round}: {codes:?}\n{}\n{}",
+            a.stderr(),
+            b.stderr()
+        );
+        let row = get_task(&store.db, t.id).await.unwrap();
+        let (winner, loser) = if codes[0] == Some(0) {
+            ("alice", &b)
+        } else {
+            ("bob", &a)
+        };
+        assert_eq!(row.approver.as_deref(), Some(winner));
+        let expected_state = if winner == "alice" {
+            "approved"
+        } else {
+            "rejected"
+        };
+        assert!(
+            loser
+                .stderr()
+                .contains(&format!("already {expected_state} by `{winner}`")),
+            "{}",
+            loser.stderr()
+        );
     }
-);
+}
 
-both_backends!(
-    deciding_a_task_that_never_asked_exits_5,
-    |db: TestDb| async move {
-        let store = db.store().await;
-        for status in [
-            TaskStatus::Running,
-            TaskStatus::Succeeded,
-            TaskStatus::Queued,
-            TaskStatus::Failed,
-        ] {
-            let t = seed_task(&store, "seo.validate", "n1", status, None).await;
-            let out = db
-                .orch()
-                .args(["approve", &t.id.to_string()])
-                .output()
-                .unwrap();
-            assert_eq!(out.status.code(), Some(5));
-            assert!(
-                stderr(&out).contains(&format!("is `{status}`, not awaiting approval")),
-                "{}",
-                stderr(&out)
-            );
-            assert_eq!(
-                get_task(&store.db, t.id).await.unwrap().status,
-                status,
-                "row untouched"
-            );
-        }
-        let out = db.orch().args(["approve", "424242"]).output().unwrap();
-        assert_eq!(out.status.code(), Some(4));
-    }
-);
-
-both_backends!(
-    two_concurrent_deciders_yield_one_winner,
-    |db: TestDb| async move {
-        let store = db.store().await;
-        // Several rounds: a race that happens to serialise once proves little.
-        for round in 0..5 {
-            let t = seed_task(
-                &store,
-                "dx.integrate",
-                "race",
-                TaskStatus::AwaitingApproval,
-                None,
-            )
-            .await;
-            let id = t.id.to_string();
-            let spawn = |verb: &str, who: &str| {
-                db.orch_std()
-                    .args([verb, &id, "--by", who])
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .unwrap()
-            };
-            let a = spawn("approve", "alice");
-            let b = spawn("reject", "bob");
-            let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
-            let codes = [a.status.code(), b.status.code()];
-            assert!(
-                codes == [Some(0), Some(5)] || codes == [Some(5), Some(0)],
-                "round {round}: {codes:?}\n{}\n{}",
-                stderr(&a),
-                stderr(&b)
-            );
-            let row = get_task(&store.db, t.id).await.unwrap();
-            let (winner, loser) = if codes[0] == Some(0) {
-                ("alice", &b)
-            } else {
-                ("bob", &a)
-            };
-            assert_eq!(row.approver.as_deref(), Some(winner));
-            let expected_state = if winner == "alice" {
-                "approved"
-            } else {
-                "rejected"
-            };
-            assert!(
-                stderr(loser).contains(&format!("already {expected_state} by `{winner}`")),
-                "{}",
-                stderr(loser)
-            );
-        }
-    }
-);
-
-both_backends!(transitions_follow_the_table, |db: TestDb| async move {
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transitions_follow_the_table(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
     let store = db.store().await;
     let t = seed_task(&store, "t", "r", TaskStatus::Queued, None).await;
     let err = transition(
@@ -257,9 +263,16 @@ both_backends!(transitions_follow_the_table, |db: TestDb| async move {
         row.outputs_uri.as_deref(),
         Some("https://github.com/o/r/pull/1")
     );
-});
+}
 
-both_backends!(only_a_decision_leaves_the_gate, |db: TestDb| async move {
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_a_decision_leaves_the_gate(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
     let store = db.store().await;
     let t = seed_task(&store, "t", "r", TaskStatus::AwaitingApproval, None).await;
     let err = transition(
@@ -276,4 +289,4 @@ both_backends!(only_a_decision_leaves_the_gate, |db: TestDb| async move {
         get_task(&store.db, t.id).await.unwrap().status,
         TaskStatus::AwaitingApproval
     );
-});
+}

@@ -9,7 +9,9 @@ use orch::store::mutation::{NewTask, insert_task};
 use orch::store::query::get_task;
 use orch::store::transition::TaskChange;
 
-use crate::support::{TestDb, both_backends};
+use rstest::rstest;
+
+use crate::support::{Backend, TestDb};
 
 fn step(id: i64, from: TaskStatus, to: TaskStatus, excerpt: &str) -> Step {
     Step {
@@ -25,87 +27,95 @@ fn step(id: i64, from: TaskStatus, to: TaskStatus, excerpt: &str) -> Step {
     }
 }
 
-both_backends!(
-    a_batch_commits_every_step_in_order,
-    |db: TestDb| async move {
-        let store = db.store().await;
-        let a = insert_task(&store.db, NewTask::new("a", "r", Running))
-            .await
-            .unwrap();
-        let b = insert_task(&store.db, NewTask::new("b", "r", Queued))
-            .await
-            .unwrap();
-        let c = insert_task(&store.db, NewTask::new("c", "r", Queued))
-            .await
-            .unwrap();
-        let rows = transitions_durably(
-            &store.db,
-            &[
-                step(a.id, Running, Succeeded, "a's end"),
-                step(c.id, Queued, Skipped, "c skipped"),
-                step(b.id, Queued, Running, "b's start"),
-            ],
-        )
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_commits_every_step_in_order(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let store = db.store().await;
+    let a = insert_task(&store.db, NewTask::new("a", "r", Running))
         .await
         .unwrap();
-        let got: Vec<(i64, TaskStatus)> = rows.iter().map(|r| (r.id, r.status)).collect();
-        assert_eq!(
-            got,
-            vec![(a.id, Succeeded), (c.id, Skipped), (b.id, Running)]
-        );
-        assert_eq!(rows[0].log_excerpt.as_deref(), Some("a's end"));
-        assert!(
-            rows[2].heartbeat_at.is_some(),
-            "the database clock stamped it"
-        );
-        assert_eq!(get_task(&store.db, b.id).await.unwrap().status, Running);
-    }
-);
+    let b = insert_task(&store.db, NewTask::new("b", "r", Queued))
+        .await
+        .unwrap();
+    let c = insert_task(&store.db, NewTask::new("c", "r", Queued))
+        .await
+        .unwrap();
+    let rows = transitions_durably(
+        &store.db,
+        &[
+            step(a.id, Running, Succeeded, "a's end"),
+            step(c.id, Queued, Skipped, "c skipped"),
+            step(b.id, Queued, Running, "b's start"),
+        ],
+    )
+    .await
+    .unwrap();
+    let got: Vec<(i64, TaskStatus)> = rows.iter().map(|r| (r.id, r.status)).collect();
+    assert_eq!(
+        got,
+        vec![(a.id, Succeeded), (c.id, Skipped), (b.id, Running)]
+    );
+    assert_eq!(rows[0].log_excerpt.as_deref(), Some("a's end"));
+    assert!(
+        rows[2].heartbeat_at.is_some(),
+        "the database clock stamped it"
+    );
+    assert_eq!(get_task(&store.db, b.id).await.unwrap().status, Running);
+}
 
-both_backends!(
-    a_batch_with_a_lost_guard_records_nothing,
-    |db: TestDb| async move {
-        let store = db.store().await;
-        let a = insert_task(&store.db, NewTask::new("a", "r", Running))
-            .await
-            .unwrap();
-        // Another orch already ended `b`: the batch's guard on it fails.
-        let b = insert_task(&store.db, NewTask::new("b", "r", Failed))
-            .await
-            .unwrap();
-        let err = transitions_durably(
-            &store.db,
-            &[
-                step(a.id, Running, Succeeded, "a's end"),
-                step(b.id, Queued, Running, "b's start"),
-            ],
-        )
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_with_a_lost_guard_records_nothing(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let store = db.store().await;
+    let a = insert_task(&store.db, NewTask::new("a", "r", Running))
         .await
-        .unwrap_err();
-        assert!(
-            matches!(err, Error::TransitionLost { id, .. } if id == b.id),
-            "{err:?}"
-        );
-        // All or nothing: `a` was not recorded either.
-        let a_now = get_task(&store.db, a.id).await.unwrap();
-        assert_eq!(a_now.status, Running);
-        assert_eq!(a_now.log_excerpt, None);
-        // Every guard failing is reported the same way.
-        let err = transitions_durably(
-            &store.db,
-            &[
-                step(b.id, Queued, Running, "x"),
-                step(b.id + 1000, Queued, Running, "y"),
-            ],
-        )
+        .unwrap();
+    // Another orch already ended `b`: the batch's guard on it fails.
+    let b = insert_task(&store.db, NewTask::new("b", "r", Failed))
         .await
-        .unwrap_err();
-        assert!(
-            matches!(
-                err,
-                Error::TransitionLost { .. } | Error::UnknownTask { .. }
-            ),
-            "{err:?}"
-        );
-    }
-);
+        .unwrap();
+    let err = transitions_durably(
+        &store.db,
+        &[
+            step(a.id, Running, Succeeded, "a's end"),
+            step(b.id, Queued, Running, "b's start"),
+        ],
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, Error::TransitionLost { id, .. } if id == b.id),
+        "{err:?}"
+    );
+    // All or nothing: `a` was not recorded either.
+    let a_now = get_task(&store.db, a.id).await.unwrap();
+    assert_eq!(a_now.status, Running);
+    assert_eq!(a_now.log_excerpt, None);
+    // Every guard failing is reported the same way.
+    let err = transitions_durably(
+        &store.db,
+        &[
+            step(b.id, Queued, Running, "x"),
+            step(b.id + 1000, Queued, Running, "y"),
+        ],
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::TransitionLost { .. } | Error::UnknownTask { .. }
+        ),
+        "{err:?}"
+    );
+}

@@ -1,19 +1,10 @@
 //! Exit codes, usage errors, database selection and its failure modes.
 
-use crate::support::{Backend, TestDb, orch_bin, query_strings, stderr};
-use assert_cmd::Command;
-
-fn orch_in(dir: &std::path::Path) -> Command {
-    let mut cmd = Command::new(orch_bin());
-    cmd.current_dir(dir).env_remove("DATABASE_URL");
-    cmd
-}
+use crate::support::{Backend, Cmd, TestDb, query_strings};
 
 #[test]
 fn help_documents_the_exit_codes() {
-    let out = Command::new(orch_bin()).arg("--help").output().unwrap();
-    assert!(out.status.success());
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = Cmd::orch().arg("--help").success().stdout();
     for line in [
         "0    success",
         "3    database unreachable",
@@ -35,31 +26,27 @@ fn usage_errors_exit_2() {
         vec!["frobnicate"],
         vec!["migrate", "fresh"],
     ] {
-        let out = orch_in(dir.path()).args(&args).output().unwrap();
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
-        assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+        Cmd::orch_in(dir.path())
+            .args(&args)
+            .code(2)
+            .stderr_lacks("panicked");
     }
-    let out = orch_in(dir.path())
+    // It lists the valid statuses.
+    Cmd::orch_in(dir.path())
         .args(["tasks", "list", "--status", "done"])
         .output()
-        .unwrap();
-    assert!(
-        stderr(&out).contains("awaiting_approval"),
-        "lists valid statuses: {}",
-        stderr(&out)
-    );
+        .stderr_has("awaiting_approval");
 }
 
 #[test]
 fn default_database_is_sqlite_in_dot_orch_with_wal() {
     let dir = tempfile::tempdir().unwrap();
     for url in [None, Some("")] {
-        let mut cmd = orch_in(dir.path());
+        let mut cmd = Cmd::orch_in(dir.path());
         if let Some(u) = url {
-            cmd.env("DATABASE_URL", u);
+            cmd = cmd.env("DATABASE_URL", u);
         }
-        let out = cmd.args(["tasks", "list"]).output().unwrap();
-        assert!(out.status.success(), "{}", stderr(&out));
+        cmd.args(["tasks", "list"]).success();
     }
     let db = dir.path().join(".orch/orch.db");
     assert!(db.exists());
@@ -75,37 +62,33 @@ fn default_database_is_sqlite_in_dot_orch_with_wal() {
 #[test]
 fn migrations_are_announced_once() {
     let dir = tempfile::tempdir().unwrap();
-    let first = orch_in(dir.path())
+    let err = Cmd::orch_in(dir.path())
         .args(["tasks", "list"])
         .output()
-        .unwrap();
-    let err = stderr(&first);
+        .stderr();
     assert_eq!(err.lines().count(), 1, "{err}");
     let n = migration::known_migrations().len();
     assert!(
         err.contains(&format!("applied {n} pending migrations")),
         "{err}"
     );
-    let second = orch_in(dir.path())
+    Cmd::orch_in(dir.path())
         .args(["tasks", "list"])
         .output()
-        .unwrap();
-    assert_eq!(stderr(&second), "");
+        .stderr_is("");
 }
 
 #[test]
 fn unreachable_postgres_exits_3_without_the_password() {
     let dir = tempfile::tempdir().unwrap();
-    let out = orch_in(dir.path())
+    let err = Cmd::orch_in(dir.path())
         .env(
             "DATABASE_URL",
             "postgres://orch:s3cretpassw0rd@127.0.0.1:1/orch",
         )
         .args(["tasks", "list"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3));
-    let err = stderr(&out);
+        .code(3)
+        .stderr();
     assert!(
         err.starts_with(
             "error: cannot open the database at `postgres://orch:***@127.0.0.1:1/orch`"
@@ -120,24 +103,20 @@ fn unreachable_postgres_exits_3_without_the_password() {
 fn sqlite_path_that_cannot_be_created_exits_3() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("file"), "not a folder").unwrap();
-    let out = orch_in(dir.path())
+    Cmd::orch_in(dir.path())
         .env("DATABASE_URL", "sqlite://file/orch.db")
         .args(["tasks", "list"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+        .code(3);
 }
 
 #[test]
 fn unsupported_scheme_exits_2() {
     let dir = tempfile::tempdir().unwrap();
-    let out = orch_in(dir.path())
+    Cmd::orch_in(dir.path())
         .env("DATABASE_URL", "mysql://root:pw@127.0.0.1/x")
         .args(["tasks", "list"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("unsupported database url"));
+        .code(2)
+        .stderr_has("unsupported database url");
 }
 
 #[tokio::test]
@@ -155,17 +134,15 @@ async fn postgres_over_tls_when_the_url_asks_for_it() {
         .env("DATABASE_URL", &url)
         .args(["tasks", "list"])
         .output()
-        .unwrap();
-    let err = stderr(&out);
-    assert!(!err.contains("panicked"), "{err}");
+        .stderr_lacks("panicked");
     let plain = db.raw_store().await;
     let ssl_on = query_strings(&plain, "SHOW ssl").await == ["on"];
     if !ssl_on {
         // A server without TLS: asking for it must fail cleanly.
-        assert_eq!(out.status.code(), Some(3), "{err}");
+        out.exited(3);
         return;
     }
-    assert!(out.status.success(), "{err}");
+    out.exited(0);
     let target = orch::config::DatabaseTarget::resolve(Some(&url)).unwrap();
     let tls = orch::store::Store {
         db: orch::store::connect::connect(&target, 1).await.unwrap(),
@@ -182,14 +159,10 @@ async fn postgres_over_tls_when_the_url_asks_for_it() {
 #[test]
 fn completions_and_the_man_page_come_from_the_cli() {
     let run = |args: &[&str]| {
-        let out = assert_cmd::Command::new(crate::support::orch_bin())
+        Cmd::orch_in(&std::env::temp_dir())
             .args(args)
-            .env_remove("DATABASE_URL")
-            .current_dir(std::env::temp_dir())
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{args:?}");
-        String::from_utf8(out.stdout).unwrap()
+            .success()
+            .stdout()
     };
     assert!(run(&["completions", "bash"]).contains("_orch()"));
     assert!(run(&["completions", "zsh"]).starts_with("#compdef orch"));
@@ -211,9 +184,5 @@ fn completions_and_the_man_page_come_from_the_cli() {
             "{needle} in {man}"
         );
     }
-    let bad = assert_cmd::Command::new(crate::support::orch_bin())
-        .args(["completions", "tcsh"])
-        .output()
-        .unwrap();
-    assert_eq!(bad.status.code(), Some(2));
+    Cmd::orch().args(["completions", "tcsh"]).code(2);
 }

@@ -1,19 +1,21 @@
 //! Flow control: dependencies, concurrency, `when`, retries and timeouts, proved from the
 //! rows' own timestamps on both databases (no timing assertions beyond generous bounds).
 
-use orch::store::{TaskStatus, agents_task};
+use orch::store::TaskStatus;
+use rstest::rstest;
 
-use crate::support::{TestDb, both_backends, stderr, stdout};
+use crate::support::{Backend, TestDb, by_task, pid_in_file_alive};
 
-fn by_name<'a>(rows: &'a [agents_task::Model], name: &str) -> &'a agents_task::Model {
-    rows.iter().find(|r| r.task == name).unwrap()
-}
-
-both_backends!(
-    a_diamond_runs_in_dependency_order,
-    |db: TestDb| async move {
-        let out = db.run(
-            r#"
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_diamond_runs_in_dependency_order(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    db.run(
+        r#"
 name: diamond
 concurrency: 2
 tasks:
@@ -29,37 +31,41 @@ tasks:
   - task: a
     shell: "sleep 0.1"
 "#,
-            &[],
-        );
-        assert!(out.status.success(), "{}", stderr(&out));
-        let rows = db.rows().await;
-        let names: Vec<&str> = rows.iter().map(|r| r.task.as_str()).collect();
-        assert_eq!(
-            names,
-            ["d", "b", "c", "a"],
-            "rows are inserted queued, in plan order"
-        );
-        let (a, b, c, d) = (
-            by_name(&rows, "a"),
-            by_name(&rows, "b"),
-            by_name(&rows, "c"),
-            by_name(&rows, "d"),
-        );
-        assert!(rows.iter().all(|r| r.status == TaskStatus::Succeeded));
-        assert!(b.started_at >= a.finished_at && c.started_at >= a.finished_at);
-        assert!(d.started_at >= b.finished_at && d.started_at >= c.finished_at);
-    }
-);
+    )
+    .success();
+    let rows = db.rows().await;
+    let names: Vec<&str> = rows.iter().map(|r| r.task.as_str()).collect();
+    assert_eq!(
+        names,
+        ["d", "b", "c", "a"],
+        "rows are inserted queued, in plan order"
+    );
+    let (a, b, c, d) = (
+        by_task(&rows, "a"),
+        by_task(&rows, "b"),
+        by_task(&rows, "c"),
+        by_task(&rows, "d"),
+    );
+    assert!(rows.iter().all(|r| r.status == TaskStatus::Succeeded));
+    assert!(b.started_at >= a.finished_at && c.started_at >= a.finished_at);
+    assert!(d.started_at >= b.finished_at && d.started_at >= c.finished_at);
+}
 
-both_backends!(concurrency_is_bounded, |db: TestDb| async move {
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrency_is_bounded(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
     let mut yaml = "name: wide\nconcurrency: 2\ntasks:\n".to_owned();
     // More tasks at once than the database pool has connections: a regression test for a
     // scheduler that starved running tasks of their connections.
     for i in 0..10 {
         yaml.push_str(&format!("  - task: t{i}\n    shell: \"sleep 0.2\"\n"));
     }
-    let out = db.run(&yaml, &["--concurrency", "7"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    db.run(&yaml).args(["--concurrency", "7"]).success();
     let rows = db.rows().await;
     // The most rows running at any instant, from their own start and finish times.
     let mut events: Vec<(chrono::DateTime<chrono::Utc>, i32)> = Vec::new();
@@ -75,10 +81,17 @@ both_backends!(concurrency_is_bounded, |db: TestDb| async move {
     }
     assert!(peak <= 7, "{peak} tasks at once with --concurrency 7");
     assert!(rows.iter().all(|r| r.status == TaskStatus::Succeeded));
-});
+}
 
-both_backends!(when_decides_after_a_failure, |db: TestDb| async move {
-    let out = db.run(
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_decides_after_a_failure(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    db.run(
         r#"
 name: when
 tasks:
@@ -103,12 +116,11 @@ tasks:
     depends_on: [report]
     when: failure
 "#,
-        &[],
-    );
-    assert_eq!(out.status.code(), Some(1));
+    )
+    .code(1);
     let rows = db.rows().await;
-    let status = |n: &str| by_name(&rows, n).status;
-    let excerpt = |n: &str| by_name(&rows, n).log_excerpt.clone().unwrap_or_default();
+    let status = |n: &str| by_task(&rows, n).status;
+    let excerpt = |n: &str| by_task(&rows, n).log_excerpt.clone().unwrap_or_default();
     assert_eq!(status("build"), TaskStatus::Failed);
     assert_eq!(status("deploy"), TaskStatus::Skipped);
     assert_eq!(excerpt("deploy"), "skipped: dependency build failed");
@@ -124,13 +136,18 @@ tasks:
         excerpt("cleanup.if.report.failed"),
         "skipped: no dependency failed"
     );
-    assert!(by_name(&rows, "deploy").started_at.is_none());
-});
+    assert!(by_task(&rows, "deploy").started_at.is_none());
+}
 
-both_backends!(
-    a_flaky_task_succeeds_on_its_third_attempt,
-    |db: TestDb| async move {
-        let out = db.run(
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flaky_task_succeeds_on_its_third_attempt(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    db.run(
         r#"
 name: flaky
 tasks:
@@ -139,117 +156,132 @@ tasks:
     retries: 4
     retry_backoff: 10ms
 "#,
-        &[],
+    )
+.success();
+    let row = &db.rows().await[0];
+    assert_eq!(row.status, TaskStatus::Succeeded);
+    assert_eq!((row.attempt, row.exit_code), (3, Some(0)));
+    assert_eq!(
+        row.log_excerpt.as_deref(),
+        Some("attempt 3"),
+        "the excerpt is the last attempt's"
     );
-        assert!(out.status.success(), "{}", stderr(&out));
-        let row = &db.rows().await[0];
-        assert_eq!(row.status, TaskStatus::Succeeded);
-        assert_eq!((row.attempt, row.exit_code), (3, Some(0)));
-        assert_eq!(
-            row.log_excerpt.as_deref(),
-            Some("attempt 3"),
-            "the excerpt is the last attempt's"
-        );
-        let log =
-            String::from_utf8(db.read(&format!(".orch/logs/{}/flaky.log", row.run_id))).unwrap();
-        assert_eq!(log.matches("=== attempt ").count(), 3, "{log}");
-        assert!(log.contains("=== attempt 2 of 5 at "), "{log}");
-        assert!(
-            log.contains("attempt 1\n") && log.contains("attempt 3\n"),
-            "{log}"
-        );
-    }
-);
+    let log = String::from_utf8(db.read(&format!(".orch/logs/{}/flaky.log", row.run_id))).unwrap();
+    assert_eq!(log.matches("=== attempt ").count(), 3, "{log}");
+    assert!(log.contains("=== attempt 2 of 5 at "), "{log}");
+    assert!(
+        log.contains("attempt 1\n") && log.contains("attempt 3\n"),
+        "{log}"
+    );
+}
 
 // Retries are recorded by the running tasks themselves, while the scheduling loop commits
 // ends and starts and the heartbeat renews leases: all of it shares one connection on SQLite
 // (`Pool::Shared`). Tasks retrying side by side must neither wait each other out nor fail to
 // get the connection.
-both_backends!(
-    tasks_retrying_side_by_side_share_the_connections,
-    |db: TestDb| async move {
-        let mut yaml = "name: flaky_wide\nconcurrency: 4\ntasks:\n".to_owned();
-        for i in 0..6 {
-            yaml.push_str(&format!(
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_retrying_side_by_side_share_the_connections(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let mut yaml = "name: flaky_wide\nconcurrency: 4\ntasks:\n".to_owned();
+    for i in 0..6 {
+        yaml.push_str(&format!(
                 "  - task: f{i}\n    shell: \"[ -e seen{i} ] || {{ touch seen{i}; exit 3; }}; echo ok {i}\"\n    retries: 2\n    retry_backoff: 10ms\n"
             ));
-        }
-        let out = db.run(&yaml, &[]);
-        assert!(out.status.success(), "{}", stderr(&out));
-        let rows = db.rows().await;
-        assert_eq!(rows.len(), 6);
-        for row in &rows {
-            assert_eq!(row.status, TaskStatus::Succeeded, "{row:?}");
-            assert_eq!((row.attempt, row.exit_code), (2, Some(0)), "{row:?}");
-        }
     }
-);
+    db.run(&yaml).success();
+    let rows = db.rows().await;
+    assert_eq!(rows.len(), 6);
+    for row in &rows {
+        assert_eq!(row.status, TaskStatus::Succeeded, "{row:?}");
+        assert_eq!((row.attempt, row.exit_code), (2, Some(0)), "{row:?}");
+    }
+}
 
-both_backends!(
-    a_hopeless_task_fails_after_its_retries,
-    |db: TestDb| async move {
-        let out = db.run(
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hopeless_task_fails_after_its_retries(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    db.run(
         "name: hopeless\ntasks:\n  - task: h\n    shell: \"echo no; exit 7\"\n    retries: 2\n    retry_backoff: 10ms\n",
-        &[],
-    );
-        assert_eq!(out.status.code(), Some(1));
-        let row = &db.rows().await[0];
-        assert_eq!(row.status, TaskStatus::Failed);
-        assert_eq!((row.attempt, row.exit_code), (3, Some(7)));
-        assert_eq!(row.log_excerpt.as_deref(), Some("no\nexit status 7"));
-    }
-);
+    )
+.code(1);
+    let row = &db.rows().await[0];
+    assert_eq!(row.status, TaskStatus::Failed);
+    assert_eq!((row.attempt, row.exit_code), (3, Some(7)));
+    assert_eq!(row.log_excerpt.as_deref(), Some("no\nexit status 7"));
+}
 
-both_backends!(a_timeout_kills_the_whole_group, |db: TestDb| async move {
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timeout_kills_the_whole_group(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
     let pidfile = db.path().join("grandchild.pid");
     let yaml = format!(
         "name: slow\ntimeout: 1s\ntasks:\n  - task: slow\n    shell: \"sleep 300 & echo $! > {}; echo waiting; sleep 300\"\n    kill_grace: 1s\n  - task: quick\n    run: [\"true\"]\n    timeout: 5m\n",
         pidfile.display()
     );
     let started = std::time::Instant::now();
-    let out = db.run(&yaml, &[]);
+    let out = db.run(&yaml).output();
     assert!(
         started.elapsed().as_secs() < 60,
         "the timeout did not stop it"
     );
-    assert_eq!(out.status.code(), Some(1));
+    out.exited(1);
     let rows = db.rows().await;
-    let slow = by_name(&rows, "slow");
+    let slow = by_task(&rows, "slow");
     assert_eq!(slow.status, TaskStatus::Failed);
     assert_eq!(
         slow.log_excerpt.as_deref(),
         Some("waiting\ntimed out after 1s")
     );
     assert_eq!(slow.exit_code, None);
-    assert_eq!(by_name(&rows, "quick").status, TaskStatus::Succeeded);
-    let (pid, alive) = crate::support::pid_in_file_alive(&pidfile);
+    assert_eq!(by_task(&rows, "quick").status, TaskStatus::Succeeded);
+    let (pid, alive) = pid_in_file_alive(&pidfile);
     assert!(!alive, "grandchild {pid} survived the timeout");
-});
+}
 
-both_backends!(
-    only_with_deps_brings_the_dependencies,
-    |db: TestDb| async move {
-        let yaml = "name: deps\ntasks:\n  - task: a\n    run: [\"true\"]\n  - task: b\n    run: [\"true\"]\n    depends_on: [a]\n  - task: c\n    run: [\"true\"]\n    depends_on: [b]\n  - task: other\n    run: [\"true\"]\n";
-        let out = db.run(yaml, &["--only", "c", "--with-deps"]);
-        assert!(out.status.success(), "{}", stderr(&out));
-        let names: Vec<String> = db.rows().await.into_iter().map(|r| r.task).collect();
-        assert_eq!(names, ["a", "b", "c"]);
-        // Without --with-deps, dependencies outside the selection count as satisfied.
-        let out = db.run(yaml, &["--only", "c"]);
-        assert!(out.status.success(), "{}", stdout(&out));
-    }
-);
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_with_deps_brings_the_dependencies(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let yaml = "name: deps\ntasks:\n  - task: a\n    run: [\"true\"]\n  - task: b\n    run: [\"true\"]\n    depends_on: [a]\n  - task: c\n    run: [\"true\"]\n    depends_on: [b]\n  - task: other\n    run: [\"true\"]\n";
+    db.run(yaml).args(["--only", "c", "--with-deps"]).success();
+    let names: Vec<String> = db.rows().await.into_iter().map(|r| r.task).collect();
+    assert_eq!(names, ["a", "b", "c"]);
+    // Without --with-deps, dependencies outside the selection count as satisfied.
+    db.run(yaml).args(["--only", "c"]).success();
+}
 
-both_backends!(
-    a_gate_holds_its_dependents_queued,
-    |db: TestDb| async move {
-        let out = db.run(
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gate_holds_its_dependents_queued(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    db.run(
         "name: gated\ntasks:\n  - task: pr\n    run: [\"true\"]\n    approval: always\n  - task: merge\n    run: [\"true\"]\n    depends_on: [pr]\n",
-        &[],
-    );
-        assert_eq!(out.status.code(), Some(0), "waiting is not a failure");
-        let rows = db.rows().await;
-        assert_eq!(by_name(&rows, "pr").status, TaskStatus::AwaitingApproval);
-        assert_eq!(by_name(&rows, "merge").status, TaskStatus::Queued);
-    }
-);
+    )
+.success();
+    let rows = db.rows().await;
+    assert_eq!(by_task(&rows, "pr").status, TaskStatus::AwaitingApproval);
+    assert_eq!(by_task(&rows, "merge").status, TaskStatus::Queued);
+}

@@ -1,6 +1,8 @@
 //! `orch run` as a GitHub Actions step: the job summary, failure annotations, and `--json`.
 
-use crate::support::{TestDb, both_backends, stderr, stdout};
+use rstest::rstest;
+
+use crate::support::{Backend, TestDb};
 
 const PLAN: &str = r#"
 name: gh
@@ -14,73 +16,74 @@ tasks:
     approval: always
 "#;
 
-both_backends!(
-    actions_get_a_summary_and_annotations,
-    |db: TestDb| async move {
-        let summary = db.path().join("summary.md");
-        std::fs::write(&summary, "earlier step\n").unwrap();
-        let plan = db.plan(PLAN);
-        let out = db
-            .orch()
-            .args(["run", plan])
-            .env("GITHUB_ACTIONS", "true")
-            .env("GITHUB_STEP_SUMMARY", &summary)
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-        let rows = db.rows().await;
-        let (boom, gate) = (&rows[1], &rows[2]);
-        assert!(
-            stdout(&out).contains(&format!(
-                "::error title=orch%3A boom::task boom (id {}) failed: exit status 3\n",
-                boom.id
-            )),
-            "{}",
-            stdout(&out)
-        );
-        let md = std::fs::read_to_string(&summary).unwrap();
-        assert!(
-            md.starts_with("earlier step\n## orch run `gh-"),
-            "appended: {md}"
-        );
-        assert!(
-            md.contains("3 task(s): 1 succeeded, 1 failed, 1 awaiting_approval"),
-            "{md}"
-        );
-        assert!(
-            md.contains("| `ok` | ✅ succeeded |")
-                && md.contains(
-                    "[https://github.com/acme/site/pull/3](https://github.com/acme/site/pull/3)"
-                ),
-            "{md}"
-        );
-        assert!(
-            md.contains(&format!("orch approve {} --resume   # gate", gate.id)),
-            "{md}"
-        );
-
-        // Outside Actions: neither.
-        let out = db.orch().args(["run", plan]).output().unwrap();
-        assert!(!stdout(&out).contains("::error"), "{}", stdout(&out));
-    }
-);
-
-both_backends!(run_json_prints_the_summary, |db: TestDb| async move {
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn actions_get_a_summary_and_annotations(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let summary = db.path().join("summary.md");
+    std::fs::write(&summary, "earlier step\n").unwrap();
     let plan = db.plan(PLAN);
     let out = db
         .orch()
+        .args(["run", plan])
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .code(1);
+    let rows = db.rows().await;
+    let (boom, gate) = (&rows[1], &rows[2]);
+    out.stdout_has(&format!(
+        "::error title=orch%3A boom::task boom (id {}) failed: exit status 3\n",
+        boom.id
+    ));
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        md.starts_with("earlier step\n## orch run `gh-"),
+        "appended: {md}"
+    );
+    assert!(
+        md.contains("3 task(s): 1 succeeded, 1 failed, 1 awaiting_approval"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| `ok` | ✅ succeeded |")
+            && md.contains(
+                "[https://github.com/acme/site/pull/3](https://github.com/acme/site/pull/3)"
+            ),
+        "{md}"
+    );
+    assert!(
+        md.contains(&format!("orch approve {} --resume   # gate", gate.id)),
+        "{md}"
+    );
+
+    // Outside Actions: neither.
+    db.orch()
+        .args(["run", plan])
+        .output()
+        .stdout_lacks("::error");
+}
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_json_prints_the_summary(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let plan = db.plan(PLAN);
+    // Annotations move to stderr so stdout stays one JSON document.
+    let v = db
+        .orch()
         .args(["run", plan, "--json"])
         .env("GITHUB_ACTIONS", "true")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    // Annotations move to stderr so stdout stays one JSON document.
-    assert!(
-        stderr(&out).contains("::error title=orch%3A boom::"),
-        "{}",
-        stderr(&out)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        .code(1)
+        .stderr_has("::error title=orch%3A boom::")
+        .stdout_json();
     assert!(v["run_id"].as_str().unwrap().starts_with("gh-"));
     assert_eq!(v["counts"]["failed"], 1);
     assert_eq!(v["counts"]["awaiting_approval"], 1);
@@ -94,11 +97,10 @@ both_backends!(run_json_prints_the_summary, |db: TestDb| async move {
     assert_eq!(v["cancelled_by_signal"], serde_json::Value::Null);
 
     // `approve --resume --json`: one document, the resumed run.
-    let out = db
+    let v = db
         .orch()
         .args(["approve", &gate_id.to_string(), "--resume", "--json"])
         .output()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        .stdout_json();
     assert_eq!(v["tasks"][2]["status"], "succeeded");
-});
+}

@@ -3,7 +3,9 @@
 use orch::store::TaskStatus;
 use orch::store::mutation::{NewRun, insert_run};
 
-use crate::support::{TestDb, at, both_backends, seed_task, stderr, stdout_json};
+use rstest::rstest;
+
+use crate::support::{Backend, TestDb, at, seed_task};
 
 const KEYS: [&str; 19] = [
     "id",
@@ -27,71 +29,80 @@ const KEYS: [&str; 19] = [
     "heartbeat_at",
 ];
 
-both_backends!(
-    tasks_list_json_has_every_column_newest_first,
-    |db: TestDb| async move {
-        let store = db.store().await;
-        let a = seed_task(
-            &store,
-            "seo.validate",
-            "nightly-1",
-            TaskStatus::Succeeded,
-            Some(at(2, 30)),
-        )
-        .await;
-        let b = seed_task(
-            &store,
-            "code.review",
-            "nightly-1",
-            TaskStatus::Running,
-            None,
-        )
-        .await;
-        let c = seed_task(
-            &store,
-            "dx.integrate",
-            "nightly-1",
-            TaskStatus::AwaitingApproval,
-            Some(at(2, 40)),
-        )
-        .await;
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_list_json_has_every_column_newest_first(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let store = db.store().await;
+    let a = seed_task(
+        &store,
+        "seo.validate",
+        "nightly-1",
+        TaskStatus::Succeeded,
+        Some(at(2, 30)),
+    )
+    .await;
+    let b = seed_task(
+        &store,
+        "code.review",
+        "nightly-1",
+        TaskStatus::Running,
+        None,
+    )
+    .await;
+    let c = seed_task(
+        &store,
+        "dx.integrate",
+        "nightly-1",
+        TaskStatus::AwaitingApproval,
+        Some(at(2, 40)),
+    )
+    .await;
 
-        let out = db
-            .orch()
-            .args(["tasks", "list", "--json"])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", stderr(&out));
-        let rows = stdout_json(&out);
-        let rows = rows.as_array().unwrap();
-        let ids: Vec<i64> = rows.iter().map(|r| r["id"].as_i64().unwrap()).collect();
-        assert_eq!(ids, [c.id, b.id, a.id]);
-        for row in rows {
-            let keys: Vec<&str> = row
-                .as_object()
-                .unwrap()
-                .keys()
-                .map(String::as_str)
-                .collect();
-            assert_eq!(keys.len(), KEYS.len());
-            for k in KEYS {
-                assert!(row.get(k).is_some(), "missing {k} in {row}");
-            }
+    let rows = db
+        .orch()
+        .args(["tasks", "list", "--json"])
+        .success()
+        .stdout_json();
+    let rows = rows.as_array().unwrap();
+    let ids: Vec<i64> = rows.iter().map(|r| r["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, [c.id, b.id, a.id]);
+    for row in rows {
+        let keys: Vec<&str> = row
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys.len(), KEYS.len());
+        for k in KEYS {
+            assert!(row.get(k).is_some(), "missing {k} in {row}");
         }
-        let waiting = &rows[0];
-        assert_eq!(waiting["status"], "awaiting_approval");
-        assert_eq!(waiting["approval_state"], "pending");
-        assert_eq!(waiting["started_at"], "2026-11-25T02:40:00Z");
-        assert_eq!(
-            waiting["inputs"]["flags"][0], "--strict",
-            "inputs must be JSON, not a string"
-        );
-        assert!(rows[1]["started_at"].is_null());
-        assert!(rows[1]["approval_state"].is_null());
     }
-);
+    let waiting = &rows[0];
+    assert_eq!(waiting["status"], "awaiting_approval");
+    assert_eq!(waiting["approval_state"], "pending");
+    assert_eq!(waiting["started_at"], "2026-11-25T02:40:00Z");
+    assert_eq!(
+        waiting["inputs"]["flags"][0], "--strict",
+        "inputs must be JSON, not a string"
+    );
+    assert!(rows[1]["started_at"].is_null());
+    assert!(rows[1]["approval_state"].is_null());
+}
 
-both_backends!(tasks_list_filters_and_limits, |db: TestDb| async move {
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_list_filters_and_limits(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
     let store = db.store().await;
     for i in 0..5 {
         seed_task(
@@ -125,10 +136,8 @@ both_backends!(tasks_list_filters_and_limits, |db: TestDb| async move {
             .orch()
             .args(["tasks", "list", "--json"])
             .args(args)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", stderr(&out));
-        stdout_json(&out)
+            .success();
+        out.stdout_json()
             .as_array()
             .unwrap()
             .iter()
@@ -141,35 +150,45 @@ both_backends!(tasks_list_filters_and_limits, |db: TestDb| async move {
     assert_eq!(ids(&["--run-id", "run-b", "--status", "failed"]).len(), 1);
     assert_eq!(ids(&["--limit", "2"]).len(), 2);
     assert!(ids(&["--run-id", "nope"]).is_empty());
-});
+}
 
-both_backends!(
-    tasks_list_plain_text_has_no_escape_codes,
-    |db: TestDb| async move {
-        let store = db.store().await;
-        seed_task(
-            &store,
-            "seo.validate",
-            "nightly-1",
-            TaskStatus::Succeeded,
-            Some(at(2, 30)),
-        )
-        .await;
-        let out = db.orch().args(["tasks", "list"]).output().unwrap();
-        assert!(out.status.success());
-        let text = String::from_utf8(out.stdout).unwrap();
-        assert!(!text.contains('\u{1b}'), "escape codes in {text:?}");
-        let lines: Vec<&str> = text.lines().collect();
-        assert!(lines[0].starts_with("ID"), "{text}");
-        assert!(
-            lines[1].contains("seo.validate") && lines[1].contains("succeeded"),
-            "{text}"
-        );
-        assert!(lines[1].contains("2026-11-25 02:30:00"), "{text}");
-    }
-);
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_list_plain_text_has_no_escape_codes(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let store = db.store().await;
+    seed_task(
+        &store,
+        "seo.validate",
+        "nightly-1",
+        TaskStatus::Succeeded,
+        Some(at(2, 30)),
+    )
+    .await;
+    let out = db.orch().args(["tasks", "list"]).success();
+    let text = out.stdout();
+    assert!(!text.contains('\u{1b}'), "escape codes in {text:?}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("ID"), "{text}");
+    assert!(
+        lines[1].contains("seo.validate") && lines[1].contains("succeeded"),
+        "{text}"
+    );
+    assert!(lines[1].contains("2026-11-25 02:30:00"), "{text}");
+}
 
-both_backends!(tasks_show_prints_one_row, |db: TestDb| async move {
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_show_prints_one_row(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
     let store = db.store().await;
     let t = seed_task(
         &store,
@@ -179,13 +198,11 @@ both_backends!(tasks_show_prints_one_row, |db: TestDb| async move {
         Some(at(2, 30)),
     )
     .await;
-    let out = db
+    let row = db
         .orch()
         .args(["tasks", "show", &t.id.to_string(), "--json"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    let row = stdout_json(&out);
+        .success()
+        .stdout_json();
     assert_eq!(row["id"], t.id);
     assert_eq!(row["task"], "seo.validate");
     assert_eq!(row.as_object().unwrap().len(), KEYS.len());
@@ -193,26 +210,25 @@ both_backends!(tasks_show_prints_one_row, |db: TestDb| async move {
     let out = db
         .orch()
         .args(["tasks", "show", &t.id.to_string()])
-        .output()
-        .unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
+        .output();
+    let text = out.stdout();
     assert!(text.contains("status: running"), "{text}");
     assert!(text.contains("run_id: nightly-1"), "{text}");
 
-    let out = db
-        .orch()
+    db.orch()
         .args(["tasks", "show", "999999"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(4));
-    assert!(
-        stderr(&out).contains("no task with id 999999"),
-        "{}",
-        stderr(&out)
-    );
-});
+        .code(4)
+        .stderr_has("no task with id 999999");
+}
 
-both_backends!(runs_list_counts_each_status, |db: TestDb| async move {
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_list_counts_each_status(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
     let store = db.store().await;
     insert_run(
         &store.db,
@@ -259,9 +275,11 @@ both_backends!(runs_list_counts_each_status, |db: TestDb| async move {
     // A run written by another tool: no `agents_runs` record, still listed.
     seed_task(&store, "x", "older", TaskStatus::Succeeded, Some(at(1, 0))).await;
 
-    let out = db.orch().args(["runs", "list", "--json"]).output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    let runs = stdout_json(&out);
+    let runs = db
+        .orch()
+        .args(["runs", "list", "--json"])
+        .success()
+        .stdout_json();
     let runs = runs.as_array().unwrap();
     assert_eq!(runs.len(), 2);
     let r = &runs[0];
@@ -278,13 +296,11 @@ both_backends!(runs_list_counts_each_status, |db: TestDb| async move {
     assert!(runs[1]["plan_name"].is_null());
     assert_eq!(runs[1]["started_at"], "2026-11-25T01:00:00Z");
 
-    let out = db
+    let run = db
         .orch()
         .args(["runs", "show", "nightly-2026-11-25", "--json"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    let run = stdout_json(&out);
+        .success()
+        .stdout_json();
     assert_eq!(run["git_commit"], "deadbeef");
     let names: Vec<&str> = run["task_rows"]
         .as_array()
@@ -294,8 +310,8 @@ both_backends!(runs_list_counts_each_status, |db: TestDb| async move {
         .collect();
     assert_eq!(names, ["seo.validate", "code.review", "dx.integrate"]);
 
-    let out = db.orch().args(["runs", "list"]).output().unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
+    let out = db.orch().args(["runs", "list"]).output();
+    let text = out.stdout();
     assert!(
         text.lines()
             .nth(1)
@@ -304,12 +320,20 @@ both_backends!(runs_list_counts_each_status, |db: TestDb| async move {
         "{text}"
     );
 
-    let out = db.orch().args(["runs", "show", "nope"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(4));
-    assert!(stderr(&out).contains("no run `nope`"));
-});
+    db.orch()
+        .args(["runs", "show", "nope"])
+        .code(4)
+        .stderr_has("no run `nope`");
+}
 
-both_backends!(closed_pipe_exits_quietly, |db: TestDb| async move {
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_pipe_exits_quietly(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
     let store = db.store().await;
     for i in 0..1000 {
         seed_task(
@@ -321,18 +345,10 @@ both_backends!(closed_pipe_exits_quietly, |db: TestDb| async move {
         )
         .await;
     }
-    let mut child = db
-        .orch_std()
-        .args(["tasks", "list", "--limit", "1000"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
+    let mut child = db.orch().args(["tasks", "list", "--limit", "1000"]).spawn();
+    let mut stdout = child.take_stdout();
     let mut first = [0u8; 16];
     std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
     drop(stdout);
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(stderr(&out), "");
-});
+    child.wait().exited(0).stderr_is("");
+}

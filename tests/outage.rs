@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use orch::store::TaskStatus;
+use orch::store::{Store, TaskStatus};
 
-use crate::support::{TestDb, stderr, wait_for_status};
+use crate::support::process::Running;
+use crate::support::{TestDb, wait_for_status};
 
 /// A throwaway PostgreSQL cluster, stopped and deleted on drop.
 struct Cluster {
@@ -123,50 +124,41 @@ impl Drop for Cluster {
     }
 }
 
-/// Waits until the first task of the cluster's database is running.
-async fn until_running(db_url: &str) {
+/// The cluster's database as it is (no migrations).
+async fn open_as_is(db_url: &str) -> Store {
     let target = orch::config::DatabaseTarget::resolve(Some(db_url)).unwrap();
-    let store = orch::store::open(
+    orch::store::open(
         &target,
         orch::store::connect::Schema::AsIs,
         orch::store::connect::Pool::Shared,
     )
     .await
-    .unwrap();
+    .unwrap()
+}
+
+/// Waits until the first task of the cluster's database is running.
+async fn until_running(db_url: &str) {
+    let store = open_as_is(db_url).await;
     wait_for_status(&store, TaskStatus::Running).await;
     store.db.close().await.ok();
 }
 
 /// `orch run` of the two-task plan against the cluster, in the background, once its first
 /// task runs.
-async fn run_in_background(
-    cluster: &Cluster,
-    scratch: &TestDb,
-    outage_ms: &str,
-) -> std::process::Child {
+async fn run_in_background(cluster: &Cluster, scratch: &TestDb, outage_ms: &str) -> Running {
     let plan = scratch.plan(PLAN);
     let child = scratch
-        .orch_std()
+        .orch()
         .args(["run", plan])
         .env("DATABASE_URL", cluster.url())
         .env("ORCH_DB_OUTAGE_MS", outage_ms)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .spawn();
     until_running(&cluster.url()).await;
     child
 }
 
 async fn rows(db_url: &str) -> Vec<orch::store::agents_task::Model> {
-    let target = orch::config::DatabaseTarget::resolve(Some(db_url)).unwrap();
-    let store = orch::store::open(
-        &target,
-        orch::store::connect::Schema::AsIs,
-        orch::store::connect::Pool::Shared,
-    )
-    .await
-    .unwrap();
+    let store = open_as_is(db_url).await;
     let mut rows = orch::store::query::list_tasks(&store.db, &Default::default())
         .await
         .unwrap();
@@ -182,27 +174,18 @@ async fn a_run_rides_out_a_database_restart() {
     let Some(cluster) = Cluster::start() else {
         return;
     };
-    let scratch = TestDb::new(crate::support::Backend::Sqlite).await.unwrap();
+    let scratch = TestDb::sqlite().await;
     let child = run_in_background(&cluster, &scratch, "40000").await;
     // Down while the task runs and finishes, and for longer than orch waits for one
     // connection (5 s), so its own retries are what carry the run.
     cluster.pg_ctl(&["stop"]);
     tokio::time::sleep(Duration::from_secs(8)).await;
     cluster.pg_ctl(&["start"]);
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
-        .await
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("the database is unreachable while orch records"),
-        "{}",
-        stderr(&out)
-    );
-    assert!(
-        stderr(&out).contains("the database is back"),
-        "{}",
-        stderr(&out)
-    );
+    child
+        .wait()
+        .exited(0)
+        .stderr_has("the database is unreachable while orch records")
+        .stderr_has("the database is back");
     let rows = rows(&cluster.url()).await;
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[0].status, TaskStatus::Succeeded);
@@ -217,19 +200,14 @@ async fn a_database_that_never_comes_back_stops_the_run_with_exit_3() {
     let Some(cluster) = Cluster::start() else {
         return;
     };
-    let scratch = TestDb::new(crate::support::Backend::Sqlite).await.unwrap();
+    let scratch = TestDb::sqlite().await;
     let child = run_in_background(&cluster, &scratch, "1500").await;
     cluster.pg_ctl(&["stop"]);
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
-        .await
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
-    let err = stderr(&out);
-    assert!(
-        err.contains("error: the database stayed unreachable for "),
-        "{err}"
-    );
-    assert!(!err.contains("panicked"), "{err}");
+    child
+        .wait()
+        .exited(3)
+        .stderr_has("error: the database stayed unreachable for ")
+        .stderr_lacks("panicked");
     // The task's log is on disk; once the database is back, the rows tell the truth.
     let logs = scratch.path().join(".orch/logs");
     let run_dir = std::fs::read_dir(&logs)
@@ -243,14 +221,12 @@ async fn a_database_that_never_comes_back_stops_the_run_with_exit_3() {
         b"working\ndone\n"
     );
     cluster.pg_ctl(&["start"]);
-    let out = scratch
+    scratch
         .orch()
         .args(["runs", "list"])
         .env("DATABASE_URL", cluster.url())
         .env("ORCH_STALE_AFTER_MS", "1")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+        .success();
     let rows = rows(&cluster.url()).await;
     assert_eq!(rows[0].status, TaskStatus::Failed);
     assert!(

@@ -1,25 +1,21 @@
 //! Plan errors name the file, line and column and what would be right; `orch plan
 //! validate` and `orch run --dry-run` check without running or touching the database.
 
-use crate::support::{orch_bin, stderr, stdout};
-use assert_cmd::Command;
+use crate::support::Cmd;
 
 /// Validates `yaml` in a fresh folder; returns (exit code, stderr, stdout).
 fn validate(yaml: &str, extra: &[&str]) -> (Option<i32>, String, String) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("plan.yaml"), yaml).unwrap();
-    let out = Command::new(orch_bin())
-        .current_dir(dir.path())
-        .env_remove("DATABASE_URL")
+    let out = Cmd::orch_in(dir.path())
         .args(["plan", "validate", "plan.yaml"])
         .args(extra)
-        .output()
-        .unwrap();
+        .output();
     assert!(
         !dir.path().join(".orch").exists(),
         "validate touched the database"
     );
-    (out.status.code(), stderr(&out), stdout(&out))
+    (out.code(), out.stderr(), out.stdout())
 }
 
 fn assert_error(yaml: &str, expected: &str) {
@@ -153,28 +149,24 @@ fn unset_variables_warn_unless_strict() {
 
 #[test]
 fn the_nightly_plan_is_valid() {
-    let out = Command::new(orch_bin())
+    Cmd::orch()
         .args([
             "plan",
             "validate",
             concat!(env!("CARGO_MANIFEST_DIR"), "/plans/nightly.yaml"),
         ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains("3 task(s): seo.validate, code.review, dx.integrate"));
+        .success()
+        .stdout_has("3 task(s): seo.validate, code.review, dx.integrate");
 }
 
 #[test]
 fn a_missing_plan_file_exits_2() {
     let (code, _, _) = validate("name: x\ntasks: []\n", &[]);
     assert_eq!(code, Some(2), "an empty task list is an error too");
-    let out = Command::new(orch_bin())
+    Cmd::orch()
         .args(["run", "/no/such/plan.yaml"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("cannot read plan `/no/such/plan.yaml`"));
+        .code(2)
+        .stderr_has("cannot read plan `/no/such/plan.yaml`");
 }
 
 #[test]
@@ -185,15 +177,11 @@ fn dry_run_shows_what_would_run_and_writes_nothing() {
         "name: dry\nenv:\n  API_TOKEN: ${ORCH_TEST_TOKEN}\n  MODE: fast\ntasks:\n  - task: a\n    run: [echo, hi]\n    cwd: /tmp\n",
     )
     .unwrap();
-    let out = Command::new(orch_bin())
-        .current_dir(dir.path())
-        .env_remove("DATABASE_URL")
+    let text = Cmd::orch_in(dir.path())
         .env("ORCH_TEST_TOKEN", "tok-abcdef-123456")
         .args(["run", "plan.yaml", "--dry-run"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    let text = stdout(&out);
+        .success()
+        .stdout();
     assert!(text.contains(r#"argv: ["echo","hi"]"#), "{text}");
     assert!(text.contains("cwd: /tmp"), "{text}");
     assert!(text.contains("env: API_TOKEN=***"), "{text}");
@@ -237,18 +225,14 @@ fn dependency_errors_are_located() {
 /// `cargo run -- plan schema > docs/plan.schema.json`).
 #[test]
 fn the_committed_schema_is_the_generated_one() {
-    let out = Command::new(orch_bin())
-        .args(["plan", "schema"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    let out = Cmd::orch().args(["plan", "schema"]).success();
     let committed = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/docs/plan.schema.json"
     ))
     .unwrap();
     assert!(
-        stdout(&out) == committed,
+        out.stdout() == committed,
         "docs/plan.schema.json is stale: run `cargo run -- plan schema > docs/plan.schema.json`"
     );
     let schema: serde_json::Value = serde_json::from_str(&committed).unwrap();
@@ -294,13 +278,9 @@ fn every_plan_in_plans_is_valid() {
             "../".repeat(depth)
         );
         assert!(text.starts_with(&expected), "{}", plan.display());
-        let out = Command::new(orch_bin())
-            .current_dir(root)
-            .env_remove("DATABASE_URL")
+        Cmd::orch_in(root)
             .args(["plan", "validate"])
             .arg(&plan)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}: {}", plan.display(), stderr(&out));
+            .success();
     }
 }

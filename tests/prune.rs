@@ -5,7 +5,9 @@ use chrono::Duration;
 use orch::store::TaskStatus;
 use orch::store::mutation::{NewRun, NewTask, insert_run, insert_task};
 
-use crate::support::{TestDb, both_backends, stderr, stdout};
+use rstest::rstest;
+
+use crate::support::{Backend, TestDb};
 
 async fn seed_run(db: &TestDb, run_id: &str, days_ago: i64, statuses: &[TaskStatus]) {
     let store = db.store().await;
@@ -55,40 +57,35 @@ async fn seed_run(db: &TestDb, run_id: &str, days_ago: i64, statuses: &[TaskStat
     }
 }
 
-both_backends!(prune_removes_old_runs_whole, |db: TestDb| async move {
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prune_removes_old_runs_whole(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
     use TaskStatus::*;
     seed_run(&db, "old", 40, &[Succeeded, Failed]).await;
     seed_run(&db, "old-gate", 45, &[Succeeded, AwaitingApproval]).await;
     seed_run(&db, "recent", 3, &[Succeeded]).await;
 
-    let out = db
-        .orch()
+    db.orch()
         .args(["prune", "--older-than", "30d", "--dry-run"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    let text = stdout(&out);
-    assert!(
-        text.contains("would prune run old (2 task(s), ended "),
-        "{text}"
-    );
-    assert!(
-        text.contains("kept 1 run(s) with a gate still waiting"),
-        "{text}"
-    );
+        .success()
+        .stdout_has("would prune run old (2 task(s), ended ")
+        .stdout_has("kept 1 run(s) with a gate still waiting");
     assert_eq!(db.rows().await.len(), 5, "a dry run removes nothing");
 
-    let out = db
-        .orch()
-        .args(["prune", "--older-than", "30d"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = db.orch().args(["prune", "--older-than", "30d"]).success();
     assert!(
-        stdout(&out).starts_with("pruned 1 run(s) that ended before ")
-            && stdout(&out).contains("(2 task row(s), 2 delivery record(s), 1 log folder(s))"),
+        out.stdout()
+            .starts_with("pruned 1 run(s) that ended before ")
+            && out
+                .stdout()
+                .contains("(2 task row(s), 2 delivery record(s), 1 log folder(s))"),
         "{}",
-        stdout(&out)
+        out.stdout()
     );
     let runs: Vec<String> = db.rows().await.iter().map(|r| r.run_id.clone()).collect();
     assert!(!runs.contains(&"old".to_owned()));
@@ -106,24 +103,17 @@ both_backends!(prune_removes_old_runs_whole, |db: TestDb| async move {
     .await
     .unwrap();
     assert_eq!(left.len(), 3);
-    let missing = db.orch().args(["runs", "show", "old"]).output().unwrap();
-    assert_eq!(missing.status.code(), Some(4));
+    db.orch().args(["runs", "show", "old"]).code(4);
 
     let out = db
         .orch()
         .args(["prune", "--older-than", "30d", "--include-pending"])
-        .output()
-        .unwrap();
+        .output();
     assert!(
-        stdout(&out).starts_with("pruned 1 run(s)"),
+        out.stdout().starts_with("pruned 1 run(s)"),
         "{}",
-        stdout(&out)
+        out.stdout()
     );
     assert!(db.rows().await.iter().all(|r| r.run_id == "recent"));
-    let bad = db
-        .orch()
-        .args(["prune", "--older-than", "soon"])
-        .output()
-        .unwrap();
-    assert_eq!(bad.status.code(), Some(2));
-});
+    db.orch().args(["prune", "--older-than", "soon"]).code(2);
+}

@@ -1,12 +1,21 @@
 //! Secrets never reach a log file, an excerpt, a row or the terminal, even split across two
 //! reads; and memory stays bounded however much a task prints.
 
-use crate::support::{Backend, TestDb, both_backends, stderr, stdout};
+use rstest::rstest;
+
+use crate::support::{Backend, TestDb};
 
 const SECRET: &str = "ghp_s3cr3tValue1234567890";
 const LISTED: &str = "plain-but-listed-value";
 
-both_backends!(secrets_are_masked_everywhere, |db: TestDb| async move {
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_are_masked_everywhere(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
     let yaml = r#"
 name: leaky
 secrets: [SITE_PASS]
@@ -40,9 +49,7 @@ tasks:
         .env("SHORT_TOKEN", "abc12")
         .args(["run"])
         .arg(db.plan(yaml))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+        .success();
 
     let rows = db.rows().await;
     let row = &rows[0];
@@ -51,8 +58,8 @@ tasks:
     let places = [
         ("excerpt", excerpt.clone()),
         ("log", log.clone()),
-        ("stdout", stdout(&out)),
-        ("stderr", stderr(&out)),
+        ("stdout", out.stdout()),
+        ("stderr", out.stderr()),
         ("inputs", row.inputs.as_ref().unwrap().to_string()),
         ("outputs_uri", row.outputs_uri.clone().unwrap_or_default()),
     ];
@@ -84,7 +91,7 @@ tasks:
         Some("https://example.com/pull/1?token=***")
     );
     assert_eq!(row.inputs, Some(serde_json::json!({"note": "uses ***"})));
-});
+}
 
 /// Peak resident memory of a running process, from /proc (kB).
 fn peak_rss_kb(pid: u32) -> Option<u64> {
@@ -100,27 +107,21 @@ fn peak_rss_kb(pid: u32) -> Option<u64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_stays_bounded_while_a_task_writes_a_lot() {
-    let db = TestDb::new(Backend::Sqlite).await.unwrap();
+    let db = TestDb::sqlite().await;
     // 128 MB with no newline at all (the worst case for line assembly), then 128 MB of lines.
     let plan = db.plan(
         "name: big\ntasks:\n  - task: one.line\n    shell: \"head -c 134217728 /dev/zero | tr '\\\\000' x\"\n  - task: lines\n    shell: \"yes 'a line of output' | head -c 134217728\"\n",
     );
-    let mut child = db
-        .orch_std()
-        .args(["run", plan])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
+    let mut child = db.orch().args(["run", plan]).spawn();
+    let pid = child.pid();
     let mut peak = 0;
-    while child.try_wait().unwrap().is_none() {
+    while child.is_running() {
         if let Some(kb) = peak_rss_kb(pid) {
             peak = peak.max(kb);
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    assert!(child.wait().unwrap().success());
+    child.wait().exited(0);
     assert!(peak > 0, "never sampled");
     assert!(peak < 64 * 1024, "peak RSS {peak} kB while writing 256 MB");
     let rows = db.rows().await;
@@ -134,30 +135,32 @@ async fn memory_stays_bounded_while_a_task_writes_a_lot() {
     assert_eq!(std::fs::metadata(log).unwrap().len(), 134_217_728);
 }
 
-both_backends!(
-    inline_and_multi_line_secrets_stay_out_of_records,
-    |db: TestDb| async move {
-        let yaml = "name: pem\nenv:\n  API_TOKEN: inline-token-value-42\n  DEPLOY_KEY: |\n    -----BEGIN KEY-----\n    MIIBOgIBAAJBAKj34GkxFhD\n    -----END KEY-----\ntasks:\n  - task: t\n    shell: \"echo $API_TOKEN; echo \\\"$DEPLOY_KEY\\\"; echo after\"\n";
-        let out = db.run(yaml, &[]);
-        assert!(out.status.success(), "{}", stderr(&out));
-        let rows = db.rows().await;
-        let log =
-            String::from_utf8(db.read(&format!(".orch/logs/{}/t.log", rows[0].run_id))).unwrap();
-        let store = db.store().await;
-        let run = orch::store::query::get_run(&store.db, &rows[0].run_id)
-            .await
-            .unwrap();
-        let plan_text = run.record.unwrap().plan_text;
-        for (place, text) in [
-            ("log", &log),
-            ("excerpt", rows[0].log_excerpt.as_ref().unwrap()),
-            ("plan_text", &plan_text),
-        ] {
-            assert!(!text.contains("inline-token-value-42"), "{place}: {text}");
-            assert!(!text.contains("MIIBOgIBAAJBAKj34GkxFhD"), "{place}: {text}");
-        }
-        // The whole key is one match (its lines arrive together); a blank line follows
-        // because the YAML block ends with a newline and `echo` adds one.
-        assert_eq!(log, "***\n***\n\nafter\n");
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inline_and_multi_line_secrets_stay_out_of_records(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let yaml = "name: pem\nenv:\n  API_TOKEN: inline-token-value-42\n  DEPLOY_KEY: |\n    -----BEGIN KEY-----\n    MIIBOgIBAAJBAKj34GkxFhD\n    -----END KEY-----\ntasks:\n  - task: t\n    shell: \"echo $API_TOKEN; echo \\\"$DEPLOY_KEY\\\"; echo after\"\n";
+    db.run(yaml).success();
+    let rows = db.rows().await;
+    let log = String::from_utf8(db.read(&format!(".orch/logs/{}/t.log", rows[0].run_id))).unwrap();
+    let store = db.store().await;
+    let run = orch::store::query::get_run(&store.db, &rows[0].run_id)
+        .await
+        .unwrap();
+    let plan_text = run.record.unwrap().plan_text;
+    for (place, text) in [
+        ("log", &log),
+        ("excerpt", rows[0].log_excerpt.as_ref().unwrap()),
+        ("plan_text", &plan_text),
+    ] {
+        assert!(!text.contains("inline-token-value-42"), "{place}: {text}");
+        assert!(!text.contains("MIIBOgIBAAJBAKj34GkxFhD"), "{place}: {text}");
     }
-);
+    // The whole key is one match (its lines arrive together); a blank line follows
+    // because the YAML block ends with a newline and `echo` adds one.
+    assert_eq!(log, "***\n***\n\nafter\n");
+}

@@ -4,7 +4,10 @@
 use orch::store::query::get_run;
 use orch::store::{ApprovalState, TaskStatus};
 
-use crate::support::{TestDb, both_backends, stderr, stdout};
+use nix::sys::signal::Signal;
+use rstest::rstest;
+
+use crate::support::{Backend, TestDb, pid_in_file_alive, wait_for_status};
 
 const THREE: &str = r#"
 name: mixed
@@ -19,14 +22,16 @@ tasks:
     approval: on_output_uri
 "#;
 
-both_backends!(a_run_records_every_column, |db: TestDb| async move {
-    let out = db.run(THREE, &[]);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "a failed task makes the run exit 1: {}",
-        stderr(&out)
-    );
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_records_every_column(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    // A failed task makes the run exit 1.
+    let out = db.run(THREE).code(1);
     let rows = db.rows().await;
     assert_eq!(rows.len(), 3);
     let run_id = &rows[0].run_id;
@@ -76,15 +81,8 @@ both_backends!(a_run_records_every_column, |db: TestDb| async move {
         Some("https://example.com/report/7")
     );
 
-    let text = stdout(&out);
-    assert!(
-        text.contains(&format!("orch approve {}", gate.id)),
-        "{text}"
-    );
-    assert!(
-        text.contains("1 succeeded, 1 failed, 1 awaiting_approval"),
-        "{text}"
-    );
+    out.stdout_has(&format!("orch approve {}", gate.id))
+        .stdout_has("1 succeeded, 1 failed, 1 awaiting_approval");
 
     let store = db.store().await;
     let run = get_run(&store.db, run_id).await.unwrap();
@@ -102,29 +100,39 @@ both_backends!(a_run_records_every_column, |db: TestDb| async move {
 
     // The gate can be decided, once.
     let id = gate.id.to_string();
-    db.orch().args(["approve", &id]).assert().success();
-    let again = db.orch().args(["approve", &id]).output().unwrap();
-    assert_eq!(again.status.code(), Some(5));
-    assert!(stderr(&again).contains("already approved by `tester`"));
-});
+    db.orch().args(["approve", &id]).success();
+    db.orch()
+        .args(["approve", &id])
+        .code(5)
+        .stderr_has("already approved by `tester`");
+}
 
-both_backends!(
-    waiting_for_approval_is_not_a_failure,
-    |db: TestDb| async move {
-        let out = db.run(
-            "name: gate\ntasks:\n  - task: g\n    run: [\"true\"]\n    approval: always\n",
-            &["--run-id", "gate-1"],
-        );
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-        assert!(stdout(&out).contains("1 task(s) await approval"));
-        let rows = db.rows().await;
-        assert_eq!(rows[0].run_id, "gate-1");
-        assert_eq!(rows[0].status, TaskStatus::AwaitingApproval);
-    }
-);
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_for_approval_is_not_a_failure(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    db.run("name: gate\ntasks:\n  - task: g\n    run: [\"true\"]\n    approval: always\n")
+        .args(["--run-id", "gate-1"])
+        .success()
+        .stdout_has("1 task(s) await approval");
+    let rows = db.rows().await;
+    assert_eq!(rows[0].run_id, "gate-1");
+    assert_eq!(rows[0].status, TaskStatus::AwaitingApproval);
+}
 
-both_backends!(failures_name_their_reason, |db: TestDb| async move {
-    let out = db.run(
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_name_their_reason(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    db.run(
         r#"
 name: reasons
 tasks:
@@ -136,9 +144,8 @@ tasks:
     run: ["true"]
     cwd: /no/such/dir
 "#,
-        &[],
-    );
-    assert_eq!(out.status.code(), Some(1));
+    )
+    .code(1);
     let rows = db.rows().await;
     let excerpt = |i: usize| rows[i].log_excerpt.clone().unwrap();
     assert_eq!(excerpt(0), "program not found: no-such-program-xyz");
@@ -148,10 +155,17 @@ tasks:
         rows.iter()
             .all(|r| r.status == TaskStatus::Failed && r.finished_at.is_some())
     );
-});
+}
 
-both_backends!(excerpts_survive_any_output, |db: TestDb| async move {
-    let out = db.run(
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn excerpts_survive_any_output(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    db.run(
         r#"
 name: outputs
 tasks:
@@ -166,9 +180,8 @@ tasks:
   - task: long.lines
     shell: "i=0; while [ $i -lt 30 ]; do head -c 5000 /dev/zero | tr '\\000' y; echo; i=$((i+1)); done"
 "#,
-        &[],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
+    )
+    .success();
     let rows = db.rows().await;
     let excerpt = |i: usize| rows[i].log_excerpt.clone().unwrap();
 
@@ -192,10 +205,17 @@ tasks:
     let long = excerpt(4);
     assert!(long.len() <= 8 * 1024, "{}", long.len());
     assert!(long.contains("…[+"), "{long}");
-});
+}
 
-both_backends!(a_result_line_states_the_outcome, |db: TestDb| async move {
-    let out = db.run(
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_result_line_states_the_outcome(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    db.run(
         r#"
 name: results
 tasks:
@@ -215,9 +235,8 @@ tasks:
   - task: not.last
     shell: "echo '{\"status\": \"failed\"}'; echo all good"
 "#,
-        &[],
-    );
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    )
+    .code(1);
     let rows = db.rows().await;
     let statuses: Vec<TaskStatus> = rows.iter().map(|r| r.status).collect();
     assert_eq!(
@@ -244,85 +263,100 @@ tasks:
             .unwrap()
             .ends_with("exit status 2")
     );
-});
+}
 
-both_backends!(
-    a_backgrounded_grandchild_cannot_hang_the_run,
-    |db: TestDb| async move {
-        let marker = db.path().join("grandchild.pid");
-        let yaml = format!(
-            "name: bg\ntasks:\n  - task: bg\n    shell: \"sleep 300 & echo $! > {}; echo started\"\n",
-            marker.display()
-        );
-        let started = std::time::Instant::now();
-        let out = db.run(&yaml, &[]);
-        assert!(out.status.success(), "{}", stderr(&out));
-        // Generous: the point is that it does not wait for the 300 s sleep.
-        assert!(started.elapsed().as_secs() < 60);
-        let rows = db.rows().await;
-        assert_eq!(rows[0].status, TaskStatus::Succeeded);
-        assert_eq!(rows[0].log_excerpt.as_deref(), Some("started"));
-        let (pid, alive) = crate::support::pid_in_file_alive(&marker);
-        assert!(!alive, "the grandchild {pid} survived the run");
-    }
-);
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backgrounded_grandchild_cannot_hang_the_run(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let marker = db.path().join("grandchild.pid");
+    let yaml = format!(
+        "name: bg\ntasks:\n  - task: bg\n    shell: \"sleep 300 & echo $! > {}; echo started\"\n",
+        marker.display()
+    );
+    let started = std::time::Instant::now();
+    db.run(&yaml).success();
+    // Generous: the point is that it does not wait for the 300 s sleep.
+    assert!(started.elapsed().as_secs() < 60);
+    let rows = db.rows().await;
+    assert_eq!(rows[0].status, TaskStatus::Succeeded);
+    assert_eq!(rows[0].log_excerpt.as_deref(), Some("started"));
+    let (pid, alive) = pid_in_file_alive(&marker);
+    assert!(!alive, "the grandchild {pid} survived the run");
+}
 
-both_backends!(run_ids_do_not_collide, |db: TestDb| async move {
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_ids_do_not_collide(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
     let yaml = "name: twice\ntasks:\n  - task: t\n    run: [\"true\"]\n";
-    assert!(db.run(yaml, &[]).status.success());
-    assert!(db.run(yaml, &[]).status.success());
+    db.run(yaml).success();
+    db.run(yaml).success();
     let rows = db.rows().await;
     let base = rows[0].run_id.clone();
     assert_eq!(rows[1].run_id, format!("{base}.2"));
 
-    let taken = db.run(yaml, &["--run-id", &base]);
-    assert_eq!(taken.status.code(), Some(2));
-    assert!(
-        stderr(&taken).contains(&format!("run `{base}` already exists")),
-        "{}",
-        stderr(&taken)
-    );
-    let bad = db.run(yaml, &["--run-id", "no/slashes"]);
-    assert_eq!(bad.status.code(), Some(2));
+    db.run(yaml)
+        .args(["--run-id", &base])
+        .code(2)
+        .stderr_has(&format!("run `{base}` already exists"));
+    db.run(yaml).args(["--run-id", "no/slashes"]).code(2);
     assert_eq!(db.rows().await.len(), 2, "refused runs record nothing");
-});
+}
 
-both_backends!(only_runs_the_named_tasks, |db: TestDb| async move {
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_runs_the_named_tasks(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
     let yaml = "name: some\ntasks:\n  - task: a\n    run: [\"true\"]\n  - task: b\n    run: [\"true\"]\n  - task: c\n    run: [\"true\"]\n";
-    let out = db.run(yaml, &["--only", "c,a"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    db.run(yaml).args(["--only", "c,a"]).success();
     let names: Vec<String> = db.rows().await.into_iter().map(|r| r.task).collect();
     assert_eq!(names, ["a", "c"], "plan order");
-    let out = db.run(yaml, &["--only", "zzz"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("the plan has no task `zzz`"));
-});
+    db.run(yaml)
+        .args(["--only", "zzz"])
+        .code(2)
+        .stderr_has("the plan has no task `zzz`");
+}
 
-both_backends!(
-    a_missing_variable_stops_the_run_before_it_starts,
-    |db: TestDb| async move {
-        let yaml = "name: vars\nenv:\n  TARGET: ${ORCH_TEST_SURELY_UNSET}\ntasks:\n  - task: t\n    run: [\"true\"]\n";
-        let out = db.run(yaml, &[]);
-        assert_eq!(out.status.code(), Some(2));
-        assert!(
-            stderr(&out).contains(
-                "plan.yaml:3:11: environment variable `ORCH_TEST_SURELY_UNSET` is not set"
-            ),
-            "{}",
-            stderr(&out)
-        );
-        assert!(db.rows().await.is_empty());
-        let out = db
-            .orch()
-            .env("ORCH_TEST_SURELY_UNSET", "x")
-            .args(["run", "plan.yaml"])
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-    }
-);
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_variable_stops_the_run_before_it_starts(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let yaml = "name: vars\nenv:\n  TARGET: ${ORCH_TEST_SURELY_UNSET}\ntasks:\n  - task: t\n    run: [\"true\"]\n";
+    db.run(yaml)
+        .code(2)
+        .stderr_has("plan.yaml:3:11: environment variable `ORCH_TEST_SURELY_UNSET` is not set");
+    assert!(db.rows().await.is_empty());
+    db.orch()
+        .env("ORCH_TEST_SURELY_UNSET", "x")
+        .args(["run", "plan.yaml"])
+        .success();
+}
 
-both_backends!(env_reaches_the_task_expanded, |db: TestDb| async move {
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn env_reaches_the_task_expanded(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
     let yaml = r#"
 name: env
 env:
@@ -337,96 +371,78 @@ tasks:
 "#;
     let cwd = db.path().join("work");
     std::fs::create_dir(&cwd).unwrap();
-    let out = db
-        .orch()
+    db.orch()
         .env("ORCH_TEST_CWD", &cwd)
         .args(["run"])
         .arg(db.plan(yaml))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+        .success();
     let rows = db.rows().await;
     let canonical = cwd.canonicalize().unwrap();
     assert_eq!(
         rows[0].log_excerpt.as_deref(),
         Some(format!("/srv/deep /srv/deep/own {}", canonical.display()).as_str())
     );
-});
+}
 
-both_backends!(logs_prints_the_task_log, |db: TestDb| async move {
-    let out = db.run(
-        "name: l\ntasks:\n  - task: t\n    shell: \"echo one; sleep 0.3; echo two >&2\"\n",
-        &["--log-dir", "elsewhere"],
-    );
-    assert!(out.status.success());
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_prints_the_task_log(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    db.run("name: l\ntasks:\n  - task: t\n    shell: \"echo one; sleep 0.3; echo two >&2\"\n")
+        .args(["--log-dir", "elsewhere"])
+        .success();
     let id = db.rows().await[0].id.to_string();
-    let logs = db.orch().args(["logs", &id]).output().unwrap();
-    assert!(logs.status.success(), "{}", stderr(&logs));
-    assert_eq!(stdout(&logs), "one\ntwo\n");
-    let logs = db.orch().args(["logs", &id, "--follow"]).output().unwrap();
-    assert_eq!(stdout(&logs), "one\ntwo\n");
-    let missing = db.orch().args(["logs", "99999"]).output().unwrap();
-    assert_eq!(missing.status.code(), Some(4));
-});
+    db.orch()
+        .args(["logs", &id])
+        .success()
+        .stdout_is("one\ntwo\n");
+    db.orch()
+        .args(["logs", &id, "--follow"])
+        .output()
+        .stdout_is("one\ntwo\n");
+    db.orch().args(["logs", "99999"]).code(4);
+}
 
-both_backends!(
-    a_task_that_prints_nothing_leaves_no_log_file,
-    |db: TestDb| async move {
-        let out = db.run(
-        "name: q\ntasks:\n  - task: quiet\n    run: [\"true\"]\n  - task: loud\n    shell: \"echo hi\"\n",
-        &[],
-    );
-        assert!(out.status.success(), "{}", stderr(&out));
-        let rows = db.rows().await;
-        let dir = db.path().join(format!(".orch/logs/{}", rows[0].run_id));
-        assert!(dir.join("loud.log").is_file());
-        assert!(!dir.join("quiet.log").exists(), "no output, no file");
-        // `orch logs` shows it as empty, not as missing, with or without --follow.
-        for args in [vec![], vec!["--follow"]] {
-            let logs = db
-                .orch()
-                .args(["logs", &rows[0].id.to_string()])
-                .args(&args)
-                .output()
-                .unwrap();
-            assert!(logs.status.success(), "{}", stderr(&logs));
-            assert_eq!(stdout(&logs), "");
-        }
-        // A log folder that is gone is still reported as missing.
-        std::fs::remove_dir_all(&dir).unwrap();
-        let logs = db
-            .orch()
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_that_prints_nothing_leaves_no_log_file(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    db.run("name: q\ntasks:\n  - task: quiet\n    run: [\"true\"]\n  - task: loud\n    shell: \"echo hi\"\n")
+        .success();
+    let rows = db.rows().await;
+    let dir = db.path().join(format!(".orch/logs/{}", rows[0].run_id));
+    assert!(dir.join("loud.log").is_file());
+    assert!(!dir.join("quiet.log").exists(), "no output, no file");
+    // `orch logs` shows it as empty, not as missing, with or without --follow.
+    for args in [vec![], vec!["--follow"]] {
+        db.orch()
             .args(["logs", &rows[0].id.to_string()])
-            .output()
-            .unwrap();
-        assert_eq!(logs.status.code(), Some(4), "{}", stderr(&logs));
+            .args(&args)
+            .success()
+            .stdout_is("");
     }
-);
+    // A log folder that is gone is still reported as missing.
+    std::fs::remove_dir_all(&dir).unwrap();
+    db.orch().args(["logs", &rows[0].id.to_string()]).code(4);
+}
 
-async fn cancel_with(db: TestDb, signal: nix::sys::signal::Signal, code: i32) {
+async fn cancel_with(db: TestDb, signal: Signal, code: i32) {
     let plan = db.plan("name: long\ntasks:\n  - task: sleeper\n    shell: \"echo sleeping; sleep 300\"\n  - task: never\n    run: [\"true\"]\n");
-    let child = db
-        .orch_std()
-        .args(["run", plan])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = db.orch().args(["run", plan]).spawn();
     // Wait until the task is running (its row exists), then ask orch to stop.
     let store = db.store().await;
-    for _ in 0..200 {
-        let rows = orch::store::query::list_tasks(&store.db, &Default::default())
-            .await
-            .unwrap();
-        if rows.iter().any(|r| r.status == TaskStatus::Running) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    wait_for_status(&store, TaskStatus::Running).await;
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(code), "{}", stderr(&out));
+    child.signal(signal);
+    child.wait().exited(code);
     let rows = db.rows().await;
     assert_eq!(
         rows[1].status,
@@ -446,80 +462,86 @@ async fn cancel_with(db: TestDb, signal: nix::sys::signal::Signal, code: i32) {
     assert!(leases.is_empty(), "{leases:?}");
 }
 
-both_backends!(sigterm_cancels_the_running_task, |db: TestDb| async move {
-    cancel_with(db, nix::sys::signal::Signal::SIGTERM, 143).await;
-});
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_cancels_the_running_task(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    cancel_with(db, Signal::SIGTERM, 143).await;
+}
 
-both_backends!(sigint_cancels_the_running_task, |db: TestDb| async move {
-    cancel_with(db, nix::sys::signal::Signal::SIGINT, 130).await;
-});
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_cancels_the_running_task(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    cancel_with(db, Signal::SIGINT, 130).await;
+}
 
-both_backends!(
-    the_nightly_plan_runs_from_a_clone,
-    |db: TestDb| async move {
-        // The README's first command, on this repository, with the database, logs and reports
-        // kept in the test's folder.
-        let repo = env!("CARGO_MANIFEST_DIR");
-        let logs = db.path().join("logs");
-        let reports = db.path().join("reports");
-        let out = db
-            .orch()
-            .current_dir(repo)
-            .env("REPORT_DIR", &reports)
-            .args(["run", "plans/nightly.yaml", "--log-dir"])
-            .arg(&logs)
-            .output()
-            .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}\n{}",
-            stdout(&out),
-            stderr(&out)
-        );
-        let rows = db.rows().await;
-        let names: Vec<&str> = rows.iter().map(|r| r.task.as_str()).collect();
-        assert_eq!(names, ["seo.validate", "code.review", "dx.integrate"]);
-        assert_eq!(
-            rows[0].status,
-            TaskStatus::Succeeded,
-            "{:?}",
-            rows[0].log_excerpt
-        );
-        assert_eq!(
-            rows[1].status,
-            TaskStatus::Succeeded,
-            "{:?}",
-            rows[1].log_excerpt
-        );
-        let gate = &rows[2];
-        assert_eq!(gate.status, TaskStatus::AwaitingApproval);
-        let report = gate
-            .outputs_uri
-            .as_deref()
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_nightly_plan_runs_from_a_clone(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    // The README's first command, on this repository, with the database, logs and reports
+    // kept in the test's folder.
+    let repo = env!("CARGO_MANIFEST_DIR");
+    let logs = db.path().join("logs");
+    let reports = db.path().join("reports");
+    db.orch()
+        .current_dir(repo)
+        .env("REPORT_DIR", &reports)
+        .args(["run", "plans/nightly.yaml", "--log-dir"])
+        .arg(&logs)
+        .success();
+    let rows = db.rows().await;
+    let names: Vec<&str> = rows.iter().map(|r| r.task.as_str()).collect();
+    assert_eq!(names, ["seo.validate", "code.review", "dx.integrate"]);
+    assert_eq!(
+        rows[0].status,
+        TaskStatus::Succeeded,
+        "{:?}",
+        rows[0].log_excerpt
+    );
+    assert_eq!(
+        rows[1].status,
+        TaskStatus::Succeeded,
+        "{:?}",
+        rows[1].log_excerpt
+    );
+    let gate = &rows[2];
+    assert_eq!(gate.status, TaskStatus::AwaitingApproval);
+    let report = gate
+        .outputs_uri
+        .as_deref()
+        .unwrap()
+        .strip_prefix("file://")
+        .unwrap();
+    assert!(
+        std::fs::read_to_string(report)
             .unwrap()
-            .strip_prefix("file://")
-            .unwrap();
-        assert!(
-            std::fs::read_to_string(report)
-                .unwrap()
-                .starts_with("# DX integration report")
-        );
+            .starts_with("# DX integration report")
+    );
 
-        let waiting = db
-            .orch()
-            .args(["tasks", "list", "--status", "awaiting_approval", "--json"])
-            .output()
-            .unwrap();
-        let waiting = crate::support::stdout_json(&waiting);
-        assert_eq!(waiting[0]["task"], "dx.integrate");
-        let id = gate.id.to_string();
-        db.orch()
-            .args(["approve", &id, "--by", "alice"])
-            .assert()
-            .success();
-        let again = db.orch().args(["approve", &id]).output().unwrap();
-        assert_eq!(again.status.code(), Some(5));
-        assert!(stderr(&again).contains("already approved by `alice`"));
-    }
-);
+    let waiting = db
+        .orch()
+        .args(["tasks", "list", "--status", "awaiting_approval", "--json"])
+        .output()
+        .stdout_json();
+    assert_eq!(waiting[0]["task"], "dx.integrate");
+    let id = gate.id.to_string();
+    db.orch().args(["approve", &id, "--by", "alice"]).success();
+    db.orch()
+        .args(["approve", &id])
+        .code(5)
+        .stderr_has("already approved by `alice`");
+}

@@ -3,7 +3,9 @@
 
 use sea_orm::ConnectionTrait;
 
-use crate::support::{Backend, TestDb, both_backends, query_strings};
+use rstest::rstest;
+
+use crate::support::{Backend, TestDb, query_strings};
 
 /// (column, PostgreSQL type, SQLite declared type, nullable)
 const AGENTS_TASKS: [(&str, &str, &str, bool); 19] = [
@@ -75,76 +77,95 @@ async fn columns(db: &TestDb) -> Vec<(String, String, bool)> {
         .collect()
 }
 
-both_backends!(
-    agents_tasks_has_the_documented_columns,
-    |db: TestDb| async move {
-        let actual = columns(&db).await;
-        let expected: Vec<(String, String, bool)> = AGENTS_TASKS
-            .iter()
-            .map(|(name, pg, lite, nullable)| {
-                let ty = if db.backend == Backend::Postgres {
-                    pg
-                } else {
-                    lite
-                };
-                ((*name).to_owned(), (*ty).to_owned(), *nullable)
-            })
-            .collect();
-        assert_eq!(actual, expected);
-    }
-);
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_tasks_has_the_documented_columns(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let actual = columns(&db).await;
+    let expected: Vec<(String, String, bool)> = AGENTS_TASKS
+        .iter()
+        .map(|(name, pg, lite, nullable)| {
+            let ty = if db.backend == Backend::Postgres {
+                pg
+            } else {
+                lite
+            };
+            ((*name).to_owned(), (*ty).to_owned(), *nullable)
+        })
+        .collect();
+    assert_eq!(actual, expected);
+}
 
-both_backends!(
-    indexes_exist_on_run_id_and_started_at,
-    |db: TestDb| async move {
-        let store = db.store().await;
-        let sql = match db.backend {
-            Backend::Postgres => {
-                "SELECT indexname FROM pg_indexes WHERE tablename = 'agents_tasks' ORDER BY indexname"
-            }
-            Backend::Sqlite => {
-                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'agents_tasks' \
-             AND name NOT LIKE 'sqlite_%' ORDER BY name"
-            }
-        };
-        let mut names = query_strings(&store, sql).await;
-        names.retain(|n| n != "agents_tasks_pkey");
-        assert_eq!(
-            names,
-            [
-                "ix_agents_tasks_owner_status",
-                "ix_agents_tasks_run_id",
-                "ix_agents_tasks_started_at",
-                "ix_agents_tasks_status_id",
-            ]
-        );
-    }
-);
-
-both_backends!(
-    check_constraints_refuse_unknown_values,
-    |db: TestDb| async move {
-        let store = db.store().await;
-        let ok = store
-            .db
-            .execute_unprepared(
-                "INSERT INTO agents_tasks (task, run_id, status, approval_state) \
-             VALUES ('a', 'r', 'awaiting_approval', 'pending')",
-            )
-            .await;
-        assert!(ok.is_ok(), "{ok:?}");
-        for bad in [
-            "INSERT INTO agents_tasks (task, run_id, status) VALUES ('a', 'r', 'done')",
-            "INSERT INTO agents_tasks (task, run_id, status, approval_state) VALUES ('a', 'r', 'failed', 'maybe')",
-            "INSERT INTO agents_tasks (run_id, status) VALUES ('r', 'failed')",
-        ] {
-            let err = store.db.execute_unprepared(bad).await;
-            assert!(err.is_err(), "accepted: {bad}");
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn indexes_exist_on_run_id_and_started_at(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let store = db.store().await;
+    let sql = match db.backend {
+        Backend::Postgres => {
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'agents_tasks' ORDER BY indexname"
         }
-    }
-);
+        Backend::Sqlite => {
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'agents_tasks' \
+             AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        }
+    };
+    let mut names = query_strings(&store, sql).await;
+    names.retain(|n| n != "agents_tasks_pkey");
+    assert_eq!(
+        names,
+        [
+            "ix_agents_tasks_owner_status",
+            "ix_agents_tasks_run_id",
+            "ix_agents_tasks_started_at",
+            "ix_agents_tasks_status_id",
+        ]
+    );
+}
 
-both_backends!(agents_runs_keys_runs_by_id, |db: TestDb| async move {
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_constraints_refuse_unknown_values(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let store = db.store().await;
+    let ok = store
+        .db
+        .execute_unprepared(
+            "INSERT INTO agents_tasks (task, run_id, status, approval_state) \
+             VALUES ('a', 'r', 'awaiting_approval', 'pending')",
+        )
+        .await;
+    assert!(ok.is_ok(), "{ok:?}");
+    for bad in [
+        "INSERT INTO agents_tasks (task, run_id, status) VALUES ('a', 'r', 'done')",
+        "INSERT INTO agents_tasks (task, run_id, status, approval_state) VALUES ('a', 'r', 'failed', 'maybe')",
+        "INSERT INTO agents_tasks (run_id, status) VALUES ('r', 'failed')",
+    ] {
+        let err = store.db.execute_unprepared(bad).await;
+        assert!(err.is_err(), "accepted: {bad}");
+    }
+}
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_runs_keys_runs_by_id(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
     let store = db.store().await;
     let sql = match db.backend {
         Backend::Postgres => {
@@ -178,12 +199,12 @@ both_backends!(agents_runs_keys_runs_by_id, |db: TestDb| async move {
         store.db.execute_unprepared(insert).await.is_err(),
         "duplicate run id accepted"
     );
-});
+}
 
 /// docs/ORCHESTRATION.md shows the SQLite DDL exactly as SQLite stores it, every table.
 #[tokio::test]
 async fn documented_sqlite_ddl_is_the_real_one() {
-    let db = TestDb::new(Backend::Sqlite).await.unwrap();
+    let db = TestDb::sqlite().await;
     let store = db.store().await;
     let docs = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -209,31 +230,35 @@ async fn documented_sqlite_ddl_is_the_real_one() {
     }
 }
 
-both_backends!(
-    webhook_deliveries_hold_documented_values,
-    |db: TestDb| async move {
-        let store = db.store().await;
-        let insert = |event: &str, kind: &str, status: &str| {
-            format!(
-                "INSERT INTO webhook_deliveries (run_id, event, target, kind, url_redacted, \
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_deliveries_hold_documented_values(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let store = db.store().await;
+    let insert = |event: &str, kind: &str, status: &str| {
+        format!(
+            "INSERT INTO webhook_deliveries (run_id, event, target, kind, url_redacted, \
                  payload, status, created_at, updated_at) VALUES ('r', '{event}', 't', '{kind}', \
                  'https://h', '{{}}', '{status}', '2026-12-01T02:30:00Z', '2026-12-01T02:30:00Z')"
-            )
-        };
-        store
-            .db
-            .execute_unprepared(&insert("failed", "slack", "pending"))
-            .await
-            .unwrap();
-        for bad in [
-            insert("exploded", "slack", "pending"),
-            insert("failed", "pager", "pending"),
-            insert("failed", "slack", "lost"),
-        ] {
-            assert!(
-                store.db.execute_unprepared(&bad).await.is_err(),
-                "accepted: {bad}"
-            );
-        }
+        )
+    };
+    store
+        .db
+        .execute_unprepared(&insert("failed", "slack", "pending"))
+        .await
+        .unwrap();
+    for bad in [
+        insert("exploded", "slack", "pending"),
+        insert("failed", "pager", "pending"),
+        insert("failed", "slack", "lost"),
+    ] {
+        assert!(
+            store.db.execute_unprepared(&bad).await.is_err(),
+            "accepted: {bad}"
+        );
     }
-);
+}

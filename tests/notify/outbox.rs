@@ -1,0 +1,162 @@
+//! Nothing is lost: what could not be delivered stays in the outbox for `orch notify retry` or
+//! the next command, and an orch whose stdout closes still delivers.
+
+use std::time::Duration;
+
+use orch::store::webhook_delivery::DeliveryStatus;
+use rstest::rstest;
+use sea_orm::ConnectionTrait;
+use wiremock::ResponseTemplate;
+
+use super::{GATES, orch};
+use crate::support::http::{bodies, free_port, received, receiver, receiver_on};
+use crate::support::{Backend, Cmd, TestDb, orch_bin};
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_down_for_the_whole_run_loses_nothing(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    // A port with nothing listening, then a receiver on that very port.
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}/slack");
+    orch(&db, &["run", db.plan(GATES)])
+        .env("SLACK_WEBHOOK", &url)
+        .success()
+        .stderr_has("2 notifications of run ")
+        .stderr_has("`orch notify retry`");
+    let d = db.deliveries().await;
+    assert_eq!(d.len(), 2);
+    for row in &d {
+        assert_eq!(row.status, DeliveryStatus::Pending);
+        assert_eq!(row.attempts, 3);
+        assert!(
+            row.last_error
+                .as_deref()
+                .unwrap()
+                .starts_with("cannot connect"),
+            "{row:?}"
+        );
+    }
+    let pending = orch(&db, &["notify", "list", "--failed", "--json"])
+        .output()
+        .stdout_json();
+    assert_eq!(pending.as_array().unwrap().len(), 2);
+
+    // Without the variable, a retry says why and keeps the rows.
+    orch(&db, &["notify", "retry"])
+        .code(6)
+        .stdout_has("`SLACK_WEBHOOK` is not set");
+
+    let server = receiver_on(port, ResponseTemplate::new(200)).await;
+    let out = orch(&db, &["notify", "retry"])
+        .env("SLACK_WEBHOOK", &url)
+        .success();
+    assert_eq!(
+        out.stdout().matches(": delivered (HTTP 200").count(),
+        2,
+        "{}",
+        out.stdout()
+    );
+    let slack = bodies(&server, "/slack").await;
+    assert_eq!(slack.len(), 2);
+    assert!(slack.iter().any(|b| {
+        b["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Task seo.validate awaiting approval: https://")
+    }));
+    for row in db.deliveries().await {
+        assert_eq!(row.status, DeliveryStatus::Delivered);
+        assert_eq!(row.attempts, 4);
+    }
+    orch(&db, &["notify", "retry"])
+        .output()
+        .stdout_has("nothing to retry");
+}
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn later_commands_sweep_deliveries_a_minute_old(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}/slack");
+    orch(&db, &["run", db.plan(GATES), "--only", "seo.validate"])
+        .env("SLACK_WEBHOOK", &url)
+        .success();
+    let server = receiver_on(port, ResponseTemplate::new(200)).await;
+
+    // Fresh: a decision leaves it to whoever recorded it.
+    let gate = db.rows().await[0].id;
+    orch(&db, &["approve", &gate.to_string()])
+        .env("SLACK_WEBHOOK", &url)
+        .success();
+    assert!(bodies(&server, "/slack").await.is_empty());
+
+    // A minute old: the next run sends it again, alongside its own.
+    let store = db.store().await;
+    let old = match db.backend {
+        Backend::Postgres => "now() - interval '2 minutes'".to_owned(),
+        Backend::Sqlite => format!(
+            "'{}'",
+            orch::store::json::timestamp(&(chrono::Utc::now() - chrono::Duration::minutes(2)))
+        ),
+    };
+    store
+        .db
+        .execute_unprepared(&format!("UPDATE webhook_deliveries SET created_at = {old}"))
+        .await
+        .unwrap();
+    orch(&db, &["run", db.plan(GATES), "--only", "dx.integrate"])
+        .env("SLACK_WEBHOOK", &url)
+        .success();
+    let texts: Vec<String> = bodies(&server, "/slack")
+        .await
+        .iter()
+        .map(|b| b["text"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert!(texts.iter().any(|t| t.starts_with("Task seo.validate")));
+    assert!(texts.iter().any(|t| t.starts_with("Task dx.integrate")));
+    assert!(
+        db.deliveries()
+            .await
+            .iter()
+            .all(|d| d.status == DeliveryStatus::Delivered)
+    );
+}
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_stdout_does_not_cut_deliveries_off(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let server = receiver(ResponseTemplate::new(200).set_delay(Duration::from_millis(300))).await;
+    db.plan(GATES);
+    // `| true` closes stdout before orch prints its summary.
+    Cmd::new("sh")
+        .current_dir(db.path())
+        .arg("-c")
+        .arg(format!("'{}' run plan.yaml | true", orch_bin().display()))
+        .env("DATABASE_URL", &db.url)
+        .env("SLACK_WEBHOOK", format!("{}/slack", server.uri()))
+        .env_remove("EMAIL_WEBHOOK")
+        .success();
+    let d = db.deliveries().await;
+    assert_eq!(d.len(), 2);
+    for row in &d {
+        assert_eq!(row.status, DeliveryStatus::Delivered, "{row:?}");
+        assert_eq!(row.locked_until, None);
+    }
+    assert_eq!(received(&server, "/slack").await.len(), 2, "each sent once");
+}
