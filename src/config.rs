@@ -1,12 +1,215 @@
-//! Validated settings built from the command line and the environment, before any command
-//! runs: which database to open, and how to show its address without its password.
+//! Validated settings built from the command line and the environment once, before any
+//! command runs (ripgrep's low-args → high-args step): which database to open, how long
+//! heartbeats and outages may last, how notifications are timed, who is at the keyboard and
+//! whether this is CI. This is the only module that reads the process environment
+//! (`clippy.toml` bans `std::env::var` elsewhere); every variable is listed in
+//! docs/CONFIGURATION.md.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::format::url::redact_url;
 
-/// Where orch keeps its embedded database (and, later, its logs) when nothing else is asked.
+/// Everything orch takes from its environment, read and checked once by
+/// `commands::dispatch` and passed down; nothing below it reads the environment again.
+#[derive(Clone)]
+pub struct Config {
+    /// `--database-url` or `DATABASE_URL` (clap merges the two), not yet resolved: commands
+    /// that never open the database do not fail on a bad one.
+    pub database_url: Option<String>,
+    /// The process environment as it was at start: plan variables, webhook URLs, secrets.
+    pub env: Env,
+    pub timing: Timing,
+    pub notify: NotifySettings,
+    /// `ci` when `CI` is set (and not `false`/`0`), else `manual`: recorded with each run.
+    pub trigger: &'static str,
+    /// Set when orch runs as a step of a GitHub Actions job (`GITHUB_ACTIONS=true`).
+    pub github: Option<GitHubStep>,
+    /// `ORCH_API_TOKEN`: the bearer token `orch serve` requires (`--token-file` wins).
+    pub api_token: Option<ApiTokenText>,
+    /// Who is at the keyboard (`USER`, `USERNAME`, `LOGNAME`, else the account name): the
+    /// default `--by` of a decision.
+    pub user: String,
+}
+
+/// The environment's values may be secrets: `Debug` names the variables only.
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut names: Vec<&String> = self.env.keys().collect();
+        names.sort();
+        f.debug_struct("Config")
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(redact_url),
+            )
+            .field("env", &names)
+            .field("timing", &self.timing)
+            .field("notify", &self.notify)
+            .field("trigger", &self.trigger)
+            .field("github", &self.github)
+            .field("api_token", &self.api_token)
+            .field("user", &self.user)
+            .finish()
+    }
+}
+
+/// The process environment, captured once.
+pub type Env = HashMap<String, String>;
+
+/// How often a driver renews its leases and running tasks, after how long without renewal
+/// it counts as gone, and how long it rides out a database outage before giving up (exit 3).
+/// The outage bound is shorter than the staleness so that an orch waiting for its database
+/// gives up before any other orch may judge it dead and take its run over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timing {
+    pub heartbeat: Duration,
+    pub stale_after: Duration,
+    pub outage: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            heartbeat: Duration::from_secs(5),
+            stale_after: Duration::from_secs(60),
+            outage: Duration::from_secs(45),
+        }
+    }
+}
+
+/// Webhook delivery timing. The defaults are the documented behaviour; the `ORCH_NOTIFY_*`
+/// variables exist so the tests can run in seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NotifySettings {
+    /// Per request.
+    pub timeout: Duration,
+    /// Attempts per delivery before it is left `pending` for a later retry.
+    pub attempts: u32,
+    /// The first wait between attempts; doubled each time, with jitter.
+    pub backoff: Duration,
+    /// How long `orch run` (and `approve`/`reject`) wait for deliveries still under way.
+    pub wait: Duration,
+}
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        NotifySettings {
+            timeout: Duration::from_secs(10),
+            attempts: 3,
+            backoff: Duration::from_secs(1),
+            wait: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Where GitHub Actions wants the job summary (`GITHUB_STEP_SUMMARY`), when it says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GitHubStep {
+    pub step_summary: Option<PathBuf>,
+}
+
+/// A bearer token as read from the environment; `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiTokenText(pub String);
+
+impl fmt::Debug for ApiTokenText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiTokenText(***)")
+    }
+}
+
+impl Config {
+    /// Reads this process's environment. `database_url` comes from clap.
+    pub fn from_process(database_url: Option<String>) -> Result<Self> {
+        #[allow(clippy::disallowed_methods)] // the one place that reads the environment
+        let env: Env = std::env::vars().collect();
+        Config::from_env(database_url, env)
+    }
+
+    /// Builds and checks the configuration from an environment (a map, so tests can build
+    /// one without touching the process's).
+    pub fn from_env(database_url: Option<String>, env: Env) -> Result<Self> {
+        let get = |name: &str| env.get(name).map(String::as_str);
+        let defaults = Timing::default();
+        let timing = Timing {
+            heartbeat: millis(&env, "ORCH_HEARTBEAT_MS")?.unwrap_or(defaults.heartbeat),
+            stale_after: millis(&env, "ORCH_STALE_AFTER_MS")?.unwrap_or(defaults.stale_after),
+            outage: millis(&env, "ORCH_DB_OUTAGE_MS")?.unwrap_or(defaults.outage),
+        };
+        // Only zero is refused: a command that judges others (`orch runs list`) may be given a
+        // staleness below its own heartbeat, which it never uses.
+        if timing.heartbeat.is_zero() {
+            return Err(Error::Usage {
+                message: "`ORCH_HEARTBEAT_MS` is 0: a holder must renew its leases, give a \
+                          number of milliseconds above 0"
+                    .to_owned(),
+            });
+        }
+        let n = NotifySettings::default();
+        let notify = NotifySettings {
+            timeout: millis(&env, "ORCH_NOTIFY_TIMEOUT_MS")?.unwrap_or(n.timeout),
+            attempts: n.attempts,
+            backoff: millis(&env, "ORCH_NOTIFY_BACKOFF_MS")?.unwrap_or(n.backoff),
+            wait: millis(&env, "ORCH_NOTIFY_WAIT_MS")?.unwrap_or(n.wait),
+        };
+        let trigger = match get("CI") {
+            Some(v) if !v.is_empty() && v != "false" && v != "0" => "ci",
+            _ => "manual",
+        };
+        let github = (get("GITHUB_ACTIONS") == Some("true")).then(|| GitHubStep {
+            step_summary: get("GITHUB_STEP_SUMMARY").map(PathBuf::from),
+        });
+        let api_token = get("ORCH_API_TOKEN").map(|t| ApiTokenText(t.to_owned()));
+        let user = ["USER", "USERNAME", "LOGNAME"]
+            .iter()
+            .filter_map(|k| get(k))
+            .find(|v| !v.trim().is_empty())
+            .map(str::to_owned)
+            .unwrap_or_else(account_name);
+        Ok(Config {
+            database_url,
+            env,
+            timing,
+            notify,
+            trigger,
+            github,
+            api_token,
+            user,
+        })
+    }
+
+    /// The database to open, checked: a bad URL is a usage error (exit 2).
+    pub fn database(&self) -> Result<DatabaseTarget> {
+        DatabaseTarget::resolve(self.database_url.as_deref())
+    }
+}
+
+/// A whole number of milliseconds from `name`, if set; anything else is a usage error, so a
+/// typo never silently means the default.
+fn millis(env: &Env, name: &str) -> Result<Option<Duration>> {
+    let Some(raw) = env.get(name).map(|v| v.trim()).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    raw.parse::<u64>()
+        .map(|ms| Some(Duration::from_millis(ms)))
+        .map_err(|_| Error::Usage {
+            message: format!("`{name}` is `{raw}`: give a whole number of milliseconds"),
+        })
+}
+
+/// The account name of this process's user, when the environment names nobody.
+fn account_name() -> String {
+    nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// Where orch keeps its embedded database when nothing else is asked.
 pub const STATE_DIR: &str = ".orch";
 pub const DEFAULT_SQLITE_FILE: &str = "orch.db";
 
@@ -78,91 +281,6 @@ impl fmt::Display for DatabaseTarget {
     }
 }
 
-/// A webhook URL as it may be shown: scheme and host (and port) only. The path of a Slack
-/// or similar URL is the credential.
-pub fn display_url(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return "(not a URL)".to_owned();
-    };
-    let authority = authority(url, scheme_end + 3);
-    // Drop any userinfo: `https://user:pw@host` shows as `https://host`.
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    format!("{}://{host}", &url[..scheme_end])
-}
-
-/// The `user:pw@host:port` part of a URL whose authority starts at `start`.
-fn authority(url: &str, start: usize) -> &str {
-    let rest = &url[start..];
-    &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())]
-}
-
-/// Masks the password of a URL's userinfo (`postgres://u:secret@h/db` → `postgres://u:***@h/db`)
-/// and any `password=` query parameter.
-pub fn redact_url(url: &str) -> String {
-    let mut out = url.to_owned();
-    if let Some(scheme_end) = out.find("://") {
-        let rest_start = scheme_end + 3;
-        let authority_end = out[rest_start..]
-            .find(['/', '?', '#'])
-            .map_or(out.len(), |i| rest_start + i);
-        if let Some(at) = out[rest_start..authority_end].rfind('@') {
-            let userinfo = &out[rest_start..rest_start + at];
-            if let Some(colon) = userinfo.find(':') {
-                let start = rest_start + colon + 1;
-                out.replace_range(start..rest_start + at, "***");
-            }
-        }
-    }
-    redact_query_password(&out)
-}
-
-fn redact_query_password(url: &str) -> String {
-    let Some(q) = url.find('?') else {
-        return url.to_owned();
-    };
-    let (base, query) = url.split_at(q + 1);
-    let parts: Vec<String> = query
-        .split('&')
-        .map(|kv| match kv.split_once('=') {
-            Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
-            _ => kv.to_owned(),
-        })
-        .collect();
-    format!("{base}{}", parts.join("&"))
-}
-
-/// The password in a URL's userinfo or `password=` parameter, so it can be masked in task
-/// output too (tasks inherit `DATABASE_URL`).
-pub fn url_password(url: &str) -> Option<String> {
-    let authority = authority(url, url.find("://")? + 3);
-    if let Some((userinfo, _)) = authority.rsplit_once('@')
-        && let Some((_, pw)) = userinfo.split_once(':')
-        && !pw.is_empty()
-    {
-        return Some(pw.to_owned());
-    }
-    let query = url.split_once('?')?.1;
-    query.split('&').find_map(|kv| {
-        let (k, v) = kv.split_once('=')?;
-        (k.eq_ignore_ascii_case("password") && !v.is_empty()).then(|| v.to_owned())
-    })
-}
-
-/// Masks passwords of any database URLs inside free text (driver error messages can echo the
-/// URL they were given).
-pub fn redact_urls(text: &str) -> String {
-    text.split(' ')
-        .map(|word| {
-            if word.contains("://") {
-                redact_url(word)
-            } else {
-                word.to_owned()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,24 +306,94 @@ mod tests {
             "postgres://bob:***@db:5432/x?sslmode=require"
         );
         assert!(!format!("{t:?}").contains("hunter22"));
-        assert_eq!(
-            redact_url("postgres://h/x?user=a&password=pw123456"),
-            "postgres://h/x?user=a&password=***"
-        );
-        assert_eq!(redact_url("postgres://bob@h/x"), "postgres://bob@h/x");
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     #[test]
-    fn webhook_urls_show_scheme_and_host_only() {
+    fn an_empty_environment_means_the_documented_defaults() {
+        let c = Config::from_env(None, env(&[("USER", "ana")])).unwrap();
+        assert_eq!(c.timing, Timing::default());
+        assert_eq!(c.notify, NotifySettings::default());
+        assert_eq!((c.trigger, c.user.as_str()), ("manual", "ana"));
+        assert!(c.github.is_none() && c.api_token.is_none());
+    }
+
+    #[test]
+    fn ci_and_github_actions_are_recognised() {
+        let c = Config::from_env(
+            None,
+            env(&[
+                ("CI", "true"),
+                ("GITHUB_ACTIONS", "true"),
+                ("GITHUB_STEP_SUMMARY", "/tmp/s.md"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.trigger, "ci");
         assert_eq!(
-            display_url("https://hooks.slack.com/services/T0/B0/XYZ"),
-            "https://hooks.slack.com"
+            c.github.unwrap().step_summary,
+            Some(PathBuf::from("/tmp/s.md"))
         );
-        assert_eq!(
-            display_url("http://u:pw@127.0.0.1:8080/x?y=1"),
-            "http://127.0.0.1:8080"
+        for off in ["", "false", "0"] {
+            let c = Config::from_env(None, env(&[("CI", off)])).unwrap();
+            assert_eq!(c.trigger, "manual", "CI={off:?}");
+        }
+    }
+
+    #[test]
+    fn a_malformed_or_zero_knob_is_a_usage_error() {
+        let err = Config::from_env(None, env(&[("ORCH_HEARTBEAT_MS", "5s")])).unwrap_err();
+        assert_eq!(err.code(), 2);
+        assert!(
+            err.to_string().contains("`ORCH_HEARTBEAT_MS` is `5s`"),
+            "{err}"
         );
-        assert_eq!(display_url("nonsense"), "(not a URL)");
+        let err = Config::from_env(None, env(&[("ORCH_HEARTBEAT_MS", "0")])).unwrap_err();
+        assert!(
+            err.to_string().contains("`ORCH_HEARTBEAT_MS` is 0"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_api_token_never_shows_in_debug() {
+        let c = Config::from_env(
+            Some("postgres://u:pw-in-url@h/db".to_owned()),
+            env(&[
+                ("ORCH_API_TOKEN", "s3cret-token"),
+                ("SLACK_WEBHOOK", "https://x/T0/B0/k"),
+            ]),
+        )
+        .unwrap();
+        let shown = format!("{c:?}");
+        for secret in ["s3cret-token", "pw-in-url", "T0/B0/k"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+    }
+
+    #[test]
+    fn every_variable_read_here_is_in_the_configuration_doc() {
+        let doc = include_str!("../docs/CONFIGURATION.md");
+        let source = include_str!("config.rs");
+        let read = regex::Regex::new(r#"(?:get|millis\(&env,)\s*\(?\s*"([A-Z_]+)""#).unwrap();
+        let mut names: Vec<&str> = read
+            .captures_iter(source)
+            .map(|c| c.get(1).unwrap().as_str())
+            .collect();
+        names.extend(["USER", "USERNAME", "LOGNAME", "DATABASE_URL"]);
+        assert!(names.len() > 10, "the pattern found only {names:?}");
+        for name in names {
+            assert!(
+                doc.contains(&format!("`{name}`")),
+                "`{name}` is missing from docs/CONFIGURATION.md"
+            );
+        }
     }
 
     #[test]

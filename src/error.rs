@@ -8,10 +8,12 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
-use crate::plan::Loc;
-use crate::store::{ApprovalState, TaskStatus};
+use crate::format::time::timestamp;
+use crate::format::url::redact_urls;
+use crate::status::{ApprovalState, TaskStatus};
 
-/// Exit codes, documented in the README and in `orch --help`.
+/// Exit codes, documented in one table (docs/COMMANDS.md#exit-codes, generated from
+/// `cli::EXIT_CODES`) and in `orch --help`.
 pub mod code {
     pub const SUCCESS: i32 = 0;
     pub const TASK_FAILED: i32 = 1;
@@ -78,7 +80,7 @@ pub enum Error {
     Leased {
         /// `run `x`` or `plan `y``.
         what: String,
-        holder: crate::store::lease::Holder,
+        holder: Holder,
         hint: LeaseHint,
     },
     /// `--resume` after a decision, while another orch drives the run.
@@ -173,6 +175,14 @@ pub enum Error {
     },
 }
 
+/// Who holds a lease someone else wanted.
+#[derive(Clone, Debug)]
+pub struct Holder {
+    pub owner: String,
+    pub run_id: Option<String>,
+    pub heartbeat_at: DateTime<Utc>,
+}
+
 /// What to suggest when a lease is taken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LeaseHint {
@@ -182,6 +192,13 @@ pub enum LeaseHint {
     Overlap,
 }
 
+/// A line and column in the plan file, 1-based.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Loc {
+    pub line: u64,
+    pub column: u64,
+}
+
 /// One problem in a plan file, at a line and column.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PlanIssue {
@@ -189,28 +206,69 @@ pub struct PlanIssue {
     pub message: String,
 }
 
-impl Error {
-    /// The process exit code for this error: one mapping, used by every command.
-    pub fn code(&self) -> i32 {
+/// What kind of failure an error is. One exhaustive mapping ([`Error::class`]) gives both
+/// the process exit code and the API's HTTP status, so the two can never disagree and a new
+/// error cannot fall into a wildcard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Class {
+    /// Writing output or a file failed: exit 1, HTTP 500.
+    Io,
+    /// The request itself is wrong (a bad argument, plan or id choice): exit 2, HTTP 422.
+    Usage,
+    /// The database cannot be reached right now: exit 3, HTTP 503.
+    Unavailable,
+    /// The database answered with an error, or its schema does not fit: exit 3, HTTP 500.
+    Database,
+    /// No such task, run, delivery or log: exit 4, HTTP 404.
+    NotFound,
+    /// Someone else got there first, or the row is not in a state that allows it: exit 5,
+    /// HTTP 409.
+    Conflict,
+    /// A status change the transition table forbids: exit 5, HTTP 422 on the `status` field.
+    BadTransition,
+    /// A webhook receiver did not take a notification: exit 6, HTTP 502.
+    Undelivered,
+}
+
+impl Class {
+    pub fn exit_code(self) -> i32 {
         match self {
-            Error::DatabaseUnreachable { .. }
-            | Error::Database { .. }
-            | Error::DatabaseGone { .. }
-            | Error::SchemaTooNew { .. }
-            | Error::Migration { .. } => code::DATABASE,
+            Class::Io => code::TASK_FAILED,
+            Class::Usage => code::USAGE,
+            Class::Unavailable | Class::Database => code::DATABASE,
+            Class::NotFound => code::NOT_FOUND,
+            Class::Conflict | Class::BadTransition => code::CONFLICT,
+            Class::Undelivered => code::UNDELIVERED,
+        }
+    }
+}
+
+impl Error {
+    /// The kind of failure: one exhaustive mapping for exit codes and HTTP statuses.
+    pub fn class(&self) -> Class {
+        match self {
+            Error::DatabaseUnreachable { .. } | Error::DatabaseGone { .. } => Class::Unavailable,
+            Error::Database { transient, .. } => {
+                if *transient {
+                    Class::Unavailable
+                } else {
+                    Class::Database
+                }
+            }
+            Error::SchemaTooNew { .. } | Error::Migration { .. } => Class::Database,
             Error::UnknownTask { .. }
             | Error::UnknownRun { .. }
             | Error::LogMissing { .. }
             | Error::NoLogYet { .. }
-            | Error::UnknownDelivery { .. } => code::NOT_FOUND,
+            | Error::UnknownDelivery { .. } => Class::NotFound,
             Error::NotAwaitingDecision { .. }
             | Error::AlreadyDecided { .. }
             | Error::ApprovalTimedOut { .. }
             | Error::Leased { .. }
             | Error::DecidedWhileDriven { .. }
             | Error::TransitionLost { .. }
-            | Error::IllegalTransition { .. }
-            | Error::DeliveryBusy { .. } => code::CONFLICT,
+            | Error::DeliveryBusy { .. } => Class::Conflict,
+            Error::IllegalTransition { .. } => Class::BadTransition,
             Error::UnsupportedDatabaseUrl { .. }
             | Error::PlanRead { .. }
             | Error::Plan { .. }
@@ -220,16 +278,21 @@ impl Error {
             | Error::Usage { .. }
             | Error::ConfirmationRequired { .. }
             | Error::NotifyNotConfigured { .. }
-            | Error::NotResumable { .. } => code::USAGE,
-            Error::Undelivered { .. } | Error::NotifyTestFailed { .. } => code::UNDELIVERED,
-            Error::Io { .. } => code::TASK_FAILED,
+            | Error::NotResumable { .. } => Class::Usage,
+            Error::Undelivered { .. } | Error::NotifyTestFailed { .. } => Class::Undelivered,
+            Error::Io { .. } => Class::Io,
         }
+    }
+
+    /// The process exit code for this error: one mapping, used by every command.
+    pub fn code(&self) -> i32 {
+        self.class().exit_code()
     }
 
     pub fn db(err: sea_orm::DbErr) -> Self {
         Error::Database {
-            transient: crate::store::retry::is_transient(&err),
-            detail: crate::config::redact_urls(&err.to_string()),
+            transient: is_transient(&err),
+            detail: redact_urls(&err.to_string()),
         }
     }
 
@@ -242,6 +305,33 @@ impl Error {
                 ..
             }
         )
+    }
+}
+
+/// Whether an error means the connection was lost or refused, rather than a wrong query.
+fn is_transient(err: &sea_orm::DbErr) -> bool {
+    use sea_orm::sqlx::Error as Sqlx;
+    use sea_orm::{DbErr, RuntimeErr};
+    match err {
+        DbErr::ConnectionAcquire(_) => true,
+        DbErr::Conn(r) | DbErr::Exec(r) | DbErr::Query(r) => match r {
+            RuntimeErr::SqlxError(e) => match e.as_ref() {
+                Sqlx::Io(_)
+                | Sqlx::Tls(_)
+                | Sqlx::Protocol(_)
+                | Sqlx::PoolTimedOut
+                | Sqlx::PoolClosed
+                | Sqlx::WorkerCrashed => true,
+                // PostgreSQL: class 08 (connection exception), and the server shutting down
+                // or starting up (57P01–57P03).
+                Sqlx::Database(d) => d.code().is_some_and(|c| {
+                    c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03")
+                }),
+                _ => false,
+            },
+            _ => false,
+        },
+        _ => false,
     }
 }
 
@@ -299,7 +389,7 @@ impl fmt::Display for Error {
                     write!(f, " by `{who}`")?;
                 }
                 if let Some(at) = decided_at {
-                    write!(f, " at {}", crate::store::json::timestamp(at))?;
+                    write!(f, " at {}", timestamp(at))?;
                 }
                 write!(f, ": a decision cannot be changed")
             }
@@ -313,7 +403,7 @@ impl fmt::Display for Error {
                 write!(
                     f,
                     " (last heartbeat {}): wait for it to finish",
-                    crate::store::json::timestamp(&holder.heartbeat_at)
+                    timestamp(&holder.heartbeat_at)
                 )?;
                 if *hint == LeaseHint::Overlap {
                     write!(f, ", or pass `--allow-overlap` to run both")?;
@@ -332,11 +422,7 @@ impl fmt::Display for Error {
             Error::ApprovalTimedOut { id, decided_at } => {
                 write!(f, "task {id} waited longer than its `approval_timeout`")?;
                 if let Some(at) = decided_at {
-                    write!(
-                        f,
-                        " and was rejected by orch at {}",
-                        crate::store::json::timestamp(at)
-                    )?;
+                    write!(f, " and was rejected by orch at {}", timestamp(at))?;
                 } else {
                     write!(f, " and was rejected by orch")?;
                 }

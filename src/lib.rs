@@ -9,9 +9,12 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod format;
 pub mod notify;
 pub mod plan;
 pub mod runner;
+pub mod secrets;
+pub mod status;
 pub mod store;
 pub mod ui;
 

@@ -46,7 +46,7 @@ async fn a_batch_commits_every_step_in_order(#[case] backend: Backend) {
         .await
         .unwrap();
     let rows = transitions_durably(
-        &store.db,
+        &store,
         &[
             step(a.id, Running, Succeeded, "a's end"),
             step(c.id, Queued, Skipped, "c skipped"),
@@ -85,7 +85,7 @@ async fn a_batch_with_a_lost_guard_records_nothing(#[case] backend: Backend) {
         .await
         .unwrap();
     let err = transitions_durably(
-        &store.db,
+        &store,
         &[
             step(a.id, Running, Succeeded, "a's end"),
             step(b.id, Queued, Running, "b's start"),
@@ -103,7 +103,7 @@ async fn a_batch_with_a_lost_guard_records_nothing(#[case] backend: Backend) {
     assert_eq!(a_now.log_excerpt, None);
     // Every guard failing is reported the same way.
     let err = transitions_durably(
-        &store.db,
+        &store,
         &[
             step(b.id, Queued, Running, "x"),
             step(b.id + 1000, Queued, Running, "y"),

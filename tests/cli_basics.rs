@@ -147,6 +147,7 @@ async fn postgres_over_tls_when_the_url_asks_for_it() {
     let tls = orch::store::Store {
         db: orch::store::connect::connect(&target, 1).await.unwrap(),
         target,
+        outage: Default::default(),
     };
     let used = query_strings(
         &tls,

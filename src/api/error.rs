@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::error::Error;
+use crate::error::{Class, Error};
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -45,22 +45,21 @@ impl ApiError {
 
 impl From<Error> for ApiError {
     fn from(err: Error) -> Self {
-        let status = match &err {
-            Error::UnknownTask { .. } | Error::UnknownRun { .. } => StatusCode::NOT_FOUND,
-            Error::NotAwaitingDecision { .. }
-            | Error::AlreadyDecided { .. }
-            | Error::ApprovalTimedOut { .. }
-            | Error::TransitionLost { .. } => StatusCode::CONFLICT,
-            Error::IllegalTransition { .. } => {
+        // The same classification as the exit codes: every error has its status.
+        let status = match err.class() {
+            Class::NotFound => StatusCode::NOT_FOUND,
+            Class::Conflict => StatusCode::CONFLICT,
+            Class::BadTransition => {
                 return ApiError::field(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "status",
                     err.to_string(),
                 );
             }
-            Error::Usage { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Error::DatabaseUnreachable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
+            Class::Usage => StatusCode::UNPROCESSABLE_ENTITY,
+            Class::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Class::Undelivered => StatusCode::BAD_GATEWAY,
+            Class::Io | Class::Database => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::new(status, err.to_string())
     }
@@ -83,5 +82,44 @@ impl IntoResponse for ApiError {
             }),
         )
             .into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conflicts_that_once_fell_into_a_wildcard_are_409() {
+        let holder = crate::error::Holder {
+            owner: "h:1:ab".to_owned(),
+            run_id: None,
+            heartbeat_at: chrono::Utc::now(),
+        };
+        let leased = Error::Leased {
+            what: "run `r`".to_owned(),
+            holder,
+            hint: crate::error::LeaseHint::Wait,
+        };
+        for (err, status) in [
+            (leased, StatusCode::CONFLICT),
+            (Error::DeliveryBusy { id: 3 }, StatusCode::CONFLICT),
+            (
+                Error::RunIdTaken {
+                    run_id: "r".to_owned(),
+                },
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            (Error::UnknownDelivery { id: 3 }, StatusCode::NOT_FOUND),
+            (
+                Error::Database {
+                    detail: "connection reset".to_owned(),
+                    transient: true,
+                },
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
+        ] {
+            assert_eq!(ApiError::from(err).status, status);
+        }
     }
 }

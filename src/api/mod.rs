@@ -22,6 +22,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::config::Config;
 use crate::store::Store;
 use auth::ApiToken;
 
@@ -34,6 +35,8 @@ pub struct AppState {
     pub store: Store,
     /// When set, every write needs `Authorization: Bearer <token>`.
     pub token: Option<Arc<ApiToken>>,
+    /// Read once at start: notification timing and the environment's webhook URLs.
+    pub config: Arc<Config>,
 }
 
 #[derive(OpenApi)]

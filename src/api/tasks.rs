@@ -1,6 +1,7 @@
 //! The handlers of `/agents/tasks`, each a thin layer over the store functions the CLI uses.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -17,6 +18,7 @@ use super::AppState;
 use super::auth::WriteAccess;
 use super::body::parse;
 use super::error::{ApiError, ErrorBody};
+use crate::config::Config;
 use crate::plan::is_valid_name;
 use crate::store::json;
 use crate::store::mutation::{NewTask, insert_task};
@@ -324,7 +326,7 @@ async fn decide_with(
         return Err(unprocessable("by", "`by` is empty: say who decides"));
     }
     // A gate past its deadline is rejected first (and this decision refused with 409).
-    match crate::commands::housekeeping::sweep(&state.store).await {
+    match crate::runner::recovery::recover(&state.store, &state.config).await {
         Ok(expired) => expired.detach(),
         Err(e) => tracing::warn!("approval timeouts: {e}"),
     }
@@ -341,15 +343,23 @@ async fn decide_with(
     .await?;
     // In a task of its own: the answer waits for none of it, and a client that hangs up
     // cannot cut a delivery off halfway.
-    tokio::spawn(notify_decision(state.store.clone(), row.clone()));
+    tokio::spawn(notify_decision(
+        state.store.clone(),
+        state.config.clone(),
+        row.clone(),
+    ));
     Ok(Json(json::task(&row)))
 }
 
 /// Tells the targets saved with the task's run about the decision. A problem is logged,
 /// never returned (the decision stands; undelivered rows are retried by later commands).
-async fn notify_decision(store: crate::store::Store, row: crate::store::agents_task::Model) {
+async fn notify_decision(
+    store: crate::store::Store,
+    config: Arc<Config>,
+    row: crate::store::agents_task::Model,
+) {
     let notice = crate::notify::notifier::decision_notice(&row);
-    match crate::notify::Notifier::for_run(&store, Some(&row.run_id)).await {
+    match crate::notify::Notifier::for_run(&store, &config, Some(&row.run_id)).await {
         Ok(notifier) => {
             if let Err(e) = notifier.emit(&notice).await {
                 tracing::warn!("notify: {e}");

@@ -1,6 +1,7 @@
 //! `orch approve` and `orch reject`: one guarded decision on a task awaiting approval.
 
 use crate::cli::DecideArgs;
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::notify::Notifier;
 use crate::notify::notifier::{decision_notice, stale_pending};
@@ -9,10 +10,16 @@ use crate::store::transition::{Decision, decide};
 use crate::store::{Store, json};
 use crate::ui::Output;
 
-pub async fn run(store: &Store, args: DecideArgs, approve: bool, out: Output) -> Result<i32> {
+pub async fn run(
+    store: &Store,
+    config: &Config,
+    args: DecideArgs,
+    approve: bool,
+    out: Output,
+) -> Result<i32> {
     let by = match args.by {
         Some(name) => name,
-        None => default_decider(),
+        None => config.user.clone(),
     };
     let by = by.trim().to_owned();
     if by.is_empty() {
@@ -22,7 +29,7 @@ pub async fn run(store: &Store, args: DecideArgs, approve: bool, out: Output) ->
     }
     let note = args.note.filter(|n| !n.trim().is_empty());
     // Past its deadline, the task is rejected first, and this decision is refused (exit 5).
-    let expired = super::housekeeping::sweep(store).await?;
+    let expired = crate::runner::recovery::recover(store, config).await?;
     let decided = decide(
         &store.db,
         args.id,
@@ -37,15 +44,13 @@ pub async fn run(store: &Store, args: DecideArgs, approve: bool, out: Output) ->
     let row = match decided {
         Ok(row) => row,
         Err(e) => {
-            expired
-                .drain(crate::notify::Settings::from_env().wait)
-                .await;
+            expired.drain(config.notify.wait).await;
             return Err(e);
         }
     };
     // The targets saved with the task's run hear of the decision (no plan file needed), and
     // what earlier commands could not deliver goes out again alongside.
-    let notifier = Notifier::for_run(store, Some(&row.run_id)).await?;
+    let notifier = Notifier::for_run(store, config, Some(&row.run_id)).await?;
     if let Err(e) = notifier.emit(&decision_notice(&row)).await {
         eprintln!("warning: notify: {e}");
     }
@@ -81,7 +86,7 @@ pub async fn run(store: &Store, args: DecideArgs, approve: bool, out: Output) ->
     );
     printed?;
     if args.resume {
-        return match super::resume::run(store, &row.run_id, None, args.json, out).await {
+        return match super::resume::run(store, config, &row.run_id, None, args.json, out).await {
             // The decision stands; the orch driving the run reads decisions before it ends.
             Err(Error::Leased { holder, .. }) => Err(Error::DecidedWhileDriven {
                 run_id: row.run_id.clone(),
@@ -91,19 +96,4 @@ pub async fn run(store: &Store, args: DecideArgs, approve: bool, out: Output) ->
         };
     }
     Ok(0)
-}
-
-/// The user name from the environment, as most Unix tools find it, else the account name.
-fn default_decider() -> String {
-    ["USER", "USERNAME", "LOGNAME"]
-        .iter()
-        .filter_map(|k| std::env::var(k).ok())
-        .find(|v| !v.trim().is_empty())
-        .or_else(|| {
-            nix::unistd::User::from_uid(nix::unistd::getuid())
-                .ok()
-                .flatten()
-                .map(|u| u.name)
-        })
-        .unwrap_or_else(|| "unknown".to_owned())
 }

@@ -1,8 +1,7 @@
-//! One file per subcommand; `dispatch` resolves the configuration once and hands each command
-//! what it needs. Every command returns the process exit code (or an error that carries one).
+//! One file per subcommand; `dispatch` builds the configuration once ([`Config`]) and hands
+//! each command what it needs. Every command returns the process exit code (or an error that carries one).
 
 mod decide;
-pub(crate) mod housekeeping;
 mod logs;
 mod migrate;
 mod notify;
@@ -16,9 +15,11 @@ mod shell_help;
 mod tasks;
 
 use crate::cli::{Cli, Command, NotifyCommand};
-use crate::config::DatabaseTarget;
+use crate::config::Config;
 use crate::error::Result;
-use crate::store::connect::{Pool, Schema, open};
+use crate::store::connect::{Pool, Schema};
+use crate::store::outage::Outage;
+use crate::store::{Store, open};
 use crate::ui::Output;
 
 pub async fn dispatch(cli: Cli) -> Result<i32> {
@@ -29,22 +30,23 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
         Command::Man => return shell_help::man(out),
         _ => {}
     }
+    // The one read of the environment: everything below gets what it needs from here.
+    let config = Config::from_process(cli.database_url)?;
     if let Command::Plan(cmd) = cli.command {
         // Validation never touches the database, so its configuration does not matter.
-        return plan::run(cmd, out);
+        return plan::run(&config, cmd, out);
     }
     if let Command::Notify(NotifyCommand::Test { slack, email }) = cli.command {
         // A test message needs only the webhook URLs.
-        return notify::test(slack, email, out).await;
+        return notify::test(&config, slack, email, out).await;
     }
-    let target = DatabaseTarget::resolve(cli.database_url.as_deref())?;
     match cli.command {
         // The database is opened only once the plan is known to be good.
-        Command::Run(args) => run::run(&target, args, out).await,
+        Command::Run(args) => run::run(&config, args, out).await,
         // Refuses an unsafe bind before touching the database.
-        Command::Serve(args) => serve::run(&target, args).await,
+        Command::Serve(args) => serve::run(config, args).await,
         Command::Migrate(cmd) => {
-            let store = open(&target, Schema::AsIs, Pool::Single).await?;
+            let store = open_store(&config, Schema::AsIs, Pool::Single).await?;
             migrate::run(&store, cmd, out).await
         }
         command => {
@@ -55,17 +57,19 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
                 }
                 _ => Pool::Shared,
             };
-            let store = open(&target, Schema::Migrate, pool).await?;
+            let store = open_store(&config, Schema::Migrate, pool).await?;
+            let config = &config;
             match command {
                 Command::Tasks(cmd) => tasks::run(&store, cmd, out).await,
-                Command::Runs(cmd) => runs::run(&store, cmd, out).await,
-                Command::Approve(args) => decide::run(&store, args, true, out).await,
-                Command::Reject(args) => decide::run(&store, args, false, out).await,
+                Command::Runs(cmd) => runs::run(&store, config, cmd, out).await,
+                Command::Approve(args) => decide::run(&store, config, args, true, out).await,
+                Command::Reject(args) => decide::run(&store, config, args, false, out).await,
                 Command::Logs(args) => logs::run(&store, args).await,
                 Command::Resume(args) => {
-                    resume::run(&store, &args.run_id, args.concurrency, args.json, out).await
+                    let (id, concurrency) = (&args.run_id, args.concurrency);
+                    resume::run(&store, config, id, concurrency, args.json, out).await
                 }
-                Command::Notify(cmd) => notify::run(&store, cmd, out).await,
+                Command::Notify(cmd) => notify::run(&store, config, cmd, out).await,
                 Command::Prune(args) => prune::run(&store, args, out).await,
                 Command::Run(_)
                 | Command::Plan(_)
@@ -78,4 +82,14 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
             }
         }
     }
+}
+
+/// Opens the database the configuration names; its writes during a drive ride out an
+/// outage for the configured bound.
+pub(crate) async fn open_store(config: &Config, schema: Schema, pool: Pool) -> Result<Store> {
+    let mut store = open(&config.database()?, schema, pool).await?;
+    store.outage = Outage {
+        bound: config.timing.outage,
+    };
+    Ok(store)
 }

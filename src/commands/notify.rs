@@ -1,27 +1,27 @@
 //! `orch notify list | retry | test`, and the bounded wait for deliveries that `run`,
 //! `approve` and `reject` share.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use serde_json::json;
 
 use crate::cli::{NotifyCommand, NotifyListArgs};
-use crate::config::display_url;
+use crate::config::Config;
 use crate::error::{Error, Result, code};
+use crate::format::url::display_url;
 use crate::notify::notifier::env_redactor;
 use crate::notify::send::{Meta, post};
 use crate::notify::target::Endpoint;
-use crate::notify::{Notifier, Settings, Target, TargetKind};
+use crate::notify::{Notifier, Target, TargetKind};
 use crate::store::delivery::{self, DeliveryFilter, Sweep};
 use crate::store::webhook_delivery::{self, DeliveryStatus};
 use crate::store::{Store, json};
 use crate::ui::{Output, table};
 
-pub async fn run(store: &Store, cmd: NotifyCommand, out: Output) -> Result<i32> {
+pub async fn run(store: &Store, config: &Config, cmd: NotifyCommand, out: Output) -> Result<i32> {
     match cmd {
         NotifyCommand::List(args) => list(store, args, out).await,
-        NotifyCommand::Retry { id } => retry(store, id, out).await,
+        NotifyCommand::Retry { id } => retry(store, config, id, out).await,
         NotifyCommand::Test { .. } => unreachable!("`notify test` needs no database"),
     }
 }
@@ -44,8 +44,8 @@ async fn list(store: &Store, args: NotifyListArgs, out: Output) -> Result<i32> {
     Ok(code::SUCCESS)
 }
 
-async fn retry(store: &Store, id: Option<i64>, out: Output) -> Result<i32> {
-    let notifier = Notifier::for_run(store, None).await?;
+async fn retry(store: &Store, config: &Config, id: Option<i64>, out: Output) -> Result<i32> {
+    let notifier = Notifier::for_run(store, config, None).await?;
     let taken = match id {
         Some(id) => {
             let row = delivery::get(&store.db, id).await?;
@@ -106,8 +106,8 @@ fn outcome_line(d: &webhook_delivery::Model) -> String {
 }
 
 /// `orch notify test`: one request to each asked target, its answer printed. No database.
-pub async fn test(slack: bool, email: bool, out: Output) -> Result<i32> {
-    let env: HashMap<String, String> = std::env::vars().collect();
+pub async fn test(config: &Config, slack: bool, email: bool, out: Output) -> Result<i32> {
+    let env = &config.env;
     let kinds: Vec<TargetKind> = match (slack, email) {
         (true, false) => vec![TargetKind::Slack],
         (false, true) => vec![TargetKind::Email],
@@ -126,7 +126,7 @@ pub async fn test(slack: bool, email: bool, out: Output) -> Result<i32> {
             secret: None,
             on: Vec::new(),
         };
-        match target.resolve(&env) {
+        match target.resolve(env) {
             Ok(e) => endpoints.push(e),
             Err(_) => missing.push(var),
         }
@@ -135,9 +135,9 @@ pub async fn test(slack: bool, email: bool, out: Output) -> Result<i32> {
         return Err(Error::NotifyNotConfigured { asked: missing });
     }
     let targets: Vec<Target> = endpoints.iter().map(|e| e.target.clone()).collect();
-    let redactor = env_redactor(&env, &targets);
+    let redactor = env_redactor(env, &targets);
     let host = gethostname::gethostname().to_string_lossy().into_owned();
-    let settings = Settings::from_env();
+    let settings = config.notify;
     let mut failed = 0;
     for var in &missing {
         out.print(&format!("skipped: `{var}` is not set"))?;

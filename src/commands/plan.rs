@@ -2,24 +2,22 @@
 //! running anything or touching the database; and `orch plan schema`, the plan format as a
 //! JSON Schema for editors.
 
-use std::collections::HashMap;
-
 use crate::cli::PlanCommand;
+use crate::config::Config;
 use crate::error::{Error, PlanIssue, Result, code};
 use crate::plan::resolve::unset_variables;
 use crate::ui::Output;
 
-pub fn run(cmd: PlanCommand, out: Output) -> Result<i32> {
+pub fn run(config: &Config, cmd: PlanCommand, out: Output) -> Result<i32> {
     let (plan, strict_env) = match cmd {
         PlanCommand::Schema => {
-            out.print(&crate::plan::schema::render())?;
+            out.print(&crate::plan::json_schema())?;
             return Ok(code::SUCCESS);
         }
         PlanCommand::Validate { plan, strict_env } => (plan, strict_env),
     };
     let loaded = crate::plan::load(&plan)?;
-    let env: HashMap<String, String> = std::env::vars().collect();
-    let unset = unset_variables(&loaded, &env);
+    let unset = unset_variables(&loaded, &config.env);
     let file = plan.display().to_string();
     if strict_env && !unset.is_empty() {
         return Err(Error::Plan {

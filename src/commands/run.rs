@@ -5,38 +5,36 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use nix::sys::signal::Signal;
-use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::watch;
-
 use crate::cli::RunArgs;
-use crate::config::{DatabaseTarget, url_password};
-use crate::error::{Error, LeaseHint, Result, code};
-use crate::notify::notifier::{stale_pending, target_secrets};
+use crate::config::{Config, DatabaseTarget, GitHubStep};
+use crate::error::{Result, code};
+use crate::format::url::url_password;
+use crate::notify::notifier::target_secrets;
 use crate::notify::target::effective;
-use crate::notify::{Notifier, Settings, Target};
+use crate::notify::{Notifier, Target};
 use crate::plan::resolve::{Resolved, resolve};
-use crate::plan::secrets::MASK;
-use crate::runner::heartbeat::Heartbeat;
+use crate::runner::session::Session;
 use crate::runner::{RunReport, RunRequest, execute, run_id};
-use crate::store::connect::{Pool, Schema, open};
+use crate::secrets::MASK;
+use crate::store::connect::{Pool, Schema};
 use crate::store::delivery::DeliveryFilter;
-use crate::store::lease::{self, Timing, owner_id};
+use crate::store::lease::LeaseKey;
 use crate::store::{Store, TaskStatus};
-use crate::ui::progress::{Plain, Spinners};
+use crate::ui::progress::reporter;
 use crate::ui::{Output, github, summary};
 
-pub async fn run(target: &DatabaseTarget, args: RunArgs, out: Output) -> Result<i32> {
+pub async fn run(config: &Config, args: RunArgs, out: Output) -> Result<i32> {
     let plan = crate::plan::load(&args.plan)?;
-    let process_env: HashMap<String, String> = std::env::vars().collect();
-    let (targets, notify_warnings) = effective(&plan.notify, &process_env);
-    let extra = extra_secrets(target, &targets, &process_env);
+    let target = config.database()?;
+    let env = &config.env;
+    let (targets, notify_warnings) = effective(&plan.notify, env);
+    let extra = extra_secrets(&target, &targets, env);
     let only = if args.with_deps {
         crate::plan::graph::with_dependencies(&plan.tasks, &args.only)
     } else {
         args.only.clone()
     };
-    let resolved = resolve(&plan, &process_env, &only, &extra)?;
+    let resolved = resolve(&plan, env, &only, &extra)?;
 
     for w in &notify_warnings {
         eprintln!("warning: {w}");
@@ -46,70 +44,34 @@ pub async fn run(target: &DatabaseTarget, args: RunArgs, out: Output) -> Result<
         return Ok(code::SUCCESS);
     }
 
-    let store = open(target, Schema::Migrate, Pool::Shared).await?;
-    // Caught from here on: a SIGTERM while orch takes its leases still ends cleanly (the
-    // run sees it at once, and the leases are released).
-    let (cancel_tx, cancel_rx) = watch::channel(None);
-    tokio::spawn(forward_signals(cancel_tx));
-    let expired = super::housekeeping::sweep(&store).await?;
-    let (owner, timing) = (owner_id(), Timing::from_env());
+    let store = super::open_store(config, Schema::Migrate, Pool::Shared).await?;
+    let mut session = Session::begin(&store, config).await?;
     if !args.allow_overlap {
-        let key = lease::plan_key(&plan.name);
-        if let Err(holder) = lease::acquire(
-            &store.db,
-            &key,
-            &plan.name,
-            None,
-            &owner,
-            timing.stale_after,
-        )
-        .await?
-        {
-            return Err(Error::Leased {
-                what: format!("plan `{}`", plan.name),
-                holder,
-                hint: LeaseHint::Overlap,
-            });
-        }
+        session
+            .lease(LeaseKey::Plan(plan.name.clone()), &plan.name, None)
+            .await?;
     }
-    let heartbeat = Heartbeat::start(&store, &owner, timing);
+    session.beat();
     let notifier = Notifier::new(
         store.clone(),
         targets,
-        process_env,
+        env.clone(),
         resolved.redactor.clone(),
-        Settings::from_env(),
+        config.notify,
     );
-    // What earlier commands could not deliver goes out again alongside this run.
-    if let Err(e) = notifier.sweep(stale_pending()).await {
-        eprintln!("warning: notify: {e}");
-    }
+    session.resend_stale(&notifier).await;
 
-    let trigger = match std::env::var("CI") {
-        Ok(v) if !v.is_empty() && v != "false" && v != "0" => "ci",
-        _ => "manual",
-    };
     let request = RunRequest {
         plan: &plan,
         resolved,
         run_id: args.run_id,
         log_dir: args.log_dir,
-        trigger: trigger.to_owned(),
+        trigger: config.trigger.to_owned(),
         concurrency: args.concurrency.unwrap_or(plan.concurrency),
         notifier: notifier.clone(),
-        owner: owner.clone(),
-        timing,
     };
-    let report = if out.tty {
-        execute(&store, request, &Spinners::new(), cancel_rx).await
-    } else {
-        execute(&store, request, &Plain, cancel_rx).await
-    };
-    // Done driving, whatever happened: the leases go (after a crash they would lapse).
-    heartbeat.stop().await;
-    if let Err(e) = lease::release(&store.db, &owner).await {
-        eprintln!("warning: {e}");
-    }
+    let report = execute(&store, &mut session, request, &*reporter(out)).await;
+    session.release().await;
     let report = match report {
         Ok(r) => r,
         Err(e) => {
@@ -119,8 +81,8 @@ pub async fn run(target: &DatabaseTarget, args: RunArgs, out: Output) -> Result<
             return Err(e);
         }
     };
-    let code = conclude(&store, &notifier, &report, out, args.json).await;
-    expired.drain(notifier.settings().wait).await;
+    let code = conclude(&store, config, &notifier, &report, out, args.json).await;
+    session.end(config.notify.wait).await;
     code
 }
 
@@ -143,6 +105,7 @@ pub(super) fn extra_secrets(
 /// code: 130/143 after a signal, 1 when a task of the run failed, else 0.
 pub(super) async fn conclude(
     store: &Store,
+    config: &Config,
     notifier: &Notifier,
     report: &RunReport,
     out: Output,
@@ -154,8 +117,8 @@ pub(super) async fn conclude(
     } else {
         out.print(&summary::render(report, out.tty))
     };
-    if github::in_actions() {
-        report_to_github(report, out, json);
+    if let Some(step) = &config.github {
+        report_to_github(report, step, out, json);
     }
     // Interrupted: a short wait; what is left is retried by the next command.
     let wait = match report.cancelled {
@@ -178,7 +141,7 @@ pub(super) async fn conclude(
 
 /// The job summary and failure annotations of a GitHub Actions step. A summary that cannot
 /// be written is a warning: the run's outcome does not depend on the job page.
-fn report_to_github(report: &RunReport, out: Output, json: bool) {
+fn report_to_github(report: &RunReport, step: &GitHubStep, out: Output, json: bool) {
     let notes = github::annotations(report);
     if !notes.is_empty() {
         // The runner reads workflow commands on both streams; keep `--json` stdout clean.
@@ -190,36 +153,24 @@ fn report_to_github(report: &RunReport, out: Output, json: bool) {
             eprintln!("warning: {e}");
         }
     }
-    let Ok(path) = std::env::var("GITHUB_STEP_SUMMARY") else {
+    let Some(path) = &step.step_summary else {
         return;
     };
     let written = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(&path)
+        .open(path)
         .and_then(|mut f| std::io::Write::write_all(&mut f, github::markdown(report).as_bytes()));
     if let Err(e) = written {
-        eprintln!("warning: cannot write the job summary to `{path}`: {e}");
+        eprintln!(
+            "warning: cannot write the job summary to `{}`: {e}",
+            path.display()
+        );
     }
 }
 
 /// After a signal, how long orch still waits for notifications under way.
 const CANCELLED_WAIT: Duration = Duration::from_secs(5);
-
-/// SIGINT and SIGTERM are passed to the running task's process group; the run then stops.
-pub(super) async fn forward_signals(tx: watch::Sender<Option<i32>>) {
-    let (Ok(mut int), Ok(mut term)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        return;
-    };
-    let sig = tokio::select! {
-        _ = int.recv() => Signal::SIGINT,
-        _ = term.recv() => Signal::SIGTERM,
-    };
-    let _ = tx.send(Some(sig as i32));
-}
 
 fn dry_run(
     plan: &crate::plan::Plan,

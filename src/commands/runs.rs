@@ -1,16 +1,17 @@
 //! `orch runs list` and `orch runs show`.
 
 use crate::cli::RunsCommand;
+use crate::config::Config;
 use crate::error::Result;
 use crate::store::query::{get_run, list_runs, run_tasks};
 use crate::store::{Store, json};
 use crate::ui::{Output, table};
 
-pub async fn run(store: &Store, cmd: RunsCommand, out: Output) -> Result<i32> {
+pub async fn run(store: &Store, config: &Config, cmd: RunsCommand, out: Output) -> Result<i32> {
     match cmd {
         RunsCommand::List(args) => {
             // Runs whose orch died show as they really are: their running tasks `failed`.
-            let housekeeping = super::housekeeping::sweep(store).await?;
+            let recovery = crate::runner::recovery::recover(store, config).await?;
             let runs = list_runs(&store.db, args.limit).await?;
             if args.json {
                 out.json(&serde_json::Value::Array(
@@ -21,9 +22,7 @@ pub async fn run(store: &Store, cmd: RunsCommand, out: Output) -> Result<i32> {
             } else {
                 out.print(&table::runs(&runs, out.tty))?;
             }
-            housekeeping
-                .drain(crate::notify::Settings::from_env().wait)
-                .await;
+            recovery.drain(config.notify.wait).await;
         }
         RunsCommand::Show(args) => {
             let run = get_run(&store.db, &args.run_id).await?;

@@ -7,12 +7,12 @@ use tokio::signal::unix::{SignalKind, signal};
 use crate::api::auth::ApiToken;
 use crate::api::{AppState, serve};
 use crate::cli::ServeArgs;
-use crate::config::DatabaseTarget;
+use crate::config::Config;
 use crate::error::{Error, Result, code};
-use crate::store::connect::{Pool, Schema, open};
+use crate::store::connect::{Pool, Schema};
 
-pub async fn run(target: &DatabaseTarget, args: ServeArgs) -> Result<i32> {
-    let token = load_token(&args)?;
+pub async fn run(config: Config, args: ServeArgs) -> Result<i32> {
+    let token = load_token(&config, &args)?;
     if !args.bind.ip().is_loopback() && token.is_none() {
         return Err(Error::Usage {
             message: format!(
@@ -22,7 +22,7 @@ pub async fn run(target: &DatabaseTarget, args: ServeArgs) -> Result<i32> {
             ),
         });
     }
-    let store = open(target, Schema::Migrate, Pool::Serve).await?;
+    let store = super::open_store(&config, Schema::Migrate, Pool::Serve).await?;
     init_logging();
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
@@ -43,6 +43,7 @@ pub async fn run(target: &DatabaseTarget, args: ServeArgs) -> Result<i32> {
     let state = AppState {
         store,
         token: token.map(Arc::new),
+        config: Arc::new(config),
     };
     serve(listener, state, shutdown_signal())
         .await
@@ -54,13 +55,13 @@ pub async fn run(target: &DatabaseTarget, args: ServeArgs) -> Result<i32> {
     Ok(code::SUCCESS)
 }
 
-fn load_token(args: &ServeArgs) -> Result<Option<ApiToken>> {
+fn load_token(config: &Config, args: &ServeArgs) -> Result<Option<ApiToken>> {
     let raw = match &args.token_file {
         Some(path) => Some(std::fs::read_to_string(path).map_err(|source| Error::Io {
             context: format!("cannot read token file `{}`", path.display()),
             source,
         })?),
-        None => std::env::var("ORCH_API_TOKEN").ok(),
+        None => config.api_token.as_ref().map(|t| t.0.clone()),
     };
     Ok(raw
         .map(|t| t.trim().to_owned())

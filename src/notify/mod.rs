@@ -16,5 +16,4 @@ pub mod target;
 pub use event::Event;
 pub use notifier::Notifier;
 pub use payload::{Notice, RunDigest};
-pub use send::Settings;
 pub use target::{Target, TargetKind};

@@ -10,11 +10,12 @@ use tokio::task::JoinSet;
 
 use super::event::Event;
 use super::payload::{Notice, body};
-use super::send::{Meta, Next, Settings, post};
+use super::send::{Meta, Next, backoff_before, post};
 use super::target::{Endpoint, Target, with_env_defaults};
-use crate::config::display_url;
+use crate::config::{Config, NotifySettings};
 use crate::error::Result;
-use crate::plan::secrets::{Redactor, is_secret_name};
+use crate::format::url::display_url;
+use crate::secrets::{Redactor, is_secret_name};
 use crate::store::delivery::{self, AttemptRecord, Lease, NewDelivery, Sweep};
 use crate::store::webhook_delivery::{self, DeliveryStatus};
 use crate::store::{Store, agents_run, now};
@@ -30,7 +31,7 @@ struct Inner {
     targets: Vec<Target>,
     env: HashMap<String, String>,
     redactor: Arc<Redactor>,
-    settings: Settings,
+    settings: NotifySettings,
     tasks: Mutex<JoinSet<()>>,
     /// Deliveries being sent by this process and their leases, to release if it stops
     /// waiting for them.
@@ -59,7 +60,7 @@ impl Notifier {
         targets: Vec<Target>,
         env: HashMap<String, String>,
         redactor: Redactor,
-        settings: Settings,
+        settings: NotifySettings,
     ) -> Self {
         Notifier {
             inner: Arc::new(Inner {
@@ -77,8 +78,8 @@ impl Notifier {
 
     /// A notifier for decisions and retries, outside a run: the run's saved targets (plus
     /// the environment's `slack`/`email`), URLs from this process's environment.
-    pub async fn for_run(store: &Store, run_id: Option<&str>) -> Result<Self> {
-        let env: HashMap<String, String> = std::env::vars().collect();
+    pub async fn for_run(store: &Store, config: &Config, run_id: Option<&str>) -> Result<Self> {
+        let env = config.env.clone();
         let saved = match run_id {
             Some(id) => saved_targets(store, id).await?,
             None => Vec::new(),
@@ -90,7 +91,7 @@ impl Notifier {
             targets,
             env,
             redactor,
-            Settings::from_env(),
+            config.notify,
         ))
     }
 
@@ -98,7 +99,7 @@ impl Notifier {
         &self.inner.targets
     }
 
-    pub fn settings(&self) -> Settings {
+    pub fn settings(&self) -> NotifySettings {
         self.inner.settings
     }
 
@@ -277,7 +278,7 @@ struct Job {
 struct Sender {
     store: Store,
     redactor: Arc<Redactor>,
-    settings: Settings,
+    settings: NotifySettings,
     permits: Arc<Semaphore>,
 }
 
@@ -333,7 +334,7 @@ impl Sender {
             }
             match next {
                 Next::Retry(after) if !last => {
-                    let wait = after.unwrap_or_else(|| self.settings.backoff_before(attempt + 1));
+                    let wait = after.unwrap_or_else(|| backoff_before(&self.settings, attempt + 1));
                     tokio::time::sleep(wait).await;
                 }
                 _ => break,

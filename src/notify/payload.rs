@@ -7,9 +7,10 @@ use serde_json::{Map, Value, json};
 
 use super::event::Event;
 use super::target::TargetKind;
+use crate::format::time::duration_ms;
+use crate::status::status_counts;
 use crate::store::json::{task as task_json, timestamp};
 use crate::store::{TaskStatus, agents_task};
-use crate::ui::format::{duration_ms, status_counts};
 
 /// Something that happened, with what a message about it needs.
 #[derive(Clone, Debug)]

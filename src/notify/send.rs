@@ -10,60 +10,17 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 
 use super::sign::{SIGNATURE_HEADER, TIMESTAMP_HEADER, signature};
 use super::target::{Endpoint, TargetKind};
-use crate::config::display_url;
+use crate::config::NotifySettings;
+use crate::format::url::display_url;
 
 /// The longest `Retry-After` orch honours.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 /// How much of a receiver's answer is kept (for `orch notify test` and the row's error).
 const ANSWER_LIMIT: usize = 512;
 
-/// Delivery timing. The defaults are the documented behaviour; the `ORCH_NOTIFY_*`
-/// variables exist so the tests can run in seconds (docs/ORCHESTRATION.md §9 lists them as
-/// meant for tests).
-#[derive(Clone, Copy, Debug)]
-pub struct Settings {
-    /// Per request.
-    pub timeout: Duration,
-    /// Attempts per delivery before it is left `pending` for a later retry.
-    pub attempts: u32,
-    /// The first wait between attempts; doubled each time, with jitter.
-    pub backoff: Duration,
-    /// How long `orch run` (and `approve`/`reject`) wait for deliveries still under way.
-    pub wait: Duration,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            timeout: Duration::from_secs(10),
-            attempts: 3,
-            backoff: Duration::from_secs(1),
-            wait: Duration::from_secs(60),
-        }
-    }
-}
-
-impl Settings {
-    pub fn from_env() -> Self {
-        let ms = |var: &str| {
-            std::env::var(var)
-                .ok()
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_millis)
-        };
-        let d = Settings::default();
-        Settings {
-            timeout: ms("ORCH_NOTIFY_TIMEOUT_MS").unwrap_or(d.timeout),
-            attempts: d.attempts,
-            backoff: ms("ORCH_NOTIFY_BACKOFF_MS").unwrap_or(d.backoff),
-            wait: ms("ORCH_NOTIFY_WAIT_MS").unwrap_or(d.wait),
-        }
-    }
-
-    /// The wait before attempt `next` (2, 3, …): `backoff × 2^(next−2)`, with jitter.
-    pub fn backoff_before(&self, next: u32) -> Duration {
-        crate::backoff::jittered(self.backoff, next.saturating_sub(1), MAX_RETRY_AFTER)
-    }
+/// The wait before attempt `next` (2, 3, …): `backoff × 2^(next−2)`, with jitter.
+pub fn backoff_before(settings: &NotifySettings, next: u32) -> Duration {
+    crate::backoff::jittered(settings.backoff, next.saturating_sub(1), MAX_RETRY_AFTER)
 }
 
 /// What a receiver answered, or why there was no answer.
@@ -297,11 +254,11 @@ mod tests {
 
     #[test]
     fn backoff_doubles_with_jitter() {
-        let s = Settings::default();
+        let s = NotifySettings::default();
         for _ in 0..20 {
-            let second = s.backoff_before(2);
+            let second = backoff_before(&s, 2);
             assert!(second >= Duration::from_millis(500) && second <= Duration::from_secs(1));
-            let third = s.backoff_before(3);
+            let third = backoff_before(&s, 3);
             assert!(third >= Duration::from_secs(1) && third <= Duration::from_secs(2));
         }
     }

@@ -20,7 +20,7 @@ pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
     mac.update(b".");
     mac.update(body);
     let digest = mac.finalize().into_bytes();
-    format!("sha256={}", crate::plan::load::hex(&digest))
+    format!("sha256={}", crate::format::hex::hex(&digest))
 }
 
 #[cfg(test)]

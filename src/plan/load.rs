@@ -5,10 +5,11 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use regex::RegexBuilder;
-use serde_saphyr::{Location, Spanned};
+use serde_saphyr::Spanned;
 use sha2::{Digest, Sha256};
 
 use super::expand::{self, ExpandError};
+use super::issues::{at, issue, loc};
 use super::raw::{RawPlan, RawTask};
 use std::time::Duration;
 
@@ -16,20 +17,10 @@ use super::{
     Approval, Command, EnvVar, Loc, Plan, PlanSource, TaskSpec, Timeout, When, is_valid_name,
 };
 use crate::error::{Error, PlanIssue, Result};
+use crate::format::hex::hex;
 
 pub const DEFAULT_RUN_ID: &str = "{name}-{date}";
 const RUN_ID_PLACEHOLDERS: [&str; 3] = ["{name}", "{date}", "{time}"];
-
-fn loc(l: &Location) -> Loc {
-    Loc {
-        line: l.line(),
-        column: l.column(),
-    }
-}
-
-pub(super) fn at<T>(s: &Spanned<T>) -> Loc {
-    loc(&s.referenced)
-}
 
 /// Reads and validates the plan at `path`.
 pub fn load(path: &Path) -> Result<Plan> {
@@ -95,14 +86,6 @@ fn yaml_message(e: &serde_saphyr::Error) -> String {
 }
 
 /// Lowercase hex of `bytes` (digests).
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-pub(super) fn issue(issues: &mut Vec<PlanIssue>, loc: Loc, message: String) {
-    issues.push(PlanIssue { loc, message });
-}
-
 fn validate(raw: RawPlan, issues: &mut Vec<PlanIssue>) -> Plan {
     let name = raw.name.value.clone();
     if !is_valid_name(&name) {

@@ -3,12 +3,12 @@
 
 pub mod expand;
 pub mod graph;
-pub mod load;
+mod issues;
+mod load;
 mod notify;
 mod raw;
 pub mod resolve;
 pub mod schema;
-pub mod secrets;
 
 use std::path::PathBuf;
 
@@ -27,12 +27,7 @@ pub fn is_valid_name(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
-/// A line and column in the plan file, 1-based.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub struct Loc {
-    pub line: u64,
-    pub column: u64,
-}
+pub use crate::error::Loc;
 
 /// A validated plan.
 #[derive(Clone, Debug)]
@@ -159,4 +154,14 @@ impl Command {
             Command::Shell(s) => vec!["sh".to_owned(), "-c".to_owned(), s.clone()],
         }
     }
+}
+
+/// The plan's JSON Schema (`orch plan schema`), derived from the types that parse plans, as pretty JSON with a trailing newline, exactly as `docs/plan.schema.json`.
+pub fn json_schema() -> String {
+    let schema = schemars::generate::SchemaSettings::draft07()
+        .into_generator()
+        .into_root_schema_for::<raw::RawPlan>();
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
 }

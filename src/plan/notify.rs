@@ -4,7 +4,7 @@
 use indexmap::IndexMap;
 use serde_saphyr::Spanned;
 
-use super::load::{at, issue};
+use super::issues::{at, issue};
 use super::raw::RawTarget;
 use crate::error::PlanIssue;
 use crate::notify::target::{DEFAULT_EVENTS, reference_name};

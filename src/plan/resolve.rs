@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use super::expand::{ExpandError, expand, required_vars};
-use super::secrets::{Redactor, is_secret_name};
 use super::{EnvVar, Loc, Plan, TaskSpec};
 use crate::error::{Error, Result};
+use crate::secrets::{Redactor, is_secret_name};
 
 /// A task ready to launch.
 #[derive(Clone, Debug)]

@@ -1,20 +1,10 @@
-//! The plan's JSON Schema (`orch plan schema`, `docs/plan.schema.json`), generated from the
-//! types that parse plans (`raw`), plus the few string shapes they check by hand: names,
-//! variable names, `${VAR}` references and durations.
+//! The string shapes of the plan's JSON Schema that the raw types check by hand: names,
+//! variable names, `${VAR}` references and durations. The schema itself is derived from
+//! the raw types ([`super::json_schema`]).
 
 use std::borrow::Cow;
 
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
-
-/// The schema as pretty JSON with a trailing newline, exactly as `docs/plan.schema.json`.
-pub fn render() -> String {
-    let schema = schemars::generate::SchemaSettings::draft07()
-        .into_generator()
-        .into_root_schema_for::<super::raw::RawPlan>();
-    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
-    text.push('\n');
-    text
-}
 
 macro_rules! string_schema {
     ($ty:ident, $name:literal, $pattern:literal, $description:literal) => {

@@ -13,9 +13,8 @@ use super::process::{self, End, Launch, Outcome};
 use super::verdict::verdict;
 use crate::error::Result;
 use crate::plan::resolve::ResolvedTask;
-use crate::plan::secrets::Redactor;
+use crate::secrets::Redactor;
 use crate::store::batch::Step;
-use crate::store::retry::durably;
 use crate::store::transition::{TaskChange, update_fields};
 use crate::store::{Store, TaskStatus, agents_task, now};
 
@@ -91,10 +90,12 @@ pub async fn run(
             exit_code: Some(outcome.end.exit_code()),
             ..Default::default()
         };
-        durably("records a retry", |_| {
-            update_fields(&store.db, row.id, change.clone())
-        })
-        .await?;
+        store
+            .outage
+            .ride("records a retry", |_| {
+                update_fields(&store.db, row.id, change.clone())
+            })
+            .await?;
     };
     // A log that could not be written is said where the user looks first.
     let reason = match (reason, outcome.log_error.as_deref()) {

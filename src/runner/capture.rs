@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::plan::secrets::Redactor;
+use crate::secrets::Redactor;
 
 /// Which pipe a piece came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -17,7 +17,7 @@ use super::{finish_unstarted, notify_finished};
 use crate::error::{Error, Result};
 use crate::notify::Notifier;
 use crate::plan::resolve::ResolvedTask;
-use crate::plan::secrets::Redactor;
+use crate::secrets::Redactor;
 use crate::store::batch::{Step, transitions_durably};
 use crate::store::transition::TaskChange;
 use crate::store::{ApprovalState, Store, TaskStatus, agents_task, now};
@@ -271,7 +271,7 @@ impl Batch {
         if self.steps.is_empty() {
             return Ok(Vec::new());
         }
-        let rows = transitions_durably(&store.db, &self.steps).await?;
+        let rows = transitions_durably(store, &self.steps).await?;
         let done = std::mem::take(self);
         Ok(done
             .after

@@ -4,8 +4,9 @@
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::config::Timing;
 use crate::store::Store;
-use crate::store::lease::{self, Timing};
+use crate::store::lease;
 
 pub struct Heartbeat {
     stop: watch::Sender<bool>,

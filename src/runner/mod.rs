@@ -14,8 +14,10 @@ mod log_file;
 pub mod outputs;
 pub mod process;
 pub mod progress;
+pub mod recovery;
 pub mod run_id;
 pub mod schedule;
+pub mod session;
 pub mod verdict;
 
 use std::path::PathBuf;
@@ -23,19 +25,19 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
-use crate::error::LeaseHint;
 use crate::error::Result;
 use crate::notify::{Event, Notice, Notifier, notifier::run_finished};
 use crate::plan::Plan;
 use crate::plan::resolve::Resolved;
-use crate::store::lease::{self, Timing};
+use crate::store::batch::transition_durably;
+use crate::store::lease::LeaseKey;
 use crate::store::mutation::{NewRun, NewTask, finish_run, insert_queued};
 use crate::store::query::run_tasks;
-use crate::store::retry::{durably, transition_durably};
 use crate::store::transition::TaskChange;
 use crate::store::{Store, TaskStatus, agents_run, agents_task, now};
 use drive::Drive;
 use progress::Reporter;
+use session::Session;
 
 /// Everything a run needs besides the database.
 pub struct RunRequest<'a> {
@@ -49,9 +51,6 @@ pub struct RunRequest<'a> {
     pub concurrency: u32,
     /// Tells the run's notification targets about failures, gates and the end.
     pub notifier: Notifier,
-    /// This process (`host:pid:random`), recorded on the run's lease and running tasks.
-    pub owner: String,
-    pub timing: Timing,
 }
 
 #[derive(Debug)]
@@ -68,11 +67,12 @@ impl RunReport {
     }
 }
 
+/// Records the run and its tasks, takes the run's lease for `session`, and drives it.
 pub async fn execute(
     store: &Store,
+    session: &mut Session,
     req: RunRequest<'_>,
     reporter: &dyn Reporter,
-    cancel: watch::Receiver<Option<i32>>,
 ) -> Result<RunReport> {
     let plan = req.plan;
     // Stored absolute, so `orch logs` finds the files from any directory (a shared database
@@ -96,30 +96,14 @@ pub async fn execute(
     };
     let run = run_id::claim(&store.db, plan, req.run_id.as_deref(), record).await?;
     // The run is ours to drive: `orch resume` of it is refused until we are done.
-    let key = lease::run_key(&run.run_id);
-    if let Err(holder) = lease::acquire(
-        &store.db,
-        &key,
-        &plan.name,
-        Some(&run.run_id),
-        &req.owner,
-        req.timing.stale_after,
-    )
-    .await?
-    {
-        return Err(crate::error::Error::Leased {
-            what: format!("run `{}`", run.run_id),
-            holder,
-            hint: LeaseHint::Wait,
-        });
-    }
-    lease::set_run_id(
-        &store.db,
-        &lease::plan_key(&plan.name),
-        &req.owner,
-        &run.run_id,
-    )
-    .await?;
+    session
+        .lease(
+            LeaseKey::Run(run.run_id.clone()),
+            &plan.name,
+            Some(&run.run_id),
+        )
+        .await?;
+    session.name_run(&run.run_id).await?;
     reporter.run_started(&run.run_id, req.resolved.tasks.len());
     let redactor = Arc::new(req.resolved.redactor);
     let tasks = &req.resolved.tasks;
@@ -135,21 +119,23 @@ pub async fn execute(
         })
         .collect();
     let run_id = run.run_id.as_str();
-    let rows = durably("records the run's tasks", |retry| {
-        let new = new.clone();
-        async move {
-            // A retry may follow a commit whose answer was lost.
-            if retry {
-                let rows = run_tasks(&store.db, run_id).await?;
-                if rows.len() == new.len() {
-                    return Ok(rows);
+    let rows = store
+        .outage
+        .ride("records the run's tasks", |retry| {
+            let new = new.clone();
+            async move {
+                // A retry may follow a commit whose answer was lost.
+                if retry {
+                    let rows = run_tasks(&store.db, run_id).await?;
+                    if rows.len() == new.len() {
+                        return Ok(rows);
+                    }
                 }
+                insert_queued(&store.db, new).await?;
+                run_tasks(&store.db, run_id).await
             }
-            insert_queued(&store.db, new).await?;
-            run_tasks(&store.db, run_id).await
-        }
-    })
-    .await?;
+        })
+        .await?;
     // Index for index with `tasks` (names are unique in a run), whatever order ids took.
     let mut by_name: std::collections::HashMap<String, agents_task::Model> =
         rows.into_iter().map(|r| (r.task.clone(), r)).collect();
@@ -164,9 +150,9 @@ pub async fn execute(
         redactor,
         concurrency: req.concurrency,
         notifier: &req.notifier,
-        owner: &req.owner,
+        owner: session.owner(),
     };
-    drive_to_the_end(store, run, drive, reporter, cancel).await
+    drive_to_the_end(store, run, drive, reporter, session.cancel()).await
 }
 
 /// Everything `orch resume` needs: the run as recorded, its plan resolved again from the
@@ -178,17 +164,16 @@ pub struct ResumeRequest {
     pub rows: Vec<agents_task::Model>,
     pub concurrency: u32,
     pub notifier: Notifier,
-    /// This process; the caller holds the run's lease.
-    pub owner: String,
 }
 
 /// Goes on with a recorded run: what became runnable runs (after an approval), what can no
 /// longer run is skipped (after a rejection), and tasks that ended stay as they are.
+/// `session` holds the run's lease already (the caller read the rows under it).
 pub async fn resume(
     store: &Store,
+    session: &Session,
     req: ResumeRequest,
     reporter: &dyn Reporter,
-    cancel: watch::Receiver<Option<i32>>,
 ) -> Result<RunReport> {
     let run = req.run;
     // The rows in plan order, matched by task name.
@@ -215,9 +200,9 @@ pub async fn resume(
         redactor: Arc::new(req.resolved.redactor),
         concurrency: req.concurrency,
         notifier: &req.notifier,
-        owner: &req.owner,
+        owner: session.owner(),
     };
-    drive_to_the_end(store, run, drive, reporter, cancel).await
+    drive_to_the_end(store, run, drive, reporter, session.cancel()).await
 }
 
 /// Drives the run until nothing more can start, then ends it: its `finished_at`, and the
@@ -248,10 +233,12 @@ async fn finish(
     reporter: &dyn Reporter,
 ) -> Result<()> {
     let at = now();
-    durably("finishes the run", |_| {
-        finish_run(&store.db, &run.run_id, at)
-    })
-    .await?;
+    store
+        .outage
+        .ride("finishes the run", |_| {
+            finish_run(&store.db, &run.run_id, at)
+        })
+        .await?;
     let notice = run_finished(&run.run_id, rows, run.started_at);
     if let Err(e) = notifier.emit(&notice).await {
         reporter.warn(&format!("notify: {e}"));
@@ -286,7 +273,7 @@ async fn finish_unstarted(
     reason: String,
 ) -> Result<agents_task::Model> {
     transition_durably(
-        &store.db,
+        store,
         row.id,
         TaskStatus::Queued,
         TaskStatus::Skipped,

@@ -19,7 +19,7 @@ use super::excerpt::{Excerpt, LINE_MAX};
 use super::log_file::LogFile;
 use super::outputs::{RESULT_LINE_MAX, ResultLine, UriFinder, parse_result_line};
 use crate::plan::Timeout;
-use crate::plan::secrets::Redactor;
+use crate::secrets::Redactor;
 
 /// After the main process exits, how long orch keeps reading what its children still write.
 const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(2);

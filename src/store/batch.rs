@@ -19,11 +19,10 @@ use sea_orm::{
 };
 
 use crate::error::{Error, Result};
+use crate::status::TaskStatus;
 use crate::store::agents_task::Column;
-use crate::store::retry::durably;
-use crate::store::status::TaskStatus;
 use crate::store::transition::{TaskChange, step_sets, transition, transition_statement};
-use crate::store::{agents_task, query::get_task};
+use crate::store::{Store, agents_task, query::get_task};
 
 /// One row's move from one status to another, with what changes on the way.
 #[derive(Clone, Debug)]
@@ -34,35 +33,60 @@ pub struct Step {
     pub change: TaskChange,
 }
 
+/// [`transition`], retried through an outage. A retry that finds the row already moved to
+/// `to` — by this process (same `owner`), when the change names one — takes it as done: the
+/// first try committed, and only its answer was lost. A row moved by another orch is not ours.
+pub async fn transition_durably(
+    store: &Store,
+    id: i64,
+    from: TaskStatus,
+    to: TaskStatus,
+    change: TaskChange,
+) -> Result<agents_task::Model> {
+    let step = Step {
+        id,
+        from,
+        to,
+        change,
+    };
+    let db = &store.db;
+    store
+        .outage
+        .ride("records a task", |retry| transition_once(db, &step, retry))
+        .await
+}
+
 /// Commits `steps` at once, retried through an outage as `transition_durably` is; returns
 /// the rows as recorded, in the order of `steps`.
-pub async fn transitions_durably(
-    db: &DatabaseConnection,
-    steps: &[Step],
-) -> Result<Vec<agents_task::Model>> {
+pub async fn transitions_durably(store: &Store, steps: &[Step]) -> Result<Vec<agents_task::Model>> {
+    let db = &store.db;
     if let [step] = steps {
         // One statement commits by itself: no BEGIN/COMMIT round trips.
-        return durably("records a task", |retry| transition_once(db, step, retry))
+        return store
+            .outage
+            .ride("records a task", |retry| transition_once(db, step, retry))
             .await
             .map(|row| vec![row]);
     }
-    durably("records tasks", |retry| async move {
-        // A retry may find some rows already moved by a first try whose answer was lost:
-        // the transaction path checks each one.
-        if !retry {
-            let done = match db.get_database_backend() {
-                DbBackend::Postgres => one_statement(db, steps).await?,
-                DbBackend::Sqlite => one_update(db, steps).await?,
-                _ => None,
-            };
-            // `None`: a guard failed and nothing was recorded; the transaction path says which.
-            if let Some(rows) = done {
-                return Ok(rows);
+    store
+        .outage
+        .ride("records tasks", |retry| async move {
+            // A retry may find some rows already moved by a first try whose answer was lost:
+            // the transaction path checks each one.
+            if !retry {
+                let done = match db.get_database_backend() {
+                    DbBackend::Postgres => one_statement(db, steps).await?,
+                    DbBackend::Sqlite => one_update(db, steps).await?,
+                    _ => None,
+                };
+                // `None`: a guard failed and nothing was recorded; the transaction path says which.
+                if let Some(rows) = done {
+                    return Ok(rows);
+                }
             }
-        }
-        in_transaction(db, steps, retry).await
-    })
-    .await
+            in_transaction(db, steps, retry).await
+        })
+        .await
 }
 
 async fn in_transaction(

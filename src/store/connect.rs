@@ -8,9 +8,10 @@ use sea_orm::sqlx::sqlite::{
 };
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, SqlxSqliteConnector};
 
-use crate::config::{DatabaseTarget, redact_urls};
+use crate::config::DatabaseTarget;
 use crate::error::{Error, Result};
-use crate::store::migrate;
+use crate::format::url::redact_urls;
+use crate::store::outage::Outage;
 
 /// How long a writer waits for another orch process holding the SQLite file.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -23,6 +24,8 @@ const PING_AFTER_IDLE: Duration = Duration::from_secs(10);
 pub struct Store {
     pub db: DatabaseConnection,
     pub target: DatabaseTarget,
+    /// How long a drive's writes ride out the database being unreachable.
+    pub outage: Outage,
 }
 
 /// What to do about pending migrations when opening.
@@ -49,7 +52,7 @@ pub enum Pool {
 }
 
 impl Pool {
-    fn size(self, target: &DatabaseTarget) -> u32 {
+    pub(super) fn size(self, target: &DatabaseTarget) -> u32 {
         match (self, target) {
             (Pool::Single, _) => 1,
             // SQLite lets one connection write at a time anyway, and a connection's page
@@ -62,20 +65,6 @@ impl Pool {
     }
 }
 
-/// Connects, refuses a database migrated by a newer orch, and applies pending migrations.
-pub async fn open(target: &DatabaseTarget, schema: Schema, pool: Pool) -> Result<Store> {
-    let db = connect(target, pool.size(target)).await?;
-    let store = Store {
-        db,
-        target: target.clone(),
-    };
-    let pending = migrate::check(&store.db).await?;
-    if pending && schema == Schema::Migrate {
-        migrate::apply_pending(&store, true).await?;
-    }
-    Ok(store)
-}
-
 /// SQLITE_BUSY (5) or SQLITE_LOCKED (6), extended codes included.
 fn is_busy(e: &sea_orm::sqlx::Error) -> bool {
     e.as_database_error()
@@ -85,7 +74,7 @@ fn is_busy(e: &sea_orm::sqlx::Error) -> bool {
 }
 
 /// A bare connection pool of at most `max` connections: no schema check, no migration.
-/// Everything but `migrate` and tests goes through [`open`].
+/// Everything but `migrate` and tests goes through [`crate::store::open`].
 pub async fn connect(target: &DatabaseTarget, max: u32) -> Result<DatabaseConnection> {
     let unreachable = |detail: String| Error::DatabaseUnreachable {
         url: target.display_url(),

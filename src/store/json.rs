@@ -4,17 +4,14 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::status::{ApprovalState, TaskStatus};
 use crate::store::query::RunSummary;
-use crate::store::status::{ApprovalState, TaskStatus};
 use crate::store::{agents_task, webhook_delivery};
 
-/// RFC 3339, UTC, `Z`, with fractional seconds only when there are any.
-pub fn timestamp(at: &DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
-}
+pub use crate::format::time::timestamp;
 
 fn ts(at: &Option<DateTime<Utc>>) -> Option<String> {
     at.as_ref().map(timestamp)

@@ -8,38 +8,14 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use sea_orm::sea_query::{ExprTrait, OnConflict, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
-use crate::error::{Error, Result};
+pub use crate::error::Holder;
+use crate::error::{Error, LeaseHint, Result};
 use crate::store::agents_run_lock::{self, Column, Entity};
 use crate::store::{agents_task, clock};
-
-/// How often a holder renews, and after how long without renewal it counts as gone. The
-/// `ORCH_HEARTBEAT_MS` and `ORCH_STALE_AFTER_MS` variables lower them for tests only.
-#[derive(Clone, Copy, Debug)]
-pub struct Timing {
-    pub heartbeat: Duration,
-    pub stale_after: Duration,
-}
-
-impl Timing {
-    pub fn from_env() -> Self {
-        let ms = |var: &str, default: u64| {
-            Duration::from_millis(
-                std::env::var(var)
-                    .ok()
-                    .and_then(|v| v.trim().parse().ok())
-                    .unwrap_or(default),
-            )
-        };
-        Timing {
-            heartbeat: ms("ORCH_HEARTBEAT_MS", 5_000),
-            stale_after: ms("ORCH_STALE_AFTER_MS", 60_000),
-        }
-    }
-}
 
 /// This process, as lease rows and running tasks name it: `host:pid:random`.
 pub fn owner_id() -> String {
@@ -51,33 +27,57 @@ pub fn owner_id() -> String {
     )
 }
 
-pub fn run_key(run_id: &str) -> String {
-    format!("run:{run_id}")
+/// What a lease is on: one run (one driver at a time), or one plan (no overlapping runs of
+/// it unless `--allow-overlap`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LeaseKey {
+    Run(String),
+    Plan(String),
 }
 
-pub fn plan_key(plan_name: &str) -> String {
-    format!("plan:{plan_name}")
+impl LeaseKey {
+    /// The row's `lock_key`: `run:ID` or `plan:NAME`.
+    pub fn key(&self) -> String {
+        match self {
+            LeaseKey::Run(id) => format!("run:{id}"),
+            LeaseKey::Plan(name) => format!("plan:{name}"),
+        }
+    }
+
+    /// How the refusal names it, and what it suggests.
+    fn refused(&self, holder: Holder) -> Error {
+        let (what, hint) = match self {
+            LeaseKey::Run(id) => (format!("run `{id}`"), LeaseHint::Wait),
+            LeaseKey::Plan(name) => (format!("plan `{name}`"), LeaseHint::Overlap),
+        };
+        Error::Leased { what, holder, hint }
+    }
 }
 
-/// Who holds a lease someone else wanted.
+/// A lease wanted by `owner`, for a run of `plan_name`.
 #[derive(Clone, Debug)]
-pub struct Holder {
-    pub owner: String,
-    pub run_id: Option<String>,
-    pub heartbeat_at: DateTime<Utc>,
+pub struct Lease<'a> {
+    pub key: LeaseKey,
+    pub plan_name: &'a str,
+    pub run_id: Option<&'a str>,
+    pub owner: &'a str,
+    /// A holder whose heartbeat is older than this is gone; its lease may be taken over.
+    pub stale_after: Duration,
 }
 
-/// Takes the lease `key` for `owner`: inserts it, or takes it over when its holder's heartbeat
-/// is older than `stale_after`. `Err(holder)` when someone alive holds it.
-pub async fn acquire(
-    db: &impl ConnectionTrait,
-    key: &str,
-    plan_name: &str,
-    run_id: Option<&str>,
-    owner: &str,
-    stale_after: Duration,
-) -> Result<std::result::Result<(), Holder>> {
+/// Proof that a lease is held. Leases are given up together, by owner ([`release`]), when
+/// the drive that took them ends; after a crash they lapse with the heartbeat.
+#[derive(Debug)]
+#[must_use = "a lease is held until `release`"]
+pub struct LeaseGuard {
+    pub key: LeaseKey,
+}
+
+/// Takes the lease: inserts it, or takes it over when its holder's heartbeat is older than
+/// `stale_after`. [`Error::Leased`] (naming the holder) when someone alive holds it.
+pub async fn acquire(db: &impl ConnectionTrait, lease: &Lease<'_>) -> Result<LeaseGuard> {
     let backend = db.get_database_backend();
+    let key = lease.key.key();
     let mut insert = Query::insert();
     insert
         .into_table(Entity)
@@ -90,10 +90,10 @@ pub async fn acquire(
             Column::HeartbeatAt,
         ])
         .values([
-            key.into(),
-            run_id.map(str::to_owned).into(),
-            plan_name.into(),
-            owner.into(),
+            key.as_str().into(),
+            lease.run_id.map(str::to_owned).into(),
+            lease.plan_name.into(),
+            lease.owner.into(),
             clock::now(backend),
             clock::now(backend),
         ])
@@ -112,19 +112,18 @@ pub async fn acquire(
                 ])
                 .action_and_where(
                     sea_orm::sea_query::Expr::col((Entity, Column::HeartbeatAt))
-                        .lt(clock::ago(backend, stale_after)),
+                        .lt(clock::ago(backend, lease.stale_after)),
                 )
                 .to_owned(),
         );
     let result = db.execute(&insert).await.map_err(Error::db)?;
     if result.rows_affected() == 1 {
-        return Ok(Ok(()));
+        return Ok(LeaseGuard {
+            key: lease.key.clone(),
+        });
     }
-    let holder = Entity::find_by_id(key.to_owned())
-        .one(db)
-        .await
-        .map_err(Error::db)?;
-    Ok(Err(match holder {
+    let holder = Entity::find_by_id(key).one(db).await.map_err(Error::db)?;
+    Err(lease.key.refused(match holder {
         Some(h) => Holder {
             owner: h.owner,
             run_id: h.run_id,
@@ -142,13 +141,13 @@ pub async fn acquire(
 /// Records which run a plan lease is driving, once the run has its id.
 pub async fn set_run_id(
     db: &impl ConnectionTrait,
-    key: &str,
+    key: &LeaseKey,
     owner: &str,
     run_id: &str,
 ) -> Result<()> {
     Entity::update_many()
         .col_expr(Column::RunId, sea_orm::sea_query::Expr::value(run_id))
-        .filter(Column::LockKey.eq(key))
+        .filter(Column::LockKey.eq(key.key()))
         .filter(Column::Owner.eq(owner))
         .exec(db)
         .await

@@ -133,7 +133,7 @@ pub async fn fresh(store: &Store) -> Result<()> {
 
 fn migration_error(err: sea_orm::DbErr) -> Error {
     Error::Migration {
-        detail: crate::config::redact_urls(&err.to_string()),
+        detail: crate::format::url::redact_urls(&err.to_string()),
     }
 }
 

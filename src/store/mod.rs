@@ -11,15 +11,18 @@ pub mod json;
 pub mod lease;
 pub mod migrate;
 pub mod mutation;
+mod open;
+pub mod outage;
 pub mod prune;
 pub mod query;
-pub mod retry;
-pub mod status;
 pub mod transition;
 
-pub use connect::{Store, open};
+pub use connect::Store;
 pub use entity::{agents_run, agents_run_lock, agents_task, webhook_delivery};
-pub use status::{ApprovalState, TaskStatus};
+pub use open::open;
+// The statuses are a leaf of their own (error messages name them); the store keeps them
+// where its callers look for them.
+pub use crate::status::{ApprovalState, TaskStatus};
 
 /// The current time at the precision both databases keep (microseconds), so a row reads the
 /// same from SQLite and PostgreSQL.

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, NotSet};
 
 use crate::error::{Error, Result};
-use crate::store::status::{ApprovalState, TaskStatus};
+use crate::status::{ApprovalState, TaskStatus};
 use crate::store::{agents_run, agents_task};
 
 /// A task row to create.

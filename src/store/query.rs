@@ -9,7 +9,7 @@ use sea_orm::{
 };
 
 use crate::error::{Error, Result};
-use crate::store::status::TaskStatus;
+use crate::status::TaskStatus;
 use crate::store::{agents_run, agents_task};
 
 pub const DEFAULT_LIMIT: u64 = 50;

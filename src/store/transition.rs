@@ -11,9 +11,9 @@ use sea_orm::sea_query::{Expr, SimpleExpr, UpdateStatement};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryTrait};
 
 use crate::error::{Error, Result};
+use crate::status::{ApprovalState, TaskStatus};
 use crate::store::agents_task::{self, Column};
 use crate::store::query::get_task;
-use crate::store::status::{ApprovalState, TaskStatus};
 
 /// The columns a transition may set besides `status`; `None` leaves a column as it is.
 #[derive(Clone, Debug, Default)]

@@ -2,14 +2,10 @@
 //! and an `::error::` annotation per failed task, so a failed nightly says what failed
 //! without anyone opening the log.
 
+use crate::format::time::duration_ms;
 use crate::runner::RunReport;
+use crate::status::status_counts;
 use crate::store::TaskStatus;
-use crate::ui::format::{duration_ms, status_counts};
-
-/// Whether orch runs as a step of a GitHub Actions job.
-pub fn in_actions() -> bool {
-    std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true")
-}
 
 /// The job summary: counts, one table row per task, and the command for each gate.
 pub fn markdown(report: &RunReport) -> String {

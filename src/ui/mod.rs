@@ -1,7 +1,6 @@
 //! The only code that knows about terminals: tables on a TTY, plain aligned text elsewhere,
 //! JSON on request. Commands build data; this module decides how it looks.
 
-pub mod format;
 pub mod github;
 pub mod progress;
 pub mod summary;

@@ -8,9 +8,20 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
+use crate::format::time::duration_ms;
 use crate::runner::progress::Reporter;
 use crate::store::{TaskStatus, agents_task};
-use crate::ui::format::duration_ms;
+use crate::ui::Output;
+
+/// How a drive shows its progress: spinners when a person watches the terminal, plain
+/// lines otherwise. The one place that chooses.
+pub fn reporter(out: Output) -> Box<dyn Reporter> {
+    if out.tty {
+        Box::new(Spinners::new())
+    } else {
+        Box::new(Plain)
+    }
+}
 
 fn finished_line(row: &agents_task::Model) -> String {
     let mut line = format!(

@@ -1,9 +1,11 @@
 //! The summary printed when a run ends: one row per task, the counts, and the exact command
 //! for each task waiting on a person.
 
+use crate::format::or_dash;
+use crate::format::time::duration_ms;
 use crate::runner::RunReport;
+use crate::status::status_counts;
 use crate::store::TaskStatus;
-use crate::ui::format::{duration_ms, or_dash, status_counts};
 use crate::ui::table::new_table;
 
 pub fn render(report: &RunReport, tty: bool) -> String {

@@ -3,12 +3,14 @@
 
 use comfy_table::{ContentArrangement, Table, presets};
 
+use crate::format::or_dash;
+use crate::format::time::{duration_ms, when};
+use crate::status::TaskStatus;
+use crate::status::status_counts;
 use crate::store::agents_task;
 use crate::store::json::timestamp;
 use crate::store::migrate::MigrationState;
 use crate::store::query::RunSummary;
-use crate::store::status::TaskStatus;
-use crate::ui::format::{duration_ms, or_dash, status_counts, when};
 
 pub fn new_table(tty: bool, header: &[&str]) -> Table {
     let mut table = Table::new();

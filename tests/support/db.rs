@@ -142,6 +142,7 @@ impl TestDb {
         Store {
             db: orch::store::connect::connect(&target, 1).await.unwrap(),
             target,
+            outage: Default::default(),
         }
     }
 

@@ -111,6 +111,7 @@ impl ApiServer {
         let state = AppState {
             store,
             token: token.map(|t| Arc::new(ApiToken::new(t))),
+            config: Arc::new(orch::config::Config::from_env(None, Default::default()).unwrap()),
         };
         tokio::spawn(serve(listener, state, async {
             let _ = rx.await;

@@ -2,7 +2,7 @@
 
 use sea_orm::entity::prelude::*;
 
-use crate::store::status::{ApprovalState, TaskStatus};
+use crate::status::{ApprovalState, TaskStatus};
 
 #[sea_orm::model]
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]

@@ -143,6 +143,20 @@ impl fmt::Display for ApprovalState {
     }
 }
 
+/// `2 succeeded, 1 failed` for the statuses that have any tasks (`none` otherwise).
+pub fn status_counts(count: impl Fn(TaskStatus) -> i64) -> String {
+    let parts: Vec<String> = TaskStatus::ALL
+        .iter()
+        .filter(|s| count(**s) > 0)
+        .map(|s| format!("{} {}", count(*s), s))
+        .collect();
+    if parts.is_empty() {
+        "none".to_owned()
+    } else {
+        parts.join(", ")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,21 +5,23 @@
 
 use std::time::Duration;
 
+use crate::config::Config;
 use crate::error::Result;
 use crate::notify::notifier::decision_notice;
 use crate::notify::{Event, Notice, Notifier};
-use crate::store::lease::{Timing, drop_stale};
+use crate::store::lease::drop_stale;
 use crate::store::transition::{expire_approvals, reap_lost};
 use crate::store::{Store, agents_task, now};
 
-/// The notifications under way about what housekeeping changed.
-pub(crate) struct Housekeeping {
+/// The notifications under way about what recovery changed.
+pub struct Recovery {
     notifiers: Vec<Notifier>,
 }
 
-/// Marks lost tasks failed, drops stale leases, rejects overdue approvals.
-pub(crate) async fn sweep(store: &Store) -> Result<Housekeeping> {
-    let timing = Timing::from_env();
+/// Marks lost tasks failed, drops stale leases, rejects overdue approvals: what every
+/// command that drives, decides or lists runs does first.
+pub async fn recover(store: &Store, config: &Config) -> Result<Recovery> {
+    let timing = config.timing;
     let mut notifiers = Vec::new();
     for row in reap_lost(&store.db, timing.stale_after).await? {
         eprintln!(
@@ -34,7 +36,7 @@ pub(crate) async fn sweep(store: &Store) -> Result<Housekeeping> {
             digest: None,
             at: now(),
         };
-        notifiers.push(notify(store, &row, &notice).await?);
+        notifiers.push(notify(store, config, &row, &notice).await?);
     }
     drop_stale(&store.db, timing.stale_after).await?;
     for row in expire_approvals(&store.db, now()).await? {
@@ -42,20 +44,25 @@ pub(crate) async fn sweep(store: &Store) -> Result<Housekeeping> {
             "orch: task {} `{}` (run {}) got no decision within its `approval_timeout`: rejected",
             row.id, row.task, row.run_id
         );
-        notifiers.push(notify(store, &row, &decision_notice(&row)).await?);
+        notifiers.push(notify(store, config, &row, &decision_notice(&row)).await?);
     }
-    Ok(Housekeeping { notifiers })
+    Ok(Recovery { notifiers })
 }
 
-async fn notify(store: &Store, row: &agents_task::Model, notice: &Notice) -> Result<Notifier> {
-    let notifier = Notifier::for_run(store, Some(&row.run_id)).await?;
+async fn notify(
+    store: &Store,
+    config: &Config,
+    row: &agents_task::Model,
+    notice: &Notice,
+) -> Result<Notifier> {
+    let notifier = Notifier::for_run(store, config, Some(&row.run_id)).await?;
     if let Err(e) = notifier.emit(notice).await {
         eprintln!("warning: notify: {e}");
     }
     Ok(notifier)
 }
 
-impl Housekeeping {
+impl Recovery {
     /// Waits (boundedly) for the notifications about it.
     pub async fn drain(&self, wait: Duration) {
         for n in &self.notifiers {

@@ -1,6 +1,12 @@
-//! Small value formatters shared by tables and summaries.
+//! Timestamps and durations: RFC 3339 in UTC for JSON and messages, a compact form for
+//! tables, and durations that read naturally (`850ms`, `4m05s`).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
+
+/// RFC 3339, UTC, `Z`, with fractional seconds only when there are any.
+pub fn timestamp(at: &DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
 
 /// `2026-11-25 02:30:00` in UTC: compact for tables (JSON keeps full RFC 3339).
 pub fn when(at: Option<&DateTime<Utc>>) -> String {
@@ -20,24 +26,6 @@ pub fn duration_ms(ms: Option<i64>) -> String {
         60_000..3_600_000 => format!("{}m{:02}s", ms / 60_000, (ms / 1000) % 60),
         _ => format!("{}h{:02}m", ms / 3_600_000, (ms / 60_000) % 60),
     }
-}
-
-/// `2 succeeded, 1 failed` for the statuses that have any tasks (`none` otherwise).
-pub fn status_counts(count: impl Fn(crate::store::TaskStatus) -> i64) -> String {
-    let parts: Vec<String> = crate::store::TaskStatus::ALL
-        .iter()
-        .filter(|s| count(**s) > 0)
-        .map(|s| format!("{} {}", count(*s), s))
-        .collect();
-    if parts.is_empty() {
-        "none".to_owned()
-    } else {
-        parts.join(", ")
-    }
-}
-
-pub fn or_dash(v: Option<&str>) -> String {
-    v.filter(|s| !s.is_empty()).unwrap_or("-").to_owned()
 }
 
 #[cfg(test)]

@@ -1,0 +1,158 @@
+//! One drive, from start to end: who drives (the owner id on leases and running rows), the
+//! leases it holds, the heartbeat that keeps them, the signals that cancel it, and the
+//! recovery every drive does first. `orch run` and `orch resume` use it the same way; a
+//! worker driving tasks claimed from a shared queue is meant to be its third user.
+//!
+//! The order is fixed here, not in each command: signals are caught before anything else
+//! (a SIGTERM while leases are being taken still ends cleanly), what dead orchs left is
+//! recovered, leases are taken (the heartbeat starts with the first), and at the end the
+//! heartbeat stops before the leases go.
+
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::watch;
+
+use super::heartbeat::Heartbeat;
+use super::recovery::{Recovery, recover};
+use crate::config::{Config, Timing};
+use crate::error::Result;
+use crate::notify::Notifier;
+use crate::notify::notifier::stale_pending;
+use crate::store::Store;
+use crate::store::lease::{self, Lease, LeaseGuard, LeaseKey, owner_id};
+
+/// The signal that stopped the drive, once one came (`SIGINT` = 2, `SIGTERM` = 15).
+pub type Cancel = watch::Receiver<Option<i32>>;
+
+pub struct Session {
+    store: Store,
+    owner: String,
+    timing: Timing,
+    cancel: Cancel,
+    heartbeat: Option<Heartbeat>,
+    leases: Vec<LeaseGuard>,
+    recovery: Recovery,
+}
+
+impl Session {
+    /// Catches SIGINT and SIGTERM from here on, and recovers what orchs that died left
+    /// behind (lost tasks, stale leases, overdue approvals) before this drive reads any row.
+    pub async fn begin(store: &Store, config: &Config) -> Result<Session> {
+        let (tx, cancel) = watch::channel(None);
+        tokio::spawn(forward_signals(tx));
+        let recovery = recover(store, config).await?;
+        Ok(Session {
+            store: store.clone(),
+            owner: owner_id(),
+            timing: config.timing,
+            cancel,
+            heartbeat: None,
+            leases: Vec::new(),
+            recovery,
+        })
+    }
+
+    /// This process, as lease rows and running tasks name it: `host:pid:random`.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    pub fn timing(&self) -> Timing {
+        self.timing
+    }
+
+    /// Tells the drive a signal came; it stops its tasks and ends.
+    pub fn cancel(&self) -> Cancel {
+        self.cancel.clone()
+    }
+
+    /// Takes a lease for this drive, or fails with `Error::Leased` naming who holds it.
+    /// The heartbeat that renews it starts with the first lease.
+    pub async fn lease(
+        &mut self,
+        key: LeaseKey,
+        plan_name: &str,
+        run_id: Option<&str>,
+    ) -> Result<()> {
+        let guard = lease::acquire(
+            &self.store.db,
+            &Lease {
+                key,
+                plan_name,
+                run_id,
+                owner: &self.owner,
+                stale_after: self.timing.stale_after,
+            },
+        )
+        .await?;
+        self.leases.push(guard);
+        self.beat();
+        Ok(())
+    }
+
+    /// Records on the plan's lease which run it is driving, once the run has its id.
+    pub async fn name_run(&self, run_id: &str) -> Result<()> {
+        for guard in self
+            .leases
+            .iter()
+            .filter(|g| matches!(g.key, LeaseKey::Plan(_)))
+        {
+            lease::set_run_id(&self.store.db, &guard.key, &self.owner, run_id).await?;
+        }
+        Ok(())
+    }
+
+    /// Starts the heartbeat if it is not beating yet: it renews this drive's leases and
+    /// stamps its running tasks, leased or not (`--allow-overlap` takes no plan lease).
+    pub fn beat(&mut self) {
+        if self.heartbeat.is_none() {
+            self.heartbeat = Some(Heartbeat::start(&self.store, &self.owner, self.timing));
+        }
+    }
+
+    /// What earlier commands could not deliver goes out again alongside this drive.
+    pub async fn resend_stale(&self, notifier: &Notifier) {
+        if let Err(e) = notifier.sweep(stale_pending()).await {
+            eprintln!("warning: notify: {e}");
+        }
+    }
+
+    /// Done driving, whatever happened: the heartbeat stops, then every lease goes (after
+    /// a crash they would lapse). Safe to call twice.
+    pub async fn release(&mut self) {
+        if let Some(heartbeat) = self.heartbeat.take() {
+            heartbeat.stop().await;
+        }
+        if self.leases.is_empty() {
+            return;
+        }
+        self.leases.clear();
+        if let Err(e) = lease::release(&self.store.db, &self.owner).await {
+            eprintln!("warning: {e}");
+        }
+    }
+
+    /// Releases what is still held and waits (at most `wait`) for the notifications about
+    /// what recovery changed.
+    pub async fn end(mut self, wait: Duration) {
+        self.release().await;
+        self.recovery.drain(wait).await;
+    }
+}
+
+/// SIGINT and SIGTERM are passed to the running task's process group; the drive then stops.
+async fn forward_signals(tx: watch::Sender<Option<i32>>) {
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return;
+    };
+    let sig = tokio::select! {
+        _ = int.recv() => Signal::SIGINT,
+        _ = term.recv() => Signal::SIGTERM,
+    };
+    let _ = tx.send(Some(sig as i32));
+}
