@@ -17,5 +17,6 @@ pub mod secrets;
 pub mod status;
 pub mod store;
 pub mod ui;
+pub mod warning;
 
 pub use error::{Error, Result};

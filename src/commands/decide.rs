@@ -9,6 +9,7 @@ use crate::store::delivery::DeliveryFilter;
 use crate::store::transition::{Decision, decide};
 use crate::store::{Store, json};
 use crate::ui::Output;
+use crate::warning::{Warning, say};
 
 pub async fn run(
     store: &Store,
@@ -52,10 +53,10 @@ pub async fn run(
     // what earlier commands could not deliver goes out again alongside.
     let notifier = Notifier::for_run(store, config, Some(&row.run_id)).await?;
     if let Err(e) = notifier.emit(&decision_notice(&row)).await {
-        eprintln!("warning: notify: {e}");
+        say(Warning::Notify(e));
     }
     if let Err(e) = notifier.sweep(stale_pending()).await {
-        eprintln!("warning: notify: {e}");
+        say(Warning::Notify(e));
     }
     let printed = if args.json && args.resume {
         // One JSON document on stdout: the resumed run's summary, which holds this row.

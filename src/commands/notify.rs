@@ -17,6 +17,7 @@ use crate::store::delivery::{self, DeliveryFilter, Sweep};
 use crate::store::webhook_delivery::{self, DeliveryStatus};
 use crate::store::{Store, json};
 use crate::ui::{Output, table};
+use crate::warning::{Warning, say};
 
 pub async fn run(store: &Store, config: &Config, cmd: NotifyCommand, out: Output) -> Result<i32> {
     match cmd {
@@ -185,7 +186,7 @@ fn test_body(endpoint: &Endpoint, host: &str) -> serde_json::Value {
     }
 }
 
-/// Waits up to `wait` for `notifier`'s deliveries, then says on stderr how many of those
+/// Waits up to `wait` for `notifier`'s deliveries, then says how many of those
 /// `scope` selects are still undelivered. Never an error: a notification fails nothing.
 pub async fn settle(
     store: &Store,
@@ -201,22 +202,18 @@ pub async fn settle(
         ..scope
     };
     match delivery::list(&store.db, &scope).await {
-        Ok(rows) if !rows.is_empty() => eprintln!(
-            "notify: {} notification{} of {what} not delivered{}: kept; `orch notify list \
-             --failed` shows why, `orch notify retry` sends again",
-            rows.len(),
-            if rows.len() == 1 { "" } else { "s" },
-            if drained.unfinished > 0 {
+        Ok(rows) if !rows.is_empty() => say(Warning::Undelivered {
+            count: rows.len(),
+            what: what.to_owned(),
+            reason: (drained.unfinished > 0).then(|| {
                 format!(
-                    " (orch stopped waiting after {}, {} still under way)",
+                    "orch stopped waiting after {}, {} still under way",
                     humantime::format_duration(wait),
                     drained.unfinished
                 )
-            } else {
-                String::new()
-            }
-        ),
+            }),
+        }),
         Ok(_) => {}
-        Err(e) => eprintln!("warning: notify: {e}"),
+        Err(e) => say(Warning::Notify(e)),
     }
 }

@@ -7,6 +7,7 @@ use crate::config::Config;
 use crate::error::{Error, PlanIssue, Result, code};
 use crate::plan::resolve::unset_variables;
 use crate::ui::Output;
+use crate::warning::{Warning, say};
 
 pub fn run(config: &Config, cmd: PlanCommand, out: Output) -> Result<i32> {
     let (plan, strict_env) = match cmd {
@@ -33,11 +34,12 @@ pub fn run(config: &Config, cmd: PlanCommand, out: Output) -> Result<i32> {
                 .collect(),
         });
     }
-    for (loc, name) in &unset {
-        eprintln!(
-            "warning: {file}:{}:{}: environment variable `{name}` is not set (it must be when the plan runs)",
-            loc.line, loc.column
-        );
+    for (loc, name) in unset {
+        say(Warning::UnsetVariable {
+            file: file.clone(),
+            loc,
+            name,
+        });
     }
     let names: Vec<&str> = loaded.tasks.iter().map(|t| t.name.as_str()).collect();
     out.print(&format!(

@@ -11,6 +11,7 @@ use crate::store::prune::{Removed, compact, delete_runs};
 use crate::store::query::{RunSummary, list_runs};
 use crate::store::{Store, TaskStatus, json, lease, now};
 use crate::ui::Output;
+use crate::warning::{Warning, say};
 
 pub async fn run(store: &Store, args: PruneArgs, out: Output) -> Result<i32> {
     let age = chrono::Duration::from_std(args.older_than).map_err(|_| Error::Usage {
@@ -80,7 +81,10 @@ pub async fn run(store: &Store, args: PruneArgs, out: Output) -> Result<i32> {
         let removed = delete_runs(&store.db, &ids).await?;
         for dir in &folders {
             if let Err(e) = std::fs::remove_dir_all(dir) {
-                eprintln!("warning: cannot remove `{}`: {e}", dir.display());
+                say(Warning::CannotRemove {
+                    path: dir.clone(),
+                    error: e,
+                });
             }
         }
         compact(&store.db).await?;

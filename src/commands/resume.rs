@@ -19,6 +19,7 @@ use crate::store::query::run_tasks;
 use crate::store::{Store, TaskStatus, agents_run};
 use crate::ui::Output;
 use crate::ui::progress::reporter;
+use crate::warning::{Warning, say};
 
 pub async fn run(
     store: &Store,
@@ -53,9 +54,7 @@ pub async fn run(
     let env = &config.env;
     let saved = saved_targets(store, run_id).await?;
     let (targets, warnings) = effective(&saved, env);
-    for w in &warnings {
-        eprintln!("warning: {w}");
-    }
+    warnings.into_iter().for_each(say);
     let only: Vec<String> = rows.iter().map(|r| r.task.clone()).collect();
     let extra = extra_secrets(&store.target, &targets, env);
     let resolved = resolve(&plan, env, &only, &extra)?;
@@ -80,7 +79,9 @@ pub async fn run(
     if !rows.iter().any(|r| r.status == TaskStatus::Queued) {
         // Nothing can start: the run stays as it is (no new `finished_at`, no second
         // `run_finished` notification), and the exit code says how it stands.
-        eprintln!("resume: run {run_id} has no queued task: nothing to do");
+        say(Warning::NothingToResume {
+            run_id: run_id.to_owned(),
+        });
         session.release().await;
         let report = RunReport {
             run: record,

@@ -22,6 +22,7 @@ use crate::store::lease::LeaseKey;
 use crate::store::{Store, TaskStatus};
 use crate::ui::progress::reporter;
 use crate::ui::{Output, github, summary};
+use crate::warning::{Warning, say};
 
 pub async fn run(config: &Config, args: RunArgs, out: Output) -> Result<i32> {
     let plan = crate::plan::load(&args.plan)?;
@@ -36,9 +37,7 @@ pub async fn run(config: &Config, args: RunArgs, out: Output) -> Result<i32> {
     };
     let resolved = resolve(&plan, env, &only, &extra)?;
 
-    for w in &notify_warnings {
-        eprintln!("warning: {w}");
-    }
+    notify_warnings.into_iter().for_each(say);
     if args.dry_run {
         out.print(&dry_run(&plan, &resolved, &targets, args.run_id.as_deref()))?;
         return Ok(code::SUCCESS);
@@ -150,7 +149,7 @@ fn report_to_github(report: &RunReport, step: &GitHubStep, out: Output, json: bo
         } else if let Err(e) = out.print(&notes)
             && !e.is_broken_pipe()
         {
-            eprintln!("warning: {e}");
+            say(Warning::Output(e));
         }
     }
     let Some(path) = &step.step_summary else {
@@ -162,10 +161,10 @@ fn report_to_github(report: &RunReport, step: &GitHubStep, out: Output, json: bo
         .open(path)
         .and_then(|mut f| std::io::Write::write_all(&mut f, github::markdown(report).as_bytes()));
     if let Err(e) = written {
-        eprintln!(
-            "warning: cannot write the job summary to `{}`: {e}",
-            path.display()
-        );
+        say(Warning::JobSummary {
+            path: path.clone(),
+            error: e,
+        });
     }
 }
 

@@ -24,6 +24,8 @@ pub async fn run(config: Config, args: ServeArgs) -> Result<i32> {
     }
     let store = super::open_store(&config, Schema::Migrate, Pool::Serve).await?;
     init_logging();
+    // Warnings from the library (notifications, recovery) go to the same log.
+    crate::warning::install(crate::warning::to_log);
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .map_err(|source| Error::Io {

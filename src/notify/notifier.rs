@@ -19,6 +19,7 @@ use crate::secrets::{Redactor, is_secret_name};
 use crate::store::delivery::{self, AttemptRecord, Lease, NewDelivery, Sweep};
 use crate::store::webhook_delivery::{self, DeliveryStatus};
 use crate::store::{Store, agents_run, now};
+use crate::warning::{Warning, say};
 
 /// Cheap to clone: the runner and the command share one.
 #[derive(Clone)]
@@ -253,7 +254,7 @@ impl Notifier {
         set.abort_all();
         let left: Vec<(i64, Lease)> = lock(&self.inner.in_flight).drain().collect();
         if let Err(e) = delivery::release(&self.inner.store.db, &left).await {
-            eprintln!("warning: notify: {e}");
+            say(Warning::Notify(e));
         }
         Drained { unfinished }
     }
@@ -347,14 +348,14 @@ impl Sender {
         match delivery::record(&self.store.db, job.id, job.lease, record).await {
             Ok(true) => true,
             Ok(false) => {
-                eprintln!(
-                    "warning: notify: delivery {} was taken over by another orch; leaving it",
-                    job.id
-                );
+                say(Warning::DeliveryTakenOver { id: job.id });
                 false
             }
             Err(e) => {
-                eprintln!("warning: notify: cannot record delivery {}: {e}", job.id);
+                say(Warning::DeliveryUnrecorded {
+                    id: job.id,
+                    error: e,
+                });
                 false
             }
         }
@@ -372,7 +373,10 @@ pub async fn saved_targets(store: &Store, run_id: &str) -> Result<Vec<Target>> {
         return Ok(Vec::new());
     };
     Ok(serde_json::from_str(&json).unwrap_or_else(|e| {
-        eprintln!("warning: notify: the targets saved with run `{run_id}` are unreadable ({e})");
+        say(Warning::SavedTargetsUnreadable {
+            run_id: run_id.to_owned(),
+            detail: e.to_string(),
+        });
         Vec::new()
     }))
 }

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::event::Event;
 use crate::format::url::display_url;
+use crate::warning::Warning;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -158,16 +159,16 @@ pub fn with_env_defaults(targets: &[Target], env: &HashMap<String, String>) -> V
 
 /// The targets of a run about to start: [`with_env_defaults`], less any target whose
 /// variable is unset, which is left out with a warning (it could never be delivered).
-pub fn effective(plan: &[Target], env: &HashMap<String, String>) -> (Vec<Target>, Vec<String>) {
+pub fn effective(plan: &[Target], env: &HashMap<String, String>) -> (Vec<Target>, Vec<Warning>) {
     let mut targets = with_env_defaults(plan, env);
     let mut warnings = Vec::new();
     targets.retain(|t| match t.resolve(env) {
         Ok(_) => true,
         Err(var) => {
-            warnings.push(format!(
-                "notify target `{}` is off for this run: `{var}` is not set",
-                t.name
-            ));
+            warnings.push(Warning::TargetOff {
+                target: t.name.clone(),
+                var: var.to_string(),
+            });
             false
         }
     });
@@ -203,7 +204,7 @@ mod tests {
         };
         let (t, w) = effective(std::slice::from_ref(&ops), &env(&[("OPS_URL", "http://h")]));
         assert!(t.is_empty());
-        assert!(w[0].contains("`OPS_SECRET` is not set"), "{w:?}");
+        assert!(w[0].to_string().contains("`OPS_SECRET` is not set"), "{w:?}");
         let (t, _) = effective(
             &[ops],
             &env(&[("OPS_URL", "http://h"), ("OPS_SECRET", "s")]),

@@ -7,6 +7,7 @@ use tokio::task::JoinHandle;
 use crate::config::Timing;
 use crate::store::Store;
 use crate::store::lease;
+use crate::warning::{Warning, say};
 
 pub struct Heartbeat {
     stop: watch::Sender<bool>,
@@ -32,11 +33,11 @@ impl Heartbeat {
                     Ok(Ok(())) => warned = false,
                     // Said once per outage: the run goes on, and the next beat may succeed.
                     Ok(Err(e)) if !warned => {
-                        eprintln!("warning: heartbeat: {e}");
+                        say(Warning::Heartbeat(e));
                         warned = true;
                     }
                     Err(_) if !warned => {
-                        eprintln!("warning: heartbeat: the database did not answer in time");
+                        say(Warning::HeartbeatTimedOut);
                         warned = true;
                     }
                     _ => {}

@@ -35,6 +35,7 @@ use crate::store::mutation::{NewRun, NewTask, finish_run, insert_queued};
 use crate::store::query::run_tasks;
 use crate::store::transition::TaskChange;
 use crate::store::{Store, TaskStatus, agents_run, agents_task, now};
+use crate::warning::Warning;
 use drive::Drive;
 use progress::Reporter;
 use session::Session;
@@ -241,7 +242,7 @@ async fn finish(
         .await?;
     let notice = run_finished(&run.run_id, rows, run.started_at);
     if let Err(e) = notifier.emit(&notice).await {
-        reporter.warn(&format!("notify: {e}"));
+        reporter.warn(Warning::Notify(e));
     }
     Ok(())
 }
@@ -262,7 +263,7 @@ async fn notify_finished(notifier: &Notifier, row: &agents_task::Model, reporter
         at: now(),
     };
     if let Err(e) = notifier.emit(&notice).await {
-        reporter.warn(&format!("notify: {e}"));
+        reporter.warn(Warning::Notify(e));
     }
 }
 

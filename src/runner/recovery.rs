@@ -1,6 +1,6 @@
 //! What every command that drives or decides does first: tasks whose orch died are marked
 //! `failed` (`orchestrator lost`) and their leases dropped, and approvals past their
-//! `approval_timeout` are rejected by orch. Each is said on stderr and notified to the
+//! `approval_timeout` are rejected by orch. Each is said (a [`Warning`] note) and notified to the
 //! targets of its run like any failure or decision.
 
 use std::time::Duration;
@@ -12,6 +12,7 @@ use crate::notify::{Event, Notice, Notifier};
 use crate::store::lease::drop_stale;
 use crate::store::transition::{expire_approvals, reap_lost};
 use crate::store::{Store, agents_task, now};
+use crate::warning::{Warning, say};
 
 /// The notifications under way about what recovery changed.
 pub struct Recovery {
@@ -24,11 +25,11 @@ pub async fn recover(store: &Store, config: &Config) -> Result<Recovery> {
     let timing = config.timing;
     let mut notifiers = Vec::new();
     for row in reap_lost(&store.db, timing.stale_after).await? {
-        eprintln!(
-            "orch: task {} `{}` (run {}) was left running by an orch that stopped: marked \
-             failed (orchestrator lost)",
-            row.id, row.task, row.run_id
-        );
+        say(Warning::TaskLost {
+            id: row.id,
+            task: row.task.clone(),
+            run_id: row.run_id.clone(),
+        });
         let notice = Notice {
             event: Event::Failed,
             run_id: row.run_id.clone(),
@@ -40,10 +41,11 @@ pub async fn recover(store: &Store, config: &Config) -> Result<Recovery> {
     }
     drop_stale(&store.db, timing.stale_after).await?;
     for row in expire_approvals(&store.db, now()).await? {
-        eprintln!(
-            "orch: task {} `{}` (run {}) got no decision within its `approval_timeout`: rejected",
-            row.id, row.task, row.run_id
-        );
+        say(Warning::ApprovalExpired {
+            id: row.id,
+            task: row.task.clone(),
+            run_id: row.run_id.clone(),
+        });
         notifiers.push(notify(store, config, &row, &decision_notice(&row)).await?);
     }
     Ok(Recovery { notifiers })
@@ -57,7 +59,7 @@ async fn notify(
 ) -> Result<Notifier> {
     let notifier = Notifier::for_run(store, config, Some(&row.run_id)).await?;
     if let Err(e) = notifier.emit(notice).await {
-        eprintln!("warning: notify: {e}");
+        say(Warning::Notify(e));
     }
     Ok(notifier)
 }

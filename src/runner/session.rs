@@ -22,6 +22,7 @@ use crate::notify::Notifier;
 use crate::notify::notifier::stale_pending;
 use crate::store::Store;
 use crate::store::lease::{self, Lease, LeaseGuard, LeaseKey, owner_id};
+use crate::warning::{Warning, say};
 
 /// The signal that stopped the drive, once one came (`SIGINT` = 2, `SIGTERM` = 15).
 pub type Cancel = watch::Receiver<Option<i32>>;
@@ -115,7 +116,7 @@ impl Session {
     /// What earlier commands could not deliver goes out again alongside this drive.
     pub async fn resend_stale(&self, notifier: &Notifier) {
         if let Err(e) = notifier.sweep(stale_pending()).await {
-            eprintln!("warning: notify: {e}");
+            say(Warning::Notify(e));
         }
     }
 
@@ -130,7 +131,7 @@ impl Session {
         }
         self.leases.clear();
         if let Err(e) = lease::release(&self.store.db, &self.owner).await {
-            eprintln!("warning: {e}");
+            say(Warning::LeaseRelease(e));
         }
     }
 

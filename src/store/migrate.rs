@@ -18,6 +18,7 @@ use crate::config::DatabaseTarget;
 use crate::error::{Error, Result};
 use crate::store::Store;
 use crate::store::connect::connect;
+use crate::warning::{Warning, say};
 
 /// Any 64-bit constant unique to orch: "orch" in ASCII.
 const PG_MIGRATION_LOCK_KEY: i64 = 0x6f72_6368;
@@ -99,11 +100,11 @@ pub async fn apply_pending(store: &Store, announce: bool) -> Result<usize> {
     .await?;
     if announce && ran > 0 {
         let latest = known_migrations().last().cloned().unwrap_or_default();
-        eprintln!(
-            "orch: applied {ran} pending migration{} to {} (now at `{latest}`)",
-            if ran == 1 { "" } else { "s" },
-            store.target
-        );
+        say(Warning::MigrationsApplied {
+            count: ran,
+            database: store.target.to_string(),
+            latest: latest.to_string(),
+        });
     }
     Ok(ran)
 }

@@ -7,6 +7,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
+use crate::warning::{Warning, say};
 
 /// How long a drive waits for its database before giving up (exit 3): the outage bound of
 /// [`crate::config::Timing`], carried by the [`crate::store::Store`] so every write of a
@@ -47,11 +48,11 @@ impl Outage {
                         });
                     }
                     if retries == 0 {
-                        eprintln!(
-                            "warning: the database is unreachable while orch {what} ({e}): retrying \
-                             for up to {}",
-                            humantime::format_duration(bound)
-                        );
+                        say(Warning::DatabaseUnreachable {
+                            what: what.to_owned(),
+                            error: e,
+                            bound,
+                        });
                     }
                     retries += 1;
                     let wait = crate::backoff::jittered(
@@ -63,7 +64,7 @@ impl Outage {
                 }
                 Ok(v) => {
                     if retries > 0 {
-                        eprintln!("orch: the database is back; the run goes on");
+                        say(Warning::DatabaseBack);
                     }
                     return Ok(v);
                 }

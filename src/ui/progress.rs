@@ -12,6 +12,7 @@ use crate::format::time::duration_ms;
 use crate::runner::progress::Reporter;
 use crate::store::{TaskStatus, agents_task};
 use crate::ui::Output;
+use crate::warning::Warning;
 
 /// How a drive shows its progress: spinners when a person watches the terminal, plain
 /// lines otherwise. The one place that chooses.
@@ -133,8 +134,8 @@ impl Reporter for Spinners {
         }
     }
 
-    fn warn(&self, message: &str) {
+    fn warn(&self, warning: Warning) {
         // Above the spinners, so they are not torn.
-        let _ = self.multi.println(format!("warning: {message}"));
+        let _ = self.multi.println(warning.line());
     }
 }

@@ -1,0 +1,259 @@
+//! What orch says beside its result: warnings (something went wrong but the command goes
+//! on) and notes (something happened that the user should know). Their text is written here,
+//! in one match, as `error.rs` does for errors.
+//!
+//! Library code never prints. It hands a [`Warning`] to [`say`], which passes it to the
+//! sink the binary installed: stderr for the CLI, the log for `orch serve` (so the server's
+//! output stays one log). Until a sink is installed (a test calling the library), warnings
+//! go to stderr.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use crate::error::{Error, Loc};
+
+#[derive(Debug)]
+pub enum Warning {
+    /// A notification could not be recorded or sent; the command goes on.
+    Notify(Error),
+    /// A plan's notification target names a variable that is not set: off for this run.
+    TargetOff { target: String, var: String },
+    /// The targets saved with a run cannot be read back.
+    SavedTargetsUnreadable { run_id: String, detail: String },
+    /// Another orch took over a delivery this one was sending.
+    DeliveryTakenOver { id: i64 },
+    /// The outcome of a delivery could not be written.
+    DeliveryUnrecorded { id: i64, error: Error },
+    /// Deliveries still not delivered when a command stops waiting.
+    Undelivered {
+        count: usize,
+        what: String,
+        /// Why the first of them failed, when one said.
+        reason: Option<String>,
+    },
+    /// A heartbeat could not be written (said once per outage).
+    Heartbeat(Error),
+    /// A heartbeat got no answer in time (said once per outage).
+    HeartbeatTimedOut,
+    /// A drive's write met an unreachable database; it retries for `bound`.
+    DatabaseUnreachable {
+        what: String,
+        error: Error,
+        bound: Duration,
+    },
+    /// The database answers again after [`Warning::DatabaseUnreachable`].
+    DatabaseBack,
+    /// Leases could not be given up at the end of a drive (they lapse with the heartbeat).
+    LeaseRelease(Error),
+    /// Recovery: a task left running by an orch that stopped was marked failed.
+    TaskLost {
+        id: i64,
+        task: String,
+        run_id: String,
+    },
+    /// Recovery: a gate got no decision within its `approval_timeout` and was rejected.
+    ApprovalExpired {
+        id: i64,
+        task: String,
+        run_id: String,
+    },
+    /// `orch resume` of a run with nothing queued.
+    NothingToResume { run_id: String },
+    /// Migrations were applied at start.
+    MigrationsApplied {
+        count: usize,
+        database: String,
+        latest: String,
+    },
+    /// `orch plan validate`: a variable the plan needs is not set here.
+    UnsetVariable {
+        file: String,
+        loc: Loc,
+        name: String,
+    },
+    /// `orch prune` could not remove a run's log folder.
+    CannotRemove {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    /// The GitHub Actions job summary could not be written.
+    JobSummary {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    /// Workflow commands could not be printed.
+    Output(Error),
+}
+
+impl Warning {
+    /// The line a terminal shows: warnings start with `warning: `, notes say who speaks
+    /// themselves (`orch: `, `resume: `, `notify: `). A log has its own level instead.
+    pub fn line(&self) -> String {
+        if self.is_note() {
+            self.to_string()
+        } else {
+            format!("warning: {self}")
+        }
+    }
+
+    /// Notes say what happened; warnings, what went wrong.
+    pub fn is_note(&self) -> bool {
+        matches!(
+            self,
+            Warning::DatabaseBack
+                | Warning::TaskLost { .. }
+                | Warning::ApprovalExpired { .. }
+                | Warning::NothingToResume { .. }
+                | Warning::MigrationsApplied { .. }
+                | Warning::Undelivered { .. }
+        )
+    }
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Warning::Notify(e) => write!(f, "notify: {e}"),
+            Warning::TargetOff { target, var } => write!(
+                f,
+                "notify target `{target}` is off for this run: `{var}` is not set"
+            ),
+            Warning::SavedTargetsUnreadable { run_id, detail } => write!(
+                f,
+                "notify: the targets saved with run `{run_id}` are unreadable ({detail})"
+            ),
+            Warning::DeliveryTakenOver { id } => write!(
+                f,
+                "notify: delivery {id} was taken over by another orch; leaving it"
+            ),
+            Warning::DeliveryUnrecorded { id, error } => {
+                write!(f, "notify: cannot record delivery {id}: {error}")
+            }
+            Warning::Undelivered {
+                count,
+                what,
+                reason,
+            } => write!(
+                f,
+                "notify: {count} notification{} of {what} not delivered{}: kept; `orch notify \
+                 list --failed` shows why, `orch notify retry` sends again",
+                if *count == 1 { "" } else { "s" },
+                reason
+                    .as_ref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default()
+            ),
+            Warning::Heartbeat(e) => write!(f, "heartbeat: {e}"),
+            Warning::HeartbeatTimedOut => {
+                write!(f, "heartbeat: the database did not answer in time")
+            }
+            Warning::DatabaseUnreachable { what, error, bound } => write!(
+                f,
+                "the database is unreachable while orch {what} ({error}): retrying for up to {}",
+                humantime::format_duration(*bound)
+            ),
+            Warning::DatabaseBack => write!(f, "orch: the database is back; the run goes on"),
+            Warning::LeaseRelease(e) => write!(f, "{e}"),
+            Warning::TaskLost { id, task, run_id } => write!(
+                f,
+                "orch: task {id} `{task}` (run {run_id}) was left running by an orch that \
+                 stopped: marked failed (orchestrator lost)"
+            ),
+            Warning::ApprovalExpired { id, task, run_id } => write!(
+                f,
+                "orch: task {id} `{task}` (run {run_id}) got no decision within its \
+                 `approval_timeout`: rejected"
+            ),
+            Warning::NothingToResume { run_id } => {
+                write!(f, "resume: run {run_id} has no queued task: nothing to do")
+            }
+            Warning::MigrationsApplied {
+                count,
+                database,
+                latest,
+            } => write!(
+                f,
+                "orch: applied {count} pending migration{} to {database} (now at `{latest}`)",
+                if *count == 1 { "" } else { "s" }
+            ),
+            Warning::UnsetVariable { file, loc, name } => write!(
+                f,
+                "{file}:{}:{}: environment variable `{name}` is not set (it must be when the \
+                 plan runs)",
+                loc.line, loc.column
+            ),
+            Warning::CannotRemove { path, error } => {
+                write!(f, "cannot remove `{}`: {error}", path.display())
+            }
+            Warning::JobSummary { path, error } => write!(
+                f,
+                "cannot write the job summary to `{}`: {error}",
+                path.display()
+            ),
+            Warning::Output(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// Where warnings go.
+pub type Sink = fn(&Warning);
+
+static SINK: OnceLock<Sink> = OnceLock::new();
+
+/// Chooses where warnings go, once, at start (`orch serve` sends them to its log). A second
+/// call changes nothing.
+pub fn install(sink: Sink) {
+    let _ = SINK.set(sink);
+}
+
+/// Says `warning` through the installed sink (stderr until one is installed).
+pub fn say(warning: Warning) {
+    match SINK.get() {
+        Some(sink) => sink(&warning),
+        None => to_stderr(&warning),
+    }
+}
+
+/// The CLI's sink: one line on stderr.
+pub fn to_stderr(warning: &Warning) {
+    eprintln!("{}", warning.line());
+}
+
+/// `orch serve`'s sink: its log, at the warning's level.
+pub fn to_log(warning: &Warning) {
+    if warning.is_note() {
+        tracing::info!("{warning}");
+    } else {
+        tracing::warn!("{warning}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warnings_and_notes_read_as_before() {
+        assert_eq!(
+            Warning::TargetOff {
+                target: "slack".to_owned(),
+                var: "SLACK_WEBHOOK".to_owned()
+            }
+            .line(),
+            "warning: notify target `slack` is off for this run: `SLACK_WEBHOOK` is not set"
+        );
+        assert_eq!(
+            Warning::DatabaseBack.line(),
+            "orch: the database is back; the run goes on"
+        );
+        assert_eq!(
+            Warning::NothingToResume {
+                run_id: "r".to_owned()
+            }
+            .line(),
+            "resume: run r has no queued task: nothing to do"
+        );
+    }
+}
