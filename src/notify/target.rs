@@ -204,7 +204,10 @@ mod tests {
         };
         let (t, w) = effective(std::slice::from_ref(&ops), &env(&[("OPS_URL", "http://h")]));
         assert!(t.is_empty());
-        assert!(w[0].to_string().contains("`OPS_SECRET` is not set"), "{w:?}");
+        assert!(
+            w[0].to_string().contains("`OPS_SECRET` is not set"),
+            "{w:?}"
+        );
         let (t, _) = effective(
             &[ops],
             &env(&[("OPS_URL", "http://h"), ("OPS_SECRET", "s")]),
