@@ -11,7 +11,7 @@ use serde_saphyr::Spanned;
 
 use super::schema::{Duration, EnvName, EnvValue, Name, Reference};
 use super::{Approval, When};
-use crate::notify::Event;
+use crate::notify::{Event, TargetKind};
 
 /// An orch plan: tasks to run and record, see docs/PLANS.md.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -61,7 +61,7 @@ pub struct RawTarget {
     /// `slack`, `email` or `webhook`; by default from the target's name (`webhook` for any
     /// name but `slack` and `email`).
     #[serde(rename = "type")]
-    #[schemars(with = "Option<TargetType>")]
+    #[schemars(with = "Option<TargetKind>")]
     pub kind: Option<Spanned<String>>,
     /// The environment variable holding the URL, as `${VAR}`; `slack` and `email` default to
     /// `${SLACK_WEBHOOK}` and `${EMAIL_WEBHOOK}`.
@@ -73,16 +73,6 @@ pub struct RawTarget {
     /// The events this target hears of (default `[awaiting_approval]`).
     #[schemars(with = "Option<Vec<Event>>", length(min = 1))]
     pub on: Option<Spanned<Vec<Spanned<String>>>>,
-}
-
-/// The kinds of notification target.
-#[derive(schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-#[allow(dead_code)]
-enum TargetType {
-    Slack,
-    Email,
-    Webhook,
 }
 
 /// A task: exactly one of `run` and `shell`.

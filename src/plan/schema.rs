@@ -1,10 +1,12 @@
-//! The string shapes of the plan's JSON Schema that the raw types check by hand: names,
-//! variable names, `${VAR}` references and durations. The schema itself is derived from
-//! the raw types ([`super::json_schema`]).
+//! The shapes of the plan's JSON Schema that the raw types check by hand: names, variable
+//! names, `${VAR}` references, durations and notification target types. The schema itself is
+//! derived from the raw types ([`super::json_schema`]).
 
 use std::borrow::Cow;
 
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+
+use crate::notify::TargetKind;
 
 macro_rules! string_schema {
     ($ty:ident, $name:literal, $pattern:literal, $description:literal) => {
@@ -63,6 +65,34 @@ impl JsonSchema for EnvValue {
         json_schema!({
             "type": ["string", "number", "boolean"],
             "description": "Text; `${VAR}` and `${VAR:-default}` are expanded. A number or boolean is taken as its text.",
+        })
+    }
+}
+
+/// Every [`TargetKind`]. Matching on the first one below makes a kind added to the enum a
+/// compile error here until it is listed, so the schema cannot fall behind.
+const TARGET_KINDS: [TargetKind; 3] = [TargetKind::Slack, TargetKind::Email, TargetKind::Webhook];
+const _: () = match TARGET_KINDS[0] {
+    TargetKind::Slack | TargetKind::Email | TargetKind::Webhook => (),
+};
+
+/// A target's `type`: the names [`TargetKind::parse`] accepts.
+///
+/// Written by hand rather than derived in `notify::target`: schemars turns the variants' doc
+/// comments (written for the payload code) into a `oneOf` of described constants, which
+/// would change `docs/plan.schema.json`; this keeps the plain `enum` the plan schema has
+/// always had, under its old name `TargetType`.
+impl JsonSchema for TargetKind {
+    fn schema_name() -> Cow<'static, str> {
+        "TargetType".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let names: Vec<&str> = TARGET_KINDS.iter().map(|k| k.as_str()).collect();
+        json_schema!({
+            "description": "The kinds of notification target.",
+            "type": "string",
+            "enum": names,
         })
     }
 }

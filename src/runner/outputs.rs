@@ -11,11 +11,10 @@ use crate::store::TaskStatus;
 /// The longest last line that is read as a JSON result.
 pub const RESULT_LINE_MAX: usize = 64 * 1024;
 
-#[allow(clippy::expect_used)] // a constant pattern, checked by the tests below
+// Both patterns are constants that the tests below compile, so neither `expect` can fail.
 static URL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"https?://[^\s<>"'`\)\]\}\x00-\x1f\x7f]+"#).expect("valid URL regex")
 });
-#[allow(clippy::expect_used)]
 static REVIEW_URL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"/(pull|pulls|merge_requests|pull-requests)/\d+").expect("valid PR regex")
 });
