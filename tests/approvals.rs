@@ -1,14 +1,38 @@
 //! `orch approve` / `orch reject`: the rules, the recorded decision, and exactly one winner
 //! when two people decide at once.
 
-use orch::store::TaskStatus;
+use chrono::{DateTime, Utc};
 use orch::store::query::get_task;
 use orch::store::transition::{TaskChange, transition};
+use orch::store::{Store, TaskStatus, agents_task};
 use orch::{Error, store::ApprovalState};
 
 use rstest::rstest;
 
 use crate::support::{Backend, TestDb, at, seed_task};
+
+/// A `dx.integrate` gate of run `run_id`, waiting for a decision.
+async fn awaiting(
+    store: &Store,
+    run_id: &str,
+    started: Option<DateTime<Utc>>,
+) -> agents_task::Model {
+    seed_task(
+        store,
+        "dx.integrate",
+        run_id,
+        TaskStatus::AwaitingApproval,
+        started,
+    )
+    .await
+}
+
+/// The error of a transition from `from` to `to` with no other change, which must fail.
+async fn refused(store: &Store, id: i64, from: TaskStatus, to: TaskStatus) -> Error {
+    transition(&store.db, id, from, to, TaskChange::default())
+        .await
+        .unwrap_err()
+}
 
 #[rstest]
 #[case::sqlite(Backend::Sqlite)]
@@ -19,14 +43,7 @@ async fn approve_records_the_decision(#[case] backend: Backend) {
         return;
     };
     let store = db.store().await;
-    let t = seed_task(
-        &store,
-        "dx.integrate",
-        "n1",
-        TaskStatus::AwaitingApproval,
-        Some(at(2, 30)),
-    )
-    .await;
+    let t = awaiting(&store, "n1", Some(at(2, 30))).await;
     let row = db
         .orch()
         .args([
@@ -61,14 +78,7 @@ async fn reject_fails_the_task_and_defaults_the_decider(#[case] backend: Backend
         return;
     };
     let store = db.store().await;
-    let t = seed_task(
-        &store,
-        "dx.integrate",
-        "n1",
-        TaskStatus::AwaitingApproval,
-        None,
-    )
-    .await;
+    let t = awaiting(&store, "n1", None).await;
     db.orch()
         .args(["reject", &t.id.to_string()])
         .success()
@@ -93,14 +103,7 @@ async fn second_decision_exits_5_naming_who_decided(#[case] backend: Backend) {
         return;
     };
     let store = db.store().await;
-    let t = seed_task(
-        &store,
-        "dx.integrate",
-        "n1",
-        TaskStatus::AwaitingApproval,
-        None,
-    )
-    .await;
+    let t = awaiting(&store, "n1", None).await;
     let id = t.id.to_string();
     db.orch().args(["approve", &id, "--by", "alice"]).success();
     for verb in ["approve", "reject"] {
@@ -152,14 +155,7 @@ async fn two_concurrent_deciders_yield_one_winner(#[case] backend: Backend) {
     let store = db.store().await;
     // Several rounds: a race that happens to serialise once proves little.
     for round in 0..5 {
-        let t = seed_task(
-            &store,
-            "dx.integrate",
-            "race",
-            TaskStatus::AwaitingApproval,
-            None,
-        )
-        .await;
+        let t = awaiting(&store, "race", None).await;
         let id = t.id.to_string();
         let spawn = |verb: &str, who: &str| db.orch().args([verb, &id, "--by", who]).spawn();
         let a = spawn("approve", "alice");
@@ -204,15 +200,7 @@ async fn transitions_follow_the_table(#[case] backend: Backend) {
     };
     let store = db.store().await;
     let t = seed_task(&store, "t", "r", TaskStatus::Queued, None).await;
-    let err = transition(
-        &store.db,
-        t.id,
-        TaskStatus::Queued,
-        TaskStatus::Succeeded,
-        TaskChange::default(),
-    )
-    .await
-    .unwrap_err();
+    let err = refused(&store, t.id, TaskStatus::Queued, TaskStatus::Succeeded).await;
     assert!(matches!(err, Error::IllegalTransition { .. }), "{err:?}");
 
     let row = transition(
@@ -231,15 +219,7 @@ async fn transitions_follow_the_table(#[case] backend: Backend) {
     assert_eq!(row.started_at, Some(at(2, 0)));
 
     // A second actor still believing the task is queued loses, and nothing changes.
-    let err = transition(
-        &store.db,
-        t.id,
-        TaskStatus::Queued,
-        TaskStatus::Skipped,
-        TaskChange::default(),
-    )
-    .await
-    .unwrap_err();
+    let err = refused(&store, t.id, TaskStatus::Queued, TaskStatus::Skipped).await;
     assert!(matches!(err, Error::TransitionLost { .. }), "{err:?}");
 
     let row = transition(
@@ -275,15 +255,13 @@ async fn only_a_decision_leaves_the_gate(#[case] backend: Backend) {
     };
     let store = db.store().await;
     let t = seed_task(&store, "t", "r", TaskStatus::AwaitingApproval, None).await;
-    let err = transition(
-        &store.db,
+    let err = refused(
+        &store,
         t.id,
         TaskStatus::AwaitingApproval,
         TaskStatus::Succeeded,
-        TaskChange::default(),
     )
-    .await
-    .unwrap_err();
+    .await;
     assert!(matches!(err, Error::IllegalTransition { .. }), "{err:?}");
     assert_eq!(
         get_task(&store.db, t.id).await.unwrap().status,

@@ -8,10 +8,18 @@ use orch::store::batch::{Step, transitions_durably};
 use orch::store::mutation::{NewTask, insert_task};
 use orch::store::query::get_task;
 use orch::store::transition::TaskChange;
+use orch::store::{Store, agents_task};
 
 use rstest::rstest;
 
 use crate::support::{Backend, TestDb};
+
+/// A row of task `name` of run `r`, in `status`.
+async fn task(store: &Store, name: &str, status: TaskStatus) -> agents_task::Model {
+    insert_task(&store.db, NewTask::new(name, "r", status))
+        .await
+        .unwrap()
+}
 
 fn step(id: i64, from: TaskStatus, to: TaskStatus, excerpt: &str) -> Step {
     Step {
@@ -36,15 +44,9 @@ async fn a_batch_commits_every_step_in_order(#[case] backend: Backend) {
         return;
     };
     let store = db.store().await;
-    let a = insert_task(&store.db, NewTask::new("a", "r", Running))
-        .await
-        .unwrap();
-    let b = insert_task(&store.db, NewTask::new("b", "r", Queued))
-        .await
-        .unwrap();
-    let c = insert_task(&store.db, NewTask::new("c", "r", Queued))
-        .await
-        .unwrap();
+    let a = task(&store, "a", Running).await;
+    let b = task(&store, "b", Queued).await;
+    let c = task(&store, "c", Queued).await;
     let rows = transitions_durably(
         &store,
         &[
@@ -77,13 +79,9 @@ async fn a_batch_with_a_lost_guard_records_nothing(#[case] backend: Backend) {
         return;
     };
     let store = db.store().await;
-    let a = insert_task(&store.db, NewTask::new("a", "r", Running))
-        .await
-        .unwrap();
+    let a = task(&store, "a", Running).await;
     // Another orch already ended `b`: the batch's guard on it fails.
-    let b = insert_task(&store.db, NewTask::new("b", "r", Failed))
-        .await
-        .unwrap();
+    let b = task(&store, "b", Failed).await;
     let err = transitions_durably(
         &store,
         &[

@@ -5,10 +5,9 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use orch::store::TaskStatus;
-use orch::store::lease;
 use rstest::rstest;
 
-use crate::support::{Backend, TestDb, wait_for_status};
+use crate::support::{Backend, TestDb, assert_excerpt_starts_with, wait_for_status};
 
 /// Waits until some task of the database is `running`.
 async fn until_running(db: &TestDb) {
@@ -49,8 +48,7 @@ async fn a_plan_still_running_is_not_started_twice(#[case] backend: Backend) {
         rows.iter()
             .all(|r| r.owner.as_deref().unwrap().contains(':'))
     );
-    let store = db.store().await;
-    assert!(lease::all(&store.db).await.unwrap().is_empty());
+    assert!(db.leases().await.is_empty());
 }
 
 #[rstest]
@@ -101,14 +99,9 @@ async fn an_orch_killed_outright_is_found_out_and_its_run_resumed(#[case] backen
         .env("ORCH_HEARTBEAT_MS", "100")
         .spawn();
     until_running(&db).await;
-    let store = db.store().await;
     let before = db.rows().await;
     assert!(before[0].heartbeat_at.is_some() && before[0].owner.is_some());
-    assert_eq!(
-        lease::all(&store.db).await.unwrap().len(),
-        2,
-        "plan and run leases"
-    );
+    assert_eq!(db.leases().await.len(), 2, "plan and run leases");
     child.kill(); // SIGKILL: no chance to clean up.
     // The task's own process is not orch's child any more; stop it ourselves.
     let pid: i32 = String::from_utf8(db.read("sleeper.pid"))
@@ -132,24 +125,16 @@ async fn an_orch_killed_outright_is_found_out_and_its_run_resumed(#[case] backen
         .stderr_has("was left running by an orch that stopped: marked failed");
     let rows = db.rows().await;
     assert_eq!(rows[0].status, TaskStatus::Failed);
-    assert!(
-        rows[0]
-            .log_excerpt
-            .as_deref()
-            .unwrap()
-            .starts_with(&format!(
-                "orchestrator lost: {} stopped sending heartbeats (last at ",
-                rows[0].owner.as_deref().unwrap()
-            )),
-        "{:?}",
-        rows[0].log_excerpt
+    assert_excerpt_starts_with(
+        &rows[0],
+        &format!(
+            "orchestrator lost: {} stopped sending heartbeats (last at ",
+            rows[0].owner.as_deref().unwrap()
+        ),
     );
     assert!(rows[0].finished_at.is_some());
     assert_eq!(rows[1].status, TaskStatus::Queued, "never started");
-    assert!(
-        lease::all(&store.db).await.unwrap().is_empty(),
-        "stale leases dropped"
-    );
+    assert!(db.leases().await.is_empty(), "stale leases dropped");
 
     // The rest of the run goes on from where it stopped.
     db.orch()
@@ -166,10 +151,8 @@ async fn a_signal_leaves_gates_alone_and_frees_the_leases(#[case] backend: Backe
     let Some(db) = TestDb::new(backend).await else {
         return;
     };
-    let plan = db.plan(
-            "name: sig\nconcurrency: 2\ntasks:\n  - task: gate\n    shell: 'true'\n    approval: always\n  - task: sleeper\n    shell: \"sleep 300\"\n  - task: after\n    shell: 'true'\n    depends_on: [sleeper]\n",
-        );
-    let child = db.orch().args(["run", plan]).spawn();
+    let yaml = "name: sig\nconcurrency: 2\ntasks:\n  - task: gate\n    shell: 'true'\n    approval: always\n  - task: sleeper\n    shell: \"sleep 300\"\n  - task: after\n    shell: 'true'\n    depends_on: [sleeper]\n";
+    let child = db.run(yaml).spawn();
     until_running(&db).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     child.signal(Signal::SIGTERM);
@@ -178,8 +161,7 @@ async fn a_signal_leaves_gates_alone_and_frees_the_leases(#[case] backend: Backe
     assert_eq!(rows[0].status, TaskStatus::AwaitingApproval, "left alone");
     assert_eq!(rows[1].status, TaskStatus::Failed);
     assert_eq!(rows[2].status, TaskStatus::Skipped);
-    let store = db.store().await;
-    assert!(lease::all(&store.db).await.unwrap().is_empty());
+    assert!(db.leases().await.is_empty());
 }
 
 #[rstest]
@@ -190,10 +172,8 @@ async fn a_decision_during_the_run_is_picked_up_by_the_run(#[case] backend: Back
     let Some(db) = TestDb::new(backend).await else {
         return;
     };
-    let plan = db.plan(
-            "name: live\nconcurrency: 2\ntasks:\n  - task: gate\n    shell: 'true'\n    approval: always\n  - task: slow\n    shell: 'sleep 2'\n  - task: after\n    shell: 'echo after'\n    depends_on: [gate]\n",
-        );
-    let child = db.orch().args(["run", plan]).spawn();
+    let yaml = "name: live\nconcurrency: 2\ntasks:\n  - task: gate\n    shell: 'true'\n    approval: always\n  - task: slow\n    shell: 'sleep 2'\n  - task: after\n    shell: 'echo after'\n    depends_on: [gate]\n";
+    let child = db.run(yaml).spawn();
     let store = db.store().await;
     let gate = wait_for_status(&store, TaskStatus::AwaitingApproval).await;
     // `--resume` cannot take the run over while it is driven, but the decision stands.

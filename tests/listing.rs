@@ -1,11 +1,23 @@
 //! `orch tasks list|show` and `orch runs list|show`, as tables, plain text and JSON.
 
-use orch::store::TaskStatus;
+use chrono::{DateTime, Utc};
+use orch::store::TaskStatus::{self, *};
 use orch::store::mutation::{NewRun, insert_run};
+use orch::store::{Store, agents_task};
 
 use rstest::rstest;
 
 use crate::support::{Backend, TestDb, at, seed_task};
+
+/// A task row of run `nightly-1`.
+async fn nightly(
+    store: &Store,
+    task: &str,
+    status: TaskStatus,
+    started: Option<DateTime<Utc>>,
+) -> agents_task::Model {
+    seed_task(store, task, "nightly-1", status, started).await
+}
 
 const KEYS: [&str; 19] = [
     "id",
@@ -38,30 +50,9 @@ async fn tasks_list_json_has_every_column_newest_first(#[case] backend: Backend)
         return;
     };
     let store = db.store().await;
-    let a = seed_task(
-        &store,
-        "seo.validate",
-        "nightly-1",
-        TaskStatus::Succeeded,
-        Some(at(2, 30)),
-    )
-    .await;
-    let b = seed_task(
-        &store,
-        "code.review",
-        "nightly-1",
-        TaskStatus::Running,
-        None,
-    )
-    .await;
-    let c = seed_task(
-        &store,
-        "dx.integrate",
-        "nightly-1",
-        TaskStatus::AwaitingApproval,
-        Some(at(2, 40)),
-    )
-    .await;
+    let a = nightly(&store, "seo.validate", Succeeded, Some(at(2, 30))).await;
+    let b = nightly(&store, "code.review", Running, None).await;
+    let c = nightly(&store, "dx.integrate", AwaitingApproval, Some(at(2, 40))).await;
 
     let rows = db
         .orch()
@@ -105,31 +96,10 @@ async fn tasks_list_filters_and_limits(#[case] backend: Backend) {
     };
     let store = db.store().await;
     for i in 0..5 {
-        seed_task(
-            &store,
-            "a.task",
-            "run-a",
-            TaskStatus::Succeeded,
-            Some(at(1, i)),
-        )
-        .await;
+        seed_task(&store, "a.task", "run-a", Succeeded, Some(at(1, i))).await;
     }
-    let w = seed_task(
-        &store,
-        "b.task",
-        "run-b",
-        TaskStatus::AwaitingApproval,
-        Some(at(3, 0)),
-    )
-    .await;
-    seed_task(
-        &store,
-        "b.task",
-        "run-b",
-        TaskStatus::Failed,
-        Some(at(3, 1)),
-    )
-    .await;
+    let w = seed_task(&store, "b.task", "run-b", AwaitingApproval, Some(at(3, 0))).await;
+    seed_task(&store, "b.task", "run-b", Failed, Some(at(3, 1))).await;
 
     let ids = |args: &[&str]| {
         let out = db
@@ -161,14 +131,7 @@ async fn tasks_list_plain_text_has_no_escape_codes(#[case] backend: Backend) {
         return;
     };
     let store = db.store().await;
-    seed_task(
-        &store,
-        "seo.validate",
-        "nightly-1",
-        TaskStatus::Succeeded,
-        Some(at(2, 30)),
-    )
-    .await;
+    nightly(&store, "seo.validate", Succeeded, Some(at(2, 30))).await;
     let out = db.orch().args(["tasks", "list"]).success();
     let text = out.stdout();
     assert!(!text.contains('\u{1b}'), "escape codes in {text:?}");
@@ -190,14 +153,7 @@ async fn tasks_show_prints_one_row(#[case] backend: Backend) {
         return;
     };
     let store = db.store().await;
-    let t = seed_task(
-        &store,
-        "seo.validate",
-        "nightly-1",
-        TaskStatus::Running,
-        Some(at(2, 30)),
-    )
-    .await;
+    let t = nightly(&store, "seo.validate", Running, Some(at(2, 30))).await;
     let row = db
         .orch()
         .args(["tasks", "show", &t.id.to_string(), "--json"])
@@ -252,7 +208,7 @@ async fn runs_list_counts_each_status(#[case] backend: Backend) {
         &store,
         "seo.validate",
         "nightly-2026-11-25",
-        TaskStatus::Succeeded,
+        Succeeded,
         Some(at(2, 30)),
     )
     .await;
@@ -260,7 +216,7 @@ async fn runs_list_counts_each_status(#[case] backend: Backend) {
         &store,
         "code.review",
         "nightly-2026-11-25",
-        TaskStatus::Failed,
+        Failed,
         Some(at(2, 31)),
     )
     .await;
@@ -268,12 +224,12 @@ async fn runs_list_counts_each_status(#[case] backend: Backend) {
         &store,
         "dx.integrate",
         "nightly-2026-11-25",
-        TaskStatus::AwaitingApproval,
+        AwaitingApproval,
         Some(at(2, 32)),
     )
     .await;
     // A run written by another tool: no `agents_runs` record, still listed.
-    seed_task(&store, "x", "older", TaskStatus::Succeeded, Some(at(1, 0))).await;
+    seed_task(&store, "x", "older", Succeeded, Some(at(1, 0))).await;
 
     let runs = db
         .orch()
@@ -340,7 +296,7 @@ async fn closed_pipe_exits_quietly(#[case] backend: Backend) {
             &store,
             "a.task.with.a.long.name",
             "run-with-a-long-id",
-            TaskStatus::Succeeded,
+            Succeeded,
             Some(at(1, i % 60)),
         )
         .await;

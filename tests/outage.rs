@@ -10,7 +10,7 @@ use std::time::Duration;
 use orch::store::{Store, TaskStatus};
 
 use crate::support::process::Running;
-use crate::support::{TestDb, wait_for_status};
+use crate::support::{TestDb, assert_excerpt_starts_with, wait_for_status};
 
 /// A throwaway PostgreSQL cluster, stopped and deleted on drop.
 struct Cluster {
@@ -229,14 +229,6 @@ async fn a_database_that_never_comes_back_stops_the_run_with_exit_3() {
         .success();
     let rows = rows(&cluster.url()).await;
     assert_eq!(rows[0].status, TaskStatus::Failed);
-    assert!(
-        rows[0]
-            .log_excerpt
-            .as_deref()
-            .unwrap()
-            .starts_with("orchestrator lost"),
-        "{:?}",
-        rows[0].log_excerpt
-    );
+    assert_excerpt_starts_with(&rows[0], "orchestrator lost");
     assert_eq!(rows[1].status, TaskStatus::Queued, "left for `orch resume`");
 }

@@ -458,7 +458,7 @@ async fn cancel_with(db: TestDb, signal: Signal, code: i32) {
         "{excerpt}"
     );
     // Its leases are released on the way out.
-    let leases = orch::store::lease::all(&store.db).await.unwrap();
+    let leases = db.leases().await;
     assert!(leases.is_empty(), "{leases:?}");
 }
 

@@ -13,7 +13,7 @@ use orch::store::connect::{Pool, Schema};
 use orch::store::delivery::{DeliveryFilter, list};
 use orch::store::mutation::{NewTask, insert_task};
 use orch::store::webhook_delivery;
-use orch::store::{Store, TaskStatus, agents_task, open};
+use orch::store::{Store, TaskStatus, agents_run_lock, agents_task, open};
 use sea_orm::{ConnectionTrait, Statement};
 use tempfile::TempDir;
 
@@ -211,6 +211,13 @@ impl TestDb {
         rows
     }
 
+    /// Every lease held (on a plan or a run).
+    pub async fn leases(&self) -> Vec<agents_run_lock::Model> {
+        orch::store::lease::all(&self.store().await.db)
+            .await
+            .unwrap()
+    }
+
     /// A file of the scratch folder.
     pub fn read(&self, rel: &str) -> Vec<u8> {
         std::fs::read(self.path().join(rel)).unwrap()
@@ -245,6 +252,16 @@ pub fn by_task<'a>(rows: &'a [agents_task::Model], name: &str) -> &'a agents_tas
     rows.iter()
         .find(|r| r.task == name)
         .unwrap_or_else(|| panic!("no row for task `{name}`"))
+}
+
+/// Checks that the log excerpt of `row` starts with `prefix` (printing the excerpt if not).
+#[track_caller]
+pub fn assert_excerpt_starts_with(row: &agents_task::Model, prefix: &str) {
+    assert!(
+        row.log_excerpt.as_deref().unwrap().starts_with(prefix),
+        "{:?}",
+        row.log_excerpt
+    );
 }
 
 /// Inserts a task row as a later `orch run` would have left it.
