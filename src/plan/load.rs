@@ -4,18 +4,14 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use regex::RegexBuilder;
 use serde_saphyr::Spanned;
 use sha2::{Digest, Sha256};
 
-use super::expand::{self, ExpandError};
+use super::expand;
 use super::issues::{at, issue, loc};
 use super::raw::{RawPlan, RawTask};
-use std::time::Duration;
-
-use super::{
-    Approval, Command, EnvVar, Loc, Plan, PlanSource, TaskSpec, Timeout, When, is_valid_name,
-};
+use super::task::{Defaults, env_vars, task};
+use super::{Loc, Plan, PlanSource, TaskSpec, is_valid_name};
 use crate::error::{Error, PlanIssue, Result};
 use crate::format::hex::hex;
 
@@ -85,19 +81,11 @@ fn yaml_message(e: &serde_saphyr::Error) -> String {
     stripped.to_owned()
 }
 
-/// Lowercase hex of `bytes` (digests).
+/// Checks everything about the plan that can be known without running it, adding each
+/// problem to `issues`; the plan returned is only trusted when `issues` stayed empty. Its
+/// `source` is filled in by [`parse`].
 fn validate(raw: RawPlan, issues: &mut Vec<PlanIssue>) -> Plan {
-    let name = raw.name.value.clone();
-    if !is_valid_name(&name) {
-        issue(
-            issues,
-            at(&raw.name),
-            format!(
-                "plan name `{name}` must match `[A-Za-z0-9._-]+` (it becomes part of run ids and file names)"
-            ),
-        );
-    }
-
+    let name = plan_name(&raw.name, issues);
     let run_id_template = match &raw.run_id {
         Some(t) => {
             check_run_id_template(&t.value, at(t), issues);
@@ -105,23 +93,8 @@ fn validate(raw: RawPlan, issues: &mut Vec<PlanIssue>) -> Plan {
         }
         None => DEFAULT_RUN_ID.to_owned(),
     };
-
     let env = env_vars(&raw.env, issues);
-    let mut secrets = Vec::new();
-    for s in &raw.secrets {
-        if !expand::is_env_name(&s.value) {
-            issue(
-                issues,
-                at(s),
-                format!(
-                    "`{}` in `secrets` is not an environment variable name",
-                    s.value
-                ),
-            );
-        }
-        secrets.push(s.value.clone());
-    }
-
+    let secrets = secret_names(&raw.secrets, issues);
     if raw.tasks.value.is_empty() {
         issue(
             issues,
@@ -129,48 +102,10 @@ fn validate(raw: RawPlan, issues: &mut Vec<PlanIssue>) -> Plan {
             "`tasks` is empty: a plan needs at least one task".to_owned(),
         );
     }
-    let concurrency = match &raw.concurrency {
-        Some(c) if c.value == 0 => {
-            issue(issues, at(c), "`concurrency` must be at least 1".to_owned());
-            1
-        }
-        Some(c) => c.value,
-        None => 1,
-    };
-    let defaults = Defaults {
-        timeout: raw
-            .timeout
-            .as_ref()
-            .and_then(|t| timeout(t, "timeout", issues)),
-        kill_grace: raw
-            .kill_grace
-            .as_ref()
-            .and_then(|k| duration(k, "kill_grace", issues))
-            .unwrap_or(super::DEFAULT_KILL_GRACE),
-        approval_timeout: raw
-            .approval_timeout
-            .as_ref()
-            .and_then(|t| timeout(t, "approval_timeout", issues)),
-    };
-    let mut seen: HashMap<String, Loc> = HashMap::new();
-    let mut tasks = Vec::new();
-    let mut edges: Vec<Vec<(String, Loc)>> = Vec::new();
-    for t in raw.tasks.value {
-        let task_loc = at(&t);
-        let deps: Vec<(String, Loc)> = t
-            .value
-            .depends_on
-            .iter()
-            .map(|d| (d.value.clone(), at(d)))
-            .collect();
-        if let Some(spec) = task(t.value, task_loc, &defaults, &mut seen, issues) {
-            tasks.push(spec);
-            edges.push(deps);
-        }
-    }
-    super::graph::check(&tasks, &edges, issues);
+    let concurrency = concurrency(raw.concurrency.as_ref(), issues);
+    let defaults = Defaults::from_plan(&raw, issues);
+    let tasks = tasks(raw.tasks.value, &defaults, issues);
     let notify = super::notify::targets(&raw.notify, issues);
-
     Plan {
         name,
         run_id_template,
@@ -187,6 +122,23 @@ fn validate(raw: RawPlan, issues: &mut Vec<PlanIssue>) -> Plan {
     }
 }
 
+/// The plan's name becomes part of run ids and file names, so it must be a valid name.
+fn plan_name(raw: &Spanned<String>, issues: &mut Vec<PlanIssue>) -> String {
+    let name = raw.value.clone();
+    if !is_valid_name(&name) {
+        issue(
+            issues,
+            at(raw),
+            format!(
+                "plan name `{name}` must match `[A-Za-z0-9._-]+` (it becomes part of run ids and file names)"
+            ),
+        );
+    }
+    name
+}
+
+/// Filled in, the template must give a valid name: run ids name log folders. Filling each
+/// placeholder with a sample letter checks that without knowing the date.
 fn check_run_id_template(template: &str, at: Loc, issues: &mut Vec<PlanIssue>) {
     let mut sample = template.to_owned();
     for p in RUN_ID_PLACEHOLDERS {
@@ -209,237 +161,62 @@ fn check_run_id_template(template: &str, at: Loc, issues: &mut Vec<PlanIssue>) {
     }
 }
 
-fn env_vars(
-    raw: &indexmap::IndexMap<String, Spanned<String>>,
-    issues: &mut Vec<PlanIssue>,
-) -> Vec<EnvVar> {
-    raw.iter()
-        .map(|(name, value)| {
-            if !expand::is_env_name(name) {
-                issue(
-                    issues,
-                    at(value),
-                    format!("`{name}` is not an environment variable name (letters, digits and `_`, not starting with a digit)"),
-                );
-            }
-            if let Err(ExpandError::Syntax(msg)) = expand::check(&value.value) {
-                issue(issues, at(value), msg);
-            }
-            EnvVar {
-                name: name.clone(),
-                value: value.value.clone(),
-                loc: at(value),
-            }
-        })
-        .collect()
-}
-
-/// Plan-level defaults for task keys.
-struct Defaults {
-    timeout: Option<Timeout>,
-    kill_grace: Duration,
-    /// Applies to gated tasks only.
-    approval_timeout: Option<Timeout>,
-}
-
-/// `30s`, `10m`, `1h30m`, `500ms`.
-fn duration(s: &Spanned<String>, key: &str, issues: &mut Vec<PlanIssue>) -> Option<Duration> {
-    match humantime::parse_duration(s.value.trim()) {
-        Ok(d) if !d.is_zero() => Some(d),
-        Ok(_) => {
-            issue(issues, at(s), format!("`{key}` must be longer than zero"));
-            None
-        }
-        Err(_) => {
+/// The `secrets` list names variables to mask; a name that no variable can have would mask
+/// nothing, which is a mistake worth saying.
+fn secret_names(raw: &[Spanned<String>], issues: &mut Vec<PlanIssue>) -> Vec<String> {
+    let mut secrets = Vec::new();
+    for s in raw {
+        if !expand::is_env_name(&s.value) {
             issue(
                 issues,
                 at(s),
                 format!(
-                    "`{key}: {}` is not a duration: write e.g. `30s`, `10m` or `1h30m`",
+                    "`{}` in `secrets` is not an environment variable name",
                     s.value
                 ),
             );
-            None
         }
+        secrets.push(s.value.clone());
+    }
+    secrets
+}
+
+/// `concurrency` (default 1); 0 would never start a task, so it is an issue.
+fn concurrency(raw: Option<&Spanned<u32>>, issues: &mut Vec<PlanIssue>) -> u32 {
+    match raw {
+        Some(c) if c.value == 0 => {
+            issue(issues, at(c), "`concurrency` must be at least 1".to_owned());
+            1
+        }
+        Some(c) => c.value,
+        None => 1,
     }
 }
 
-fn timeout(s: &Spanned<String>, key: &str, issues: &mut Vec<PlanIssue>) -> Option<Timeout> {
-    duration(s, key, issues).map(|after| Timeout {
-        after,
-        text: s.value.trim().to_owned(),
-    })
-}
-
-fn task(
-    raw: RawTask,
-    task_loc: Loc,
+/// Each task in turn, then the dependency graph, which needs them all. A task without a
+/// usable command is left out of the graph (its own issue already fails the plan).
+fn tasks(
+    raw: Vec<Spanned<RawTask>>,
     defaults: &Defaults,
-    seen: &mut HashMap<String, Loc>,
     issues: &mut Vec<PlanIssue>,
-) -> Option<TaskSpec> {
-    let name = raw.task.value.clone();
-    let name_loc = at(&raw.task);
-    if !is_valid_name(&name) {
-        issue(
-            issues,
-            name_loc,
-            format!("task name `{name}` must match `[A-Za-z0-9._-]+` (it becomes a log file name)"),
-        );
+) -> Vec<TaskSpec> {
+    let mut seen: HashMap<String, Loc> = HashMap::new();
+    let mut tasks = Vec::new();
+    let mut edges: Vec<Vec<(String, Loc)>> = Vec::new();
+    for t in raw {
+        let task_loc = at(&t);
+        // Where each dependency was written, for the graph's issues.
+        let deps: Vec<(String, Loc)> = t
+            .value
+            .depends_on
+            .iter()
+            .map(|d| (d.value.clone(), at(d)))
+            .collect();
+        if let Some(spec) = task(t.value, task_loc, defaults, &mut seen, issues) {
+            tasks.push(spec);
+            edges.push(deps);
+        }
     }
-    if let Some(first) = seen.get(&name) {
-        issue(
-            issues,
-            name_loc,
-            format!(
-                "task `{name}` is defined twice (first at line {}): task names must be unique",
-                first.line
-            ),
-        );
-    } else {
-        seen.insert(name.clone(), name_loc);
-    }
-
-    let command = match (raw.run, raw.shell) {
-        (Some(run), None) => {
-            if run.value.first().is_none_or(|p| p.trim().is_empty()) {
-                issue(
-                    issues,
-                    at(&run),
-                    format!(
-                        "task `{name}`: `run` needs a program, e.g. `run: [\"./scripts/check.sh\", \"--strict\"]`"
-                    ),
-                );
-            }
-            Some(Command::Argv(run.value))
-        }
-        (None, Some(shell)) => {
-            if shell.value.trim().is_empty() {
-                issue(
-                    issues,
-                    at(&shell),
-                    format!("task `{name}`: `shell` is empty"),
-                );
-            }
-            Some(Command::Shell(shell.value))
-        }
-        (Some(run), Some(_)) => {
-            issue(
-                issues,
-                at(&run),
-                format!(
-                    "task `{name}` has both `run` and `shell`: keep one (`run` is an argv list, `shell` a string for `sh -c`)"
-                ),
-            );
-            None
-        }
-        (None, None) => {
-            issue(
-                issues,
-                task_loc,
-                format!(
-                    "task `{name}` has neither `run` nor `shell`: add `run: [program, args…]` or `shell: \"…\"`"
-                ),
-            );
-            None
-        }
-    };
-
-    let env = env_vars(&raw.env, issues);
-    let cwd = raw.cwd.map(|c| {
-        if c.value.trim().is_empty() {
-            issue(
-                issues,
-                at(&c),
-                format!("task `{name}`: `cwd` is empty: remove it to run in the current directory"),
-            );
-        }
-        if let Err(ExpandError::Syntax(msg)) = expand::check(&c.value) {
-            issue(issues, at(&c), msg);
-        }
-        (c.value.clone(), at(&c))
-    });
-    // Multi-line mode: `^` and `$` match at each line of the output, as people expect.
-    let outputs_uri = raw.outputs_uri.and_then(|p| {
-        match RegexBuilder::new(&p.value)
-            .multi_line(true)
-            .crlf(true)
-            .build()
-        {
-            Ok(re) => Some(re),
-            Err(e) => {
-                issue(
-                    issues,
-                    at(&p),
-                    format!(
-                        "task `{name}`: `outputs_uri` is not a valid regex: {}",
-                        regex_message(&e)
-                    ),
-                );
-                None
-            }
-        }
-    });
-
-    let retry_backoff = raw
-        .retry_backoff
-        .as_ref()
-        .and_then(|b| duration(b, "retry_backoff", issues))
-        .unwrap_or(super::DEFAULT_RETRY_BACKOFF);
-    let task_timeout = match &raw.timeout {
-        Some(t) => timeout(t, "timeout", issues),
-        None => defaults.timeout.clone(),
-    };
-    let kill_grace = raw
-        .kill_grace
-        .as_ref()
-        .and_then(|k| duration(k, "kill_grace", issues))
-        .unwrap_or(defaults.kill_grace);
-    let approval = raw.approval.as_ref().map_or(Approval::Never, |a| a.value);
-    let approval_timeout = match &raw.approval_timeout {
-        Some(t) if approval == Approval::Never => {
-            issue(
-                issues,
-                at(t),
-                format!(
-                    "task `{name}`: `approval_timeout` needs `approval: always` or \
-                     `approval: on_output_uri` (this task never waits for a decision)"
-                ),
-            );
-            None
-        }
-        Some(t) => timeout(t, "approval_timeout", issues),
-        None if approval == Approval::Never => None,
-        None => defaults.approval_timeout.clone(),
-    };
-    Some(TaskSpec {
-        name,
-        command: command?,
-        env,
-        cwd,
-        inputs: raw.inputs,
-        approval,
-        outputs_uri,
-        depends_on: raw.depends_on.into_iter().map(|d| d.value).collect(),
-        when: raw.when.map_or(When::Success, |w| w.value),
-        retries: raw.retries.map_or(0, |r| r.value),
-        retry_backoff,
-        timeout: task_timeout,
-        kill_grace,
-        approval_timeout,
-        loc: task_loc,
-    })
-}
-
-/// The regex crate's errors span several lines with a caret diagram; keep the last line,
-/// which says what is wrong.
-fn regex_message(e: &regex::Error) -> String {
-    let text = e.to_string();
-    text.lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("invalid pattern")
-        .trim()
-        .trim_start_matches("error: ")
-        .to_owned()
+    super::graph::check(&tasks, &edges, issues);
+    tasks
 }

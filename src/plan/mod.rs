@@ -9,6 +9,7 @@ mod notify;
 mod raw;
 pub mod resolve;
 pub mod schema;
+mod task;
 
 use std::path::PathBuf;
 
