@@ -4,7 +4,12 @@
 use orch::store::TaskStatus;
 use rstest::rstest;
 
-use crate::support::{Backend, TestDb, by_task, pid_in_file_alive};
+use crate::support::{Backend, TestDb, assert_pid_in_file_gone, by_task};
+
+/// A plan of `head` followed by the `n` tasks that `task(0)`, `task(1)`, … write.
+fn wide_plan(head: &str, n: usize, task: impl Fn(usize) -> String) -> String {
+    (0..n).fold(head.to_owned(), |plan, i| plan + &task(i))
+}
 
 #[rstest]
 #[case::sqlite(Backend::Sqlite)]
@@ -59,12 +64,11 @@ async fn concurrency_is_bounded(#[case] backend: Backend) {
     let Some(db) = TestDb::new(backend).await else {
         return;
     };
-    let mut yaml = "name: wide\nconcurrency: 2\ntasks:\n".to_owned();
     // More tasks at once than the database pool has connections: a regression test for a
     // scheduler that starved running tasks of their connections.
-    for i in 0..10 {
-        yaml.push_str(&format!("  - task: t{i}\n    shell: \"sleep 0.2\"\n"));
-    }
+    let yaml = wide_plan("name: wide\nconcurrency: 2\ntasks:\n", 10, |i| {
+        format!("  - task: t{i}\n    shell: \"sleep 0.2\"\n")
+    });
     db.run(&yaml).args(["--concurrency", "7"]).success();
     let rows = db.rows().await;
     // The most rows running at any instant, from their own start and finish times.
@@ -187,12 +191,11 @@ async fn tasks_retrying_side_by_side_share_the_connections(#[case] backend: Back
     let Some(db) = TestDb::new(backend).await else {
         return;
     };
-    let mut yaml = "name: flaky_wide\nconcurrency: 4\ntasks:\n".to_owned();
-    for i in 0..6 {
-        yaml.push_str(&format!(
-                "  - task: f{i}\n    shell: \"[ -e seen{i} ] || {{ touch seen{i}; exit 3; }}; echo ok {i}\"\n    retries: 2\n    retry_backoff: 10ms\n"
-            ));
-    }
+    let yaml = wide_plan("name: flaky_wide\nconcurrency: 4\ntasks:\n", 6, |i| {
+        format!(
+            "  - task: f{i}\n    shell: \"[ -e seen{i} ] || {{ touch seen{i}; exit 3; }}; echo ok {i}\"\n    retries: 2\n    retry_backoff: 10ms\n"
+        )
+    });
     db.run(&yaml).success();
     let rows = db.rows().await;
     assert_eq!(rows.len(), 6);
@@ -249,8 +252,7 @@ async fn a_timeout_kills_the_whole_group(#[case] backend: Backend) {
     );
     assert_eq!(slow.exit_code, None);
     assert_eq!(by_task(&rows, "quick").status, TaskStatus::Succeeded);
-    let (pid, alive) = pid_in_file_alive(&pidfile);
-    assert!(!alive, "grandchild {pid} survived the timeout");
+    assert_pid_in_file_gone(&pidfile, "grandchild", "the timeout");
 }
 
 #[rstest]

@@ -143,9 +143,12 @@ async fn until_running(db_url: &str) {
     store.db.close().await.ok();
 }
 
-/// `orch run` of the two-task plan against the cluster, in the background, once its first
-/// task runs.
-async fn run_in_background(cluster: &Cluster, scratch: &TestDb, outage_ms: &str) -> Running {
+/// A private cluster, a scratch folder, and `orch run` of the two-task plan against the
+/// cluster in the background, once its first task runs; `None` (after saying so) where
+/// initdb is not installed.
+async fn run_in_background(outage_ms: &str) -> Option<(Cluster, TestDb, Running)> {
+    let cluster = Cluster::start()?;
+    let scratch = TestDb::sqlite().await;
     let plan = scratch.plan(PLAN);
     let child = scratch
         .orch()
@@ -154,7 +157,7 @@ async fn run_in_background(cluster: &Cluster, scratch: &TestDb, outage_ms: &str)
         .env("ORCH_DB_OUTAGE_MS", outage_ms)
         .spawn();
     until_running(&cluster.url()).await;
-    child
+    Some((cluster, scratch, child))
 }
 
 async fn rows(db_url: &str) -> Vec<orch::store::agents_task::Model> {
@@ -171,11 +174,9 @@ const PLAN: &str = "name: outage\ntasks:\n  - task: first\n    shell: \"echo wor
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_rides_out_a_database_restart() {
-    let Some(cluster) = Cluster::start() else {
+    let Some((cluster, scratch, child)) = run_in_background("40000").await else {
         return;
     };
-    let scratch = TestDb::sqlite().await;
-    let child = run_in_background(&cluster, &scratch, "40000").await;
     // Down while the task runs and finishes, and for longer than orch waits for one
     // connection (5 s), so its own retries are what carry the run.
     cluster.pg_ctl(&["stop"]);
@@ -197,11 +198,9 @@ async fn a_run_rides_out_a_database_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_that_never_comes_back_stops_the_run_with_exit_3() {
-    let Some(cluster) = Cluster::start() else {
+    let Some((cluster, scratch, child)) = run_in_background("1500").await else {
         return;
     };
-    let scratch = TestDb::sqlite().await;
-    let child = run_in_background(&cluster, &scratch, "1500").await;
     cluster.pg_ctl(&["stop"]);
     child
         .wait()

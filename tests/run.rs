@@ -7,7 +7,7 @@ use orch::store::{ApprovalState, TaskStatus};
 use nix::sys::signal::Signal;
 use rstest::rstest;
 
-use crate::support::{Backend, TestDb, pid_in_file_alive, wait_for_status};
+use crate::support::{Backend, TestDb, assert_pid_in_file_gone, wait_for_status};
 
 const THREE: &str = r#"
 name: mixed
@@ -285,8 +285,7 @@ async fn a_backgrounded_grandchild_cannot_hang_the_run(#[case] backend: Backend)
     let rows = db.rows().await;
     assert_eq!(rows[0].status, TaskStatus::Succeeded);
     assert_eq!(rows[0].log_excerpt.as_deref(), Some("started"));
-    let (pid, alive) = pid_in_file_alive(&marker);
-    assert!(!alive, "the grandchild {pid} survived the run");
+    assert_pid_in_file_gone(&marker, "the grandchild", "the run");
 }
 
 #[rstest]

@@ -7,7 +7,7 @@ use orch::store::webhook_delivery::DeliveryStatus;
 use rstest::rstest;
 use serde_json::{Value, json};
 
-use super::{GATES, orch};
+use super::{GATES, orch, slack_of};
 use crate::support::http::{Served, bodies, http_client, ok_receiver, received};
 use crate::support::wait::eventually;
 use crate::support::{Backend, TestDb, by_task};
@@ -117,7 +117,7 @@ tasks:
     shell: "echo broken; exit 3"
 "#;
     orch(&db, &["run", db.plan(plan)])
-        .env("SLACK_WEBHOOK", format!("{}/slack", server.uri()))
+        .env("SLACK_WEBHOOK", slack_of(&server))
         .env("EMAIL_WEBHOOK", format!("{}/email", server.uri()))
         .code(1);
     let rows = db.rows().await;

@@ -14,6 +14,9 @@ mod outbox;
 mod retries;
 mod secrets;
 
+use sea_orm::ConnectionTrait;
+use wiremock::MockServer;
+
 use crate::support::{Cmd, TestDb};
 
 /// Two gates: one with a result URI (`seo.validate`), one without (`dx.integrate`).
@@ -34,4 +37,21 @@ fn orch(db: &TestDb, args: &[&str]) -> Cmd {
         .args(args)
         .env("ORCH_NOTIFY_BACKOFF_MS", "50")
         .env("ORCH_NOTIFY_TIMEOUT_MS", "3000")
+}
+
+/// `orch run` of [`GATES`] with `extra` arguments, notifying Slack at `slack`.
+fn run_gates(db: &TestDb, extra: &[&str], slack: &str) -> Cmd {
+    orch(db, &["run", db.plan(GATES)])
+        .args(extra)
+        .env("SLACK_WEBHOOK", slack)
+}
+
+/// The Slack address of a receiver.
+fn slack_of(server: &MockServer) -> String {
+    format!("{}/slack", server.uri())
+}
+
+/// Runs one SQL statement against the test's database (to age or break a row).
+async fn execute(db: &TestDb, sql: &str) {
+    db.store().await.db.execute_unprepared(sql).await.unwrap();
 }

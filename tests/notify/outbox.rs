@@ -5,12 +5,17 @@ use std::time::Duration;
 
 use orch::store::webhook_delivery::DeliveryStatus;
 use rstest::rstest;
-use sea_orm::ConnectionTrait;
 use wiremock::ResponseTemplate;
 
-use super::{GATES, orch};
+use super::{GATES, execute, orch, run_gates, slack_of};
 use crate::support::http::{bodies, free_port, received, receiver, receiver_on};
 use crate::support::{Backend, Cmd, TestDb, orch_bin};
+
+/// A free port with nothing listening on it, and the Slack address there.
+fn nothing_listening() -> (u16, String) {
+    let port = free_port();
+    (port, format!("http://127.0.0.1:{port}/slack"))
+}
 
 #[rstest]
 #[case::sqlite(Backend::Sqlite)]
@@ -21,10 +26,8 @@ async fn a_receiver_down_for_the_whole_run_loses_nothing(#[case] backend: Backen
         return;
     };
     // A port with nothing listening, then a receiver on that very port.
-    let port = free_port();
-    let url = format!("http://127.0.0.1:{port}/slack");
-    orch(&db, &["run", db.plan(GATES)])
-        .env("SLACK_WEBHOOK", &url)
+    let (port, url) = nothing_listening();
+    run_gates(&db, &[], &url)
         .success()
         .stderr_has("2 notifications of run ")
         .stderr_has("`orch notify retry`");
@@ -86,11 +89,8 @@ async fn later_commands_sweep_deliveries_a_minute_old(#[case] backend: Backend) 
     let Some(db) = TestDb::new(backend).await else {
         return;
     };
-    let port = free_port();
-    let url = format!("http://127.0.0.1:{port}/slack");
-    orch(&db, &["run", db.plan(GATES), "--only", "seo.validate"])
-        .env("SLACK_WEBHOOK", &url)
-        .success();
+    let (port, url) = nothing_listening();
+    run_gates(&db, &["--only", "seo.validate"], &url).success();
     let server = receiver_on(port, ResponseTemplate::new(200)).await;
 
     // Fresh: a decision leaves it to whoever recorded it.
@@ -101,7 +101,6 @@ async fn later_commands_sweep_deliveries_a_minute_old(#[case] backend: Backend) 
     assert!(bodies(&server, "/slack").await.is_empty());
 
     // A minute old: the next run sends it again, alongside its own.
-    let store = db.store().await;
     let old = match db.backend {
         Backend::Postgres => "now() - interval '2 minutes'".to_owned(),
         Backend::Sqlite => format!(
@@ -109,14 +108,12 @@ async fn later_commands_sweep_deliveries_a_minute_old(#[case] backend: Backend) 
             orch::store::json::timestamp(&(chrono::Utc::now() - chrono::Duration::minutes(2)))
         ),
     };
-    store
-        .db
-        .execute_unprepared(&format!("UPDATE webhook_deliveries SET created_at = {old}"))
-        .await
-        .unwrap();
-    orch(&db, &["run", db.plan(GATES), "--only", "dx.integrate"])
-        .env("SLACK_WEBHOOK", &url)
-        .success();
+    execute(
+        &db,
+        &format!("UPDATE webhook_deliveries SET created_at = {old}"),
+    )
+    .await;
+    run_gates(&db, &["--only", "dx.integrate"], &url).success();
     let texts: Vec<String> = bodies(&server, "/slack")
         .await
         .iter()
@@ -149,7 +146,7 @@ async fn a_closed_stdout_does_not_cut_deliveries_off(#[case] backend: Backend) {
         .arg("-c")
         .arg(format!("'{}' run plan.yaml | true", orch_bin().display()))
         .env("DATABASE_URL", &db.url)
-        .env("SLACK_WEBHOOK", format!("{}/slack", server.uri()))
+        .env("SLACK_WEBHOOK", slack_of(&server))
         .env_remove("EMAIL_WEBHOOK")
         .success();
     let d = db.deliveries().await;

@@ -6,10 +6,9 @@ use std::time::Duration;
 use orch::store::TaskStatus;
 use orch::store::webhook_delivery::DeliveryStatus;
 use rstest::rstest;
-use sea_orm::ConnectionTrait;
 use wiremock::ResponseTemplate;
 
-use super::{GATES, orch};
+use super::{execute, orch, run_gates, slack_of};
 use crate::support::http::{fails_then_succeeds, received, receiver};
 use crate::support::{Backend, TestDb};
 
@@ -22,9 +21,7 @@ async fn a_500_is_retried_until_it_succeeds(#[case] backend: Backend) {
         return;
     };
     let server = fails_then_succeeds(ResponseTemplate::new(500), 2).await;
-    orch(&db, &["run", db.plan(GATES), "--only", "dx.integrate"])
-        .env("SLACK_WEBHOOK", format!("{}/slack", server.uri()))
-        .success();
+    run_gates(&db, &["--only", "dx.integrate"], &slack_of(&server)).success();
     assert_eq!(received(&server, "/slack").await.len(), 3);
     let d = db.deliveries().await;
     assert_eq!(d.len(), 1);
@@ -43,8 +40,7 @@ async fn a_timeout_is_retried_then_kept_without_failing_the_run(#[case] backend:
     };
     let server = receiver(ResponseTemplate::new(200).set_delay(Duration::from_secs(5))).await;
     // Waiting for a person is not a failure, and neither is a lost webhook.
-    orch(&db, &["run", db.plan(GATES), "--only", "dx.integrate"])
-        .env("SLACK_WEBHOOK", format!("{}/slack", server.uri()))
+    run_gates(&db, &["--only", "dx.integrate"], &slack_of(&server))
         .env("ORCH_NOTIFY_TIMEOUT_MS", "300")
         .success()
         .stderr_has("1 notification of run ");
@@ -66,9 +62,7 @@ async fn a_4xx_is_not_retried(#[case] backend: Backend) {
         return;
     };
     let server = receiver(ResponseTemplate::new(404).set_body_string("no_service")).await;
-    orch(&db, &["run", db.plan(GATES), "--only", "dx.integrate"])
-        .env("SLACK_WEBHOOK", format!("{}/slack", server.uri()))
-        .success();
+    run_gates(&db, &["--only", "dx.integrate"], &slack_of(&server)).success();
     assert_eq!(received(&server, "/slack").await.len(), 1);
     let d = db.deliveries().await;
     assert_eq!(d[0].status, DeliveryStatus::Failed);
@@ -98,8 +92,7 @@ async fn a_429_waits_as_long_as_retry_after_says(#[case] backend: Backend) {
     let server = fails_then_succeeds(failure, 1).await;
     // A backoff far longer than the wait: only `Retry-After: 1` lets the second attempt
     // happen before orch stops waiting.
-    orch(&db, &["run", db.plan(GATES), "--only", "dx.integrate"])
-        .env("SLACK_WEBHOOK", format!("{}/slack", server.uri()))
+    run_gates(&db, &["--only", "dx.integrate"], &slack_of(&server))
         .env("ORCH_NOTIFY_BACKOFF_MS", "600000")
         .env("ORCH_NOTIFY_WAIT_MS", "20000")
         .success();
@@ -119,10 +112,8 @@ async fn deliveries_are_given_up_after_twelve_attempts_or_without_a_target(
         return;
     };
     let server = receiver(ResponseTemplate::new(503)).await;
-    let url = format!("{}/slack", server.uri());
-    orch(&db, &["run", db.plan(GATES)])
-        .env("SLACK_WEBHOOK", &url)
-        .success();
+    let url = slack_of(&server);
+    run_gates(&db, &[], &url).success();
     let d = db.deliveries().await;
     assert!(
         d.iter()
@@ -130,23 +121,22 @@ async fn deliveries_are_given_up_after_twelve_attempts_or_without_a_target(
     );
 
     // One has been tried ten times already; the other's run forgot its target.
-    let store = db.store().await;
-    store
-        .db
-        .execute_unprepared(&format!(
+    execute(
+        &db,
+        &format!(
             "UPDATE webhook_deliveries SET attempts = 10 WHERE id = {}",
             d[0].id
-        ))
-        .await
-        .unwrap();
-    store
-        .db
-        .execute_unprepared(&format!(
+        ),
+    )
+    .await;
+    execute(
+        &db,
+        &format!(
             "UPDATE webhook_deliveries SET target = 'gone' WHERE id = {}",
             d[1].id
-        ))
-        .await
-        .unwrap();
+        ),
+    )
+    .await;
     orch(&db, &["notify", "retry"])
         .env("SLACK_WEBHOOK", &url)
         .code(6);

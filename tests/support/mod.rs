@@ -12,5 +12,5 @@ pub mod process;
 pub mod wait;
 
 pub use db::{Backend, TestDb, assert_excerpt_starts_with, at, by_task, query_strings, seed_task};
-pub use process::{Cmd, orch_bin, pid_in_file_alive};
+pub use process::{Cmd, assert_pid_in_file_gone, orch_bin};
 pub use wait::wait_for_status;

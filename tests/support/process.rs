@@ -300,6 +300,14 @@ fn blocking<T>(f: impl FnOnce() -> T) -> T {
     }
 }
 
+/// Checks that the process whose pid a task wrote to `pidfile` has stopped: else fails with
+/// "`who` PID survived `what`".
+#[track_caller]
+pub fn assert_pid_in_file_gone(pidfile: &Path, who: &str, what: &str) {
+    let (pid, alive) = pid_in_file_alive(pidfile);
+    assert!(!alive, "{who} {pid} survived {what}");
+}
+
 /// Whether the process whose pid a task wrote to `pidfile` still runs (a zombie does not).
 pub fn pid_in_file_alive(pidfile: &Path) -> (i32, bool) {
     let pid: i32 = std::fs::read_to_string(pidfile)
