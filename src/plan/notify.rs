@@ -4,6 +4,7 @@
 use indexmap::IndexMap;
 use serde_saphyr::Spanned;
 
+use super::Loc;
 use super::issues::{at, issue};
 use super::raw::RawTarget;
 use crate::error::PlanIssue;
@@ -19,6 +20,8 @@ pub fn targets(
         .collect()
 }
 
+/// One target, or `None` when anything about it is wrong (all of it is reported). An empty
+/// entry (`slack:` alone) takes every default.
 fn target(
     name: &str,
     spec: &Spanned<Option<RawTarget>>,
@@ -40,10 +43,23 @@ fn target(
         on: None,
     };
     let raw = spec.value.as_ref().unwrap_or(&empty);
+    let kind = kind(name, raw.kind.as_ref(), issues);
+    let url = url(name, loc, raw.url.as_ref(), kind, issues);
+    let secret = secret(name, raw.secret.as_ref(), kind, issues);
+    let on = events(name, raw.on.as_ref(), issues);
+    (issues.len() == before).then(|| Target {
+        name: name.to_owned(),
+        kind,
+        url,
+        secret,
+        on,
+    })
+}
 
-    // `slack` and `email` name their own type; any other name is a generic webhook unless
-    // it says otherwise.
-    let kind = match &raw.kind {
+/// `slack` and `email` name their own type; any other name is a generic webhook unless it
+/// says otherwise.
+fn kind(name: &str, raw: Option<&Spanned<String>>, issues: &mut Vec<PlanIssue>) -> TargetKind {
+    match raw {
         Some(k) => TargetKind::parse(&k.value).unwrap_or_else(|| {
             issue(
                 issues,
@@ -56,9 +72,19 @@ fn target(
             TargetKind::Webhook
         }),
         None => TargetKind::parse(name).unwrap_or(TargetKind::Webhook),
-    };
+    }
+}
 
-    let url = match (&raw.url, kind.default_url_var()) {
+/// The URL's variable: as written, else the kind's default (`${SLACK_WEBHOOK}`); a generic
+/// webhook has no default, so it must name one.
+fn url(
+    name: &str,
+    loc: Loc,
+    raw: Option<&Spanned<String>>,
+    kind: TargetKind,
+    issues: &mut Vec<PlanIssue>,
+) -> String {
+    match (raw, kind.default_url_var()) {
         (Some(u), _) => reference(name, "url", u, issues),
         (None, Some(var)) => format!("${{{var}}}"),
         (None, None) => {
@@ -73,8 +99,18 @@ fn target(
             );
             String::new()
         }
-    };
-    let secret = match &raw.secret {
+    }
+}
+
+/// The signing secret's variable. Only generic webhooks are signed: a secret on any other
+/// kind would suggest a protection that is not there.
+fn secret(
+    name: &str,
+    raw: Option<&Spanned<String>>,
+    kind: TargetKind,
+    issues: &mut Vec<PlanIssue>,
+) -> Option<String> {
+    match raw {
         Some(s) if kind != TargetKind::Webhook => {
             issue(
                 issues,
@@ -88,8 +124,17 @@ fn target(
         }
         Some(s) => Some(reference(name, "secret", s, issues)),
         None => None,
-    };
-    let on = match &raw.on {
+    }
+}
+
+/// The events the target hears of (default [`DEFAULT_EVENTS`]), each once, in the order
+/// written. An empty list would make a target that never hears anything.
+fn events(
+    name: &str,
+    raw: Option<&Spanned<Vec<Spanned<String>>>>,
+    issues: &mut Vec<PlanIssue>,
+) -> Vec<Event> {
+    match raw {
         None => DEFAULT_EVENTS.to_vec(),
         Some(list) if list.value.is_empty() => {
             issue(
@@ -112,14 +157,7 @@ fn target(
             }
             events
         }
-    };
-    (issues.len() == before).then(|| Target {
-        name: name.to_owned(),
-        kind,
-        url,
-        secret,
-        on,
-    })
+    }
 }
 
 /// `${NAME}`, or an issue explaining why a literal value does not belong in a plan.
