@@ -98,6 +98,11 @@ pub enum Error {
         from: TaskStatus,
         to: TaskStatus,
     },
+    /// The API may not write a row that a live orch is running: that orch writes it.
+    DrivenByOrch {
+        id: i64,
+        owner: String,
+    },
     /// The row changed under us between reading it and the guarded update.
     TransitionLost {
         id: i64,
@@ -267,6 +272,7 @@ impl Error {
             | Error::Leased { .. }
             | Error::DecidedWhileDriven { .. }
             | Error::TransitionLost { .. }
+            | Error::DrivenByOrch { .. }
             | Error::DeliveryBusy { .. } => Class::Conflict,
             Error::IllegalTransition { .. } => Class::BadTransition,
             Error::UnsupportedDatabaseUrl { .. }
@@ -435,6 +441,11 @@ impl fmt::Display for Error {
                 f,
                 "a task cannot go from `{from}` to `{to}` (see the transition table in \
                  docs/ORCHESTRATION.md)"
+            ),
+            Error::DrivenByOrch { id, owner } => write!(
+                f,
+                "task {id} is running under `{owner}`, which records it: change it once it has \
+                 ended, or stop that orch"
             ),
             Error::TransitionLost { id, expected } => write!(
                 f,

@@ -71,3 +71,4 @@ mod redaction;
 mod resume;
 mod run;
 mod schema;
+mod transitions;

@@ -23,7 +23,7 @@ use crate::plan::is_valid_name;
 use crate::store::json;
 use crate::store::mutation::{NewTask, insert_task};
 use crate::store::query::{self, MAX_LIMIT, TaskFilter};
-use crate::store::transition::{Decision, TaskChange, decide, transition, update_fields};
+use crate::store::transition::{Decision, TaskChange, decide, patch as patch_row};
 use crate::store::{TaskStatus, now};
 
 /// The `{id}` of a path; anything but an integer is a 404 with a JSON body.
@@ -189,7 +189,7 @@ pub async fn create(
         (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 401, description = "Missing or wrong token", body = ErrorBody),
         (status = 404, description = "No such task", body = ErrorBody),
-        (status = 409, description = "The row changed meanwhile", body = ErrorBody),
+        (status = 409, description = "The row changed meanwhile, or a live orch is running it", body = ErrorBody),
         (status = 422, description = "A field is wrong, or the transition is not allowed", body = ErrorBody),
     ))]
 pub async fn patch(
@@ -215,24 +215,23 @@ pub async fn patch(
         inputs: req.inputs,
         ..Default::default()
     };
-    // A status change and its columns are one guarded UPDATE; other columns one plain UPDATE.
+    // One guarded UPDATE, with or without a status change, on the status read here: a row
+    // that moved meanwhile, or that a live orch is running, is refused (409).
     let db = &state.store.db;
     let current = query::get_task(db, id).await?;
-    let row = match req.status {
-        Some(to) if to != current.status => {
-            if current.status == TaskStatus::AwaitingApproval {
-                return Err(ApiError::field(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "status",
-                    format!(
-                        "task {id} awaits a decision: use `POST /agents/tasks/{id}/approve` or `/reject`"
-                    ),
-                ));
-            }
-            transition(db, id, current.status, to, change).await?
-        }
-        _ => update_fields(db, id, change).await?,
-    };
+    if current.status == TaskStatus::AwaitingApproval
+        && req.status.is_some_and(|to| to != current.status)
+    {
+        return Err(ApiError::field(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "status",
+            format!(
+                "task {id} awaits a decision: use `POST /agents/tasks/{id}/approve` or `/reject`"
+            ),
+        ));
+    }
+    let stale_after = state.config.timing.stale_after;
+    let row = patch_row(db, id, current.status, req.status, change, stale_after).await?;
     Ok(Json(json::task(&row)))
 }
 

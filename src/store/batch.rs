@@ -21,17 +21,11 @@ use sea_orm::{
 use crate::error::{Error, Result};
 use crate::status::TaskStatus;
 use crate::store::agents_task::Column;
-use crate::store::transition::{TaskChange, step_sets, transition, transition_statement};
+use crate::store::transition::{TaskChange, Transition, guard};
 use crate::store::{Store, agents_task, query::get_task};
 
-/// One row's move from one status to another, with what changes on the way.
-#[derive(Clone, Debug)]
-pub struct Step {
-    pub id: i64,
-    pub from: TaskStatus,
-    pub to: TaskStatus,
-    pub change: TaskChange,
-}
+/// One row's move in a batch: a [`Transition`].
+pub use crate::store::transition::Transition as Step;
 
 /// [`transition`], retried through an outage. A retry that finds the row already moved to
 /// `to` — by this process (same `owner`), when the change names one — takes it as done: the
@@ -43,12 +37,7 @@ pub async fn transition_durably(
     to: TaskStatus,
     change: TaskChange,
 ) -> Result<agents_task::Model> {
-    let step = Step {
-        id,
-        from,
-        to,
-        change,
-    };
+    let step = Transition::new(id, from, to, change);
     let db = &store.db;
     store
         .outage
@@ -115,13 +104,7 @@ async fn one_statement(
     let mut counts = Vec::with_capacity(steps.len());
     for (i, step) in steps.iter().enumerate() {
         let name = format!("s{i}");
-        let update = transition_statement(
-            DbBackend::Postgres,
-            step.id,
-            step.from,
-            step.to,
-            step.change.clone(),
-        )?;
+        let update = step.statement(DbBackend::Postgres)?;
         with.cte(
             CommonTableExpression::new()
                 .query(update)
@@ -185,12 +168,9 @@ async fn one_update(
     // Each column any step sets, with the value per row.
     let mut columns: Vec<(Column, Vec<(i64, SimpleExpr)>)> = Vec::new();
     for step in steps {
-        guards = guards.add(
-            Condition::all()
-                .add(Column::Id.eq(step.id))
-                .add(Column::Status.eq(step.from)),
-        );
-        for (col, value) in step_sets(backend, step.from, step.to, step.change.clone())? {
+        // The same guard as a single transition's (the gate's `approval_state` included).
+        guards = guards.add(guard(step.id, step.from));
+        for (col, value) in step.sets(backend)? {
             let same = |c: &Column| std::mem::discriminant(c) == std::mem::discriminant(&col);
             match columns.iter_mut().find(|(c, _)| same(c)) {
                 Some((_, values)) => values.push((step.id, value)),
@@ -259,13 +239,8 @@ pub(crate) async fn transition_once(
     step: &Step,
     retry: bool,
 ) -> Result<agents_task::Model> {
-    let Step {
-        id,
-        from,
-        to,
-        ref change,
-    } = *step;
-    match transition(db, id, from, to, change.clone()).await {
+    let (id, from, to, change) = (step.id, step.from, step.to, &step.change);
+    match step.apply(db).await {
         Err(Error::TransitionLost { .. }) if retry => {
             let row = get_task(db, id).await?;
             let ours = change.owner.is_none() || row.owner == change.owner;

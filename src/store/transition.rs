@@ -1,14 +1,18 @@
 //! The only code that changes a task's status after it was created.
 //!
-//! Every change is one conditional UPDATE (`… WHERE id = ? AND status = <from>`, and for a
-//! decision `AND approval_state = 'pending'`) followed by a check of the rows affected, so
-//! the database decides between two actors racing for the same row: exactly one wins, and
-//! the loser learns what happened instead.
+//! A change is a [`Transition`] value (the row, the status it must still have, the status it
+//! gets, the columns set on the way). Every path that writes it (one row, a batch on either
+//! database, a decision, the reaper of lost tasks, the API's PATCH) builds its WHERE with one
+//! function, [`guard`]: `id = ? AND status = <from>`, and when leaving the gate also
+//! `approval_state = 'pending'`. The database thus decides between two actors racing for the
+//! same row: exactly one wins, and the loser learns what happened instead.
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::ExprTrait;
-use sea_orm::sea_query::{Expr, SimpleExpr, UpdateStatement};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryTrait};
+use sea_orm::sea_query::{Expr, Query, SimpleExpr, UpdateStatement};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter,
+};
 
 use crate::error::{Error, Result};
 use crate::status::{ApprovalState, TaskStatus};
@@ -88,7 +92,8 @@ impl TaskChange {
     }
 }
 
-/// Sets columns of task `id` other than its status (and decision), whatever its status.
+/// Sets columns of task `id` other than its status (and decision), whatever its status: for
+/// the orch driving the row (a retry's attempt count), which owns it.
 pub async fn update_fields(
     db: &impl ConnectionTrait,
     id: i64,
@@ -98,19 +103,54 @@ pub async fn update_fields(
     if sets.is_empty() {
         return get_task(db, id).await;
     }
-    let mut update = agents_task::Entity::update_many().filter(Column::Id.eq(id));
-    for (col, value) in sets {
-        update = update.col_expr(col, value);
+    let mut update = Query::update();
+    update
+        .table(agents_task::Entity)
+        .values(sets)
+        .and_where(Column::Id.eq(id))
+        .returning_all();
+    returning_one(db, &update)
+        .await?
+        .ok_or(Error::UnknownTask { id })
+}
+
+/// The API's PATCH: sets columns of a row that is still `read` (the status the caller saw),
+/// with or without a status change, through the same guard as every transition. Refused
+/// (409) on a row that a live orch drives: that orch writes its columns, and a write beside
+/// it would be lost or would contradict the task's real outcome.
+pub async fn patch(
+    db: &impl ConnectionTrait,
+    id: i64,
+    read: TaskStatus,
+    to: Option<TaskStatus>,
+    change: TaskChange,
+    stale_after: std::time::Duration,
+) -> Result<agents_task::Model> {
+    let backend = db.get_database_backend();
+    let sets = match to {
+        Some(to) if to != read => Transition::new(id, read, to, change).sets(backend)?,
+        _ => change.sets(backend),
+    };
+    if sets.is_empty() {
+        return get_task(db, id).await;
     }
-    match update
-        .exec_with_returning(db)
-        .await
-        .map_err(Error::db)?
-        .pop()
+    // Not a running row whose owner still beats.
+    let driven = Condition::all()
+        .add(Column::Status.eq(TaskStatus::Running))
+        .add(Column::Owner.is_not_null())
+        .add(Expr::col(Column::HeartbeatAt).gte(crate::store::clock::ago(backend, stale_after)));
+    let update = guarded(id, read, sets, Condition::all().add(driven).not());
+    if let Some(row) = returning_one(db, &update).await? {
+        return Ok(row);
+    }
+    let row = get_task(db, id).await?;
+    if row.status == read
+        && row.status == TaskStatus::Running
+        && let Some(owner) = row.owner
     {
-        Some(row) => Ok(row),
-        None => Err(Error::UnknownTask { id }),
+        return Err(Error::DrivenByOrch { id, owner });
     }
+    Err(explain_lost(row, read))
 }
 
 /// Who orch records as the decider when it rejects a task whose decision did not come in
@@ -184,20 +224,23 @@ pub async fn reap_lost(
         let duration = row
             .started_at
             .map(|s| std::cmp::max((at - s).num_milliseconds(), 0));
-        let result = agents_task::Entity::update_many()
-            .col_expr(Column::Status, Expr::value(TaskStatus::Failed.as_str()))
-            .col_expr(Column::FinishedAt, Expr::value(at))
-            .col_expr(Column::DurationMs, Expr::value(duration))
-            .col_expr(Column::LogExcerpt, Expr::value(excerpt))
-            .col_expr(Column::ExitCode, Expr::value(Option::<i32>::None))
-            .filter(Column::Id.eq(row.id))
-            .filter(Column::Status.eq(TaskStatus::Running))
-            .filter(stale())
-            .exec(db)
-            .await
-            .map_err(Error::db)?;
-        if result.rows_affected == 1 {
-            marked.push(get_task(db, row.id).await?);
+        let lost = Transition::new(
+            row.id,
+            TaskStatus::Running,
+            TaskStatus::Failed,
+            TaskChange {
+                finished_at: Some(at),
+                duration_ms: duration,
+                log_excerpt: Some(excerpt),
+                exit_code: Some(None),
+                ..Default::default()
+            },
+        );
+        // Re-checked in the same UPDATE: a task whose orch beat meanwhile is left alone.
+        let stale = Condition::all().add(stale());
+        let update = guarded(row.id, lost.from, lost.sets(backend)?, stale);
+        if let Some(row) = returning_one(db, &update).await? {
+            marked.push(row);
         }
     }
     Ok(marked)
@@ -215,6 +258,66 @@ pub struct Decision {
     pub at: DateTime<Utc>,
 }
 
+/// One guarded status change: task `id` from `from` (which it must still have) to `to`,
+/// setting `change` on the way.
+#[derive(Clone, Debug)]
+pub struct Transition {
+    pub id: i64,
+    pub from: TaskStatus,
+    pub to: TaskStatus,
+    pub change: TaskChange,
+}
+
+impl Transition {
+    pub fn new(id: i64, from: TaskStatus, to: TaskStatus, change: TaskChange) -> Self {
+        Transition {
+            id,
+            from,
+            to,
+            change,
+        }
+    }
+
+    /// Every column it sets, `status` included, or why the move is not allowed.
+    pub(crate) fn sets(&self, backend: DbBackend) -> Result<Vec<(Column, SimpleExpr)>> {
+        let (from, to) = (self.from, self.to);
+        // Leaving the gate is a decision, recorded with who and when: only `decide` does it.
+        if !from.can_become(to) || from == TaskStatus::AwaitingApproval {
+            return Err(Error::IllegalTransition { from, to });
+        }
+        let mut sets = self.change.clone().sets(backend);
+        if to == TaskStatus::AwaitingApproval {
+            sets.push((
+                Column::ApprovalState,
+                Expr::value(ApprovalState::Pending.as_str()),
+            ));
+        }
+        sets.push((Column::Status, Expr::value(to.as_str())));
+        Ok(sets)
+    }
+
+    /// The transition as one statement, `RETURNING` the changed row (`store::batch` sends
+    /// several at once).
+    pub(crate) fn statement(&self, backend: DbBackend) -> Result<UpdateStatement> {
+        Ok(guarded(
+            self.id,
+            self.from,
+            self.sets(backend)?,
+            Condition::all(),
+        ))
+    }
+
+    /// Applies it: the row as it is after the change, or why it could not change.
+    pub async fn apply(&self, db: &impl ConnectionTrait) -> Result<agents_task::Model> {
+        let update = self.statement(db.get_database_backend())?;
+        match returning_one(db, &update).await? {
+            Some(row) => Ok(row),
+            // Nothing changed: read the row as it is to say why.
+            None => Err(explain_lost(get_task(db, self.id).await?, self.from)),
+        }
+    }
+}
+
 /// Moves task `id` from `from` to `to`, setting `change`, if and only if it is still in
 /// `from`. Returns the row as it is after the change.
 pub async fn transition(
@@ -224,60 +327,49 @@ pub async fn transition(
     to: TaskStatus,
     change: TaskChange,
 ) -> Result<agents_task::Model> {
-    let sets = transition_sets(db.get_database_backend(), from, to, change)?;
-    guarded_update(db, id, from, to, sets).await
+    Transition::new(id, from, to, change).apply(db).await
 }
 
-/// The columns [`transition`] sets (status aside), or why the move is not allowed.
-fn transition_sets(
-    backend: DbBackend,
-    from: TaskStatus,
-    to: TaskStatus,
-    change: TaskChange,
-) -> Result<Vec<(Column, SimpleExpr)>> {
+/// The guard every status change carries: the row is still `from`, and when `from` is the
+/// gate, still undecided (only one decision may ever be taken).
+pub(crate) fn guard(id: i64, from: TaskStatus) -> Condition {
+    let mut guard = Condition::all()
+        .add(Column::Id.eq(id))
+        .add(Column::Status.eq(from));
     if from == TaskStatus::AwaitingApproval {
-        // Leaving the gate is a decision, recorded with who and when: only `decide` does it.
-        return Err(Error::IllegalTransition { from, to });
+        guard = guard.add(Column::ApprovalState.eq(ApprovalState::Pending));
     }
-    let mut sets = change.sets(backend);
-    if to == TaskStatus::AwaitingApproval {
-        sets.push((
-            Column::ApprovalState,
-            Expr::value(ApprovalState::Pending.as_str()),
-        ));
-    }
-    Ok(sets)
+    guard
 }
 
-/// Every column [`transition`] sets, `status` included, or why the move is not allowed: for
-/// `store::batch`, which writes several transitions in one UPDATE.
-pub(crate) fn step_sets(
-    backend: DbBackend,
-    from: TaskStatus,
-    to: TaskStatus,
-    change: TaskChange,
-) -> Result<Vec<(Column, SimpleExpr)>> {
-    if !from.can_become(to) {
-        return Err(Error::IllegalTransition { from, to });
-    }
-    let mut sets = transition_sets(backend, from, to, change)?;
-    sets.push((Column::Status, Expr::value(to.as_str())));
-    Ok(sets)
-}
-
-/// [`transition`] as a statement of its own, `RETURNING` the changed row: for callers that
-/// send several at once (`store::batch`).
-pub(crate) fn transition_statement(
-    backend: DbBackend,
+/// `UPDATE agents_tasks SET <sets> WHERE <guard> AND <extra> RETURNING *`.
+fn guarded(
     id: i64,
     from: TaskStatus,
-    to: TaskStatus,
-    change: TaskChange,
-) -> Result<UpdateStatement> {
-    let sets = transition_sets(backend, from, to, change)?;
-    let mut stmt = guarded_update_many(id, from, to, sets, None)?.into_query();
-    stmt.returning_all();
-    Ok(stmt)
+    sets: Vec<(Column, SimpleExpr)>,
+    extra: Condition,
+) -> UpdateStatement {
+    let mut update = Query::update();
+    update
+        .table(agents_task::Entity)
+        .values(sets)
+        .cond_where(guard(id, from))
+        .cond_where(extra)
+        .returning_all();
+    update
+}
+
+/// Runs an `UPDATE … RETURNING *` of at most one row. `RETURNING`: the changed row comes
+/// back with the change, one statement instead of an UPDATE and a SELECT.
+async fn returning_one(
+    db: &impl ConnectionTrait,
+    update: &UpdateStatement,
+) -> Result<Option<agents_task::Model>> {
+    let backend = db.get_database_backend();
+    agents_task::Model::find_by_statement(backend.build(update))
+        .one(db)
+        .await
+        .map_err(Error::db)
 }
 
 pub async fn decide(
@@ -300,7 +392,26 @@ pub async fn decide(
         (Column::ApprovalNote, Expr::value(decision.note)),
         (Column::DecidedAt, Expr::value(decision.at)),
     ];
-    match guarded_update_by(db, id, TaskStatus::AwaitingApproval, to, sets, deadline).await {
+    let from = TaskStatus::AwaitingApproval;
+    if !from.can_become(to) {
+        return Err(Error::IllegalTransition { from, to });
+    }
+    let mut sets = sets;
+    sets.push((Column::Status, Expr::value(to.as_str())));
+    let mut extra = Condition::all();
+    if let Some(at) = deadline {
+        extra = extra.add(
+            Condition::any()
+                .add(Column::ApprovalDeadline.is_null())
+                .add(Column::ApprovalDeadline.gte(at)),
+        );
+    }
+    let update = guarded(id, from, sets, extra);
+    let decided = match returning_one(db, &update).await? {
+        Some(row) => Ok(row),
+        None => Err(explain_lost(get_task(db, id).await?, from)),
+    };
+    match decided {
         Err(Error::NotAwaitingDecision { .. }) | Err(Error::TransitionLost { .. })
             if deadline.is_some() =>
         {
@@ -317,69 +428,6 @@ pub async fn decide(
         }
         other => other,
     }
-}
-
-async fn guarded_update(
-    db: &impl ConnectionTrait,
-    id: i64,
-    from: TaskStatus,
-    to: TaskStatus,
-    sets: Vec<(Column, SimpleExpr)>,
-) -> Result<agents_task::Model> {
-    guarded_update_by(db, id, from, to, sets, None).await
-}
-
-/// [`guarded_update`], and when `before_deadline` is given, only if the row's
-/// `approval_deadline` (if any) is not before it.
-async fn guarded_update_by(
-    db: &impl ConnectionTrait,
-    id: i64,
-    from: TaskStatus,
-    to: TaskStatus,
-    sets: Vec<(Column, SimpleExpr)>,
-    before_deadline: Option<DateTime<Utc>>,
-) -> Result<agents_task::Model> {
-    let update = guarded_update_many(id, from, to, sets, before_deadline)?;
-    // `RETURNING`: the changed row comes back with the change, one statement instead of
-    // an UPDATE and a SELECT (both databases support it).
-    let mut changed = update.exec_with_returning(db).await.map_err(Error::db)?;
-    if let Some(row) = changed.pop() {
-        return Ok(row);
-    }
-    // Nothing changed: read the row as it is to say why.
-    Err(explain_lost(get_task(db, id).await?, from))
-}
-
-/// `UPDATE agents_tasks SET status = <to>, … WHERE id = <id> AND status = <from> …`.
-fn guarded_update_many(
-    id: i64,
-    from: TaskStatus,
-    to: TaskStatus,
-    sets: Vec<(Column, SimpleExpr)>,
-    before_deadline: Option<DateTime<Utc>>,
-) -> Result<sea_orm::UpdateMany<agents_task::Entity>> {
-    if !from.can_become(to) {
-        return Err(Error::IllegalTransition { from, to });
-    }
-    let mut update = agents_task::Entity::update_many()
-        .col_expr(Column::Status, Expr::value(to.as_str()))
-        .filter(Column::Id.eq(id))
-        .filter(Column::Status.eq(from));
-    if from == TaskStatus::AwaitingApproval {
-        // Leaving `awaiting_approval` is a decision: only one may ever be taken.
-        update = update.filter(Column::ApprovalState.eq(ApprovalState::Pending));
-    }
-    if let Some(at) = before_deadline {
-        update = update.filter(
-            sea_orm::Condition::any()
-                .add(Column::ApprovalDeadline.is_null())
-                .add(Column::ApprovalDeadline.gte(at)),
-        );
-    }
-    for (col, value) in sets {
-        update = update.col_expr(col, value);
-    }
-    Ok(update)
 }
 
 fn explain_lost(row: agents_task::Model, from: TaskStatus) -> Error {
