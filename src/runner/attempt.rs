@@ -30,106 +30,167 @@ pub async fn run(
     mut cancel: watch::Receiver<Option<i32>>,
 ) -> Result<Step> {
     let clock = Instant::now();
-    let launch = Launch {
-        argv: task.argv.clone(),
-        env: task.env.clone(),
-        cwd: task.cwd.clone(),
-        log_path: process::log_path(log_dir, &row.run_id, &task.spec.name),
-        outputs_pattern: task.spec.outputs_uri.clone(),
-        timeout: task.spec.timeout.clone(),
-        kill_grace: task.spec.kill_grace,
-    };
+    let launch = launch(task, log_dir, &row.run_id);
     let attempts = task.spec.retries.saturating_add(1);
     let mut attempt = 1;
-    let (outcome, status, reason, outputs_uri) = loop {
+    let last = loop {
         if attempts > 1 {
             header(&launch.log_path, attempt, attempts).await;
         }
-        let outcome = match process::run(&launch, redactor.clone(), &mut cancel).await {
-            Ok(o) => o,
-            Err(e) => Outcome {
-                end: End::NotStarted(format!(
-                    "cannot write log `{}`: {e}",
-                    launch.log_path.display()
-                )),
-                excerpt: Default::default(),
-                outputs_uri: None,
-                result_line: None,
-                log_error: None,
-            },
-        };
-        let outputs_uri = outcome
-            .result_line
-            .as_ref()
-            .and_then(|r| r.outputs_uri.clone())
-            .or(outcome.outputs_uri.clone())
-            .map(|u| redactor.redact(&u));
-        let (status, reason) = verdict(
-            &outcome.end,
-            outcome.result_line.as_ref(),
-            task.spec.approval,
-            outputs_uri.is_some(),
-        );
-        let cancelled = matches!(outcome.end, End::Cancelled(_));
-        if status != TaskStatus::Failed || cancelled || attempt >= attempts {
-            break (outcome, status, reason, outputs_uri);
+        let tried = try_once(&launch, task, redactor, &mut cancel).await;
+        let cancelled = matches!(tried.outcome.end, End::Cancelled(_));
+        if tried.status != TaskStatus::Failed || cancelled || attempt >= attempts {
+            break tried;
         }
-        // Wait, then another attempt (the row shows which one is under way). A signal during
-        // the wait ends the task as the failed attempt left it.
-        let wait = crate::backoff::jittered(task.spec.retry_backoff, attempt, MAX_BACKOFF);
-        let stopped = tokio::select! {
-            _ = tokio::time::sleep(wait) => false,
-            _ = cancel.wait_for(Option::is_some) => true,
-        };
-        if stopped {
-            break (outcome, status, reason, outputs_uri);
+        // A signal during the wait ends the task as the failed attempt left it.
+        if stopped_during_backoff(task, attempt, &mut cancel).await {
+            break tried;
         }
         attempt += 1;
-        let change = TaskChange {
-            attempt: Some(attempt as i32),
-            exit_code: Some(outcome.end.exit_code()),
-            ..Default::default()
-        };
-        store
-            .outage
-            .ride("records a retry", |_| {
-                update_fields(&store.db, row.id, change.clone())
-            })
-            .await?;
+        record_retry(store, row.id, attempt, &tried.outcome).await?;
     };
+    // Recorded by the caller, in the same commit as whatever it starts next.
+    Ok(final_step(row.id, task, attempt, last, clock, redactor))
+}
+
+/// One attempt, run and judged.
+struct Attempt {
+    outcome: Outcome,
+    status: TaskStatus,
+    reason: Option<String>,
+    /// Redacted: it goes to the row and into notifications.
+    outputs_uri: Option<String>,
+}
+
+/// Every attempt runs the same command and appends to the same log file.
+fn launch(task: &ResolvedTask, log_dir: &Path, run_id: &str) -> Launch {
+    Launch {
+        argv: task.argv.clone(),
+        env: task.env.clone(),
+        cwd: task.cwd.clone(),
+        log_path: process::log_path(log_dir, run_id, &task.spec.name),
+        outputs_pattern: task.spec.outputs_uri.clone(),
+        timeout: task.spec.timeout.clone(),
+        kill_grace: task.spec.kill_grace,
+    }
+}
+
+/// Runs the process once and decides the status it earned. A log that cannot be opened is a
+/// start that failed, so it is judged (and retried) like one rather than ending the run.
+async fn try_once(
+    launch: &Launch,
+    task: &ResolvedTask,
+    redactor: &Arc<Redactor>,
+    cancel: &mut watch::Receiver<Option<i32>>,
+) -> Attempt {
+    let outcome = match process::run(launch, redactor.clone(), cancel).await {
+        Ok(o) => o,
+        Err(e) => Outcome {
+            end: End::NotStarted(format!(
+                "cannot write log `{}`: {e}",
+                launch.log_path.display()
+            )),
+            excerpt: Default::default(),
+            outputs_uri: None,
+            result_line: None,
+            log_error: None,
+        },
+    };
+    // A result line's URI is what the task meant to say; a URL found in the output is a guess.
+    let outputs_uri = outcome
+        .result_line
+        .as_ref()
+        .and_then(|r| r.outputs_uri.clone())
+        .or(outcome.outputs_uri.clone())
+        .map(|u| redactor.redact(&u));
+    let (status, reason) = verdict(
+        &outcome.end,
+        outcome.result_line.as_ref(),
+        task.spec.approval,
+        outputs_uri.is_some(),
+    );
+    Attempt {
+        outcome,
+        status,
+        reason,
+        outputs_uri,
+    }
+}
+
+/// Waits out the backoff before attempt `attempt + 1`; true when a signal came first.
+async fn stopped_during_backoff(
+    task: &ResolvedTask,
+    attempt: u32,
+    cancel: &mut watch::Receiver<Option<i32>>,
+) -> bool {
+    let wait = crate::backoff::jittered(task.spec.retry_backoff, attempt, MAX_BACKOFF);
+    tokio::select! {
+        _ = tokio::time::sleep(wait) => false,
+        _ = cancel.wait_for(Option::is_some) => true,
+    }
+}
+
+/// The row shows which attempt is under way, and the exit code of the one before it.
+async fn record_retry(store: &Store, id: i64, attempt: u32, failed: &Outcome) -> Result<()> {
+    let change = TaskChange {
+        attempt: Some(attempt as i32),
+        exit_code: Some(failed.end.exit_code()),
+        ..Default::default()
+    };
+    store
+        .outage
+        .ride("records a retry", |_| {
+            update_fields(&store.db, id, change.clone())
+        })
+        .await?;
+    Ok(())
+}
+
+/// The transition from `running` to the last attempt's status, with the excerpt, timings and
+/// (for a gated task) the decision's deadline.
+fn final_step(
+    id: i64,
+    task: &ResolvedTask,
+    attempt: u32,
+    last: Attempt,
+    clock: Instant,
+    redactor: &Redactor,
+) -> Step {
     // A log that could not be written is said where the user looks first.
-    let reason = match (reason, outcome.log_error.as_deref()) {
+    let reason = match (last.reason, last.outcome.log_error.as_deref()) {
         (Some(r), Some(l)) => Some(format!("{r}; {l}")),
         (r, l) => r.or(l.map(str::to_owned)),
     };
-    let excerpt = redactor.redact(&outcome.excerpt.render(reason.as_deref()));
+    let excerpt = redactor.redact(&last.outcome.excerpt.render(reason.as_deref()));
     let duration_ms = i64::try_from(clock.elapsed().as_millis()).unwrap_or(i64::MAX);
     let finished_at = now();
     // The clock for a decision starts when the task starts waiting for it.
-    let approval_deadline = match (&task.spec.approval_timeout, status) {
+    let approval_deadline = match (&task.spec.approval_timeout, last.status) {
         (Some(t), TaskStatus::AwaitingApproval) => chrono::Duration::from_std(t.after)
             .ok()
             .and_then(|d| finished_at.checked_add_signed(d)),
         _ => None,
     };
-    // Recorded by the caller, in the same commit as whatever it starts next.
-    Ok(Step {
-        id: row.id,
+    Step {
+        id,
         from: TaskStatus::Running,
-        to: status,
+        to: last.status,
         change: TaskChange {
             finished_at: Some(finished_at),
             duration_ms: Some(duration_ms),
-            outputs_uri,
+            outputs_uri: last.outputs_uri,
             log_excerpt: Some(excerpt),
             attempt: Some(attempt as i32),
-            exit_code: Some(outcome.end.exit_code()),
+            exit_code: Some(last.outcome.end.exit_code()),
             approval_deadline,
             ..Default::default()
         },
-    })
+    }
 }
 
+/// With retries, each attempt's output starts under a line saying which one it is. Best
+/// effort: a header that cannot be written must not fail the task (the attempt reports the
+/// log problem itself).
 async fn header(log_path: &Path, attempt: u32, attempts: u32) {
     if let Some(dir) = log_path.parent() {
         let _ = tokio::fs::create_dir_all(dir).await;

@@ -97,25 +97,32 @@ pub async fn run(
     // A signal that arrived since the runner last looked: do not start anything.
     let pending_cancel = *cancel.borrow();
     if let Some(sig) = pending_cancel {
-        collector.finish().await?;
-        return Ok(Outcome {
-            end: End::Cancelled(sig),
-            ..collector.into_outcome()
-        });
+        return collector.without_process(End::Cancelled(sig)).await;
     }
     let mut child = match spawn(launch) {
         Ok(child) => child,
-        Err(reason) => {
-            collector.finish().await?;
-            return Ok(Outcome {
-                end: End::NotStarted(reason),
-                ..collector.into_outcome()
-            });
-        }
+        Err(reason) => return collector.without_process(End::NotStarted(reason)).await,
     };
     let pgid = child.id().map(|id| Pid::from_raw(id as i32));
+    let (readers, pieces) = read_output(&mut child, &redactor);
+    let (end, collected) = tokio::join!(
+        supervise(&mut child, pgid, launch, cancel, readers),
+        collect(pieces, &mut collector),
+    );
+    collected?;
+    Ok(Outcome {
+        end,
+        ..collector.into_outcome()
+    })
+}
 
-    let (tx, mut rx) = mpsc::channel::<Piece>(64);
+/// One reader task per pipe, both sending into one channel: the log gets the two streams
+/// merged in the order their lines arrive.
+fn read_output(
+    child: &mut tokio::process::Child,
+    redactor: &Arc<Redactor>,
+) -> (Readers, mpsc::Receiver<Piece>) {
+    let (tx, rx) = mpsc::channel::<Piece>(64);
     let mut readers = Vec::new();
     if let Some(out) = child.stdout.take() {
         readers.push(tokio::spawn(read_pipe(
@@ -133,52 +140,63 @@ pub async fn run(
             tx.clone(),
         )));
     }
+    // The channel closes when both readers are done, which ends `collect`.
     drop(tx);
+    (futures_join(readers), rx)
+}
 
-    let collect = async {
-        while let Some(piece) = rx.recv().await {
-            collector.take(piece).await?;
+/// Everything the readers send, into the collector, until both pipes are closed.
+async fn collect(
+    mut pieces: mpsc::Receiver<Piece>,
+    collector: &mut Collector,
+) -> std::io::Result<()> {
+    while let Some(piece) = pieces.recv().await {
+        collector.take(piece).await?;
+    }
+    collector.finish().await
+}
+
+/// Waits for the process to exit, be cancelled or time out, then for its output to drain.
+async fn supervise(
+    child: &mut tokio::process::Child,
+    pgid: Option<Pid>,
+    launch: &Launch,
+    cancel: &mut watch::Receiver<Option<i32>>,
+    readers: Readers,
+) -> End {
+    let end = tokio::select! {
+        // A process that already ended is recorded as it ended, not as cancelled.
+        biased;
+        status = child.wait() => exit_end(status),
+        sig = wait_cancel(cancel) => {
+            stop_group(pgid, sig, launch.kill_grace, child).await;
+            End::Cancelled(sig)
         }
-        collector.finish().await
+        _ = sleep_for(launch.timeout.as_ref()) => {
+            stop_group(pgid, Signal::SIGTERM as i32, launch.kill_grace, child).await;
+            End::TimedOut(launch.timeout.as_ref().map(|t| t.text.clone()).unwrap_or_default())
+        }
     };
-    let supervise = async {
-        let end = tokio::select! {
-            // A process that already ended is recorded as it ended, not as cancelled.
-            biased;
-            status = child.wait() => exit_end(status),
-            sig = wait_cancel(cancel) => {
-                stop_group(pgid, sig, launch.kill_grace, &mut child).await;
-                End::Cancelled(sig)
-            }
-            _ = sleep_for(launch.timeout.as_ref()) => {
-                stop_group(pgid, Signal::SIGTERM as i32, launch.kill_grace, &mut child).await;
-                End::TimedOut(launch.timeout.as_ref().map(|t| t.text.clone()).unwrap_or_default())
-            }
-        };
-        // A backgrounded grandchild may hold the pipes open: read for a short while, then
-        // kill the whole group and stop reading, so the run never hangs on it.
-        let mut all = futures_join(readers);
-        if tokio::time::timeout(DRAIN_AFTER_EXIT, &mut all)
+    drain(readers, pgid).await;
+    end
+}
+
+/// A backgrounded grandchild may hold the pipes open: read for a short while, then kill the
+/// whole group and stop reading, so the run never hangs on it.
+async fn drain(mut all: Readers, pgid: Option<Pid>) {
+    if tokio::time::timeout(DRAIN_AFTER_EXIT, &mut all)
+        .await
+        .is_err()
+    {
+        signal_group(pgid, Signal::SIGKILL as i32);
+        if tokio::time::timeout(Duration::from_millis(500), &mut all)
             .await
             .is_err()
         {
-            signal_group(pgid, Signal::SIGKILL as i32);
-            if tokio::time::timeout(Duration::from_millis(500), &mut all)
-                .await
-                .is_err()
-            {
-                all.abort();
-            }
+            all.abort();
         }
-        signal_group(pgid, Signal::SIGKILL as i32);
-        end
-    };
-    let (end, collected) = tokio::join!(supervise, collect);
-    collected?;
-    Ok(Outcome {
-        end,
-        ..collector.into_outcome()
-    })
+    }
+    signal_group(pgid, Signal::SIGKILL as i32);
 }
 
 /// Sends `sig` to the group, waits `grace` for the main process, then kills the group.
@@ -412,13 +430,7 @@ impl Collector {
                 .find(|&k| !line(k).trim_ascii().is_empty())
         {
             let text = line(k);
-            if text.len() <= RESULT_LINE_MAX {
-                let last = self.last_stdout.get_or_insert_with(Vec::new);
-                last.clear();
-                last.extend_from_slice(text);
-            } else {
-                self.last_stdout = None;
-            }
+            remember_last_stdout(&mut self.last_stdout, text, text.len());
         }
         let rest = &bytes[whole.last().map_or(start, |&nl| nl + 1)..];
         if !rest.is_empty() {
@@ -448,13 +460,7 @@ impl Collector {
         };
         self.excerpt.push(&line.prefix, line.len);
         if stream == Stream::Stdout && !line.prefix.trim_ascii().is_empty() {
-            if line.len <= RESULT_LINE_MAX {
-                let last = self.last_stdout.get_or_insert_with(Vec::new);
-                last.clear();
-                last.extend_from_slice(&line.prefix);
-            } else {
-                self.last_stdout = None;
-            }
+            remember_last_stdout(&mut self.last_stdout, &line.prefix, line.len);
         }
         line.prefix.clear();
         line.len = 0;
@@ -466,6 +472,16 @@ impl Collector {
         Ok(())
     }
 
+    /// The outcome when no process ran (cancelled first, or it could not start): nothing was
+    /// collected, and the log is finished the same way as after a process.
+    async fn without_process(mut self, end: End) -> std::io::Result<Outcome> {
+        self.finish().await?;
+        Ok(Outcome {
+            end,
+            ..self.into_outcome()
+        })
+    }
+
     fn into_outcome(self) -> Outcome {
         Outcome {
             end: End::Exited(0),
@@ -474,6 +490,19 @@ impl Collector {
             result_line: self.last_stdout.as_deref().and_then(parse_result_line),
             log_error: self.log_error,
         }
+    }
+}
+
+/// Makes `line` (`len` bytes long in the output) the candidate JSON result line. A line too
+/// long to be one clears the candidate: only the very last non-blank line counts. The buffer
+/// is reused, so this costs no allocation per line.
+fn remember_last_stdout(last: &mut Option<Vec<u8>>, line: &[u8], len: usize) {
+    if len <= RESULT_LINE_MAX {
+        let last = last.get_or_insert_with(Vec::new);
+        last.clear();
+        last.extend_from_slice(line);
+    } else {
+        *last = None;
     }
 }
 
