@@ -3,9 +3,7 @@
 //! n tasks costs about n + (number of dependency edges) looks, where a scan of every task
 //! whenever one ended cost n² (10,000 tasks were 20% slower per task than 1,000).
 
-use std::collections::{BTreeSet, HashMap};
-
-use crate::plan::resolve::ResolvedTask;
+use std::collections::BTreeSet;
 
 pub struct Frontier {
     /// For each task, the tasks that depend on it.
@@ -17,19 +15,17 @@ pub struct Frontier {
 }
 
 impl Frontier {
-    /// Every task needs a first look.
-    pub fn new(tasks: &[ResolvedTask], index: &HashMap<&str, usize>) -> Self {
-        let mut dependents = vec![Vec::new(); tasks.len()];
-        for (i, task) in tasks.iter().enumerate() {
-            for dep in &task.spec.depends_on {
-                if let Some(&j) = index.get(dep.as_str()) {
-                    dependents[j].push(i);
-                }
+    /// Every task needs a first look. `depends_on[i]`: the tasks task `i` depends on.
+    pub fn new(depends_on: &[Vec<usize>]) -> Self {
+        let mut dependents = vec![Vec::new(); depends_on.len()];
+        for (i, deps) in depends_on.iter().enumerate() {
+            for &j in deps {
+                dependents[j].push(i);
             }
         }
         Frontier {
             dependents,
-            dirty: (0..tasks.len()).collect(),
+            dirty: (0..depends_on.len()).collect(),
             ready: BTreeSet::new(),
         }
     }

@@ -6,17 +6,18 @@
 
 pub mod attempt;
 pub mod capture;
-mod drive;
 pub mod excerpt;
 mod frontier;
 pub mod heartbeat;
 mod log_file;
+mod moves;
 pub mod outputs;
 pub mod process;
 pub mod progress;
+pub mod readiness;
 pub mod recovery;
 pub mod run_id;
-pub mod schedule;
+mod scheduler;
 pub mod session;
 pub mod verdict;
 
@@ -36,8 +37,8 @@ use crate::store::query::run_tasks;
 use crate::store::transition::TaskChange;
 use crate::store::{Store, TaskStatus, agents_run, agents_task, now};
 use crate::warning::Warning;
-use drive::Drive;
 use progress::Reporter;
+use scheduler::RunState;
 use session::Session;
 
 /// Everything a run needs besides the database.
@@ -144,7 +145,7 @@ pub async fn execute(
         .iter()
         .filter_map(|t| by_name.remove(&t.spec.name))
         .collect();
-    let drive = Drive {
+    let state = RunState {
         tasks,
         rows,
         log_dir,
@@ -153,7 +154,7 @@ pub async fn execute(
         notifier: &req.notifier,
         owner: session.owner(),
     };
-    drive_to_the_end(store, run, drive, reporter, session.cancel()).await
+    run_and_finish(store, run, state, reporter, session.cancel()).await
 }
 
 /// Everything `orch resume` needs: the run as recorded, its plan resolved again from the
@@ -194,7 +195,7 @@ pub async fn resume(
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(".orch/logs"));
     reporter.run_started(&run.run_id, tasks.len());
-    let drive = Drive {
+    let state = RunState {
         tasks: &tasks,
         rows,
         log_dir,
@@ -203,20 +204,20 @@ pub async fn resume(
         notifier: &req.notifier,
         owner: session.owner(),
     };
-    drive_to_the_end(store, run, drive, reporter, session.cancel()).await
+    run_and_finish(store, run, state, reporter, session.cancel()).await
 }
 
 /// Drives the run until nothing more can start, then ends it: its `finished_at`, and the
 /// `run_finished` notification.
-async fn drive_to_the_end(
+async fn run_and_finish(
     store: &Store,
     run: agents_run::Model,
-    drive: Drive<'_>,
+    state: RunState<'_>,
     reporter: &dyn Reporter,
     cancel: watch::Receiver<Option<i32>>,
 ) -> Result<RunReport> {
-    let notifier = drive.notifier;
-    let (rows, cancelled) = drive::drive(store, drive, reporter, cancel).await?;
+    let notifier = state.notifier;
+    let (rows, cancelled) = scheduler::run_to_the_end(store, state, reporter, cancel).await?;
     finish(store, &run, &rows, notifier, reporter).await?;
     Ok(RunReport {
         run,

@@ -1,6 +1,7 @@
-//! The scheduling loop shared by `orch run` and `orch resume`: start each queued task when
-//! its dependencies allow (at most `concurrency` at once), skip those whose dependencies
-//! make them pointless, record how each ended, and stop starting anything after a signal.
+//! The scheduling loop shared by `orch run` and `orch resume`: make the moves that
+//! `moves::next_moves` decides (start each queued task when its dependencies allow, at most
+//! `concurrency` at once; skip those its dependencies make pointless), record how each task
+//! ended, and stop starting anything after a signal.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -11,19 +12,19 @@ use tokio::task::JoinSet;
 
 use super::attempt;
 use super::frontier::Frontier;
+use super::moves::{Graph, Move, next_moves};
 use super::progress::Reporter;
-use super::schedule::{self, Dep, Readiness};
 use super::{finish_unstarted, notify_finished};
 use crate::error::{Error, Result};
 use crate::notify::Notifier;
 use crate::plan::resolve::ResolvedTask;
 use crate::secrets::Redactor;
-use crate::store::batch::{Step, transitions_durably};
-use crate::store::transition::TaskChange;
-use crate::store::{ApprovalState, Store, TaskStatus, agents_task, now};
+use crate::store::batch::transitions_durably;
+use crate::store::transition::{TaskChange, Transition};
+use crate::store::{Store, TaskStatus, agents_task, now};
 
-/// A run's tasks and their rows, index for index.
-pub(super) struct Drive<'a> {
+/// A run's tasks and their rows, index for index, and what running them needs.
+pub(super) struct RunState<'a> {
     pub tasks: &'a [ResolvedTask],
     pub rows: Vec<agents_task::Model>,
     pub log_dir: PathBuf,
@@ -39,9 +40,9 @@ pub(super) struct Drive<'a> {
 /// If the loop fails (the database gone past its bound), the tasks still running are stopped
 /// as a signal would stop them, and collected, before the error is returned: no task process
 /// is left running unsupervised.
-pub(super) async fn drive(
+pub(super) async fn run_to_the_end(
     store: &Store,
-    d: Drive<'_>,
+    state: RunState<'_>,
     reporter: &dyn Reporter,
     cancel: watch::Receiver<Option<i32>>,
 ) -> Result<(Vec<agents_task::Model>, Option<i32>)> {
@@ -57,8 +58,8 @@ pub(super) async fn drive(
             }
         })
     };
-    let mut running: JoinSet<(usize, Result<Step>)> = JoinSet::new();
-    let result = schedule(store, d, reporter, stop_rx, &mut running).await;
+    let mut running: JoinSet<(usize, Result<Transition>)> = JoinSet::new();
+    let result = run_loop(store, state, reporter, stop_rx, &mut running).await;
     forward.abort();
     if result.is_err() && !running.is_empty() {
         stop_tx.send_replace(Some(nix::sys::signal::Signal::SIGTERM as i32));
@@ -67,14 +68,16 @@ pub(super) async fn drive(
     result
 }
 
-async fn schedule(
+/// The loop: decide, commit what was decided (one commit), report and start, then wait for
+/// a task to end or a signal.
+async fn run_loop(
     store: &Store,
-    d: Drive<'_>,
+    state: RunState<'_>,
     reporter: &dyn Reporter,
     cancel: watch::Receiver<Option<i32>>,
-    running: &mut JoinSet<(usize, Result<Step>)>,
+    running: &mut JoinSet<(usize, Result<Transition>)>,
 ) -> Result<(Vec<agents_task::Model>, Option<i32>)> {
-    let Drive {
+    let RunState {
         tasks,
         mut rows,
         log_dir,
@@ -82,80 +85,44 @@ async fn schedule(
         concurrency,
         notifier,
         owner,
-    } = d;
-    let index: HashMap<&str, usize> = tasks
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.spec.name.as_str(), i))
-        .collect();
+    } = state;
+    let graph = Graph::of(tasks);
     let limit = concurrency.max(1) as usize;
     let mut cancelled = None;
     // Ends reported by finished tasks, not yet committed: they share the commit of what the
     // next pass starts or skips (one commit per task instead of two), and are committed
     // by themselves at the latest when that pass starts nothing.
     let mut batch = Batch::default();
-    let mut frontier = Frontier::new(tasks, &index);
+    let mut frontier = Frontier::new(&graph.depends_on);
     loop {
         if cancelled.is_none() {
             cancelled = *cancel.borrow();
         }
-        // Skip or mark ready the tasks whose dependencies changed, then start the earliest
-        // ready ones while there is room. A row's status in `rows` is already what the
-        // batch will record, so its dependents are judged on it.
-        while cancelled.is_none() {
-            while let Some(i) = frontier.next_dirty() {
-                if rows[i].status != TaskStatus::Queued {
-                    continue;
-                }
-                let deps: Vec<Dep<'_>> = tasks[i]
-                    .spec
-                    .depends_on
-                    .iter()
-                    .filter_map(|d| index.get(d.as_str()).map(|&j| dep(d, &rows[j])))
-                    .collect();
-                match schedule::readiness(tasks[i].spec.when, &deps) {
-                    Readiness::Wait => {}
-                    Readiness::Skip(reason) => {
-                        let step = unstarted(&rows[i], reason);
-                        batch.push(&mut rows, i, step, Then::Skipped);
-                        frontier.changed(i);
+        if cancelled.is_none() {
+            let room = limit.saturating_sub(running.len());
+            for m in next_moves(&graph, &mut rows, &mut frontier, room) {
+                match m {
+                    Move::Skip(i, reason) => {
+                        let t = unstarted(&rows[i], reason);
+                        batch.push(&mut rows, i, t, AfterCommit::Skipped);
                     }
-                    Readiness::Ready => frontier.mark_ready(i),
+                    Move::Start(i) => {
+                        let t = start(&rows[i], owner);
+                        batch.push(&mut rows, i, t, AfterCommit::Start);
+                    }
                 }
             }
-            if running.len() + batch.starts >= limit {
-                break;
-            }
-            let Some(i) = frontier.next_ready() else {
-                break;
-            };
-            if rows[i].status != TaskStatus::Queued {
-                continue;
-            }
-            let step = Step {
-                id: rows[i].id,
-                from: TaskStatus::Queued,
-                to: TaskStatus::Running,
-                change: TaskChange {
-                    started_at: Some(now()),
-                    owner: Some(owner.to_owned()),
-                    heartbeat: true,
-                    ..Default::default()
-                },
-            };
-            batch.push(&mut rows, i, step, Then::Start);
-            frontier.changed(i);
         }
         // One commit for everything decided since the last one; then say so, and start.
         for (i, then, row) in batch.commit(store).await? {
             rows[i] = row.clone();
             match then {
-                Then::Finished => {
+                AfterCommit::Finished => {
                     reporter.task_finished(&row);
                     notify_finished(notifier, &row, reporter).await;
                 }
-                Then::Skipped => reporter.task_finished(&row),
-                Then::Start => {
+                AfterCommit::Skipped => reporter.task_finished(&row),
+                AfterCommit::Start => {
                     reporter.task_started(&row);
                     // Spawned, not merely polled from here: a task holding a database
                     // connection must progress while this loop awaits its own queries,
@@ -186,7 +153,7 @@ async fn schedule(
                     context: "a task's supervisor stopped".to_owned(),
                     source: std::io::Error::other(e.to_string()),
                 })?;
-                batch.push(&mut rows, i, end?, Then::Finished);
+                batch.push(&mut rows, i, end?, AfterCommit::Finished);
                 frontier.changed(i);
             }
             _ = watch_cancel.wait_for(Option::is_some), if cancelled.is_none() => {
@@ -240,7 +207,7 @@ async fn refresh_decisions(store: &Store, rows: &mut [agents_task::Model]) -> Re
 
 /// What the loop does once a transition is committed.
 #[derive(Clone, Copy, Debug)]
-enum Then {
+enum AfterCommit {
     Start,
     Finished,
     Skipped,
@@ -249,29 +216,33 @@ enum Then {
 /// Transitions decided but not yet committed, in the order they were decided.
 #[derive(Default)]
 struct Batch {
-    steps: Vec<Step>,
-    after: Vec<(usize, Then)>,
-    /// How many of them start a task (they count against the concurrency limit).
-    starts: usize,
+    transitions: Vec<Transition>,
+    after: Vec<(usize, AfterCommit)>,
 }
 
 impl Batch {
     /// Adds a transition of `rows[i]`, and shows its new status in `rows` straight away.
-    fn push(&mut self, rows: &mut [agents_task::Model], i: usize, step: Step, then: Then) {
-        rows[i].status = step.to;
-        if matches!(then, Then::Start) {
-            self.starts += 1;
-        }
-        self.steps.push(step);
+    fn push(
+        &mut self,
+        rows: &mut [agents_task::Model],
+        i: usize,
+        t: Transition,
+        then: AfterCommit,
+    ) {
+        rows[i].status = t.to;
+        self.transitions.push(t);
         self.after.push((i, then));
     }
 
     /// Commits them all at once; returns each row as recorded, with what to do next.
-    async fn commit(&mut self, store: &Store) -> Result<Vec<(usize, Then, agents_task::Model)>> {
-        if self.steps.is_empty() {
+    async fn commit(
+        &mut self,
+        store: &Store,
+    ) -> Result<Vec<(usize, AfterCommit, agents_task::Model)>> {
+        if self.transitions.is_empty() {
             return Ok(Vec::new());
         }
-        let rows = transitions_durably(store, &self.steps).await?;
+        let rows = transitions_durably(store, &self.transitions).await?;
         let done = std::mem::take(self);
         Ok(done
             .after
@@ -282,25 +253,22 @@ impl Batch {
     }
 }
 
-fn unstarted(row: &agents_task::Model, reason: String) -> Step {
-    Step {
-        id: row.id,
-        from: TaskStatus::Queued,
-        to: TaskStatus::Skipped,
-        change: TaskChange {
-            log_excerpt: Some(reason),
-            ..Default::default()
-        },
-    }
+/// A queued task that will not run: `skipped`, its reason as the excerpt.
+fn unstarted(row: &agents_task::Model, reason: String) -> Transition {
+    let change = TaskChange {
+        log_excerpt: Some(reason),
+        ..Default::default()
+    };
+    Transition::new(row.id, TaskStatus::Queued, TaskStatus::Skipped, change)
 }
 
-fn dep<'a>(name: &'a str, row: &'a agents_task::Model) -> Dep<'a> {
-    Dep {
-        name,
-        status: row.status,
-        rejected_by: match row.approval_state {
-            Some(ApprovalState::Rejected) => Some(row.approver.as_deref().unwrap_or("someone")),
-            _ => None,
-        },
-    }
+/// A queued task starting under `owner`, its heartbeat stamped at once.
+fn start(row: &agents_task::Model, owner: &str) -> Transition {
+    let change = TaskChange {
+        started_at: Some(now()),
+        owner: Some(owner.to_owned()),
+        heartbeat: true,
+        ..Default::default()
+    };
+    Transition::new(row.id, TaskStatus::Queued, TaskStatus::Running, change)
 }
