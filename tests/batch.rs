@@ -4,10 +4,11 @@
 
 use orch::Error;
 use orch::store::TaskStatus::{self, *};
-use orch::store::batch::{Step, transitions_durably};
+use orch::store::batch::commit;
 use orch::store::mutation::{NewTask, insert_task};
 use orch::store::query::get_task;
 use orch::store::transition::TaskChange;
+use orch::store::transition::Transition;
 use orch::store::{Store, agents_task};
 
 use rstest::rstest;
@@ -21,8 +22,8 @@ async fn task(store: &Store, name: &str, status: TaskStatus) -> agents_task::Mod
         .unwrap()
 }
 
-fn step(id: i64, from: TaskStatus, to: TaskStatus, excerpt: &str) -> Step {
-    Step {
+fn step(id: i64, from: TaskStatus, to: TaskStatus, excerpt: &str) -> Transition {
+    Transition {
         id,
         from,
         to,
@@ -47,7 +48,7 @@ async fn a_batch_commits_every_step_in_order(#[case] backend: Backend) {
     let a = task(&store, "a", Running).await;
     let b = task(&store, "b", Queued).await;
     let c = task(&store, "c", Queued).await;
-    let rows = transitions_durably(
+    let rows = commit(
         &store,
         &[
             step(a.id, Running, Succeeded, "a's end"),
@@ -82,7 +83,7 @@ async fn a_batch_with_a_lost_guard_records_nothing(#[case] backend: Backend) {
     let a = task(&store, "a", Running).await;
     // Another orch already ended `b`: the batch's guard on it fails.
     let b = task(&store, "b", Failed).await;
-    let err = transitions_durably(
+    let err = commit(
         &store,
         &[
             step(a.id, Running, Succeeded, "a's end"),
@@ -100,7 +101,7 @@ async fn a_batch_with_a_lost_guard_records_nothing(#[case] backend: Backend) {
     assert_eq!(a_now.status, Running);
     assert_eq!(a_now.log_excerpt, None);
     // Every guard failing is reported the same way.
-    let err = transitions_durably(
+    let err = commit(
         &store,
         &[
             step(b.id, Queued, Running, "x"),

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use orch::Error;
 use orch::store::TaskStatus::{self, *};
-use orch::store::batch::transitions_durably;
+use orch::store::batch::commit;
 use orch::store::mutation::{NewTask, insert_task};
 use orch::store::query::get_task;
 use orch::store::transition::{TaskChange, Transition, patch, transition};
@@ -57,7 +57,7 @@ async fn a_batch_cannot_move_a_gate_out_of_its_decision(#[case] backend: Backend
     let gate = task(&store, "gate", AwaitingApproval).await;
     let other = task(&store, "other", Queued).await;
     // Leaving the gate is a decision: no batch (on either database's path) may do it.
-    let err = transitions_durably(
+    let err = commit(
         &store,
         &[
             Transition::new(other.id, Queued, Skipped, excerpt("x")),

@@ -4,7 +4,7 @@ use crate::cli::DecideArgs;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::notify::Notifier;
-use crate::notify::notifier::{decision_notice, stale_pending};
+use crate::notify::notifier::{decision_notice, stale_deliveries};
 use crate::store::delivery::DeliveryFilter;
 use crate::store::transition::{Decision, decide};
 use crate::store::{Store, json};
@@ -55,7 +55,7 @@ pub async fn run(
     if let Err(e) = notifier.emit(&decision_notice(&row)).await {
         say(Warning::Notify(e));
     }
-    if let Err(e) = notifier.sweep(stale_pending()).await {
+    if let Err(e) = notifier.resend(stale_deliveries()).await {
         say(Warning::Notify(e));
     }
     let printed = if args.json && args.resume {

@@ -13,7 +13,7 @@ use crate::notify::notifier::env_redactor;
 use crate::notify::send::{Meta, post};
 use crate::notify::target::Endpoint;
 use crate::notify::{Notifier, Target, TargetKind};
-use crate::store::delivery::{self, DeliveryFilter, Sweep};
+use crate::store::delivery::{self, DeliveryFilter, Resend};
 use crate::store::webhook_delivery::{self, DeliveryStatus};
 use crate::store::{Store, json};
 use crate::ui::{Output, table};
@@ -65,7 +65,7 @@ async fn retry(store: &Store, config: &Config, id: Option<i64>, out: Output) -> 
             }
             vec![id]
         }
-        None => notifier.sweep(Sweep::Undelivered).await?,
+        None => notifier.resend(Resend::Undelivered).await?,
     };
     if taken.is_empty() {
         out.print("nothing to retry: every notification was delivered")?;

@@ -16,7 +16,7 @@ use crate::config::{Config, NotifySettings};
 use crate::error::Result;
 use crate::format::url::display_url;
 use crate::secrets::{Redactor, is_secret_name};
-use crate::store::delivery::{self, AttemptRecord, Lease, NewDelivery, Sweep};
+use crate::store::delivery::{self, AttemptRecord, Lease, NewDelivery, Resend};
 use crate::store::webhook_delivery::{self, DeliveryStatus};
 use crate::store::{Store, agents_run, now};
 use crate::warning::{Warning, say};
@@ -37,7 +37,7 @@ struct Inner {
     /// Deliveries being sent by this process and their leases, to release if it stops
     /// waiting for them.
     in_flight: Arc<Mutex<HashMap<i64, Lease>>>,
-    /// At most this many requests at once: a sweep of a long outage must not flood the
+    /// At most this many requests at once: resending after a long outage must not flood the
     /// receiver (Slack answers a burst with 429s) or the database pool.
     permits: Arc<Semaphore>,
 }
@@ -141,10 +141,10 @@ impl Notifier {
         Ok(())
     }
 
-    /// Takes every delivery `sweep` selects that nobody else holds and sends it again.
+    /// Takes every delivery `which` selects that nobody else holds and sends it again.
     /// Returns the ids taken.
-    pub async fn sweep(&self, sweep: Sweep) -> Result<Vec<i64>> {
-        let rows = delivery::sweepable(&self.inner.store.db, sweep, 1000).await?;
+    pub async fn resend(&self, which: Resend) -> Result<Vec<i64>> {
+        let rows = delivery::to_resend(&self.inner.store.db, which, 1000).await?;
         let mut taken = Vec::new();
         let mut saved: HashMap<String, Vec<Target>> = HashMap::new();
         for row in rows {
@@ -159,7 +159,7 @@ impl Notifier {
                 .get(&row.run_id)
                 .map(Vec::as_slice)
                 .unwrap_or_default();
-            let also_failed = matches!(sweep, Sweep::Undelivered);
+            let also_failed = matches!(which, Resend::Undelivered);
             if self.retry(&row, targets, also_failed).await? {
                 taken.push(row.id);
             }
@@ -434,10 +434,10 @@ pub fn decision_notice(row: &crate::store::agents_task::Model) -> Notice {
     }
 }
 
-/// How long a pending delivery waits before another process's sweep takes it.
-pub const SWEEP_AGE: ChronoDuration = ChronoDuration::minutes(1);
+/// How long a pending delivery waits before another process resends it.
+pub const RESEND_AFTER: ChronoDuration = ChronoDuration::minutes(1);
 
-/// The automatic sweep's selection: pending and a minute old.
-pub fn stale_pending() -> Sweep {
-    Sweep::PendingBefore(now() - SWEEP_AGE)
+/// What every command resends by itself: pending and a minute old.
+pub fn stale_deliveries() -> Resend {
+    Resend::PendingBefore(now() - RESEND_AFTER)
 }

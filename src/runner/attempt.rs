@@ -14,7 +14,7 @@ use super::verdict::verdict;
 use crate::error::Result;
 use crate::plan::resolve::ResolvedTask;
 use crate::secrets::Redactor;
-use crate::store::batch::Step;
+use crate::store::transition::Transition;
 use crate::store::transition::{TaskChange, update_fields};
 use crate::store::{Store, TaskStatus, agents_task, now};
 
@@ -28,7 +28,7 @@ pub async fn run(
     log_dir: &Path,
     redactor: &Arc<Redactor>,
     mut cancel: watch::Receiver<Option<i32>>,
-) -> Result<Step> {
+) -> Result<Transition> {
     let clock = Instant::now();
     let launch = launch(task, log_dir, &row.run_id);
     let attempts = task.spec.retries.saturating_add(1);
@@ -155,7 +155,7 @@ fn final_step(
     last: Attempt,
     clock: Instant,
     redactor: &Redactor,
-) -> Step {
+) -> Transition {
     // A log that could not be written is said where the user looks first.
     let reason = match (last.reason, last.outcome.log_error.as_deref()) {
         (Some(r), Some(l)) => Some(format!("{r}; {l}")),
@@ -171,7 +171,7 @@ fn final_step(
             .and_then(|d| finished_at.checked_add_signed(d)),
         _ => None,
     };
-    Step {
+    Transition {
         id,
         from: TaskStatus::Running,
         to: last.status,

@@ -30,11 +30,11 @@ use crate::error::Result;
 use crate::notify::{Event, Notice, Notifier, notifier::run_finished};
 use crate::plan::Plan;
 use crate::plan::resolve::Resolved;
-use crate::store::batch::transition_durably;
+use crate::store::batch;
 use crate::store::lease::LeaseKey;
 use crate::store::mutation::{NewRun, NewTask, finish_run, insert_queued};
 use crate::store::query::run_tasks;
-use crate::store::transition::TaskChange;
+use crate::store::transition::{TaskChange, Transition};
 use crate::store::{Store, TaskStatus, agents_run, agents_task, now};
 use crate::warning::Warning;
 use progress::Reporter;
@@ -274,17 +274,12 @@ async fn finish_unstarted(
     row: &agents_task::Model,
     reason: String,
 ) -> Result<agents_task::Model> {
-    transition_durably(
-        store,
-        row.id,
-        TaskStatus::Queued,
-        TaskStatus::Skipped,
-        TaskChange {
-            log_excerpt: Some(reason),
-            ..Default::default()
-        },
-    )
-    .await
+    let change = TaskChange {
+        log_excerpt: Some(reason),
+        ..Default::default()
+    };
+    let skip = Transition::new(row.id, TaskStatus::Queued, TaskStatus::Skipped, change);
+    batch::commit_one(store, &skip).await
 }
 
 /// The commit checked out where orch runs, when it runs in a git repository.

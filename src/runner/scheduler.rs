@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::notify::Notifier;
 use crate::plan::resolve::ResolvedTask;
 use crate::secrets::Redactor;
-use crate::store::batch::transitions_durably;
+use crate::store::batch;
 use crate::store::transition::{TaskChange, Transition};
 use crate::store::{Store, TaskStatus, agents_task, now};
 
@@ -242,7 +242,7 @@ impl Batch {
         if self.transitions.is_empty() {
             return Ok(Vec::new());
         }
-        let rows = transitions_durably(store, &self.transitions).await?;
+        let rows = batch::commit(store, &self.transitions).await?;
         let done = std::mem::take(self);
         Ok(done
             .after

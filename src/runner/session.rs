@@ -19,7 +19,7 @@ use super::recovery::{Recovery, recover};
 use crate::config::{Config, Timing};
 use crate::error::Result;
 use crate::notify::Notifier;
-use crate::notify::notifier::stale_pending;
+use crate::notify::notifier::stale_deliveries;
 use crate::store::Store;
 use crate::store::lease::{self, Lease, LeaseGuard, LeaseKey, owner_id};
 use crate::warning::{Warning, say};
@@ -115,7 +115,7 @@ impl Session {
 
     /// What earlier commands could not deliver goes out again alongside this drive.
     pub async fn resend_stale(&self, notifier: &Notifier) {
-        if let Err(e) = notifier.sweep(stale_pending()).await {
+        if let Err(e) = notifier.resend(stale_deliveries()).await {
             say(Warning::Notify(e));
         }
     }

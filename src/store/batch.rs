@@ -19,41 +19,31 @@ use sea_orm::{
 };
 
 use crate::error::{Error, Result};
-use crate::status::TaskStatus;
 use crate::store::agents_task::Column;
-use crate::store::transition::{TaskChange, Transition, guard};
+use crate::store::transition::{Transition, guard};
 use crate::store::{Store, agents_task, query::get_task};
 
-/// One row's move in a batch: a [`Transition`].
-pub use crate::store::transition::Transition as Step;
-
-/// [`transition`], retried through an outage. A retry that finds the row already moved to
-/// `to` — by this process (same `owner`), when the change names one — takes it as done: the
-/// first try committed, and only its answer was lost. A row moved by another orch is not ours.
-pub async fn transition_durably(
-    store: &Store,
-    id: i64,
-    from: TaskStatus,
-    to: TaskStatus,
-    change: TaskChange,
-) -> Result<agents_task::Model> {
-    let step = Transition::new(id, from, to, change);
+/// One transition, ridden through an outage ([`Store::outage`]). A retry that finds the row
+/// already moved to `to` — by this process (same `owner`), when the change names one — takes
+/// it as done: the first try committed, and only its answer was lost. A row moved by another
+/// orch is not ours.
+pub async fn commit_one(store: &Store, step: &Transition) -> Result<agents_task::Model> {
     let db = &store.db;
     store
         .outage
-        .ride("records a task", |retry| transition_once(db, &step, retry))
+        .ride("records a task", |retry| apply_or_confirm(db, step, retry))
         .await
 }
 
-/// Commits `steps` at once, retried through an outage as `transition_durably` is; returns
-/// the rows as recorded, in the order of `steps`.
-pub async fn transitions_durably(store: &Store, steps: &[Step]) -> Result<Vec<agents_task::Model>> {
+/// Commits `steps` at once, ridden through an outage as [`commit_one`] is; returns the rows
+/// as recorded, in the order of `steps`.
+pub async fn commit(store: &Store, steps: &[Transition]) -> Result<Vec<agents_task::Model>> {
     let db = &store.db;
     if let [step] = steps {
         // One statement commits by itself: no BEGIN/COMMIT round trips.
         return store
             .outage
-            .ride("records a task", |retry| transition_once(db, step, retry))
+            .ride("records a task", |retry| apply_or_confirm(db, step, retry))
             .await
             .map(|row| vec![row]);
     }
@@ -64,8 +54,8 @@ pub async fn transitions_durably(store: &Store, steps: &[Step]) -> Result<Vec<ag
             // the transaction path checks each one.
             if !retry {
                 let done = match db.get_database_backend() {
-                    DbBackend::Postgres => one_statement(db, steps).await?,
-                    DbBackend::Sqlite => one_update(db, steps).await?,
+                    DbBackend::Postgres => postgres_ctes(db, steps).await?,
+                    DbBackend::Sqlite => sqlite_case_update(db, steps).await?,
                     _ => None,
                 };
                 // `None`: a guard failed and nothing was recorded; the transaction path says which.
@@ -80,13 +70,13 @@ pub async fn transitions_durably(store: &Store, steps: &[Step]) -> Result<Vec<ag
 
 async fn in_transaction(
     db: &DatabaseConnection,
-    steps: &[Step],
+    steps: &[Transition],
     retry: bool,
 ) -> Result<Vec<agents_task::Model>> {
     let txn = db.begin().await.map_err(Error::db)?;
     let mut rows = Vec::with_capacity(steps.len());
     for step in steps {
-        rows.push(transition_once(&txn, step, retry).await?);
+        rows.push(apply_or_confirm(&txn, step, retry).await?);
     }
     txn.commit().await.map_err(Error::db)?;
     Ok(rows)
@@ -95,9 +85,9 @@ async fn in_transaction(
 /// `WITH s0 AS (UPDATE … RETURNING *), s1 AS (…) SELECT * FROM s0 UNION ALL SELECT * FROM s1
 /// WHERE <every guard held>`. `None` when a guard failed: the statement then raised an error
 /// (division by zero, on purpose) so that PostgreSQL rolled all of it back.
-async fn one_statement(
+async fn postgres_ctes(
     db: &DatabaseConnection,
-    steps: &[Step],
+    steps: &[Transition],
 ) -> Result<Option<Vec<agents_task::Model>>> {
     let mut with = WithClause::new();
     let mut select: Option<sea_orm::sea_query::SelectStatement> = None;
@@ -159,9 +149,9 @@ async fn one_statement(
 /// <guard a> OR <guard b>) = 2 RETURNING *`. SQLite has one writer at a time and computes
 /// the count before changing a row, so either every guard holds and every row changes, or
 /// nothing changes (`None`).
-async fn one_update(
+async fn sqlite_case_update(
     db: &DatabaseConnection,
-    steps: &[Step],
+    steps: &[Transition],
 ) -> Result<Option<Vec<agents_task::Model>>> {
     let backend = DbBackend::Sqlite;
     let mut guards = Condition::any();
@@ -207,7 +197,10 @@ async fn one_update(
 }
 
 /// The rows back in the order of `steps` (a statement returns them in its own order).
-fn in_step_order(rows: Vec<agents_task::Model>, steps: &[Step]) -> Result<Vec<agents_task::Model>> {
+fn in_step_order(
+    rows: Vec<agents_task::Model>,
+    steps: &[Transition],
+) -> Result<Vec<agents_task::Model>> {
     let mut by_id: std::collections::HashMap<i64, agents_task::Model> =
         rows.into_iter().map(|r| (r.id, r)).collect();
     steps
@@ -234,9 +227,9 @@ fn is_division_by_zero(e: &sea_orm::DbErr) -> bool {
 
 /// One transition; on a retry, a row already moved to `to` (by this process, when the change
 /// names an owner) is taken as done: the first try committed, and only its answer was lost.
-pub(crate) async fn transition_once(
+pub(crate) async fn apply_or_confirm(
     db: &impl ConnectionTrait,
-    step: &Step,
+    step: &Transition,
     retry: bool,
 ) -> Result<agents_task::Model> {
     let (id, from, to, change) = (step.id, step.from, step.to, &step.change);

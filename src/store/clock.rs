@@ -12,7 +12,7 @@ use sea_orm::sea_query::{Expr, SimpleExpr};
 const SQLITE_NOW: &str = "strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now'";
 
 /// The database's current time.
-pub fn now(backend: DbBackend) -> SimpleExpr {
+pub fn db_now(backend: DbBackend) -> SimpleExpr {
     match backend {
         DbBackend::Sqlite => Expr::cust(format!("{SQLITE_NOW})")),
         _ => Expr::cust("CURRENT_TIMESTAMP"),
@@ -20,7 +20,7 @@ pub fn now(backend: DbBackend) -> SimpleExpr {
 }
 
 /// The database's current time, `age` ago.
-pub fn ago(backend: DbBackend, age: Duration) -> SimpleExpr {
+pub fn db_ago(backend: DbBackend, age: Duration) -> SimpleExpr {
     let ms = age.as_millis();
     match backend {
         DbBackend::Sqlite => Expr::cust(format!(

@@ -3,7 +3,7 @@
 //! and finding what is left to send.
 //!
 //! A claim is a lease (`locked_until`) taken with one conditional UPDATE, so two orch
-//! processes sweeping the same database never send the same row twice at once, on SQLite
+//! processes resending from the same database never send the same row twice at once, on SQLite
 //! and PostgreSQL alike; a process that dies mid-send frees the row when the lease expires.
 
 use chrono::{DateTime, Duration, Utc};
@@ -145,10 +145,10 @@ pub async fn record(
     Ok(result.rows_affected == 1)
 }
 
-/// Which undelivered rows a sweep picks up.
+/// Which undelivered rows are sent again.
 #[derive(Clone, Copy, Debug)]
-pub enum Sweep {
-    /// `pending` rows created before this time (the automatic sweep: a minute old, so that
+pub enum Resend {
+    /// `pending` rows created before this time (what every command resends by itself: a minute old, so that
     /// a delivery another process has just recorded is left to it).
     PendingBefore(DateTime<Utc>),
     /// Every `pending` and `failed` row (`orch notify retry`).
@@ -156,9 +156,9 @@ pub enum Sweep {
 }
 
 /// Undelivered rows that nobody holds, oldest first, at most `limit`.
-pub async fn sweepable(
+pub async fn to_resend(
     db: &impl ConnectionTrait,
-    sweep: Sweep,
+    which: Resend,
     limit: u64,
 ) -> Result<Vec<webhook_delivery::Model>> {
     let at = now();
@@ -167,11 +167,11 @@ pub async fn sweepable(
             .add(Column::LockedUntil.is_null())
             .add(Column::LockedUntil.lt(at)),
     );
-    q = match sweep {
-        Sweep::PendingBefore(before) => q
+    q = match which {
+        Resend::PendingBefore(before) => q
             .filter(Column::Status.eq(DeliveryStatus::Pending))
             .filter(Column::CreatedAt.lt(before)),
-        Sweep::Undelivered => q.filter(Column::Status.ne(DeliveryStatus::Delivered)),
+        Resend::Undelivered => q.filter(Column::Status.ne(DeliveryStatus::Delivered)),
     };
     q.order_by_asc(Column::Id)
         .limit(limit)

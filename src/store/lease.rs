@@ -94,8 +94,8 @@ pub async fn acquire(db: &impl ConnectionTrait, lease: &Lease<'_>) -> Result<Lea
             lease.run_id.map(str::to_owned).into(),
             lease.plan_name.into(),
             lease.owner.into(),
-            clock::now(backend),
-            clock::now(backend),
+            clock::db_now(backend),
+            clock::db_now(backend),
         ])
         .map_err(|e| Error::Database {
             detail: e.to_string(),
@@ -112,7 +112,7 @@ pub async fn acquire(db: &impl ConnectionTrait, lease: &Lease<'_>) -> Result<Lea
                 ])
                 .action_and_where(
                     sea_orm::sea_query::Expr::col((Entity, Column::HeartbeatAt))
-                        .lt(clock::ago(backend, lease.stale_after)),
+                        .lt(clock::db_ago(backend, lease.stale_after)),
                 )
                 .to_owned(),
         );
@@ -162,13 +162,13 @@ pub async fn beat(db: &sea_orm::DatabaseConnection, owner: &str) -> Result<()> {
     let backend = db.get_database_backend();
     let txn = db.begin().await.map_err(Error::db)?;
     Entity::update_many()
-        .col_expr(Column::HeartbeatAt, clock::now(backend))
+        .col_expr(Column::HeartbeatAt, clock::db_now(backend))
         .filter(Column::Owner.eq(owner))
         .exec(&txn)
         .await
         .map_err(Error::db)?;
     agents_task::Entity::update_many()
-        .col_expr(agents_task::Column::HeartbeatAt, clock::now(backend))
+        .col_expr(agents_task::Column::HeartbeatAt, clock::db_now(backend))
         .filter(agents_task::Column::Owner.eq(owner))
         .filter(agents_task::Column::Status.eq(crate::store::TaskStatus::Running))
         .exec(&txn)
@@ -192,7 +192,8 @@ pub async fn drop_stale(db: &impl ConnectionTrait, stale_after: Duration) -> Res
     let backend = db.get_database_backend();
     let result = Entity::delete_many()
         .filter(
-            sea_orm::sea_query::Expr::col(Column::HeartbeatAt).lt(clock::ago(backend, stale_after)),
+            sea_orm::sea_query::Expr::col(Column::HeartbeatAt)
+                .lt(clock::db_ago(backend, stale_after)),
         )
         .exec(db)
         .await

@@ -24,8 +24,9 @@ pub use open::open;
 // where its callers look for them.
 pub use crate::status::{ApprovalState, TaskStatus};
 
-/// The current time at the precision both databases keep (microseconds), so a row reads the
-/// same from SQLite and PostgreSQL.
+/// This process's clock, at the precision both databases keep (microseconds), so a row reads
+/// the same from SQLite and PostgreSQL. Heartbeats and staleness use the database's clock
+/// instead (`clock::db_now`), which every orch sharing the database agrees on.
 pub fn now() -> chrono::DateTime<chrono::Utc> {
     use chrono::SubsecRound;
     chrono::Utc::now().trunc_subsecs(6)

@@ -45,7 +45,7 @@ impl TaskChange {
             sets.push((Column::Owner, Expr::value(v)));
         }
         if self.heartbeat {
-            sets.push((Column::HeartbeatAt, crate::store::clock::now(backend)));
+            sets.push((Column::HeartbeatAt, crate::store::clock::db_now(backend)));
         }
         if let Some(v) = self.started_at {
             sets.push((Column::StartedAt, Expr::value(v)));
@@ -138,7 +138,7 @@ pub async fn patch(
     let driven = Condition::all()
         .add(Column::Status.eq(TaskStatus::Running))
         .add(Column::Owner.is_not_null())
-        .add(Expr::col(Column::HeartbeatAt).gte(crate::store::clock::ago(backend, stale_after)));
+        .add(Expr::col(Column::HeartbeatAt).gte(crate::store::clock::db_ago(backend, stale_after)));
     let update = guarded(id, read, sets, Condition::all().add(driven).not());
     if let Some(row) = returning_one(db, &update).await? {
         return Ok(row);
@@ -201,7 +201,7 @@ pub async fn reap_lost(
 ) -> Result<Vec<agents_task::Model>> {
     let backend = db.get_database_backend();
     let stale =
-        || Expr::col(Column::HeartbeatAt).lt(crate::store::clock::ago(backend, stale_after));
+        || Expr::col(Column::HeartbeatAt).lt(crate::store::clock::db_ago(backend, stale_after));
     let lost = agents_task::Entity::find()
         .filter(Column::Status.eq(TaskStatus::Running))
         .filter(Column::Owner.is_not_null())
