@@ -176,7 +176,7 @@ def main() -> int:
     for b in bad:
         print(f"module-cycles: {b}", file=sys.stderr)
     if bad:
-        print("module-cycles: imports must run one way (see docs/ARCHITECTURE.md)", file=sys.stderr)
+        print("module-cycles: imports must run one way (the layers: docs/ARCHITECTURE.md)", file=sys.stderr)
         return 1
     print(f"module-cycles: {len(mods)} modules, no cycle")
     return 0

@@ -142,11 +142,7 @@ impl Config {
         // Only zero is refused: a command that judges others (`orch runs list`) may be given a
         // staleness below its own heartbeat, which it never uses.
         if timing.heartbeat.is_zero() {
-            return Err(Error::Usage {
-                message: "`ORCH_HEARTBEAT_MS` is 0: a holder must renew its leases, give a \
-                          number of milliseconds above 0"
-                    .to_owned(),
-            });
+            return Err(Error::HeartbeatZero);
         }
         let n = NotifySettings::default();
         let notify = NotifySettings {
@@ -189,14 +185,15 @@ impl Config {
 
 /// A whole number of milliseconds from `name`, if set; anything else is a usage error, so a
 /// typo never silently means the default.
-fn millis(env: &Env, name: &str) -> Result<Option<Duration>> {
+fn millis(env: &Env, name: &'static str) -> Result<Option<Duration>> {
     let Some(raw) = env.get(name).map(|v| v.trim()).filter(|v| !v.is_empty()) else {
         return Ok(None);
     };
     raw.parse::<u64>()
         .map(|ms| Some(Duration::from_millis(ms)))
-        .map_err(|_| Error::Usage {
-            message: format!("`{name}` is `{raw}`: give a whole number of milliseconds"),
+        .map_err(|_| Error::BadMillis {
+            name,
+            raw: raw.to_owned(),
         })
 }
 
@@ -244,11 +241,8 @@ impl DatabaseTarget {
             let rest = rest.strip_prefix("//").unwrap_or(rest);
             let path = rest.split('?').next().unwrap_or(rest);
             if path.is_empty() || path == ":memory:" {
-                return Err(Error::Usage {
-                    message: format!(
-                        "`{url}` names no file: orch needs a SQLite file that outlives the \
-                         process, e.g. `sqlite://.orch/orch.db`"
-                    ),
+                return Err(Error::SqliteWithoutFile {
+                    url: url.to_owned(),
                 });
             }
             return Ok(DatabaseTarget::Sqlite {

@@ -108,9 +108,30 @@ pub enum Error {
         id: i64,
         expected: TaskStatus,
     },
-    /// A bad argument value that clap could not catch.
-    Usage {
-        message: String,
+    /// `--run-id` that is not a valid name.
+    BadRunId {
+        id: String,
+    },
+    /// An environment variable that must hold milliseconds holds something else.
+    BadMillis {
+        name: &'static str,
+        raw: String,
+    },
+    /// `ORCH_HEARTBEAT_MS=0`.
+    HeartbeatZero,
+    /// `sqlite::memory:` or a `sqlite:` URL without a path.
+    SqliteWithoutFile {
+        url: String,
+    },
+    /// `--by` that is empty once trimmed.
+    EmptyDecider,
+    /// A duration flag too long to count back from now.
+    DurationTooLong {
+        flag: &'static str,
+    },
+    /// `orch serve` beyond loopback without a token.
+    UnsafeBind {
+        bind: std::net::SocketAddr,
     },
     /// `orch migrate fresh` without `--yes`.
     ConfirmationRequired {
@@ -281,7 +302,13 @@ impl Error {
             | Error::MissingVariable { .. }
             | Error::RunIdTaken { .. }
             | Error::UnknownPlanTask { .. }
-            | Error::Usage { .. }
+            | Error::BadRunId { .. }
+            | Error::BadMillis { .. }
+            | Error::HeartbeatZero
+            | Error::SqliteWithoutFile { .. }
+            | Error::EmptyDecider
+            | Error::DurationTooLong { .. }
+            | Error::UnsafeBind { .. }
             | Error::ConfirmationRequired { .. }
             | Error::NotifyNotConfigured { .. }
             | Error::NotResumable { .. } => Class::Usage,
@@ -451,7 +478,32 @@ impl fmt::Display for Error {
                 f,
                 "task {id} is no longer `{expected}`: another orch changed it first"
             ),
-            Error::Usage { message } => write!(f, "{message}"),
+            Error::BadRunId { id } => {
+                write!(f, "run id `{id}` must match `[A-Za-z0-9._-]+`")
+            }
+            Error::BadMillis { name, raw } => {
+                write!(
+                    f,
+                    "`{name}` is `{raw}`: give a whole number of milliseconds"
+                )
+            }
+            Error::HeartbeatZero => write!(
+                f,
+                "`ORCH_HEARTBEAT_MS` is 0: a holder must renew its leases, give a number of \
+                 milliseconds above 0"
+            ),
+            Error::SqliteWithoutFile { url } => write!(
+                f,
+                "`{url}` names no file: orch needs a SQLite file that outlives the process, \
+                 e.g. `sqlite://.orch/orch.db`"
+            ),
+            Error::EmptyDecider => write!(f, "`--by` is empty: say who decides, e.g. `--by alice`"),
+            Error::DurationTooLong { flag } => write!(f, "`{flag}` is too long"),
+            Error::UnsafeBind { bind } => write!(
+                f,
+                "refusing to listen on {bind} without a token: set `ORCH_API_TOKEN` or pass \
+                 `--token-file`, or bind to 127.0.0.1"
+            ),
             Error::ConfirmationRequired { what } => {
                 write!(f, "{what} deletes every row: run it again with `--yes`")
             }

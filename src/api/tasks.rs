@@ -357,7 +357,7 @@ async fn notify_decision(
     config: Arc<Config>,
     row: crate::store::agents_task::Model,
 ) {
-    let notice = crate::notify::notifier::decision_notice(&row);
+    let notice = crate::notify::notices::decision_notice(&row);
     match crate::notify::Notifier::for_run(&store, &config, Some(&row.run_id)).await {
         Ok(notifier) => {
             if let Err(e) = notifier.emit(&notice).await {

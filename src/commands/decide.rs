@@ -4,7 +4,8 @@ use crate::cli::DecideArgs;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::notify::Notifier;
-use crate::notify::notifier::{decision_notice, stale_deliveries};
+use crate::notify::notices::decision_notice;
+use crate::notify::notifier::stale_deliveries;
 use crate::store::delivery::DeliveryFilter;
 use crate::store::transition::{Decision, decide};
 use crate::store::{Store, json};
@@ -24,9 +25,7 @@ pub async fn run(
     };
     let by = by.trim().to_owned();
     if by.is_empty() {
-        return Err(Error::Usage {
-            message: "`--by` is empty: say who decides, e.g. `--by alice`".to_owned(),
-        });
+        return Err(Error::EmptyDecider);
     }
     let note = args.note.filter(|n| !n.trim().is_empty());
     // Past its deadline, the task is rejected first, and this decision is refused (exit 5).

@@ -11,8 +11,8 @@ use crate::store::{Store, json, now};
 use crate::ui::Output;
 
 pub async fn run(store: &Store, args: PruneArgs, out: Output) -> Result<i32> {
-    let age = chrono::Duration::from_std(args.older_than).map_err(|_| Error::Usage {
-        message: "`--older-than` is too long".to_owned(),
+    let age = chrono::Duration::from_std(args.older_than).map_err(|_| Error::DurationTooLong {
+        flag: "--older-than",
     })?;
     let policy = Retention {
         cutoff: now() - age,

@@ -14,13 +14,7 @@ use crate::store::connect::{Pool, Schema};
 pub async fn run(config: Config, args: ServeArgs) -> Result<i32> {
     let token = load_token(&config, &args)?;
     if !args.bind.ip().is_loopback() && token.is_none() {
-        return Err(Error::Usage {
-            message: format!(
-                "refusing to listen on {} without a token: set `ORCH_API_TOKEN` or pass \
-                 `--token-file`, or bind to 127.0.0.1",
-                args.bind
-            ),
-        });
+        return Err(Error::UnsafeBind { bind: args.bind });
     }
     let store = super::open_store(&config, Schema::Migrate, Pool::Serve).await?;
     init_logging();

@@ -7,8 +7,10 @@
 //! ([`Notifier`]); what is still undelivered is retried by later commands.
 
 pub mod event;
+pub mod notices;
 pub mod notifier;
 pub mod payload;
+mod retry;
 pub mod send;
 pub mod sign;
 pub mod target;

@@ -1,5 +1,6 @@
-//! The sender: records a delivery per interested target, sends it in the background with
-//! retries, and lets the command wait (boundedly) for what is still under way at the end.
+//! The outbox's front: records a delivery per interested target, hands it to a background
+//! [`Sender`] (`retry.rs`, where a webhook is retried), resends what earlier commands left,
+//! and lets the command wait (boundedly) for what is still under way at the end.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -8,9 +9,8 @@ use chrono::Duration as ChronoDuration;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::event::Event;
 use super::payload::{Notice, body};
-use super::send::{Meta, Next, backoff_before, post};
+use super::retry::{Job, Sender};
 use super::target::{Endpoint, Target, with_env_defaults};
 use crate::config::{Config, NotifySettings};
 use crate::error::Result;
@@ -44,9 +44,6 @@ struct Inner {
 
 /// Requests in flight at once, per process.
 const MAX_CONCURRENT: usize = 8;
-/// Attempts over every retry after which a delivery is given up (`failed`): a receiver that
-/// has failed this often is misconfigured, not down for a moment.
-pub const MAX_ATTEMPTS_IN_ALL: i32 = 12;
 
 /// What became of deliveries this process was waiting for.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -265,103 +262,6 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// One delivery to send: its row, the lease on it, and what to send.
-struct Job {
-    id: i64,
-    lease: Lease,
-    /// Attempts made before this round (by earlier commands).
-    prior_attempts: i32,
-    payload: String,
-    event: String,
-}
-
-/// What a background delivery needs from the notifier.
-struct Sender {
-    store: Store,
-    redactor: Arc<Redactor>,
-    settings: NotifySettings,
-    permits: Arc<Semaphore>,
-}
-
-impl Sender {
-    /// Up to `settings.attempts` requests, each recorded; stops when the lease is lost.
-    async fn deliver(&self, job: Job, endpoint: Result<Endpoint, String>) {
-        let endpoint = match endpoint {
-            Ok(e) => e,
-            Err(why) => {
-                // Not an attempt: the row stays `pending` for a process that has the variable.
-                let record = AttemptRecord {
-                    error: Some(why),
-                    release: true,
-                    ..Default::default()
-                };
-                self.record(&job, record).await;
-                return;
-            }
-        };
-        let meta = Meta {
-            event: &job.event,
-            delivery_id: Some(job.id),
-        };
-        for attempt in 1..=self.settings.attempts {
-            let answer = {
-                // A closed semaphore cannot happen (never closed); go on without a permit.
-                let _permit = self.permits.acquire().await.ok();
-                post(&endpoint, &job.payload, &meta, self.settings.timeout).await
-            };
-            let in_all = job.prior_attempts + attempt as i32;
-            let next = match answer.next() {
-                Next::Retry(_) if in_all >= MAX_ATTEMPTS_IN_ALL => Next::GiveUp,
-                n => n,
-            };
-            let mut error = answer.error.as_deref().map(|e| self.redactor.redact(e));
-            if next == Next::GiveUp && answer.next() != Next::GiveUp {
-                error = error.map(|e| format!("{e} (gave up after {in_all} attempts)"));
-            }
-            let last = attempt == self.settings.attempts;
-            let record = AttemptRecord {
-                sent: true,
-                http_status: answer.status,
-                error,
-                settled: match next {
-                    Next::Delivered => Some(DeliveryStatus::Delivered),
-                    Next::GiveUp => Some(DeliveryStatus::Failed),
-                    Next::Retry(_) => None,
-                },
-                release: last,
-            };
-            if !self.record(&job, record).await {
-                return;
-            }
-            match next {
-                Next::Retry(after) if !last => {
-                    let wait = after.unwrap_or_else(|| backoff_before(&self.settings, attempt + 1));
-                    tokio::time::sleep(wait).await;
-                }
-                _ => break,
-            }
-        }
-    }
-
-    /// Writes an attempt; `false` when this process no longer holds the row.
-    async fn record(&self, job: &Job, record: AttemptRecord) -> bool {
-        match delivery::record(&self.store.db, job.id, job.lease, record).await {
-            Ok(true) => true,
-            Ok(false) => {
-                say(Warning::DeliveryTakenOver { id: job.id });
-                false
-            }
-            Err(e) => {
-                say(Warning::DeliveryUnrecorded {
-                    id: job.id,
-                    error: e,
-                });
-                false
-            }
-        }
-    }
-}
-
 /// The targets saved with run `run_id` (none when the run has no record or no targets).
 pub async fn saved_targets(store: &Store, run_id: &str) -> Result<Vec<Target>> {
     use sea_orm::EntityTrait;
@@ -400,38 +300,6 @@ pub fn target_secrets(targets: &[Target], env: &HashMap<String, String>) -> Vec<
         .filter_map(|t| t.resolve(env).ok())
         .flat_map(|e| std::iter::once(e.url).chain(e.secret))
         .collect()
-}
-
-/// The `run_finished` notice for a run that started at `started` and left `rows`.
-pub fn run_finished(
-    run_id: &str,
-    rows: &[crate::store::agents_task::Model],
-    started: chrono::DateTime<chrono::Utc>,
-) -> Notice {
-    let at = now();
-    let ms = (at - started).num_milliseconds().max(0);
-    Notice {
-        event: Event::RunFinished,
-        run_id: run_id.to_owned(),
-        task: None,
-        digest: Some(super::RunDigest::of(rows, ms)),
-        at,
-    }
-}
-
-/// The notice for a decision just taken on `row` (`approved` or `rejected`).
-pub fn decision_notice(row: &crate::store::agents_task::Model) -> Notice {
-    let event = match row.approval_state {
-        Some(crate::store::ApprovalState::Approved) => Event::Approved,
-        _ => Event::Rejected,
-    };
-    Notice {
-        event,
-        run_id: row.run_id.clone(),
-        task: Some(row.clone()),
-        digest: None,
-        at: row.decided_at.unwrap_or_else(now),
-    }
 }
 
 /// How long a pending delivery waits before another process resends it.

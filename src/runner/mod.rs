@@ -27,7 +27,8 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use crate::error::Result;
-use crate::notify::{Event, Notice, Notifier, notifier::run_finished};
+use crate::notify::notices::run_finished;
+use crate::notify::{Event, Notice, Notifier};
 use crate::plan::Plan;
 use crate::plan::resolve::Resolved;
 use crate::store::batch;

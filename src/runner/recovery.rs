@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::config::Config;
 use crate::error::Result;
-use crate::notify::notifier::decision_notice;
+use crate::notify::notices::decision_notice;
 use crate::notify::{Event, Notice, Notifier};
 use crate::store::lease::drop_stale;
 use crate::store::transition::{expire_approvals, reap_lost};

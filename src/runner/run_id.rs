@@ -27,9 +27,7 @@ pub async fn claim(
 ) -> Result<agents_run::Model> {
     if let Some(id) = explicit {
         if !is_valid_name(id) {
-            return Err(Error::Usage {
-                message: format!("run id `{id}` must match `[A-Za-z0-9._-]+`"),
-            });
+            return Err(Error::BadRunId { id: id.to_owned() });
         }
         if run_id_taken(db, id).await? {
             return Err(Error::RunIdTaken {

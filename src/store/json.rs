@@ -1,5 +1,5 @@
-//! The one JSON shape of a task row and of a run, shared by every `--json` output (and, later,
-//! the REST API): every column present (null when empty), timestamps RFC 3339 in UTC with
+//! The one JSON shape of a task row and of a run, shared by every `--json` output and the
+//! REST API: every column present (null when empty), timestamps RFC 3339 in UTC with
 //! `Z`, `inputs` as JSON rather than a string.
 
 use std::collections::BTreeMap;
