@@ -98,6 +98,12 @@ pub enum Error {
         from: TaskStatus,
         to: TaskStatus,
     },
+    /// The API may not change a gate awaiting a decision, or decided.
+    GateEvidence {
+        id: i64,
+        state: ApprovalState,
+        approver: Option<String>,
+    },
     /// The API may not write a row that a live orch is running: that orch writes it.
     DrivenByOrch {
         id: i64,
@@ -294,6 +300,7 @@ impl Error {
             | Error::DecidedWhileDriven { .. }
             | Error::TransitionLost { .. }
             | Error::DrivenByOrch { .. }
+            | Error::GateEvidence { .. }
             | Error::DeliveryBusy { .. } => Class::Conflict,
             Error::IllegalTransition { .. } => Class::BadTransition,
             Error::UnsupportedDatabaseUrl { .. }
@@ -469,6 +476,24 @@ impl fmt::Display for Error {
                 "a task cannot go from `{from}` to `{to}` (see the transition table in \
                  docs/ORCHESTRATION.md)"
             ),
+            Error::GateEvidence {
+                id,
+                state: ApprovalState::Pending,
+                ..
+            } => write!(
+                f,
+                "task {id} awaits a decision: what people judge (its outputs, excerpt and \
+                 timings) cannot change until it is approved or rejected"
+            ),
+            Error::GateEvidence {
+                id,
+                state,
+                approver,
+            } => write!(
+                f,
+                "task {id} was {state} by `{}`: what was decided on cannot change",
+                approver.as_deref().unwrap_or("someone")
+            ),
             Error::DrivenByOrch { id, owner } => write!(
                 f,
                 "task {id} is running under `{owner}`, which records it: change it once it has \
@@ -479,7 +504,11 @@ impl fmt::Display for Error {
                 "task {id} is no longer `{expected}`: another orch changed it first"
             ),
             Error::BadRunId { id } => {
-                write!(f, "run id `{id}` must match `[A-Za-z0-9._-]+`")
+                write!(
+                    f,
+                    "run id `{id}` must be letters, digits, `.`, `_` and `-`, and not `.` or `..` \
+                 (it becomes a folder name)"
+                )
             }
             Error::BadMillis { name, raw } => {
                 write!(

@@ -2,6 +2,8 @@
 //! variables through their environment, so a shell does its own expansion). `$${` is a
 //! literal `${`.
 
+use super::problem::Problem;
+
 /// One piece of a value: literal text or a reference.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Piece<'a> {
@@ -15,8 +17,8 @@ enum Piece<'a> {
 /// Why a value cannot be expanded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ExpandError {
-    /// `${` without `}`, or a bad variable name.
-    Syntax(String),
+    /// `${` without `}`, `${…}` inside `${…}`, or a bad variable name.
+    Syntax(Problem),
     /// `${NAME}` with no such variable and no default.
     Missing(String),
 }
@@ -46,23 +48,19 @@ fn pieces(value: &str) -> Result<Vec<Piece<'_>>, ExpandError> {
         let body_start = i + 2;
         // Values may be secrets: messages never quote them, the location says where.
         let Some(end) = rest[body_start..].find('}') else {
-            return Err(ExpandError::Syntax("`${` without a closing `}`".to_owned()));
+            return Err(ExpandError::Syntax(Problem::UnclosedReference));
         };
         let body = &rest[body_start..body_start + end];
         if body.contains("${") {
-            return Err(ExpandError::Syntax(
-                "`${…}` inside `${…}` is not supported: set the inner variable in `env` first"
-                    .to_owned(),
-            ));
+            return Err(ExpandError::Syntax(Problem::NestedReference));
         }
         let (name, default) = match body.split_once(":-") {
             Some((n, d)) => (n, Some(d)),
             None => (body, None),
         };
         if !is_var_name(name) {
-            return Err(ExpandError::Syntax(format!(
-                "`{name}` is not a variable name: use `${{NAME}}` or `${{NAME:-default}}`"
-            )));
+            let name = name.to_owned();
+            return Err(ExpandError::Syntax(Problem::BadVariableName { name }));
         }
         out.push(Piece::Var { name, default });
         rest = &rest[body_start + end + 1..];

@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use super::issues::issue;
+use super::problem::Problem;
 use super::{Loc, TaskSpec};
 use crate::error::PlanIssue;
 
@@ -17,27 +19,24 @@ pub fn check(tasks: &[TaskSpec], edges: &[Vec<(String, Loc)>], issues: &mut Vec<
     for (i, deps) in edges.iter().enumerate() {
         for (name, loc) in deps {
             match index.get(name.as_str()) {
-                Some(&j) if j == i => issues.push(PlanIssue {
-                    loc: *loc,
-                    message: format!("task `{name}` depends on itself"),
-                }),
+                Some(&j) if j == i => {
+                    let task = name.clone();
+                    issue(issues, *loc, Problem::SelfDependency { task });
+                }
                 Some(&j) => adj[i].push((j, *loc)),
-                None => issues.push(PlanIssue {
-                    loc: *loc,
-                    message: format!(
-                        "task `{}` depends on `{name}`, which the plan does not have",
-                        tasks[i].name
-                    ),
-                }),
+                None => {
+                    let problem = Problem::UnknownDependency {
+                        task: tasks[i].name.clone(),
+                        dependency: name.clone(),
+                    };
+                    issue(issues, *loc, problem);
+                }
             }
         }
     }
     if let Some((path, loc)) = find_cycle(&adj) {
-        let names: Vec<&str> = path.iter().map(|&i| tasks[i].name.as_str()).collect();
-        issues.push(PlanIssue {
-            loc,
-            message: format!("dependency cycle: {}", names.join(" -> ")),
-        });
+        let path = path.iter().map(|&i| tasks[i].name.clone()).collect();
+        issue(issues, loc, Problem::Cycle { path });
     }
 }
 

@@ -4,6 +4,7 @@
 use serde_saphyr::{Location, Spanned};
 
 use super::Loc;
+use super::problem::Problem;
 use crate::error::PlanIssue;
 
 pub(super) fn loc(l: &Location) -> Loc {
@@ -18,6 +19,6 @@ pub(super) fn at<T>(s: &Spanned<T>) -> Loc {
     loc(&s.referenced)
 }
 
-pub(super) fn issue(issues: &mut Vec<PlanIssue>, loc: Loc, message: String) {
-    issues.push(PlanIssue { loc, message });
+pub(super) fn issue(issues: &mut Vec<PlanIssue>, loc: Loc, problem: Problem) {
+    issues.push(problem.at(loc));
 }

@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 
 use super::expand;
 use super::issues::{at, issue, loc};
+use super::problem::Problem;
 use super::raw::{RawPlan, RawTask};
 use super::task::{Defaults, env_vars, task};
 use super::{Loc, Plan, PlanSource, TaskSpec, is_valid_name};
@@ -36,10 +37,7 @@ pub fn parse(path: &Path, text: String) -> Result<Plan> {
     };
     let raw: RawPlan = serde_saphyr::from_str(&text).map_err(|e| {
         let l = e.location().map(|l| loc(&l)).unwrap_or_default();
-        fail(vec![PlanIssue {
-            loc: l,
-            message: yaml_message(&e),
-        }])
+        fail(vec![yaml_problem(&e).at(l)])
     })?;
     let mut issues = Vec::new();
     let plan = validate(raw, &mut issues);
@@ -60,7 +58,7 @@ pub fn parse(path: &Path, text: String) -> Result<Plan> {
 
 /// serde-saphyr's message without its own `line N column M:` prefix and snippet: we print
 /// the location as `file:line:column` ourselves.
-fn yaml_message(e: &serde_saphyr::Error) -> String {
+fn yaml_problem(e: &serde_saphyr::Error) -> Problem {
     let text = e.without_snippet().to_string();
     let first = text.lines().next().unwrap_or("").trim();
     let first = first.strip_prefix("error: ").unwrap_or(first);
@@ -76,9 +74,13 @@ fn yaml_message(e: &serde_saphyr::Error) -> String {
     // Its advice is for programmers using the library, not for people writing plans.
     if let Some(key) = stripped.strip_prefix("duplicate mapping key: ") {
         let key = key.split(',').next().unwrap_or(key);
-        return format!("`{key}` appears twice in the same mapping: keep one");
+        return Problem::DuplicateKey {
+            key: key.to_owned(),
+        };
     }
-    stripped.to_owned()
+    Problem::Yaml {
+        text: stripped.to_owned(),
+    }
 }
 
 /// Checks everything about the plan that can be known without running it, adding each
@@ -96,11 +98,7 @@ fn validate(raw: RawPlan, issues: &mut Vec<PlanIssue>) -> Plan {
     let env = env_vars(&raw.env, issues);
     let secrets = secret_names(&raw.secrets, issues);
     if raw.tasks.value.is_empty() {
-        issue(
-            issues,
-            at(&raw.tasks),
-            "`tasks` is empty: a plan needs at least one task".to_owned(),
-        );
+        issue(issues, at(&raw.tasks), Problem::NoTasks);
     }
     let concurrency = concurrency(raw.concurrency.as_ref(), issues);
     let defaults = Defaults::from_plan(&raw, issues);
@@ -126,13 +124,7 @@ fn validate(raw: RawPlan, issues: &mut Vec<PlanIssue>) -> Plan {
 fn plan_name(raw: &Spanned<String>, issues: &mut Vec<PlanIssue>) -> String {
     let name = raw.value.clone();
     if !is_valid_name(&name) {
-        issue(
-            issues,
-            at(raw),
-            format!(
-                "plan name `{name}` must match `[A-Za-z0-9._-]+` (it becomes part of run ids and file names)"
-            ),
-        );
+        issue(issues, at(raw), Problem::BadPlanName { name: name.clone() });
     }
     name
 }
@@ -145,19 +137,11 @@ fn check_run_id_template(template: &str, at: Loc, issues: &mut Vec<PlanIssue>) {
         sample = sample.replace(p, "x");
     }
     if sample.contains('{') || sample.contains('}') {
-        issue(
-            issues,
-            at,
-            format!(
-                "`run_id: {template}` has an unknown placeholder: use `{{name}}`, `{{date}}` or `{{time}}`"
-            ),
-        );
+        let template = template.to_owned();
+        issue(issues, at, Problem::RunIdPlaceholder { template });
     } else if !is_valid_name(&sample) {
-        issue(
-            issues,
-            at,
-            format!("`run_id: {template}` must give a name matching `[A-Za-z0-9._-]+`"),
-        );
+        let template = template.to_owned();
+        issue(issues, at, Problem::BadRunId { template });
     }
 }
 
@@ -167,14 +151,8 @@ fn secret_names(raw: &[Spanned<String>], issues: &mut Vec<PlanIssue>) -> Vec<Str
     let mut secrets = Vec::new();
     for s in raw {
         if !expand::is_env_name(&s.value) {
-            issue(
-                issues,
-                at(s),
-                format!(
-                    "`{}` in `secrets` is not an environment variable name",
-                    s.value
-                ),
-            );
+            let name = s.value.clone();
+            issue(issues, at(s), Problem::BadSecretName { name });
         }
         secrets.push(s.value.clone());
     }
@@ -185,7 +163,7 @@ fn secret_names(raw: &[Spanned<String>], issues: &mut Vec<PlanIssue>) -> Vec<Str
 fn concurrency(raw: Option<&Spanned<u32>>, issues: &mut Vec<PlanIssue>) -> u32 {
     match raw {
         Some(c) if c.value == 0 => {
-            issue(issues, at(c), "`concurrency` must be at least 1".to_owned());
+            issue(issues, at(c), Problem::ZeroConcurrency);
             1
         }
         Some(c) => c.value,

@@ -6,6 +6,7 @@ pub mod graph;
 mod issues;
 mod load;
 mod notify;
+pub mod problem;
 mod raw;
 pub mod resolve;
 pub mod schema;
@@ -16,6 +17,7 @@ use std::path::PathBuf;
 use regex::Regex;
 
 pub use load::{load, parse};
+pub use problem::Problem;
 
 /// A name that becomes part of a file path: run ids and task names.
 pub const NAME_PATTERN: &str = "[A-Za-z0-9._-]+";

@@ -6,6 +6,7 @@ use serde_saphyr::Spanned;
 
 use super::Loc;
 use super::issues::{at, issue};
+use super::problem::Problem;
 use super::raw::RawTarget;
 use crate::error::PlanIssue;
 use crate::notify::target::{DEFAULT_EVENTS, reference_name};
@@ -30,11 +31,8 @@ fn target(
     let loc = at(spec);
     let before = issues.len();
     if !super::is_valid_name(name) {
-        issue(
-            issues,
-            loc,
-            format!("notify target name `{name}` must match `[A-Za-z0-9._-]+`"),
-        );
+        let target = name.to_owned();
+        issue(issues, loc, Problem::BadTargetName { target });
     }
     let empty = RawTarget {
         kind: None,
@@ -61,14 +59,11 @@ fn target(
 fn kind(name: &str, raw: Option<&Spanned<String>>, issues: &mut Vec<PlanIssue>) -> TargetKind {
     match raw {
         Some(k) => TargetKind::parse(&k.value).unwrap_or_else(|| {
-            issue(
-                issues,
-                at(k),
-                format!(
-                    "notify target `{name}`: `type: {}` is unknown: use `slack`, `email` or `webhook`",
-                    k.value
-                ),
-            );
+            let problem = Problem::UnknownTargetType {
+                target: name.to_owned(),
+                kind: k.value.clone(),
+            };
+            issue(issues, at(k), problem);
             TargetKind::Webhook
         }),
         None => TargetKind::parse(name).unwrap_or(TargetKind::Webhook),
@@ -88,15 +83,8 @@ fn url(
         (Some(u), _) => reference(name, "url", u, issues),
         (None, Some(var)) => format!("${{{var}}}"),
         (None, None) => {
-            issue(
-                issues,
-                loc,
-                format!(
-                    "notify target `{name}` needs a `url`, e.g. `url: ${{{}_URL}}` (set the \
-                     variable in the environment)",
-                    name.to_ascii_uppercase().replace(['-', '.'], "_")
-                ),
-            );
+            let target = name.to_owned();
+            issue(issues, loc, Problem::NoTargetUrl { target });
             String::new()
         }
     }
@@ -112,14 +100,8 @@ fn secret(
 ) -> Option<String> {
     match raw {
         Some(s) if kind != TargetKind::Webhook => {
-            issue(
-                issues,
-                at(s),
-                format!(
-                    "notify target `{name}`: `secret` signs generic webhooks only; {kind} \
-                     requests are not signed"
-                ),
-            );
+            let target = name.to_owned();
+            issue(issues, at(s), Problem::UnsignedSecret { target, kind });
             None
         }
         Some(s) => Some(reference(name, "secret", s, issues)),
@@ -137,11 +119,8 @@ fn events(
     match raw {
         None => DEFAULT_EVENTS.to_vec(),
         Some(list) if list.value.is_empty() => {
-            issue(
-                issues,
-                at(list),
-                format!("notify target `{name}`: `on` is empty: list events, or remove the target"),
-            );
+            let target = name.to_owned();
+            issue(issues, at(list), Problem::NoEvents { target });
             Vec::new()
         }
         Some(list) => {
@@ -151,7 +130,8 @@ fn events(
                     Ok(ev) if !events.contains(&ev) => events.push(ev),
                     Ok(_) => {}
                     Err(message) => {
-                        issue(issues, at(e), format!("notify target `{name}`: {message}"))
+                        let target = name.to_owned();
+                        issue(issues, at(e), Problem::BadEvent { target, message });
                     }
                 }
             }
@@ -163,22 +143,15 @@ fn events(
 /// `${NAME}`, or an issue explaining why a literal value does not belong in a plan.
 fn reference(
     target: &str,
-    key: &str,
+    key: &'static str,
     value: &Spanned<String>,
     issues: &mut Vec<PlanIssue>,
 ) -> String {
     let v = value.value.trim();
     if reference_name(v).is_none() {
         // Never quote the value: it may be the very secret.
-        issue(
-            issues,
-            at(value),
-            format!(
-                "notify target `{target}`: `{key}` must be a `${{VAR}}` reference: webhook \
-                 {}s are secrets, so the plan names the environment variable that holds it",
-                if key == "url" { "URL" } else { key }
-            ),
-        );
+        let target = target.to_owned();
+        issue(issues, at(value), Problem::NotAReference { target, key });
     }
     v.to_owned()
 }

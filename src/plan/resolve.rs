@@ -51,9 +51,9 @@ fn expand_at(file: &str, value: &str, loc: Loc, scope: &HashMap<String, String>)
             name,
         },
         // Validation already proved the syntax; keep a message rather than panic.
-        ExpandError::Syntax(message) => Error::Plan {
+        ExpandError::Syntax(problem) => Error::Plan {
             file: file.to_owned(),
-            issues: vec![crate::error::PlanIssue { loc, message }],
+            issues: vec![problem.at(loc)],
         },
     })
 }

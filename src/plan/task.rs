@@ -10,6 +10,7 @@ use serde_saphyr::Spanned;
 
 use super::expand::{self, ExpandError};
 use super::issues::{at, issue};
+use super::problem::Problem;
 use super::raw::{RawPlan, RawTask};
 use super::{Approval, Command, EnvVar, Loc, TaskSpec, Timeout, When, is_valid_name};
 use crate::error::PlanIssue;
@@ -112,18 +113,15 @@ fn task_name(
         issue(
             issues,
             name_loc,
-            format!("task name `{name}` must match `[A-Za-z0-9._-]+` (it becomes a log file name)"),
+            Problem::BadTaskName { name: name.clone() },
         );
     }
     if let Some(first) = seen.get(&name) {
-        issue(
-            issues,
-            name_loc,
-            format!(
-                "task `{name}` is defined twice (first at line {}): task names must be unique",
-                first.line
-            ),
-        );
+        let problem = Problem::DuplicateTask {
+            name: name.clone(),
+            first_line: first.line,
+        };
+        issue(issues, name_loc, problem);
     } else {
         seen.insert(name.clone(), name_loc);
     }
@@ -139,47 +137,26 @@ fn command(
     task_loc: Loc,
     issues: &mut Vec<PlanIssue>,
 ) -> Option<Command> {
+    let task = name.to_owned();
     match (run, shell) {
         (Some(run), None) => {
             if run.value.first().is_none_or(|p| p.trim().is_empty()) {
-                issue(
-                    issues,
-                    at(&run),
-                    format!(
-                        "task `{name}`: `run` needs a program, e.g. `run: [\"./scripts/check.sh\", \"--strict\"]`"
-                    ),
-                );
+                issue(issues, at(&run), Problem::EmptyRun { task });
             }
             Some(Command::Argv(run.value))
         }
         (None, Some(shell)) => {
             if shell.value.trim().is_empty() {
-                issue(
-                    issues,
-                    at(&shell),
-                    format!("task `{name}`: `shell` is empty"),
-                );
+                issue(issues, at(&shell), Problem::EmptyShell { task });
             }
             Some(Command::Shell(shell.value))
         }
         (Some(run), Some(_)) => {
-            issue(
-                issues,
-                at(&run),
-                format!(
-                    "task `{name}` has both `run` and `shell`: keep one (`run` is an argv list, `shell` a string for `sh -c`)"
-                ),
-            );
+            issue(issues, at(&run), Problem::RunAndShell { task });
             None
         }
         (None, None) => {
-            issue(
-                issues,
-                task_loc,
-                format!(
-                    "task `{name}` has neither `run` nor `shell`: add `run: [program, args…]` or `shell: \"…\"`"
-                ),
-            );
+            issue(issues, task_loc, Problem::NoCommand { task });
             None
         }
     }
@@ -189,14 +166,11 @@ fn command(
 /// so only its syntax can be checked now.
 fn cwd(c: Spanned<String>, name: &str, issues: &mut Vec<PlanIssue>) -> (String, Loc) {
     if c.value.trim().is_empty() {
-        issue(
-            issues,
-            at(&c),
-            format!("task `{name}`: `cwd` is empty: remove it to run in the current directory"),
-        );
+        let task = name.to_owned();
+        issue(issues, at(&c), Problem::EmptyCwd { task });
     }
-    if let Err(ExpandError::Syntax(msg)) = expand::check(&c.value) {
-        issue(issues, at(&c), msg);
+    if let Err(ExpandError::Syntax(problem)) = expand::check(&c.value) {
+        issue(issues, at(&c), problem);
     }
     (c.value.clone(), at(&c))
 }
@@ -211,14 +185,11 @@ fn outputs_uri(p: &Spanned<String>, name: &str, issues: &mut Vec<PlanIssue>) -> 
     {
         Ok(re) => Some(re),
         Err(e) => {
-            issue(
-                issues,
-                at(p),
-                format!(
-                    "task `{name}`: `outputs_uri` is not a valid regex: {}",
-                    regex_message(&e)
-                ),
-            );
+            let problem = Problem::BadOutputsUri {
+                task: name.to_owned(),
+                error: regex_message(&e),
+            };
+            issue(issues, at(p), problem);
             None
         }
     }
@@ -235,14 +206,8 @@ fn approval_timeout(
 ) -> Option<Timeout> {
     match raw {
         Some(t) if approval == Approval::Never => {
-            issue(
-                issues,
-                at(t),
-                format!(
-                    "task `{name}`: `approval_timeout` needs `approval: always` or \
-                     `approval: on_output_uri` (this task never waits for a decision)"
-                ),
-            );
+            let task = name.to_owned();
+            issue(issues, at(t), Problem::NeedlessApprovalTimeout { task });
             None
         }
         Some(t) => timeout(t, "approval_timeout", issues),
@@ -276,11 +241,11 @@ pub(super) fn env_vars(
                 issue(
                     issues,
                     at(value),
-                    format!("`{name}` is not an environment variable name (letters, digits and `_`, not starting with a digit)"),
+                    Problem::BadEnvName { name: name.clone() },
                 );
             }
-            if let Err(ExpandError::Syntax(msg)) = expand::check(&value.value) {
-                issue(issues, at(value), msg);
+            if let Err(ExpandError::Syntax(problem)) = expand::check(&value.value) {
+                issue(issues, at(value), problem);
             }
             EnvVar {
                 name: name.clone(),
@@ -292,29 +257,27 @@ pub(super) fn env_vars(
 }
 
 /// `30s`, `10m`, `1h30m`, `500ms`.
-fn duration(s: &Spanned<String>, key: &str, issues: &mut Vec<PlanIssue>) -> Option<Duration> {
+fn duration(
+    s: &Spanned<String>,
+    key: &'static str,
+    issues: &mut Vec<PlanIssue>,
+) -> Option<Duration> {
     match humantime::parse_duration(s.value.trim()) {
         Ok(d) if !d.is_zero() => Some(d),
         Ok(_) => {
-            issue(issues, at(s), format!("`{key}` must be longer than zero"));
+            issue(issues, at(s), Problem::ZeroDuration { key });
             None
         }
         Err(_) => {
-            issue(
-                issues,
-                at(s),
-                format!(
-                    "`{key}: {}` is not a duration: write e.g. `30s`, `10m` or `1h30m`",
-                    s.value
-                ),
-            );
+            let value = s.value.clone();
+            issue(issues, at(s), Problem::BadDuration { key, value });
             None
         }
     }
 }
 
 /// A duration that keeps its text as written, for the excerpt's `timed out after 10m`.
-fn timeout(s: &Spanned<String>, key: &str, issues: &mut Vec<PlanIssue>) -> Option<Timeout> {
+fn timeout(s: &Spanned<String>, key: &'static str, issues: &mut Vec<PlanIssue>) -> Option<Timeout> {
     duration(s, key, issues).map(|after| Timeout {
         after,
         text: s.value.trim().to_owned(),

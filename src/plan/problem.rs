@@ -1,0 +1,287 @@
+//! Every problem a plan file can have, and its text. The checks in `plan/` name a variant;
+//! the one `Display` below writes what `orch plan validate` and `orch run` print after
+//! `file:line:column:`, as `error.rs` does for errors and `warning.rs` for warnings.
+
+use std::fmt;
+
+use super::Loc;
+use crate::error::PlanIssue;
+use crate::notify::TargetKind;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Problem {
+    /// serde-saphyr's own message, without its location and snippet.
+    Yaml {
+        text: String,
+    },
+    /// A mapping with the same key twice (serde-saphyr's advice is for programmers).
+    DuplicateKey {
+        key: String,
+    },
+
+    // The plan's own keys.
+    BadPlanName {
+        name: String,
+    },
+    RunIdPlaceholder {
+        template: String,
+    },
+    BadRunId {
+        template: String,
+    },
+    BadSecretName {
+        name: String,
+    },
+    NoTasks,
+    ZeroConcurrency,
+
+    // `env` blocks and durations, the plan's and a task's.
+    BadEnvName {
+        name: String,
+    },
+    ZeroDuration {
+        key: &'static str,
+    },
+    BadDuration {
+        key: &'static str,
+        value: String,
+    },
+
+    // `${VAR}` references (values may be secrets: never quote them).
+    UnclosedReference,
+    NestedReference,
+    BadVariableName {
+        name: String,
+    },
+    /// `orch plan validate --strict-env`: a variable the plan needs is not set.
+    UnsetVariable {
+        name: String,
+    },
+
+    // One task.
+    BadTaskName {
+        name: String,
+    },
+    DuplicateTask {
+        name: String,
+        first_line: u64,
+    },
+    EmptyRun {
+        task: String,
+    },
+    EmptyShell {
+        task: String,
+    },
+    RunAndShell {
+        task: String,
+    },
+    NoCommand {
+        task: String,
+    },
+    EmptyCwd {
+        task: String,
+    },
+    /// `error` is the last line of the regex crate's message.
+    BadOutputsUri {
+        task: String,
+        error: String,
+    },
+    NeedlessApprovalTimeout {
+        task: String,
+    },
+
+    // The dependency graph.
+    SelfDependency {
+        task: String,
+    },
+    UnknownDependency {
+        task: String,
+        dependency: String,
+    },
+    /// A closed path: `[a, b, a]`.
+    Cycle {
+        path: Vec<String>,
+    },
+
+    // `notify` targets.
+    BadTargetName {
+        target: String,
+    },
+    UnknownTargetType {
+        target: String,
+        kind: String,
+    },
+    NoTargetUrl {
+        target: String,
+    },
+    UnsignedSecret {
+        target: String,
+        kind: TargetKind,
+    },
+    NoEvents {
+        target: String,
+    },
+    /// `message` comes from parsing the event (`notify::Event`).
+    BadEvent {
+        target: String,
+        message: String,
+    },
+    /// A literal `url` or `secret` where a `${VAR}` reference belongs.
+    NotAReference {
+        target: String,
+        key: &'static str,
+    },
+}
+
+impl Problem {
+    /// This problem at `loc`, as [`crate::error::Error::Plan`] reports it.
+    pub fn at(self, loc: Loc) -> PlanIssue {
+        PlanIssue {
+            loc,
+            message: self.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::Yaml { text } => f.write_str(text),
+            Problem::DuplicateKey { key } => {
+                write!(f, "`{key}` appears twice in the same mapping: keep one")
+            }
+
+            Problem::BadPlanName { name } => write!(
+                f,
+                "plan name `{name}` must match `[A-Za-z0-9._-]+` (it becomes part of run ids \
+                 and file names)"
+            ),
+            Problem::RunIdPlaceholder { template } => write!(
+                f,
+                "`run_id: {template}` has an unknown placeholder: use `{{name}}`, `{{date}}` \
+                 or `{{time}}`"
+            ),
+            Problem::BadRunId { template } => write!(
+                f,
+                "`run_id: {template}` must give a name matching `[A-Za-z0-9._-]+`"
+            ),
+            Problem::BadSecretName { name } => {
+                write!(
+                    f,
+                    "`{name}` in `secrets` is not an environment variable name"
+                )
+            }
+            Problem::NoTasks => f.write_str("`tasks` is empty: a plan needs at least one task"),
+            Problem::ZeroConcurrency => f.write_str("`concurrency` must be at least 1"),
+
+            Problem::BadEnvName { name } => write!(
+                f,
+                "`{name}` is not an environment variable name (letters, digits and `_`, not \
+                 starting with a digit)"
+            ),
+            Problem::ZeroDuration { key } => write!(f, "`{key}` must be longer than zero"),
+            Problem::BadDuration { key, value } => write!(
+                f,
+                "`{key}: {value}` is not a duration: write e.g. `30s`, `10m` or `1h30m`"
+            ),
+
+            Problem::UnclosedReference => f.write_str("`${` without a closing `}`"),
+            Problem::NestedReference => f.write_str(
+                "`${…}` inside `${…}` is not supported: set the inner variable in `env` first",
+            ),
+            Problem::BadVariableName { name } => write!(
+                f,
+                "`{name}` is not a variable name: use `${{NAME}}` or `${{NAME:-default}}`"
+            ),
+            Problem::UnsetVariable { name } => write!(
+                f,
+                "environment variable `{name}` is not set: export it, or write \
+                 `${{{name}:-default}}`"
+            ),
+
+            Problem::BadTaskName { name } => write!(
+                f,
+                "task name `{name}` must match `[A-Za-z0-9._-]+` (it becomes a log file name)"
+            ),
+            Problem::DuplicateTask { name, first_line } => write!(
+                f,
+                "task `{name}` is defined twice (first at line {first_line}): task names must \
+                 be unique"
+            ),
+            Problem::EmptyRun { task } => write!(
+                f,
+                "task `{task}`: `run` needs a program, e.g. `run: [\"./scripts/check.sh\", \
+                 \"--strict\"]`"
+            ),
+            Problem::EmptyShell { task } => write!(f, "task `{task}`: `shell` is empty"),
+            Problem::RunAndShell { task } => write!(
+                f,
+                "task `{task}` has both `run` and `shell`: keep one (`run` is an argv list, \
+                 `shell` a string for `sh -c`)"
+            ),
+            Problem::NoCommand { task } => write!(
+                f,
+                "task `{task}` has neither `run` nor `shell`: add `run: [program, args…]` or \
+                 `shell: \"…\"`"
+            ),
+            Problem::EmptyCwd { task } => write!(
+                f,
+                "task `{task}`: `cwd` is empty: remove it to run in the current directory"
+            ),
+            Problem::BadOutputsUri { task, error } => {
+                write!(
+                    f,
+                    "task `{task}`: `outputs_uri` is not a valid regex: {error}"
+                )
+            }
+            Problem::NeedlessApprovalTimeout { task } => write!(
+                f,
+                "task `{task}`: `approval_timeout` needs `approval: always` or \
+                 `approval: on_output_uri` (this task never waits for a decision)"
+            ),
+
+            Problem::SelfDependency { task } => write!(f, "task `{task}` depends on itself"),
+            Problem::UnknownDependency { task, dependency } => write!(
+                f,
+                "task `{task}` depends on `{dependency}`, which the plan does not have"
+            ),
+            Problem::Cycle { path } => write!(f, "dependency cycle: {}", path.join(" -> ")),
+
+            Problem::BadTargetName { target } => {
+                write!(
+                    f,
+                    "notify target name `{target}` must match `[A-Za-z0-9._-]+`"
+                )
+            }
+            Problem::UnknownTargetType { target, kind } => write!(
+                f,
+                "notify target `{target}`: `type: {kind}` is unknown: use `slack`, `email` or \
+                 `webhook`"
+            ),
+            Problem::NoTargetUrl { target } => write!(
+                f,
+                "notify target `{target}` needs a `url`, e.g. `url: ${{{}_URL}}` (set the \
+                 variable in the environment)",
+                target.to_ascii_uppercase().replace(['-', '.'], "_")
+            ),
+            Problem::UnsignedSecret { target, kind } => write!(
+                f,
+                "notify target `{target}`: `secret` signs generic webhooks only; {kind} \
+                 requests are not signed"
+            ),
+            Problem::NoEvents { target } => write!(
+                f,
+                "notify target `{target}`: `on` is empty: list events, or remove the target"
+            ),
+            Problem::BadEvent { target, message } => {
+                write!(f, "notify target `{target}`: {message}")
+            }
+            Problem::NotAReference { target, key } => write!(
+                f,
+                "notify target `{target}`: `{key}` must be a `${{VAR}}` reference: webhook \
+                 {}s are secrets, so the plan names the environment variable that holds it",
+                if *key == "url" { "URL" } else { key }
+            ),
+        }
+    }
+}
