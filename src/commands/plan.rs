@@ -4,7 +4,8 @@
 
 use crate::cli::PlanCommand;
 use crate::config::Config;
-use crate::error::{Error, PlanIssue, Result, code};
+use crate::error::{Error, Result, code};
+use crate::plan::Problem;
 use crate::plan::resolve::unset_variables;
 use crate::ui::Output;
 use crate::warning::{Warning, say};
@@ -25,12 +26,7 @@ pub fn run(config: &Config, cmd: PlanCommand, out: Output) -> Result<i32> {
             file,
             issues: unset
                 .into_iter()
-                .map(|(loc, name)| PlanIssue {
-                    loc,
-                    message: format!(
-                        "environment variable `{name}` is not set: export it, or write `${{{name}:-default}}`"
-                    ),
-                })
+                .map(|(loc, name)| Problem::UnsetVariable { name }.at(loc))
                 .collect(),
         });
     }

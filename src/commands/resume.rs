@@ -11,12 +11,13 @@ use crate::error::{Error, Result};
 use crate::notify::Notifier;
 use crate::notify::notifier::saved_targets;
 use crate::notify::target::effective;
-use crate::plan::resolve::resolve;
+use crate::plan::Plan;
+use crate::plan::resolve::{Resolved, resolve};
 use crate::runner::session::Session;
 use crate::runner::{ResumeRequest, RunReport, resume};
 use crate::store::lease::LeaseKey;
 use crate::store::query::run_tasks;
-use crate::store::{Store, TaskStatus, agents_run};
+use crate::store::{Store, TaskStatus, agents_run, agents_task};
 use crate::ui::Output;
 use crate::ui::progress::reporter;
 use crate::warning::{Warning, say};
@@ -31,33 +32,85 @@ pub async fn run(
 ) -> Result<i32> {
     // A gate past its deadline is rejected before the run's rows are read.
     let mut session = Session::begin(store, config).await?;
+    let (record, rows) = recorded_run(store, run_id).await?;
+    // Errors in the saved text (it was valid when the run started, but a newer orch may read
+    // it differently) point at the run rather than at a file.
+    let origin = PathBuf::from(format!("(plan saved with run {run_id})"));
+    let plan = crate::plan::parse(&origin, record.plan_text.clone())?;
+    let (resolved, notifier) = resolve_again(store, config, &plan, &rows).await?;
+    session.resend_stale(&notifier).await;
+    // One driver per run: a second resume (or the original run, still going) is refused.
+    let key = LeaseKey::Run(run_id.to_owned());
+    session.lease(key, &record.plan_name, Some(run_id)).await?;
+    // Read again under the lease: what we read before may have moved on meanwhile.
+    let rows = run_tasks(&store.db, run_id).await?;
+    let report = if rows.iter().any(|r| r.status == TaskStatus::Queued) {
+        let request = ResumeRequest {
+            run: record,
+            resolved,
+            rows,
+            concurrency: concurrency.unwrap_or(plan.concurrency),
+            notifier: notifier.clone(),
+        };
+        let report = resume(store, &session, request, &*reporter(out)).await;
+        session.release().await;
+        report?
+    } else {
+        // Nothing can start: the run stays as it is (no new `finished_at`, no second
+        // `run_finished` notification), and the exit code says how it stands.
+        say(Warning::NothingToResume {
+            run_id: run_id.to_owned(),
+        });
+        session.release().await;
+        RunReport {
+            run: record,
+            rows,
+            cancelled: None,
+        }
+    };
+    let code = conclude(store, config, &notifier, &report, out, json).await;
+    session.end(config.notify.wait).await;
+    code
+}
+
+/// The run's record and rows; a run without a record (rows written through the API) has no
+/// saved plan to resume from.
+async fn recorded_run(
+    store: &Store,
+    run_id: &str,
+) -> Result<(agents_run::Model, Vec<agents_task::Model>)> {
     let rows = run_tasks(&store.db, run_id).await?;
     let record = agents_run::Entity::find_by_id(run_id.to_owned())
         .one(&store.db)
         .await
         .map_err(Error::db)?;
-    let Some(record) = record else {
-        return Err(if rows.is_empty() {
-            Error::UnknownRun {
-                run_id: run_id.to_owned(),
-            }
-        } else {
-            Error::NotResumable {
-                run_id: run_id.to_owned(),
-            }
-        });
-    };
-    // Errors in the saved text (it was valid when the run started, but a newer orch may read
-    // it differently) point at the run rather than at a file.
-    let origin = PathBuf::from(format!("(plan saved with run {run_id})"));
-    let plan = crate::plan::parse(&origin, record.plan_text.clone())?;
+    match record {
+        Some(record) => Ok((record, rows)),
+        None if rows.is_empty() => Err(Error::UnknownRun {
+            run_id: run_id.to_owned(),
+        }),
+        None => Err(Error::NotResumable {
+            run_id: run_id.to_owned(),
+        }),
+    }
+}
+
+/// The saved plan resolved again for exactly the tasks that have rows, with the targets
+/// saved with the run (a target whose variable is unset here is off, with a warning).
+async fn resolve_again(
+    store: &Store,
+    config: &Config,
+    plan: &Plan,
+    rows: &[agents_task::Model],
+) -> Result<(Resolved, Notifier)> {
     let env = &config.env;
+    let run_id = rows.first().map(|r| r.run_id.as_str()).unwrap_or_default();
     let saved = saved_targets(store, run_id).await?;
     let (targets, warnings) = effective(&saved, env);
     warnings.into_iter().for_each(say);
     let only: Vec<String> = rows.iter().map(|r| r.task.clone()).collect();
     let extra = extra_secrets(&store.target, &targets, env);
-    let resolved = resolve(&plan, env, &only, &extra)?;
+    let resolved = resolve(plan, env, &only, &extra)?;
     let notifier = Notifier::new(
         store.clone(),
         targets,
@@ -65,44 +118,5 @@ pub async fn run(
         resolved.redactor.clone(),
         config.notify,
     );
-    session.resend_stale(&notifier).await;
-    // One driver per run: a second resume (or the original run, still going) is refused.
-    session
-        .lease(
-            LeaseKey::Run(run_id.to_owned()),
-            &record.plan_name,
-            Some(run_id),
-        )
-        .await?;
-    // Read again under the lease: what we read before may have moved on meanwhile.
-    let rows = run_tasks(&store.db, run_id).await?;
-    if !rows.iter().any(|r| r.status == TaskStatus::Queued) {
-        // Nothing can start: the run stays as it is (no new `finished_at`, no second
-        // `run_finished` notification), and the exit code says how it stands.
-        say(Warning::NothingToResume {
-            run_id: run_id.to_owned(),
-        });
-        session.release().await;
-        let report = RunReport {
-            run: record,
-            rows,
-            cancelled: None,
-        };
-        let code = conclude(store, config, &notifier, &report, out, json).await;
-        session.end(config.notify.wait).await;
-        return code;
-    }
-    let request = ResumeRequest {
-        run: record,
-        resolved,
-        rows,
-        concurrency: concurrency.unwrap_or(plan.concurrency),
-        notifier: notifier.clone(),
-    };
-    let report = resume(store, &session, request, &*reporter(out)).await;
-    session.release().await;
-    let report = report?;
-    let code = conclude(store, config, &notifier, &report, out, json).await;
-    session.end(config.notify.wait).await;
-    code
+    Ok((resolved, notifier))
 }

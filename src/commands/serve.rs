@@ -16,10 +16,11 @@ pub async fn run(config: Config, args: ServeArgs) -> Result<i32> {
     if !args.bind.ip().is_loopback() && token.is_none() {
         return Err(Error::UnsafeBind { bind: args.bind });
     }
-    let store = super::open_store(&config, Schema::Migrate, Pool::Serve).await?;
     init_logging();
-    // Warnings from the library (notifications, recovery) go to the same log.
+    // Warnings and notes from the library (migrations, notifications, recovery) go to the
+    // same log.
     crate::warning::install(crate::warning::to_log);
+    let store = super::open_store(&config, Schema::Migrate, Pool::Serve).await?;
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .map_err(|source| Error::Io {

@@ -21,7 +21,7 @@ mod scheduler;
 pub mod session;
 pub mod verdict;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tokio::sync::watch;
@@ -30,7 +30,8 @@ use crate::error::Result;
 use crate::notify::notices::run_finished;
 use crate::notify::{Event, Notice, Notifier};
 use crate::plan::Plan;
-use crate::plan::resolve::Resolved;
+use crate::plan::resolve::{Resolved, ResolvedTask};
+use crate::secrets::Redactor;
 use crate::store::batch;
 use crate::store::lease::LeaseKey;
 use crate::store::mutation::{NewRun, NewTask, finish_run, insert_queued};
@@ -81,7 +82,33 @@ pub async fn execute(
     // Stored absolute, so `orch logs` finds the files from any directory (a shared database
     // is read from elsewhere).
     let log_dir = std::path::absolute(&req.log_dir).unwrap_or_else(|_| req.log_dir.clone());
-    let record = NewRun {
+    let record = run_record(&req, &log_dir);
+    let run = run_id::claim(&store.db, plan, req.run_id.as_deref(), record).await?;
+    // The run is ours to drive: `orch resume` of it is refused until we are done.
+    let key = LeaseKey::Run(run.run_id.clone());
+    session.lease(key, &plan.name, Some(&run.run_id)).await?;
+    session.name_run(&run.run_id).await?;
+    reporter.run_started(&run.run_id, req.resolved.tasks.len());
+    let redactor = Arc::new(req.resolved.redactor);
+    let tasks = &req.resolved.tasks;
+    let rows = record_queued(store, &run.run_id, tasks, &redactor).await?;
+    let state = RunState {
+        tasks,
+        rows,
+        log_dir,
+        redactor,
+        concurrency: req.concurrency,
+        notifier: &req.notifier,
+        owner: session.owner(),
+    };
+    run_and_finish(store, run, state, reporter, session.cancel()).await
+}
+
+/// The run's record: where it came from (plan text with secrets masked, its hash, commit,
+/// host, version, trigger) and where its logs and notifications go.
+fn run_record(req: &RunRequest<'_>, log_dir: &Path) -> NewRun {
+    let plan = req.plan;
+    NewRun {
         run_id: String::new(),
         plan_name: plan.name.clone(),
         // The plan may hold secrets inline; the hash is of the file as written.
@@ -96,32 +123,26 @@ pub async fn execute(
         // Saved so that decisions and retries later reach the same targets.
         notify: (!req.notifier.targets().is_empty())
             .then(|| serde_json::to_string(req.notifier.targets()).unwrap_or_default()),
-    };
-    let run = run_id::claim(&store.db, plan, req.run_id.as_deref(), record).await?;
-    // The run is ours to drive: `orch resume` of it is refused until we are done.
-    session
-        .lease(
-            LeaseKey::Run(run.run_id.clone()),
-            &plan.name,
-            Some(&run.run_id),
-        )
-        .await?;
-    session.name_run(&run.run_id).await?;
-    reporter.run_started(&run.run_id, req.resolved.tasks.len());
-    let redactor = Arc::new(req.resolved.redactor);
-    let tasks = &req.resolved.tasks;
+    }
+}
 
-    // Every task is in the table from the start, so the whole plan shows at once: one
-    // transaction of multi-row inserts, all or nothing, then the rows read back in order.
+/// Every task is in the table from the start, so the whole plan shows at once: one
+/// transaction of multi-row inserts, all or nothing, then the rows read back index for index
+/// with `tasks` (names are unique in a run), whatever order ids took.
+async fn record_queued(
+    store: &Store,
+    run_id: &str,
+    tasks: &[ResolvedTask],
+    redactor: &Redactor,
+) -> Result<Vec<agents_task::Model>> {
     let new: Vec<NewTask> = tasks
         .iter()
         .map(|task| {
-            let mut new = NewTask::new(&task.spec.name, &run.run_id, TaskStatus::Queued);
+            let mut new = NewTask::new(&task.spec.name, run_id, TaskStatus::Queued);
             new.inputs = task.spec.inputs.as_ref().map(|v| redactor.redact_json(v));
             new
         })
         .collect();
-    let run_id = run.run_id.as_str();
     let rows = store
         .outage
         .ride("records the run's tasks", |retry| {
@@ -139,23 +160,12 @@ pub async fn execute(
             }
         })
         .await?;
-    // Index for index with `tasks` (names are unique in a run), whatever order ids took.
     let mut by_name: std::collections::HashMap<String, agents_task::Model> =
         rows.into_iter().map(|r| (r.task.clone(), r)).collect();
-    let rows: Vec<agents_task::Model> = tasks
+    Ok(tasks
         .iter()
         .filter_map(|t| by_name.remove(&t.spec.name))
-        .collect();
-    let state = RunState {
-        tasks,
-        rows,
-        log_dir,
-        redactor,
-        concurrency: req.concurrency,
-        notifier: &req.notifier,
-        owner: session.owner(),
-    };
-    run_and_finish(store, run, state, reporter, session.cancel()).await
+        .collect())
 }
 
 /// Everything `orch resume` needs: the run as recorded, its plan resolved again from the

@@ -86,6 +86,13 @@ async fn run_loop(
         notifier,
         owner,
     } = state;
+    let spawn = Spawn {
+        store,
+        tasks,
+        log_dir,
+        redactor,
+        cancel: cancel.clone(),
+    };
     let graph = Graph::of(tasks);
     let limit = concurrency.max(1) as usize;
     let mut cancelled = None;
@@ -100,18 +107,8 @@ async fn run_loop(
         }
         if cancelled.is_none() {
             let room = limit.saturating_sub(running.len());
-            for m in next_moves(&graph, &mut rows, &mut frontier, room) {
-                match m {
-                    Move::Skip(i, reason) => {
-                        let t = unstarted(&rows[i], reason);
-                        batch.push(&mut rows, i, t, AfterCommit::Skipped);
-                    }
-                    Move::Start(i) => {
-                        let t = start(&rows[i], owner);
-                        batch.push(&mut rows, i, t, AfterCommit::Start);
-                    }
-                }
-            }
+            let moves = next_moves(&graph, &mut rows, &mut frontier, room);
+            queue_moves(moves, &mut rows, &mut batch, owner);
         }
         // One commit for everything decided since the last one; then say so, and start.
         for (i, then, row) in batch.commit(store).await? {
@@ -124,16 +121,7 @@ async fn run_loop(
                 AfterCommit::Skipped => reporter.task_finished(&row),
                 AfterCommit::Start => {
                     reporter.task_started(&row);
-                    // Spawned, not merely polled from here: a task holding a database
-                    // connection must progress while this loop awaits its own queries,
-                    // or a full pool deadlocks.
-                    let (store, task) = (store.clone(), tasks[i].clone());
-                    let (redactor, log_dir) = (redactor.clone(), log_dir.clone());
-                    let cancel = cancel.clone();
-                    running.spawn(async move {
-                        let end = attempt::run(&store, row, &task, &log_dir, &redactor, cancel);
-                        (i, end.await)
-                    });
+                    spawn.start(running, i, row);
                 }
             }
         }
@@ -161,14 +149,63 @@ async fn run_loop(
             }
         }
     }
-    // Stopped by a signal: what never started will not start.
     if let Some(sig) = cancelled {
-        for row in rows.iter_mut().filter(|r| r.status == TaskStatus::Queued) {
-            *row = finish_unstarted(store, row, format!("skipped: orch received signal {sig}"))
-                .await?;
-        }
+        skip_unstarted(store, &mut rows, sig).await?;
     }
     Ok((rows, cancelled))
+}
+
+/// The decided moves as transitions in the batch, each row showing its new status at once.
+fn queue_moves(moves: Vec<Move>, rows: &mut [agents_task::Model], batch: &mut Batch, owner: &str) {
+    for m in moves {
+        match m {
+            Move::Skip(i, reason) => {
+                let t = unstarted(&rows[i], reason);
+                batch.push(rows, i, t, AfterCommit::Skipped);
+            }
+            Move::Start(i) => {
+                let t = start(&rows[i], owner);
+                batch.push(rows, i, t, AfterCommit::Start);
+            }
+        }
+    }
+}
+
+/// Stopped by a signal: what never started will not start.
+async fn skip_unstarted(store: &Store, rows: &mut [agents_task::Model], sig: i32) -> Result<()> {
+    for row in rows.iter_mut().filter(|r| r.status == TaskStatus::Queued) {
+        *row = finish_unstarted(store, row, format!("skipped: orch received signal {sig}")).await?;
+    }
+    Ok(())
+}
+
+/// What starting a task's supervisor needs.
+struct Spawn<'a> {
+    store: &'a Store,
+    tasks: &'a [ResolvedTask],
+    log_dir: PathBuf,
+    redactor: Arc<Redactor>,
+    cancel: watch::Receiver<Option<i32>>,
+}
+
+impl Spawn<'_> {
+    /// Runs task `i` (its row just committed as `running`) in a task of its own. Spawned,
+    /// not merely polled from the loop: a task holding a database connection must progress
+    /// while the loop awaits its own queries, or a full pool deadlocks.
+    fn start(
+        &self,
+        running: &mut JoinSet<(usize, Result<Transition>)>,
+        i: usize,
+        row: agents_task::Model,
+    ) {
+        let (store, task) = (self.store.clone(), self.tasks[i].clone());
+        let (redactor, log_dir) = (self.redactor.clone(), self.log_dir.clone());
+        let cancel = self.cancel.clone();
+        running.spawn(async move {
+            let end = attempt::run(&store, row, &task, &log_dir, &redactor, cancel);
+            (i, end.await)
+        });
+    }
 }
 
 /// Reads again the rows this run holds at a gate while others wait on them; `true` when a
