@@ -139,8 +139,9 @@ pub struct RunArgs {
     pub plan: PathBuf,
     /// Use this run id (refused when it exists) instead of the plan's `run_id` template.
     ///
-    /// It must match `[A-Za-z0-9._-]+`. Without it, the template's id gets `.2`, `.3`… when it
-    /// is taken, so a second nightly run on the same day is `nightly-2026-11-25.2`.
+    /// Letters, digits, `.`, `_` and `-`, not `.` or `..`. Without it, the template's id gets
+    /// `.2`, `.3`… when it is taken, so a second nightly run on the same day is
+    /// `nightly-2026-11-25.2`.
     #[arg(long)]
     pub run_id: Option<String>,
     /// Run only these tasks (repeat the flag or separate with commas).

@@ -17,7 +17,7 @@ use rstest::rstest;
 use serde_json::json;
 
 use crate::support::http::ApiServer;
-use crate::support::{Backend, TestDb};
+use crate::support::{Backend, Cmd, TestDb};
 
 async fn task(store: &Store, name: &str, status: TaskStatus) -> agents_task::Model {
     insert_task(&store.db, NewTask::new(name, "r", status))
@@ -150,4 +150,69 @@ async fn a_row_a_live_orch_runs_is_not_the_apis_to_write(#[case] backend: Backen
     .await
     .unwrap();
     assert_eq!(done.log_excerpt.as_deref(), Some("by hand"));
+}
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_evidence_of_a_gate_cannot_be_rewritten(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let store = db.store().await;
+    let gate = task(&store, "deploy", AwaitingApproval).await;
+    let path = format!("/agents/tasks/{}", gate.id);
+    let api = ApiServer::start(&db, None).await;
+    let forged = json!({"outputs_uri": "https://example.com/forged", "log_excerpt": "all good"});
+    let (code, answer) = api.send("PATCH", &path, Some(forged.clone()), None).await;
+    assert_eq!(code, StatusCode::CONFLICT, "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("awaits a decision"),
+        "{answer}"
+    );
+    let (code, answer) = api
+        .send(
+            "POST",
+            &format!("{path}/approve"),
+            Some(json!({"by": "alice"})),
+            None,
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{answer}");
+    let (code, answer) = api.send("PATCH", &path, Some(forged), None).await;
+    assert_eq!(code, StatusCode::CONFLICT, "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("was approved by `alice`: what was decided on cannot change"),
+        "{answer}"
+    );
+    let now = get_task(&store.db, gate.id).await.unwrap();
+    assert_eq!((now.outputs_uri, now.log_excerpt), (None, None));
+}
+
+/// Issue: `--run-id ..` was refused with the wrong rule, after creating and migrating the
+/// database.
+#[tokio::test]
+async fn a_bad_run_id_is_refused_before_any_database_is_made() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("plan.yaml"),
+        "name: p\ntasks:\n  - task: a\n    run: [\"true\"]\n",
+    )
+    .unwrap();
+    for id in ["..", ".", "a/b"] {
+        Cmd::orch_in(dir.path())
+            .args(["run", "plan.yaml", "--run-id", id])
+            .code(2)
+            .stderr_has(&format!(
+                "run id `{id}` must be letters, digits, `.`, `_` and `-`, and not `.` or `..`"
+            ));
+    }
+    assert!(!dir.path().join(".orch").exists(), "a database was made");
 }

@@ -189,7 +189,7 @@ pub async fn create(
         (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 401, description = "Missing or wrong token", body = ErrorBody),
         (status = 404, description = "No such task", body = ErrorBody),
-        (status = 409, description = "The row changed meanwhile, or a live orch is running it", body = ErrorBody),
+        (status = 409, description = "The row changed meanwhile, a live orch is running it, or it is a gate awaiting or past its decision", body = ErrorBody),
         (status = 422, description = "A field is wrong, or the transition is not allowed", body = ErrorBody),
     ))]
 pub async fn patch(

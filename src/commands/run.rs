@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use crate::cli::RunArgs;
 use crate::config::{Config, DatabaseTarget, GitHubStep};
-use crate::error::{Result, code};
+use crate::error::{Error, Result, code};
 use crate::format::url::url_password;
 use crate::notify::notifier::target_secrets;
 use crate::notify::target::effective;
 use crate::notify::{Notifier, Target};
+use crate::plan::is_valid_name;
 use crate::plan::resolve::{Resolved, resolve};
 use crate::runner::session::Session;
 use crate::runner::{RunReport, RunRequest, execute, run_id};
@@ -25,6 +26,10 @@ use crate::ui::{Output, github, summary};
 use crate::warning::{Warning, say};
 
 pub async fn run(config: &Config, args: RunArgs, out: Output) -> Result<i32> {
+    // Arguments first: a bad one must not create or migrate a database on its way out.
+    if let Some(id) = args.run_id.as_deref().filter(|id| !is_valid_name(id)) {
+        return Err(Error::BadRunId { id: id.to_owned() });
+    }
     let plan = crate::plan::load(&args.plan)?;
     let target = config.database()?;
     let env = &config.env;

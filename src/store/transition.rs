@@ -116,8 +116,9 @@ pub async fn update_fields(
 
 /// The API's PATCH: sets columns of a row that is still `read` (the status the caller saw),
 /// with or without a status change, through the same guard as every transition. Refused
-/// (409) on a row that a live orch drives: that orch writes its columns, and a write beside
-/// it would be lost or would contradict the task's real outcome.
+/// (409) on a row that a live orch drives (that orch writes its columns, and a write beside
+/// it would be lost or would contradict the task's real outcome), and on a gate awaiting a
+/// decision or decided: what people judge, or judged, must not change under them.
 pub async fn patch(
     db: &impl ConnectionTrait,
     id: i64,
@@ -139,11 +140,25 @@ pub async fn patch(
         .add(Column::Status.eq(TaskStatus::Running))
         .add(Column::Owner.is_not_null())
         .add(Expr::col(Column::HeartbeatAt).gte(crate::store::clock::db_ago(backend, stale_after)));
-    let update = guarded(id, read, sets, Condition::all().add(driven).not());
+    let extra = Condition::all()
+        .add(Condition::all().add(driven).not())
+        // Never a gate: pending, approved and rejected rows keep the evidence they were
+        // (or are being) judged on.
+        .add(Column::ApprovalState.is_null());
+    let update = guarded(id, read, sets, extra);
     if let Some(row) = returning_one(db, &update).await? {
         return Ok(row);
     }
     let row = get_task(db, id).await?;
+    if row.status == read
+        && let Some(state) = row.approval_state
+    {
+        return Err(Error::GateEvidence {
+            id,
+            state,
+            approver: row.approver,
+        });
+    }
     if row.status == read
         && row.status == TaskStatus::Running
         && let Some(owner) = row.owner
