@@ -1,9 +1,12 @@
 //! Secrets never reach a log file, an excerpt, a row or the terminal, even split across two
 //! reads; and memory stays bounded however much a task prints.
 
+use orch::store::TaskStatus;
+use orch::store::query::get_task;
 use rstest::rstest;
 
-use crate::support::{Backend, TestDb};
+use crate::support::http::{Served, http_client};
+use crate::support::{Backend, TestDb, seed_task};
 
 const SECRET: &str = "ghp_s3cr3tValue1234567890";
 const LISTED: &str = "plain-but-listed-value";
@@ -163,4 +166,38 @@ async fn inline_and_multi_line_secrets_stay_out_of_records(#[case] backend: Back
     // The whole key is one match (its lines arrive together); a blank line follows
     // because the YAML block ends with a newline and `echo` adds one.
     assert_eq!(log, "***\n***\n\nafter\n");
+}
+
+/// Issue: a secret pasted into an approval note was stored raw (and returned by the API and
+/// `--json`), though the Slack payload masked it.
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_in_a_decision_note_is_masked_before_it_is_stored(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let store = db.store().await;
+    let by_cli = seed_task(&store, "a", "r", TaskStatus::AwaitingApproval, None).await;
+    let by_api = seed_task(&store, "b", "r", TaskStatus::AwaitingApproval, None).await;
+    let note = format!("token is {SECRET}, fine");
+    db.orch()
+        .env("GITHUB_TOKEN", SECRET)
+        .args(["approve", &by_cli.id.to_string(), "--note", &note])
+        .success();
+    let server = Served::start(db.orch().env("GITHUB_TOKEN", SECRET));
+    let answer = http_client()
+        .post(server.url(&format!("/agents/tasks/{}/reject", by_api.id)))
+        .json(&serde_json::json!({"by": "bob", "note": note}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), reqwest::StatusCode::OK);
+    let body = answer.text().await.unwrap();
+    assert!(!body.contains(SECRET), "{body}");
+    for id in [by_cli.id, by_api.id] {
+        let row = get_task(&store.db, id).await.unwrap();
+        assert_eq!(row.approval_note.as_deref(), Some("token is ***, fine"));
+    }
 }

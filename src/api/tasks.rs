@@ -335,7 +335,10 @@ async fn decide_with(
         Decision {
             approve,
             by,
-            note: req.note.filter(|n| !n.trim().is_empty()),
+            note: req
+                .note
+                .filter(|n| !n.trim().is_empty())
+                .map(|n| crate::notify::notifier::note_redactor(&state.config).redact(&n)),
             at: now(),
         },
     )

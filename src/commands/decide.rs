@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::notify::Notifier;
 use crate::notify::notices::decision_notice;
-use crate::notify::notifier::stale_deliveries;
+use crate::notify::notifier::{note_redactor, stale_deliveries};
 use crate::store::delivery::DeliveryFilter;
 use crate::store::transition::{Decision, decide};
 use crate::store::{Store, json};
@@ -27,7 +27,10 @@ pub async fn run(
     if by.is_empty() {
         return Err(Error::EmptyDecider);
     }
-    let note = args.note.filter(|n| !n.trim().is_empty());
+    let note = args
+        .note
+        .filter(|n| !n.trim().is_empty())
+        .map(|n| note_redactor(config).redact(&n));
     // Past its deadline, the task is rejected first, and this decision is refused (exit 5).
     let expired = crate::runner::recovery::recover(store, config).await?;
     let decided = decide(

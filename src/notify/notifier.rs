@@ -293,6 +293,13 @@ pub fn env_redactor(env: &HashMap<String, String>, targets: &[Target]) -> Redact
     Redactor::new(values)
 }
 
+/// Masks what a person may paste into a decision's note: the values of this environment's
+/// secret-named variables and of its webhook URLs. The note is stored, returned by the API
+/// and sent to Slack: it is masked before any of that.
+pub fn note_redactor(config: &Config) -> Redactor {
+    env_redactor(&config.env, &with_env_defaults(&[], &config.env))
+}
+
 /// The URL and secret values behind `targets`, to be masked wherever output goes.
 pub fn target_secrets(targets: &[Target], env: &HashMap<String, String>) -> Vec<String> {
     targets
