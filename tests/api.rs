@@ -250,6 +250,15 @@ async fn bad_input_gets_a_named_error(#[case] backend: Backend) {
         ("POST", "/agents/tasks", format!(r#"{{"task": "t", "run_id": "r", "status": "running", "log_excerpt": "{}"}}"#, "x".repeat(1024 * 1024 + 10)), StatusCode::PAYLOAD_TOO_LARGE, None),
         ("PATCH", "/agents/tasks/1", r#"{"approver": "me"}"#.into(), StatusCode::UNPROCESSABLE_ENTITY, Some("approver")),
         ("PATCH", "/agents/tasks/1", r#"{"duration_ms": -5}"#.into(), StatusCode::UNPROCESSABLE_ENTITY, Some("duration_ms")),
+        // The same on both databases: PostgreSQL cannot store a NUL, and answered 500.
+        ("POST", "/agents/tasks", r#"{"task": "t", "run_id": "r", "status": "running", "log_excerpt": "a\u0000b"}"#.into(), StatusCode::UNPROCESSABLE_ENTITY, Some("log_excerpt")),
+        ("POST", "/agents/tasks", r#"{"task": "t", "run_id": "r", "status": "running", "inputs": {"k": ["x\u0000"]}}"#.into(), StatusCode::UNPROCESSABLE_ENTITY, Some("inputs")),
+        ("PATCH", "/agents/tasks/1", r#"{"outputs_uri": "https://x/\u0000"}"#.into(), StatusCode::UNPROCESSABLE_ENTITY, Some("outputs_uri")),
+        ("GET", "/agents/tasks?run_id=%00", String::new(), StatusCode::UNPROCESSABLE_ENTITY, Some("run_id")),
+        ("POST", "/agents/tasks/1/approve", r#"{"by": "a\u0000b"}"#.into(), StatusCode::UNPROCESSABLE_ENTITY, Some("by")),
+        // Years a calendar (and PostgreSQL) cannot hold, or that would sort first for ever.
+        ("POST", "/agents/tasks", r#"{"task": "t", "run_id": "r", "status": "running", "started_at": "-4713-01-15T02:30:00Z"}"#.into(), StatusCode::UNPROCESSABLE_ENTITY, Some("started_at")),
+        ("PATCH", "/agents/tasks/1", r#"{"finished_at": "+99999-01-15T02:30:00Z"}"#.into(), StatusCode::UNPROCESSABLE_ENTITY, Some("finished_at")),
         ("POST", "/agents/tasks/1/approve", r#"{"note": "no by"}"#.into(), StatusCode::UNPROCESSABLE_ENTITY, None),
         ("GET", "/agents/tasks?limit=0", String::new(), StatusCode::UNPROCESSABLE_ENTITY, Some("limit")),
         ("GET", "/agents/tasks?limit=1001", String::new(), StatusCode::UNPROCESSABLE_ENTITY, Some("limit")),

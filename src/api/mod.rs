@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod body;
+mod checks;
 pub mod error;
 pub mod tasks;
 

@@ -17,6 +17,9 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::auth::WriteAccess;
 use super::body::parse;
+use super::checks::{
+    check_duration, check_param, check_values, refuse_decision_fields, unprocessable,
+};
 use super::error::{ApiError, ErrorBody};
 use crate::config::Config;
 use crate::plan::is_valid_name;
@@ -44,10 +47,6 @@ impl axum::extract::FromRequestParts<AppState> for TaskId {
             .map_err(|_| ApiError::new(StatusCode::NOT_FOUND, format!("no task with id `{raw}`")))
     }
 }
-
-/// Fields only a decision sets: refused in POST and PATCH with a message saying where they
-/// come from.
-const DECISION_FIELDS: [&str; 4] = ["approval_state", "approver", "approval_note", "decided_at"];
 
 /// A new row. `approval_state` and the other decision fields are set by approve/reject only.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -111,32 +110,6 @@ pub struct DecisionBody {
     pub note: Option<String>,
 }
 
-fn unprocessable(field: &str, error: impl Into<String>) -> ApiError {
-    ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, field, error)
-}
-
-fn refuse_decision_fields(present: [&Option<Value>; 4]) -> Result<(), ApiError> {
-    for (name, value) in DECISION_FIELDS.iter().zip(present) {
-        if value.is_some() {
-            return Err(unprocessable(
-                name,
-                format!("`{name}` is set only by `POST /agents/tasks/{{id}}/approve` or `/reject`"),
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn check_duration(d: Option<i64>) -> Result<(), ApiError> {
-    match d {
-        Some(ms) if ms < 0 => Err(unprocessable(
-            "duration_ms",
-            "`duration_ms` cannot be negative",
-        )),
-        _ => Ok(()),
-    }
-}
-
 /// Create a task row.
 #[utoipa::path(post, path = "/agents/tasks", request_body = CreateTask,
     responses(
@@ -167,6 +140,19 @@ pub async fn create(
         }
     }
     check_duration(req.duration_ms)?;
+    check_values(
+        &[
+            ("task", Some(&req.task)),
+            ("run_id", Some(&req.run_id)),
+            ("outputs_uri", req.outputs_uri.as_ref()),
+            ("log_excerpt", req.log_excerpt.as_ref()),
+        ],
+        &[
+            ("started_at", req.started_at),
+            ("finished_at", req.finished_at),
+        ],
+        req.inputs.as_ref(),
+    )?;
     // One INSERT: a row is created whole or not at all.
     let new = NewTask {
         started_at: req.started_at,
@@ -206,6 +192,17 @@ pub async fn patch(
         &req.decided_at,
     ])?;
     check_duration(req.duration_ms)?;
+    check_values(
+        &[
+            ("outputs_uri", req.outputs_uri.as_ref()),
+            ("log_excerpt", req.log_excerpt.as_ref()),
+        ],
+        &[
+            ("started_at", req.started_at),
+            ("finished_at", req.finished_at),
+        ],
+        req.inputs.as_ref(),
+    )?;
     let change = TaskChange {
         started_at: req.started_at,
         finished_at: req.finished_at,
@@ -253,6 +250,7 @@ pub async fn list(
 ) -> Result<axum::response::Response, ApiError> {
     let mut filter = TaskFilter::default();
     for (key, value) in params {
+        check_param(&key, &value)?;
         match key.as_str() {
             "run_id" => filter.run_id = Some(value).filter(|v| !v.is_empty()),
             "task" => filter.task = Some(value).filter(|v| !v.is_empty()),
@@ -324,6 +322,7 @@ async fn decide_with(
     if by.is_empty() {
         return Err(unprocessable("by", "`by` is empty: say who decides"));
     }
+    check_values(&[("by", Some(&by)), ("note", req.note.as_ref())], &[], None)?;
     // A gate past its deadline is rejected first (and this decision refused with 409).
     match crate::runner::recovery::recover(&state.store, &state.config).await {
         Ok(expired) => expired.detach(),
