@@ -86,6 +86,15 @@ fn run_and_shell_are_exclusive_and_one_is_required() {
     );
 }
 
+/// Issue: a second document got the YAML library's advice to programmers.
+#[test]
+fn a_file_of_several_documents_is_told_so_in_our_words() {
+    assert_error(
+        "name: p\ntasks:\n  - task: a\n    run: [ls]\n---\nname: q\ntasks: []\n",
+        "plan.yaml:6:1: a plan is one YAML document, and this file holds several: remove the `---`",
+    );
+}
+
 #[test]
 fn bad_regexes_names_and_values_are_located() {
     assert_error(

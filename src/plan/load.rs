@@ -78,6 +78,9 @@ fn yaml_problem(e: &serde_saphyr::Error) -> Problem {
             key: key.to_owned(),
         };
     }
+    if stripped.starts_with("multiple YAML documents detected") {
+        return Problem::SeveralDocuments;
+    }
     Problem::Yaml {
         text: stripped.to_owned(),
     }

@@ -18,6 +18,8 @@ pub enum Problem {
     DuplicateKey {
         key: String,
     },
+    /// A `---` starts a second document.
+    SeveralDocuments,
 
     // The plan's own keys.
     BadPlanName {
@@ -150,6 +152,11 @@ impl fmt::Display for Problem {
             Problem::DuplicateKey { key } => {
                 write!(f, "`{key}` appears twice in the same mapping: keep one")
             }
+            Problem::SeveralDocuments => write!(
+                f,
+                "a plan is one YAML document, and this file holds several: remove the `---` \
+                 that starts the next one, or put each plan in a file of its own"
+            ),
 
             Problem::BadPlanName { name } => write!(
                 f,
