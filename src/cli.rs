@@ -193,9 +193,10 @@ pub struct ResumeArgs {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to listen on. Beyond loopback a token is required.
+    /// Address to listen on: `HOST:PORT`, the host an address or a name (`localhost:8001`).
+    /// Beyond loopback a token is required.
     #[arg(long, default_value = "127.0.0.1:8001")]
-    pub bind: std::net::SocketAddr,
+    pub bind: String,
     /// A file holding the API token (instead of `ORCH_API_TOKEN`).
     #[arg(long)]
     pub token_file: Option<PathBuf>,

@@ -137,7 +137,12 @@ pub enum Error {
     },
     /// `orch serve` beyond loopback without a token.
     UnsafeBind {
-        bind: std::net::SocketAddr,
+        bind: String,
+    },
+    /// `--bind` that is not `HOST:PORT`, or a host that does not resolve.
+    BadBind {
+        bind: String,
+        detail: String,
     },
     /// `orch migrate fresh` without `--yes`.
     ConfirmationRequired {
@@ -316,6 +321,7 @@ impl Error {
             | Error::EmptyDecider
             | Error::DurationTooLong { .. }
             | Error::UnsafeBind { .. }
+            | Error::BadBind { .. }
             | Error::ConfirmationRequired { .. }
             | Error::NotifyNotConfigured { .. }
             | Error::NotResumable { .. } => Class::Usage,
@@ -528,6 +534,11 @@ impl fmt::Display for Error {
             ),
             Error::EmptyDecider => write!(f, "`--by` is empty: say who decides, e.g. `--by alice`"),
             Error::DurationTooLong { flag } => write!(f, "`{flag}` is too long"),
+            Error::BadBind { bind, detail } => write!(
+                f,
+                "cannot listen on `{bind}` ({detail}): give `HOST:PORT`, e.g. `127.0.0.1:8001` \
+                 or `localhost:8001`"
+            ),
             Error::UnsafeBind { bind } => write!(
                 f,
                 "refusing to listen on {bind} without a token: set `ORCH_API_TOKEN` or pass \

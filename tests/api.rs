@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use rstest::rstest;
 use serde_json::{Value, json};
 
-use crate::support::http::{ApiServer, Served};
+use crate::support::http::{ApiServer, Served, http_client};
 use crate::support::{Backend, Cmd, TestDb};
 
 fn new_task(status: &str) -> Value {
@@ -403,4 +403,41 @@ async fn serve_refuses_to_expose_writes_without_a_token() {
         .args(["serve", "--bind", "0.0.0.0:0"])
         .code(2)
         .stderr_has("refusing to listen on 0.0.0.0:0 without a token");
+}
+
+/// Issue: `--bind localhost:8001` was refused; a host name is resolved, and it is open
+/// without a token only when every address it stands for is loopback.
+#[tokio::test]
+async fn serve_takes_a_host_name_and_refuses_a_bad_bind() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    Cmd::orch_in(dir.path())
+        .args(["serve", "--bind", "not-an-address"])
+        .code(2)
+        .stderr_has("cannot listen on `not-an-address` (")
+        .stderr_has("give `HOST:PORT`");
+    let mut child = Cmd::orch_in(dir.path())
+        .env_remove("ORCH_API_TOKEN")
+        .args(["serve", "--bind", "localhost:0"])
+        .into_std()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let base = loop {
+        let mut line = String::new();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "server exited");
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    let answer = http_client()
+        .get(format!("{base}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    child.kill().ok();
+    child.wait().ok();
+    assert_eq!(answer.status(), StatusCode::OK, "{base}");
 }

@@ -1,5 +1,6 @@
 //! `orch serve`: the REST API, refusing to listen beyond loopback without a token.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::signal::unix::{SignalKind, signal};
@@ -13,7 +14,9 @@ use crate::store::connect::{Pool, Schema};
 
 pub async fn run(config: Config, args: ServeArgs) -> Result<i32> {
     let token = load_token(&config, &args)?;
-    if !args.bind.ip().is_loopback() && token.is_none() {
+    let addrs = resolve_bind(&args.bind).await?;
+    // A name may stand for several addresses: open only when every one is loopback.
+    if !addrs.iter().all(|a| a.ip().is_loopback()) && token.is_none() {
         return Err(Error::UnsafeBind { bind: args.bind });
     }
     init_logging();
@@ -21,7 +24,7 @@ pub async fn run(config: Config, args: ServeArgs) -> Result<i32> {
     // same log.
     crate::warning::install(crate::warning::to_log);
     let store = super::open_store(&config, Schema::Migrate, Pool::Serve).await?;
-    let listener = tokio::net::TcpListener::bind(args.bind)
+    let listener = tokio::net::TcpListener::bind(&addrs[..])
         .await
         .map_err(|source| Error::Io {
             context: format!("cannot listen on {}", args.bind),
@@ -50,6 +53,22 @@ pub async fn run(config: Config, args: ServeArgs) -> Result<i32> {
         })?;
     tracing::info!("orch serve stopped");
     Ok(code::SUCCESS)
+}
+
+/// `--bind` resolved: an address as it is, a host name through the system's resolver.
+async fn resolve_bind(bind: &str) -> Result<Vec<SocketAddr>> {
+    let bad = |detail: String| Error::BadBind {
+        bind: bind.to_owned(),
+        detail,
+    };
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host(bind)
+        .await
+        .map_err(|e| bad(e.to_string()))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(bad("the name has no address".to_owned()));
+    }
+    Ok(addrs)
 }
 
 fn load_token(config: &Config, args: &ServeArgs) -> Result<Option<ApiToken>> {
