@@ -104,3 +104,46 @@ async fn run_json_prints_the_summary(#[case] backend: Backend) {
         .stdout_json();
     assert_eq!(v["tasks"][2]["status"], "succeeded");
 }
+
+/// Issue: a result line's `outputs_uri` with a line break and an escape put
+/// `::error::injected` at the start of a line a runner reads, and a raw ESC on stdout.
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_outputs_uri_reaches_no_runner_and_no_terminal(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let summary = db.path().join("summary.md");
+    let plan = db.plan(
+        r#"
+name: hostile
+tasks:
+  - task: t
+    shell: |
+      printf '%s\n' '{"outputs_uri": "https://x/ok\n::error::injected-command\n\u001b[31mRED"}'
+"#,
+    );
+    let out = db
+        .orch()
+        .args(["run", plan])
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .success();
+    for (name, text) in [("stdout", out.stdout()), ("stderr", out.stderr())] {
+        assert!(
+            !text.lines().any(|l| l.starts_with("::error::injected")),
+            "{name}: {text}"
+        );
+        assert!(!text.contains('\u{1b}'), "{name}: {text:?}");
+    }
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        !md.contains('\u{1b}') && !md.contains("\n::error::"),
+        "{md:?}"
+    );
+    // Whatever the row keeps is one line of plain text.
+    let uri = db.rows().await[0].outputs_uri.clone().unwrap_or_default();
+    assert!(!uri.chars().any(char::is_control), "{uri:?}");
+}

@@ -81,10 +81,12 @@ pub fn parse_result_line(line: &[u8]) -> Option<ResultLine> {
         .get("status")
         .and_then(Value::as_str)
         .and_then(|s| s.parse::<TaskStatus>().ok());
+    // One line of a URL, nothing a terminal or a CI runner would read as a command: a value
+    // with a line break, an escape or another control character is not an outputs URI.
     let outputs_uri = obj
         .get("outputs_uri")
         .and_then(Value::as_str)
-        .filter(|s| !s.trim().is_empty())
+        .filter(|s| !s.trim().is_empty() && !s.chars().any(char::is_control))
         .map(str::to_owned);
     Some(ResultLine {
         status,
@@ -133,6 +135,15 @@ mod tests {
             })
         );
         assert_eq!(parse_result_line(b"[1, 2]"), None);
+        // A line break, an escape: not a URI (a CI runner would read `::error::` as a command).
+        let hostile = br#"{"status": "succeeded", "outputs_uri": "https://x/ok\n::error::injected\u001b[31m"}"#;
+        assert_eq!(
+            parse_result_line(hostile),
+            Some(ResultLine {
+                status: Some(TaskStatus::Succeeded),
+                outputs_uri: None
+            })
+        );
         assert_eq!(parse_result_line(b"done"), None);
         assert_eq!(
             parse_result_line(br#"{"status": "bogus"}"#),

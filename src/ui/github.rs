@@ -84,8 +84,13 @@ pub fn annotations(report: &RunReport) -> String {
 }
 
 /// A table cell: no pipes or newlines.
+/// A table cell: `|` escaped, line breaks and other control characters (an escape would
+/// reach the job page raw) as spaces.
 fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace(['\n', '\r'], " ")
+    s.replace('|', "\\|")
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 /// Workflow command data, escaped as the runner expects.
@@ -108,5 +113,6 @@ mod tests {
         assert_eq!(escape_data("50%\nnext"), "50%25%0Anext");
         assert_eq!(escape_property("a:b,c"), "a%3Ab%2Cc");
         assert_eq!(cell("a|b\nc"), "a\\|b c");
+        assert_eq!(cell("red\u{1b}[31m"), "red [31m");
     }
 }
