@@ -13,6 +13,37 @@ pub fn display_url(url: &str) -> String {
     format!("{}://{host}", &url[..scheme_end])
 }
 
+/// The parts of a webhook URL that are the credential on their own: its path and query as
+/// written and percent-encoded (`/services/T0/B0/x` and `%2Fservices%2FT0%2FB0%2Fx`). A path
+/// shorter than 8 characters (`/`, `/hook`) is no secret and would mask ordinary words.
+pub fn credential_parts(url: &str) -> Vec<String> {
+    let Some(scheme_end) = url.find("://") else {
+        return Vec::new();
+    };
+    let start = scheme_end + 3;
+    let rest = &url[start + authority(url, start).len()..];
+    let rest = rest.split('#').next().unwrap_or(rest);
+    if rest.len() < 8 {
+        return Vec::new();
+    }
+    let encode = |upper: bool| {
+        let mut out = String::new();
+        for b in rest.bytes() {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+                out.push(b as char);
+            } else if upper {
+                out.push_str(&format!("%{b:02X}"));
+            } else {
+                out.push_str(&format!("%{b:02x}"));
+            }
+        }
+        out
+    };
+    let mut parts = vec![rest.to_owned(), encode(true), encode(false)];
+    parts.dedup();
+    parts
+}
+
 /// The `user:pw@host:port` part of a URL whose authority starts at `start`.
 fn authority(url: &str, start: usize) -> &str {
     let rest = &url[start..];
@@ -101,6 +132,20 @@ mod tests {
             redact_url("postgres://bob:hunter22@db:5432/x?sslmode=require"),
             "postgres://bob:***@db:5432/x?sslmode=require"
         );
+    }
+
+    #[test]
+    fn a_webhook_path_is_a_credential_as_written_and_encoded() {
+        assert_eq!(
+            credential_parts("https://hooks.slack.com/services/T0/B0/xyz?a=1#f"),
+            [
+                "/services/T0/B0/xyz?a=1",
+                "%2Fservices%2FT0%2FB0%2Fxyz%3Fa%3D1",
+                "%2fservices%2fT0%2fB0%2fxyz%3fa%3d1"
+            ]
+        );
+        assert!(credential_parts("https://h.example/hook").is_empty());
+        assert!(credential_parts("not a url").is_empty());
     }
 
     #[test]

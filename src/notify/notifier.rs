@@ -14,7 +14,7 @@ use super::retry::{Job, Sender};
 use super::target::{Endpoint, Target, with_env_defaults};
 use crate::config::{Config, NotifySettings};
 use crate::error::Result;
-use crate::format::url::display_url;
+use crate::format::url::{credential_parts, display_url};
 use crate::secrets::{Redactor, is_secret_name};
 use crate::store::delivery::{self, AttemptRecord, Lease, NewDelivery, Resend};
 use crate::store::webhook_delivery::{self, DeliveryStatus};
@@ -305,7 +305,12 @@ pub fn target_secrets(targets: &[Target], env: &HashMap<String, String>) -> Vec<
     targets
         .iter()
         .filter_map(|t| t.resolve(env).ok())
-        .flat_map(|e| std::iter::once(e.url).chain(e.secret))
+        .flat_map(|e| {
+            // The path of a Slack-style URL is the credential: a receiver that echoes it
+            // (alone, or URL-encoded) must not put it in a stored error or on screen.
+            let parts = credential_parts(&e.url);
+            std::iter::once(e.url).chain(parts).chain(e.secret)
+        })
         .collect()
 }
 

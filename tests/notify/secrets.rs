@@ -5,7 +5,7 @@ use rstest::rstest;
 use serde_json::Value;
 
 use super::orch;
-use crate::support::http::{bodies, ok_receiver, received};
+use crate::support::http::{bodies, ok_receiver, received, receiver};
 use crate::support::{Backend, TestDb};
 
 /// The verification recipe from docs/ORCHESTRATION.md, as a receiver would paste it.
@@ -188,5 +188,31 @@ tasks:
         for s in secrets {
             assert!(!text.contains(s), "`{s}` leaked: {text}");
         }
+    }
+}
+
+/// Issue: a receiver whose error echoes the request path put the Slack credential (the path)
+/// in `last_error`, shown by `notify list` and `notify test`, though the full URL was masked.
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_echoing_the_path_does_not_leak_it(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let path = "/services/T0/B0/slackcredXYZ";
+    let echo = format!("error for path {path} (also %2Fservices%2FT0%2FB0%2FslackcredXYZ)");
+    let server = receiver(wiremock::ResponseTemplate::new(400).set_body_string(echo)).await;
+    let slack = format!("{}{path}", server.uri());
+    super::run_gates(&db, &["--only", "dx.integrate"], &slack).success();
+    let stored = db.deliveries().await[0].last_error.clone().unwrap();
+    assert!(stored.contains("error for path ***"), "{stored}");
+    let listed = orch(&db, &["notify", "list", "--json"]).success().stdout();
+    let tested = orch(&db, &["notify", "test", "--slack"])
+        .env("SLACK_WEBHOOK", &slack)
+        .code(6);
+    for text in [stored, listed, tested.stdout(), tested.stderr()] {
+        assert!(!text.contains("slackcredXYZ"), "{text}");
     }
 }
