@@ -197,6 +197,7 @@ pub enum Error {
     /// Another orch process is sending this delivery right now.
     DeliveryBusy {
         id: i64,
+        until: Option<DateTime<Utc>>,
     },
     /// `orch notify test` with nothing to send to.
     NotifyNotConfigured {
@@ -603,10 +604,17 @@ impl fmt::Display for Error {
                 "run `{run_id}` has no saved plan (its rows were written through the API or \
                  another tool), so it cannot be resumed: only runs started by `orch run` can"
             ),
-            Error::DeliveryBusy { id } => write!(
-                f,
-                "delivery {id} is being sent by another orch right now: try again in a few minutes"
-            ),
+            Error::DeliveryBusy { id, until } => {
+                write!(f, "delivery {id} is held by another orch")?;
+                if let Some(until) = until {
+                    write!(f, " until {}", timestamp(until))?;
+                }
+                write!(
+                    f,
+                    ": it is being sent, or its sender died and the hold lapses then; try again \
+                     after that"
+                )
+            }
             Error::NotifyNotConfigured { asked } => write!(
                 f,
                 "nothing to send to: {} not set (export the webhook URL, e.g. `export SLACK_WEBHOOK=https://hooks.slack.com/services/…`)",

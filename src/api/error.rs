@@ -103,7 +103,10 @@ mod tests {
         };
         for (err, status) in [
             (leased, StatusCode::CONFLICT),
-            (Error::DeliveryBusy { id: 3 }, StatusCode::CONFLICT),
+            (
+                Error::DeliveryBusy { id: 3, until: None },
+                StatusCode::CONFLICT,
+            ),
             (
                 Error::RunIdTaken {
                     run_id: "r".to_owned(),

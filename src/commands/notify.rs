@@ -61,18 +61,41 @@ async fn retry(store: &Store, config: &Config, id: Option<i64>, out: Output) -> 
                 return Ok(code::SUCCESS);
             }
             if !notifier.retry_one(&row).await? {
-                return Err(Error::DeliveryBusy { id });
+                return Err(Error::DeliveryBusy {
+                    id,
+                    until: row.locked_until,
+                });
             }
             vec![id]
         }
         None => notifier.resend(Resend::Undelivered).await?,
     };
-    if taken.is_empty() {
+    // What another orch holds is not ours to send, but it is not delivered either: say so,
+    // with when the hold lapses, and count it.
+    let held = match id {
+        Some(_) => Vec::new(),
+        None => delivery::held(&store.db, 1000)
+            .await?
+            .into_iter()
+            .filter(|r| !taken.contains(&r.id))
+            .collect(),
+    };
+    if taken.is_empty() && held.is_empty() {
         out.print("nothing to retry: every notification was delivered")?;
         return Ok(code::SUCCESS);
     }
     notifier.drain(notifier.settings().wait).await;
-    let mut undelivered = 0;
+    let mut undelivered = held.len();
+    for row in &held {
+        out.print(&format!(
+            "{}; held by another orch until {}, retry after that",
+            outcome_line(row),
+            row.locked_until
+                .as_ref()
+                .map(json::timestamp)
+                .unwrap_or_default()
+        ))?;
+    }
     for id in taken {
         let row = delivery::get(&store.db, id).await?;
         if row.status != DeliveryStatus::Delivered {

@@ -180,6 +180,19 @@ pub async fn to_resend(
         .map_err(Error::db)
 }
 
+/// Undelivered rows another process holds now (sending them, or dead while it was): what
+/// `orch notify retry` cannot take, and must not pass over in silence.
+pub async fn held(db: &impl ConnectionTrait, limit: u64) -> Result<Vec<webhook_delivery::Model>> {
+    Entity::find()
+        .filter(Column::LockedUntil.gte(now()))
+        .filter(Column::Status.ne(DeliveryStatus::Delivered))
+        .order_by_asc(Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+        .map_err(Error::db)
+}
+
 /// Filters for `orch notify list`.
 #[derive(Clone, Debug, Default)]
 pub struct DeliveryFilter {

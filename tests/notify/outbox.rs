@@ -157,3 +157,44 @@ async fn a_closed_stdout_does_not_cut_deliveries_off(#[case] backend: Backend) {
     }
     assert_eq!(received(&server, "/slack").await.len(), 2, "each sent once");
 }
+
+/// Issue: a delivery whose sender was killed mid-request (the row `pending`, held five
+/// minutes ahead) was passed over in silence by `orch notify retry`, which exited 0.
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_held_by_a_dead_sender_is_reported_not_skipped(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let store = db.store().await;
+    // What a sender leaves when it is killed while its request hangs: the row claimed.
+    let row = orch::store::delivery::insert(
+        &store.db,
+        orch::store::delivery::NewDelivery {
+            task_id: None,
+            run_id: "r".into(),
+            event: "awaiting_approval".into(),
+            target: "slack".into(),
+            kind: "slack".into(),
+            url_redacted: "https://hooks.slack.com".into(),
+            payload: "{}".into(),
+        },
+    )
+    .await
+    .unwrap();
+    db.orch()
+        .args(["notify", "retry"])
+        .code(6)
+        .stdout_has(&format!("delivery {}: awaiting_approval", row.id))
+        .stdout_has("held by another orch until ")
+        .stderr_has("1 notification was not delivered");
+    db.orch()
+        .args(["notify", "retry", "--id", &row.id.to_string()])
+        .code(5)
+        .stderr_has(&format!(
+            "delivery {} is held by another orch until ",
+            row.id
+        ));
+}
