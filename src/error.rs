@@ -45,6 +45,10 @@ pub enum Error {
         waited: std::time::Duration,
         detail: String,
     },
+    /// The SQLite file was deleted or replaced while a drive used it.
+    DatabaseFileReplaced {
+        path: String,
+    },
     /// The database was migrated by a newer orch.
     SchemaTooNew {
         database_at: String,
@@ -293,7 +297,9 @@ impl Error {
                     Class::Database
                 }
             }
-            Error::SchemaTooNew { .. } | Error::Migration { .. } => Class::Database,
+            Error::SchemaTooNew { .. }
+            | Error::Migration { .. }
+            | Error::DatabaseFileReplaced { .. } => Class::Database,
             Error::UnknownTask { .. }
             | Error::UnknownRun { .. }
             | Error::LogMissing { .. }
@@ -407,6 +413,12 @@ impl fmt::Display for Error {
                  `{binary_knows}`: upgrade orch (the database was not changed)"
             ),
             Error::Migration { detail } => write!(f, "migration failed: {detail}"),
+            Error::DatabaseFileReplaced { path } => write!(
+                f,
+                "the database file `{path}` was deleted or replaced while this run went on: what \
+                 the run recorded after that is not in it (the summary above is what orch saw); \
+                 restore the file from a backup, or run the plan again"
+            ),
             Error::UnsupportedDatabaseUrl { url } => write!(
                 f,
                 "unsupported database url `{url}`: use `postgres://…`, `sqlite://…` or leave \

@@ -231,3 +231,18 @@ async fn a_database_that_never_comes_back_stops_the_run_with_exit_3() {
     assert_excerpt_starts_with(&rows[0], "orchestrator lost");
     assert_eq!(rows[1].status, TaskStatus::Queued, "left for `orch resume`");
 }
+
+/// Issue: the SQLite file deleted mid-run went unnoticed (a normal summary, exit 0), and the
+/// next command made a new empty file: the history gone without a word.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_file_deleted_mid_run_is_noticed() {
+    let db = TestDb::sqlite().await;
+    let plan = db.plan(
+        "name: vanish\ntasks:\n  - task: rm\n    shell: \"rm -f orch.db orch.db-wal orch.db-shm\"\n  - task: after\n    shell: \"echo still here\"\n",
+    );
+    db.orch()
+        .args(["run", plan])
+        .code(3)
+        .stderr_has("the database file `")
+        .stderr_has("was deleted or replaced while this run went on");
+}

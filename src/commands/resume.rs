@@ -69,7 +69,10 @@ pub async fn run(
         }
     };
     let code = conclude(store, config, &notifier, &report, out, json).await;
+    // After the summary: it shows what orch saw, the error says where it did not land.
+    let recorded = session.check_database();
     session.end(config.notify.wait).await;
+    recorded?;
     code
 }
 

@@ -86,7 +86,10 @@ pub async fn run(config: &Config, args: RunArgs, out: Output) -> Result<i32> {
         }
     };
     let code = conclude(&store, config, &notifier, &report, out, args.json).await;
+    // After the summary: it shows what orch saw, the error says where it did not land.
+    let recorded = session.check_database();
     session.end(config.notify.wait).await;
+    recorded?;
     code
 }
 

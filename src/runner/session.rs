@@ -16,8 +16,8 @@ use tokio::sync::watch;
 
 use super::heartbeat::Heartbeat;
 use super::recovery::{Recovery, recover};
-use crate::config::{Config, Timing};
-use crate::error::Result;
+use crate::config::{Config, DatabaseTarget, Timing};
+use crate::error::{Error, Result};
 use crate::notify::Notifier;
 use crate::notify::notifier::stale_deliveries;
 use crate::store::Store;
@@ -29,6 +29,9 @@ pub type Cancel = watch::Receiver<Option<i32>>;
 
 pub struct Session {
     store: Store,
+    /// The SQLite file as it was when the drive began (device and inode), to notice one
+    /// deleted or replaced under it: writes then go to a file nobody will open again.
+    sqlite_file: Option<(u64, u64)>,
     owner: String,
     timing: Timing,
     cancel: Cancel,
@@ -45,6 +48,7 @@ impl Session {
         tokio::spawn(forward_signals(tx));
         let recovery = recover(store, config).await?;
         Ok(Session {
+            sqlite_file: sqlite_identity(&store.target),
             store: store.clone(),
             owner: owner_id(),
             timing: config.timing,
@@ -135,12 +139,39 @@ impl Session {
         }
     }
 
+    /// Fails when the SQLite file this drive began on was deleted or replaced meanwhile:
+    /// what it recorded since went to a file no later command opens (the next one would
+    /// start an empty history without a word).
+    pub fn check_database(&self) -> Result<()> {
+        let Some(began) = self.sqlite_file else {
+            return Ok(());
+        };
+        if sqlite_identity(&self.store.target) == Some(began) {
+            return Ok(());
+        }
+        let DatabaseTarget::Sqlite { path } = &self.store.target else {
+            return Ok(());
+        };
+        Err(Error::DatabaseFileReplaced {
+            path: path.display().to_string(),
+        })
+    }
+
     /// Releases what is still held and waits (at most `wait`) for the notifications about
     /// what recovery changed.
     pub async fn end(mut self, wait: Duration) {
         self.release().await;
         self.recovery.drain(wait).await;
     }
+}
+
+/// The device and inode of a SQLite file, when the target is one and it exists.
+fn sqlite_identity(target: &DatabaseTarget) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let DatabaseTarget::Sqlite { path } = target else {
+        return None;
+    };
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 /// SIGINT and SIGTERM are passed to the running task's process group; the drive then stops.
