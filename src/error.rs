@@ -161,6 +161,12 @@ pub enum Error {
         path: String,
         source: std::io::Error,
     },
+    /// The plan file is larger than orch reads.
+    PlanTooLarge {
+        path: String,
+        size: u64,
+        max: u64,
+    },
     /// The plan is malformed or invalid; every issue has a location.
     Plan {
         file: String,
@@ -317,6 +323,7 @@ impl Error {
             Error::IllegalTransition { .. } => Class::BadTransition,
             Error::UnsupportedDatabaseUrl { .. }
             | Error::PlanRead { .. }
+            | Error::PlanTooLarge { .. }
             | Error::Plan { .. }
             | Error::MissingVariable { .. }
             | Error::RunIdTaken { .. }
@@ -561,6 +568,11 @@ impl fmt::Display for Error {
                 write!(f, "{what} deletes every row: run it again with `--yes`")
             }
             Error::Io { context, source } => write!(f, "{context}: {source}"),
+            Error::PlanTooLarge { path, size, max } => write!(
+                f,
+                "plan `{path}` is {size} bytes, more than the {max} orch reads: split it into \
+                 several plans"
+            ),
             Error::PlanRead { path, source } => {
                 write!(f, "cannot read plan `{path}`: {source}")
             }

@@ -293,3 +293,15 @@ fn every_plan_in_plans_is_valid() {
             .success();
     }
 }
+
+/// Issue: a 50 MB plan ran at 637 MB of memory and stored 150 MB per run.
+#[test]
+fn a_plan_too_large_to_read_is_refused_before_it_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = std::fs::File::create(dir.path().join("huge.yaml")).unwrap();
+    file.set_len(9 * 1024 * 1024).unwrap();
+    Cmd::orch_in(dir.path())
+        .args(["plan", "validate", "huge.yaml"])
+        .code(2)
+        .stderr_has("plan `huge.yaml` is 9437184 bytes, more than the 8388608 orch reads");
+}
