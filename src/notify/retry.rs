@@ -10,6 +10,7 @@ use tokio::sync::Semaphore;
 use super::send::{Meta, Next, backoff_before, post};
 use super::target::Endpoint;
 use crate::config::NotifySettings;
+use crate::format::url::display_url;
 use crate::secrets::Redactor;
 use crate::store::Store;
 use crate::store::delivery::{self, AttemptRecord, Lease};
@@ -76,6 +77,7 @@ impl Sender {
             let last = attempt == self.settings.attempts;
             let record = AttemptRecord {
                 sent: true,
+                sent_to: Some(display_url(&endpoint.url)),
                 http_status: answer.status,
                 error,
                 settled: match next {

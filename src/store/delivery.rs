@@ -101,6 +101,9 @@ pub struct AttemptRecord {
     pub settled: Option<DeliveryStatus>,
     /// Whether the sender is done with the row for now (the lease is released).
     pub release: bool,
+    /// Where the request went, as it may be shown, when it went out: a retry sends to the
+    /// URL the environment names now, which may not be the first one.
+    pub sent_to: Option<String>,
 }
 
 /// Records an attempt on delivery `id` held with `lease`; `false` when the lease was lost
@@ -122,6 +125,9 @@ pub async fn record(
     ];
     if a.sent {
         sets.push((Column::Attempts, Expr::col(Column::Attempts).add(1)));
+    }
+    if let Some(url) = a.sent_to {
+        sets.push((Column::UrlRedacted, Expr::value(url)));
     }
     if let Some(status) = a.settled {
         sets.push((Column::Status, Expr::value(status.as_str())));

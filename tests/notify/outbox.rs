@@ -198,3 +198,24 @@ async fn a_delivery_held_by_a_dead_sender_is_reported_not_skipped(#[case] backen
             row.id
         ));
 }
+
+/// Issue: `orch notify retry` printed the old receiver's address for a delivery it had just
+/// sent to the one the environment names now.
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_shows_where_it_really_sent(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let old = receiver(ResponseTemplate::new(500)).await;
+    run_gates(&db, &["--only", "dx.integrate"], &slack_of(&old)).success();
+    let new = receiver(ResponseTemplate::new(200)).await;
+    orch(&db, &["notify", "retry"])
+        .env("SLACK_WEBHOOK", slack_of(&new))
+        .success()
+        .stdout_has(&format!("({}): delivered", new.uri()))
+        .stdout_lacks(&old.uri());
+    assert_eq!(db.deliveries().await[0].url_redacted, new.uri());
+}
