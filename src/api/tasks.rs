@@ -52,11 +52,15 @@ impl axum::extract::FromRequestParts<AppState> for TaskId {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTask {
+    /// Letters, digits, `.`, `_` and `-` (not `.` or `..`): it becomes a file name.
+    #[schema(pattern = r"^[A-Za-z0-9._-]+$", min_length = 1)]
     pub task: String,
+    #[schema(pattern = r"^[A-Za-z0-9._-]+$", min_length = 1)]
     pub run_id: String,
     pub status: TaskStatus,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    #[schema(minimum = 0)]
     pub duration_ms: Option<i64>,
     #[schema(value_type = Option<Object>)]
     pub inputs: Option<Value>,
@@ -83,6 +87,7 @@ pub struct PatchTask {
     pub status: Option<TaskStatus>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    #[schema(minimum = 0)]
     pub duration_ms: Option<i64>,
     #[schema(value_type = Option<Object>)]
     pub inputs: Option<Value>,
@@ -106,6 +111,8 @@ pub struct PatchTask {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionBody {
+    /// Not blank.
+    #[schema(pattern = r"\S", min_length = 1)]
     pub by: String,
     pub note: Option<String>,
 }
@@ -376,9 +383,11 @@ async fn notify_decision(
     params(("id" = i64, Path, description = "Task id")),
     responses(
         (status = 200, description = "The decided row", body = json::TaskJson),
+        (status = 400, description = "Malformed JSON, or no body", body = ErrorBody),
         (status = 401, description = "Missing or wrong token", body = ErrorBody),
         (status = 404, description = "No such task", body = ErrorBody),
         (status = 409, description = "Not awaiting a decision, or decided already (says by whom)", body = ErrorBody),
+        (status = 413, description = "Body over 1 MiB", body = ErrorBody),
         (status = 422, description = "A field is wrong", body = ErrorBody),
     ))]
 pub async fn approve(
@@ -395,9 +404,11 @@ pub async fn approve(
     params(("id" = i64, Path, description = "Task id")),
     responses(
         (status = 200, description = "The decided row", body = json::TaskJson),
+        (status = 400, description = "Malformed JSON, or no body", body = ErrorBody),
         (status = 401, description = "Missing or wrong token", body = ErrorBody),
         (status = 404, description = "No such task", body = ErrorBody),
         (status = 409, description = "Not awaiting a decision, or decided already (says by whom)", body = ErrorBody),
+        (status = 413, description = "Body over 1 MiB", body = ErrorBody),
         (status = 422, description = "A field is wrong", body = ErrorBody),
     ))]
 pub async fn reject(
