@@ -10,6 +10,7 @@ use std::time::Duration;
 use orch::store::{Store, TaskStatus};
 
 use crate::support::process::Running;
+use crate::support::process::assert_pid_in_file_gone;
 use crate::support::{TestDb, assert_excerpt_starts_with, wait_for_status};
 
 /// A throwaway PostgreSQL cluster, stopped and deleted on drop.
@@ -245,4 +246,50 @@ async fn a_sqlite_file_deleted_mid_run_is_noticed() {
         .code(3)
         .stderr_has("the database file `")
         .stderr_has("was deleted or replaced while this run went on");
+}
+
+/// Issue: heartbeats that failed only warned, and the outage bound started only when a write
+/// failed, so a task running through a long outage went on unsupervised past the staleness
+/// bound, when another orch could take the run over and run its tasks beside it. The bound
+/// now counts from the last heartbeat that reached the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_orch_without_heartbeats_stops_its_tasks_before_its_run_can_be_taken_over() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    let scratch = TestDb::sqlite().await;
+    let plan = scratch.plan(
+        "name: long\nkill_grace: 1s\ntasks:\n  - task: long\n    shell: \"echo $$ > long.pid; exec sleep 120\"\n  - task: after\n    shell: \"echo after\"\n",
+    );
+    let child = scratch
+        .orch()
+        .args(["run", plan])
+        .env("DATABASE_URL", cluster.url())
+        .env("ORCH_HEARTBEAT_MS", "200")
+        .env("ORCH_DB_OUTAGE_MS", "1500")
+        .spawn();
+    until_running(&cluster.url()).await;
+    cluster.pg_ctl(&["stop"]);
+    child
+        .wait()
+        .exited(3)
+        .stderr_has("no heartbeat reached it, so its tasks were stopped")
+        .stderr_lacks("panicked");
+    assert_pid_in_file_gone(
+        &scratch.path().join("long.pid"),
+        "the task",
+        "the orch that gave up",
+    );
+    // Once the database is back, the row is recovered like any lost task's.
+    cluster.pg_ctl(&["start"]);
+    scratch
+        .orch()
+        .args(["runs", "list"])
+        .env("DATABASE_URL", cluster.url())
+        .env("ORCH_STALE_AFTER_MS", "1")
+        .success();
+    let rows = rows(&cluster.url()).await;
+    assert_eq!(rows[0].status, TaskStatus::Failed);
+    assert_excerpt_starts_with(&rows[0], "orchestrator lost");
+    assert_eq!(rows[1].status, TaskStatus::Queued, "left for `orch resume`");
 }

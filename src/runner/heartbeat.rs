@@ -1,5 +1,14 @@
 //! The heartbeat of a process driving a run: every few seconds it renews its leases and
 //! stamps its running tasks with the database's clock, so others can tell it is alive.
+//!
+//! It also keeps the promise that an orch riding out an outage gives up before anyone may
+//! take its run over: when no beat has reached the database for the outage bound (shorter
+//! than the staleness after which another orch may judge this one gone), it says so on
+//! [`Gone`], and the drive stops its tasks and ends (exit 3). The bound counts from the last
+//! beat that succeeded, not from the first write that failed: a task that runs for minutes
+//! while the database is away writes nothing, yet its lease lapses all the same.
+
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -9,19 +18,23 @@ use crate::store::Store;
 use crate::store::lease;
 use crate::warning::{Warning, say};
 
+/// Set, once, to how long the database has gone without a beat, when that passed the bound.
+pub type Gone = watch::Sender<Option<Duration>>;
+
 pub struct Heartbeat {
     stop: watch::Sender<bool>,
     handle: JoinHandle<()>,
 }
 
 impl Heartbeat {
-    pub fn start(store: &Store, owner: &str, timing: Timing) -> Self {
+    pub fn start(store: &Store, owner: &str, timing: Timing, gone: Gone) -> Self {
         let (stop, mut stopped) = watch::channel(false);
         let (store, owner) = (store.clone(), owner.to_owned());
         let handle = tokio::spawn(async move {
             let mut tick = tokio::time::interval(timing.heartbeat);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut warned = false;
+            let mut last_ok = Instant::now();
             loop {
                 tokio::select! {
                     _ = tick.tick() => {}
@@ -29,18 +42,25 @@ impl Heartbeat {
                 }
                 // Bounded: a hung connection must not silence the heartbeat for good.
                 let beat = tokio::time::timeout(timing.heartbeat, lease::beat(&store.db, &owner));
-                match beat.await {
-                    Ok(Ok(())) => warned = false,
-                    // Said once per outage: the run goes on, and the next beat may succeed.
-                    Ok(Err(e)) if !warned => {
-                        say(Warning::Heartbeat(e));
-                        warned = true;
+                let failed = match beat.await {
+                    Ok(Ok(())) => {
+                        (last_ok, warned) = (Instant::now(), false);
+                        continue;
                     }
-                    Err(_) if !warned => {
-                        say(Warning::HeartbeatTimedOut);
-                        warned = true;
-                    }
-                    _ => {}
+                    Ok(Err(e)) => Warning::Heartbeat(e),
+                    Err(_) => Warning::HeartbeatTimedOut,
+                };
+                // Said once per outage: the run goes on, and the next beat may succeed.
+                if !warned {
+                    say(failed);
+                    warned = true;
+                }
+                // Given up one beat early rather than one late: the next beat would come after
+                // the bound, and the tasks still need their `kill_grace` to stop.
+                let waited = last_ok.elapsed();
+                if waited + timing.heartbeat >= timing.outage {
+                    gone.send_replace(Some(waited));
+                    break;
                 }
             }
         });
@@ -51,5 +71,14 @@ impl Heartbeat {
     pub async fn stop(self) {
         let _ = self.stop.send(true);
         let _ = self.handle.await;
+    }
+}
+
+/// Waits until the heartbeat has given up; never returns while it beats.
+pub async fn until_gone(gone: &mut watch::Receiver<Option<Duration>>) -> Duration {
+    match gone.wait_for(Option::is_some).await {
+        Ok(waited) => waited.unwrap_or_default(),
+        // The session that owns the sender has ended: nothing more will come.
+        Err(_) => std::future::pending().await,
     }
 }

@@ -100,6 +100,7 @@ pub async fn execute(
         concurrency: req.concurrency,
         notifier: &req.notifier,
         owner: session.owner(),
+        gone: session.gone(),
     };
     run_and_finish(store, run, state, reporter, session.cancel()).await
 }
@@ -214,6 +215,7 @@ pub async fn resume(
         concurrency: req.concurrency,
         notifier: &req.notifier,
         owner: session.owner(),
+        gone: session.gone(),
     };
     run_and_finish(store, run, state, reporter, session.cancel()).await
 }

@@ -6,12 +6,14 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::attempt;
 use super::frontier::Frontier;
+use super::heartbeat::until_gone;
 use super::moves::{Graph, Move, next_moves};
 use super::progress::Reporter;
 use super::{finish_unstarted, notify_finished};
@@ -33,6 +35,9 @@ pub(super) struct RunState<'a> {
     pub notifier: &'a Notifier,
     /// Recorded on each task it starts, with a heartbeat.
     pub owner: &'a str,
+    /// Set when the database went without a heartbeat past the outage bound: the drive
+    /// stops its tasks and ends (exit 3) before another orch may take the run over.
+    pub gone: watch::Receiver<Option<Duration>>,
 }
 
 /// Runs until nothing more can start; returns the rows and the signal that stopped it early.
@@ -85,6 +90,7 @@ async fn run_loop(
         concurrency,
         notifier,
         owner,
+        mut gone,
     } = state;
     let spawn = Spawn {
         store,
@@ -110,8 +116,13 @@ async fn run_loop(
             let moves = next_moves(&graph, &mut rows, &mut frontier, room);
             queue_moves(moves, &mut rows, &mut batch, owner);
         }
-        // One commit for everything decided since the last one; then say so, and start.
-        for (i, then, row) in batch.commit(store).await? {
+        // One commit for everything decided since the last one; then say so, and start. A
+        // commit riding out an outage gives way to the heartbeat's bound.
+        let committed = tokio::select! {
+            committed = batch.commit(store) => committed?,
+            waited = until_gone(&mut gone) => return Err(heartbeats_failed(waited)),
+        };
+        for (i, then, row) in committed {
             rows[i] = row.clone();
             match then {
                 AfterCommit::Finished => {
@@ -147,12 +158,24 @@ async fn run_loop(
             _ = watch_cancel.wait_for(Option::is_some), if cancelled.is_none() => {
                 cancelled = *cancel.borrow();
             }
+            waited = until_gone(&mut gone) => return Err(heartbeats_failed(waited)),
         }
     }
     if let Some(sig) = cancelled {
         skip_unstarted(store, &mut rows, sig).await?;
     }
     Ok((rows, cancelled))
+}
+
+/// The drive's end when its heartbeats failed for the outage bound: its tasks are stopped by
+/// the caller, their rows left for recovery (`orchestrator lost`) once the database is back.
+fn heartbeats_failed(waited: Duration) -> Error {
+    Error::DatabaseGone {
+        waited,
+        detail: "no heartbeat reached it, so its tasks were stopped before another orch could \
+                 take the run over"
+            .to_owned(),
+    }
 }
 
 /// The decided moves as transitions in the batch, each row showing its new status at once.

@@ -14,7 +14,7 @@ use nix::sys::signal::Signal;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 
-use super::heartbeat::Heartbeat;
+use super::heartbeat::{Gone, Heartbeat};
 use super::recovery::{Recovery, recover};
 use crate::config::{Config, DatabaseTarget, Timing};
 use crate::error::{Error, Result};
@@ -36,6 +36,8 @@ pub struct Session {
     timing: Timing,
     cancel: Cancel,
     heartbeat: Option<Heartbeat>,
+    /// Set by the heartbeat when the database went without a beat past the outage bound.
+    gone: Gone,
     leases: Vec<LeaseGuard>,
     recovery: Recovery,
 }
@@ -54,6 +56,7 @@ impl Session {
             timing: config.timing,
             cancel,
             heartbeat: None,
+            gone: watch::channel(None).0,
             leases: Vec::new(),
             recovery,
         })
@@ -66,6 +69,12 @@ impl Session {
 
     pub fn timing(&self) -> Timing {
         self.timing
+    }
+
+    /// Tells the drive its database went without a heartbeat past the outage bound: it
+    /// stops its tasks and ends, before another orch may take its run over.
+    pub fn gone(&self) -> watch::Receiver<Option<Duration>> {
+        self.gone.subscribe()
     }
 
     /// Tells the drive a signal came; it stops its tasks and ends.
@@ -113,7 +122,12 @@ impl Session {
     /// stamps its running tasks, leased or not (`--allow-overlap` takes no plan lease).
     pub fn beat(&mut self) {
         if self.heartbeat.is_none() {
-            self.heartbeat = Some(Heartbeat::start(&self.store, &self.owner, self.timing));
+            self.heartbeat = Some(Heartbeat::start(
+                &self.store,
+                &self.owner,
+                self.timing,
+                self.gone.clone(),
+            ));
         }
     }
 
