@@ -60,6 +60,9 @@ impl Sender {
             delivery_id: Some(job.id),
         };
         for attempt in 1..=self.settings.attempts {
+            if !self.begin(&job).await {
+                return;
+            }
             let answer = {
                 // A closed semaphore cannot happen (never closed); go on without a permit.
                 let _permit = self.permits.acquire().await.ok();
@@ -76,7 +79,6 @@ impl Sender {
             }
             let last = attempt == self.settings.attempts;
             let record = AttemptRecord {
-                sent: true,
                 sent_to: Some(display_url(&endpoint.url)),
                 http_status: answer.status,
                 error,
@@ -96,6 +98,24 @@ impl Sender {
                     tokio::time::sleep(wait).await;
                 }
                 _ => break,
+            }
+        }
+    }
+
+    /// Counts the attempt about to be made; `false` when this process no longer holds the row.
+    async fn begin(&self, job: &Job) -> bool {
+        match delivery::begin_attempt(&self.store.db, job.id, job.lease).await {
+            Ok(true) => true,
+            Ok(false) => {
+                say(Warning::DeliveryTakenOver { id: job.id });
+                false
+            }
+            Err(e) => {
+                say(Warning::DeliveryUnrecorded {
+                    id: job.id,
+                    error: e,
+                });
+                false
             }
         }
     }

@@ -93,8 +93,6 @@ pub async fn claim(db: &impl ConnectionTrait, id: i64, also_failed: bool) -> Res
 /// How one attempt (or a failure to make one) ended.
 #[derive(Clone, Debug, Default)]
 pub struct AttemptRecord {
-    /// Whether a request went out (an unset variable is recorded but is not an attempt).
-    pub sent: bool,
     pub http_status: Option<u16>,
     pub error: Option<String>,
     /// The new status, when the delivery is settled (delivered, or refused for good).
@@ -106,8 +104,22 @@ pub struct AttemptRecord {
     pub sent_to: Option<String>,
 }
 
-/// Records an attempt on delivery `id` held with `lease`; `false` when the lease was lost
-/// (nothing is written then).
+/// Counts an attempt on delivery `id` held with `lease` before its request goes out, so that
+/// one whose sender dies mid-request is counted too; `false` when the lease was lost.
+pub async fn begin_attempt(db: &impl ConnectionTrait, id: i64, lease: Lease) -> Result<bool> {
+    let result = Entity::update_many()
+        .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
+        .col_expr(Column::UpdatedAt, Expr::value(now()))
+        .filter(Column::Id.eq(id))
+        .filter(Column::LockedUntil.eq(lease))
+        .exec(db)
+        .await
+        .map_err(Error::db)?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Records how an attempt on delivery `id` held with `lease` ended (counted by
+/// [`begin_attempt`]); `false` when the lease was lost (nothing is written then).
 pub async fn record(
     db: &impl ConnectionTrait,
     id: i64,
@@ -123,9 +135,6 @@ pub async fn record(
         ),
         (Column::LastError, Expr::value(a.error)),
     ];
-    if a.sent {
-        sets.push((Column::Attempts, Expr::col(Column::Attempts).add(1)));
-    }
     if let Some(url) = a.sent_to {
         sets.push((Column::UrlRedacted, Expr::value(url)));
     }

@@ -219,3 +219,33 @@ async fn a_retry_shows_where_it_really_sent(#[case] backend: Backend) {
         .stdout_lacks(&old.uri());
     assert_eq!(db.deliveries().await[0].url_redacted, new.uri());
 }
+
+/// The same, for real: `orch run` killed outright while its receiver hangs on the request.
+/// The attempt in flight is counted, and `notify retry` reports the row (exit 6).
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sender_killed_mid_request_leaves_its_attempt_counted(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let hangs = receiver(ResponseTemplate::new(200).set_delay(Duration::from_secs(60))).await;
+    let running = run_gates(&db, &["--only", "dx.integrate"], &slack_of(&hangs))
+        .env("ORCH_NOTIFY_TIMEOUT_MS", "60000")
+        .spawn();
+    let sent = crate::support::wait::eventually(
+        600,
+        Duration::from_millis(50),
+        || received(&hangs, "/slack"),
+        |r| !r.is_empty(),
+    )
+    .await;
+    assert_eq!(sent.len(), 1, "the request is under way");
+    running.kill();
+    let d = db.deliveries().await;
+    assert_eq!((d[0].status, d[0].attempts), (DeliveryStatus::Pending, 1));
+    orch(&db, &["notify", "retry"])
+        .code(6)
+        .stdout_has("held by another orch until ");
+}
