@@ -73,6 +73,8 @@ pub enum Warning {
         loc: Loc,
         name: String,
     },
+    /// A task's log file could not be written (a full disk): its excerpt says so too.
+    LogNotWritten { task: String, error: String },
     /// `orch prune` could not remove a run's log folder.
     CannotRemove {
         path: PathBuf,
@@ -183,6 +185,10 @@ impl fmt::Display for Warning {
                 "{file}:{}:{}: environment variable `{name}` is not set (it must be when the \
                  plan runs)",
                 loc.line, loc.column
+            ),
+            Warning::LogNotWritten { task, error } => write!(
+                f,
+                "task `{task}`: {error}; its output from there on is only in its excerpt"
             ),
             Warning::CannotRemove { path, error } => {
                 write!(f, "cannot remove `{}`: {error}", path.display())

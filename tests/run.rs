@@ -544,3 +544,29 @@ async fn the_nightly_plan_runs_from_a_clone(#[case] backend: Backend) {
         .code(5)
         .stderr_has("already approved by `alice`");
 }
+
+/// Issue: a full log disk marked the excerpt but printed no warning.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_that_cannot_be_written_is_warned_about() {
+    let db = TestDb::sqlite().await;
+    let plan = db.plan("name: full\ntasks:\n  - task: chatty\n    shell: \"echo one; echo two\"\n");
+    // The log file is /dev/full: every write fails with ENOSPC, as on a full disk.
+    let dir = db.path().join(".orch/logs/full-1");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::os::unix::fs::symlink("/dev/full", dir.join("chatty.log")).unwrap();
+    db.orch()
+        .args(["run", plan, "--run-id", "full-1"])
+        .success()
+        .stderr_has("warning: task `chatty`: log `")
+        .stderr_has("No space left on device");
+    let rows = db.rows().await;
+    assert!(
+        rows[0]
+            .log_excerpt
+            .as_deref()
+            .unwrap_or("")
+            .contains("not written"),
+        "{:?}",
+        rows[0].log_excerpt
+    );
+}

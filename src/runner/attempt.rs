@@ -17,6 +17,7 @@ use crate::secrets::Redactor;
 use crate::store::transition::Transition;
 use crate::store::transition::{TaskChange, update_fields};
 use crate::store::{Store, TaskStatus, agents_task, now};
+use crate::warning::{Warning, say};
 
 const MAX_BACKOFF: Duration = Duration::from_secs(600);
 
@@ -156,7 +157,14 @@ fn final_step(
     clock: Instant,
     redactor: &Redactor,
 ) -> Transition {
-    // A log that could not be written is said where the user looks first.
+    // A log that could not be written (a full disk) is said where the user looks first, and
+    // as it happens: the task's output from there on is only in its excerpt.
+    if let Some(error) = &last.outcome.log_error {
+        say(Warning::LogNotWritten {
+            task: task.spec.name.clone(),
+            error: error.clone(),
+        });
+    }
     let reason = match (last.reason, last.outcome.log_error.as_deref()) {
         (Some(r), Some(l)) => Some(format!("{r}; {l}")),
         (r, l) => r.or(l.map(str::to_owned)),
