@@ -161,6 +161,22 @@ async fn run_in_background(outage_ms: &str) -> Option<(Cluster, TestDb, Running)
     Some((cluster, scratch, child))
 }
 
+/// Once the database is back, the run's first task (left `running` by the orch that gave up)
+/// is recovered like any lost task's, and the second is left for `orch resume`.
+async fn recovered_as_lost(cluster: &Cluster, scratch: &TestDb) {
+    cluster.pg_ctl(&["start"]);
+    scratch
+        .orch()
+        .args(["runs", "list"])
+        .env("DATABASE_URL", cluster.url())
+        .env("ORCH_STALE_AFTER_MS", "1")
+        .success();
+    let rows = rows(&cluster.url()).await;
+    assert_eq!(rows[0].status, TaskStatus::Failed);
+    assert_excerpt_starts_with(&rows[0], "orchestrator lost");
+    assert_eq!(rows[1].status, TaskStatus::Queued, "left for `orch resume`");
+}
+
 async fn rows(db_url: &str) -> Vec<orch::store::agents_task::Model> {
     let store = open_as_is(db_url).await;
     let mut rows = orch::store::query::list_tasks(&store.db, &Default::default())
@@ -220,17 +236,7 @@ async fn a_database_that_never_comes_back_stops_the_run_with_exit_3() {
         std::fs::read(run_dir.join("first.log")).unwrap(),
         b"working\ndone\n"
     );
-    cluster.pg_ctl(&["start"]);
-    scratch
-        .orch()
-        .args(["runs", "list"])
-        .env("DATABASE_URL", cluster.url())
-        .env("ORCH_STALE_AFTER_MS", "1")
-        .success();
-    let rows = rows(&cluster.url()).await;
-    assert_eq!(rows[0].status, TaskStatus::Failed);
-    assert_excerpt_starts_with(&rows[0], "orchestrator lost");
-    assert_eq!(rows[1].status, TaskStatus::Queued, "left for `orch resume`");
+    recovered_as_lost(&cluster, &scratch).await;
 }
 
 /// Issue: the SQLite file deleted mid-run went unnoticed (a normal summary, exit 0), and the
@@ -280,16 +286,5 @@ async fn an_orch_without_heartbeats_stops_its_tasks_before_its_run_can_be_taken_
         "the task",
         "the orch that gave up",
     );
-    // Once the database is back, the row is recovered like any lost task's.
-    cluster.pg_ctl(&["start"]);
-    scratch
-        .orch()
-        .args(["runs", "list"])
-        .env("DATABASE_URL", cluster.url())
-        .env("ORCH_STALE_AFTER_MS", "1")
-        .success();
-    let rows = rows(&cluster.url()).await;
-    assert_eq!(rows[0].status, TaskStatus::Failed);
-    assert_excerpt_starts_with(&rows[0], "orchestrator lost");
-    assert_eq!(rows[1].status, TaskStatus::Queued, "left for `orch resume`");
+    recovered_as_lost(&cluster, &scratch).await;
 }

@@ -68,6 +68,24 @@ pub(super) fn check_values(
     Ok(())
 }
 
+/// The columns both POST and PATCH may set.
+pub(super) fn check_row_values(
+    outputs_uri: &Option<String>,
+    log_excerpt: &Option<String>,
+    started_at: Option<DateTime<Utc>>,
+    finished_at: Option<DateTime<Utc>>,
+    inputs: &Option<Value>,
+) -> Result<(), ApiError> {
+    check_values(
+        &[
+            ("outputs_uri", outputs_uri.as_ref()),
+            ("log_excerpt", log_excerpt.as_ref()),
+        ],
+        &[("started_at", started_at), ("finished_at", finished_at)],
+        inputs.as_ref(),
+    )
+}
+
 /// A query parameter's value, checked as a field's text is.
 pub(super) fn check_param(name: &str, value: &str) -> Result<(), ApiError> {
     if value.contains('\0') {

@@ -18,7 +18,8 @@ use super::AppState;
 use super::auth::WriteAccess;
 use super::body::parse;
 use super::checks::{
-    check_duration, check_param, check_values, refuse_decision_fields, unprocessable,
+    check_duration, check_param, check_row_values, check_values, refuse_decision_fields,
+    unprocessable,
 };
 use super::error::{ApiError, ErrorBody};
 use crate::config::Config;
@@ -148,17 +149,16 @@ pub async fn create(
     }
     check_duration(req.duration_ms)?;
     check_values(
-        &[
-            ("task", Some(&req.task)),
-            ("run_id", Some(&req.run_id)),
-            ("outputs_uri", req.outputs_uri.as_ref()),
-            ("log_excerpt", req.log_excerpt.as_ref()),
-        ],
-        &[
-            ("started_at", req.started_at),
-            ("finished_at", req.finished_at),
-        ],
-        req.inputs.as_ref(),
+        &[("task", Some(&req.task)), ("run_id", Some(&req.run_id))],
+        &[],
+        None,
+    )?;
+    check_row_values(
+        &req.outputs_uri,
+        &req.log_excerpt,
+        req.started_at,
+        req.finished_at,
+        &req.inputs,
     )?;
     // One INSERT: a row is created whole or not at all.
     let new = NewTask {
@@ -199,16 +199,12 @@ pub async fn patch(
         &req.decided_at,
     ])?;
     check_duration(req.duration_ms)?;
-    check_values(
-        &[
-            ("outputs_uri", req.outputs_uri.as_ref()),
-            ("log_excerpt", req.log_excerpt.as_ref()),
-        ],
-        &[
-            ("started_at", req.started_at),
-            ("finished_at", req.finished_at),
-        ],
-        req.inputs.as_ref(),
+    check_row_values(
+        &req.outputs_uri,
+        &req.log_excerpt,
+        req.started_at,
+        req.finished_at,
+        &req.inputs,
     )?;
     let change = TaskChange {
         started_at: req.started_at,

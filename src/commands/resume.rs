@@ -114,12 +114,6 @@ async fn resolve_again(
     let only: Vec<String> = rows.iter().map(|r| r.task.clone()).collect();
     let extra = extra_secrets(&store.target, &targets, env);
     let resolved = resolve(plan, env, &only, &extra)?;
-    let notifier = Notifier::new(
-        store.clone(),
-        targets,
-        env.clone(),
-        resolved.redactor.clone(),
-        config.notify,
-    );
+    let notifier = Notifier::for_drive(store, config, targets, &resolved.redactor);
     Ok((resolved, notifier))
 }

@@ -56,13 +56,7 @@ pub async fn run(config: &Config, args: RunArgs, out: Output) -> Result<i32> {
             .await?;
     }
     session.beat();
-    let notifier = Notifier::new(
-        store.clone(),
-        targets,
-        env.clone(),
-        resolved.redactor.clone(),
-        config.notify,
-    );
+    let notifier = Notifier::for_drive(&store, config, targets, &resolved.redactor);
     session.resend_stale(&notifier).await;
 
     let request = RunRequest {

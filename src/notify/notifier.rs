@@ -53,6 +53,23 @@ pub struct Drained {
 }
 
 impl Notifier {
+    /// The notifier of a drive: the run's `targets`, URLs from the configured environment,
+    /// its timing, and the run's redactor (the plan's secrets too).
+    pub fn for_drive(
+        store: &Store,
+        config: &Config,
+        targets: Vec<Target>,
+        redactor: &Redactor,
+    ) -> Self {
+        Notifier::new(
+            store.clone(),
+            targets,
+            config.env.clone(),
+            redactor.clone(),
+            config.notify,
+        )
+    }
+
     pub fn new(
         store: Store,
         targets: Vec<Target>,

@@ -104,37 +104,31 @@ impl Sender {
 
     /// Counts the attempt about to be made; `false` when this process no longer holds the row.
     async fn begin(&self, job: &Job) -> bool {
-        match delivery::begin_attempt(&self.store.db, job.id, job.lease).await {
-            Ok(true) => true,
-            Ok(false) => {
-                say(Warning::DeliveryTakenOver { id: job.id });
-                false
-            }
-            Err(e) => {
-                say(Warning::DeliveryUnrecorded {
-                    id: job.id,
-                    error: e,
-                });
-                false
-            }
-        }
+        let begun = delivery::begin_attempt(&self.store.db, job.id, job.lease).await;
+        still_held(job, begun)
     }
 
     /// Writes an attempt; `false` when this process no longer holds the row.
     async fn record(&self, job: &Job, record: AttemptRecord) -> bool {
-        match delivery::record(&self.store.db, job.id, job.lease, record).await {
-            Ok(true) => true,
-            Ok(false) => {
-                say(Warning::DeliveryTakenOver { id: job.id });
-                false
-            }
-            Err(e) => {
-                say(Warning::DeliveryUnrecorded {
-                    id: job.id,
-                    error: e,
-                });
-                false
-            }
+        let recorded = delivery::record(&self.store.db, job.id, job.lease, record).await;
+        still_held(job, recorded)
+    }
+}
+
+/// Whether a write on `job`'s row found it still held by this process; says why not.
+fn still_held(job: &Job, written: crate::error::Result<bool>) -> bool {
+    match written {
+        Ok(true) => true,
+        Ok(false) => {
+            say(Warning::DeliveryTakenOver { id: job.id });
+            false
+        }
+        Err(e) => {
+            say(Warning::DeliveryUnrecorded {
+                id: job.id,
+                error: e,
+            });
+            false
         }
     }
 }
