@@ -126,6 +126,8 @@ pub struct DecisionBody {
         (status = 401, description = "Missing or wrong token", body = ErrorBody),
         (status = 413, description = "Body over 1 MiB", body = ErrorBody),
         (status = 422, description = "A field is wrong", body = ErrorBody),
+        (status = 500, description = "A database error (the detail is in the server's log)", body = ErrorBody),
+        (status = 503, description = "The database does not answer", body = ErrorBody),
     ))]
 pub async fn create(
     _: WriteAccess,
@@ -184,6 +186,8 @@ pub async fn create(
         (status = 404, description = "No such task", body = ErrorBody),
         (status = 409, description = "The row changed meanwhile, a live orch is running it, or it is a gate awaiting or past its decision", body = ErrorBody),
         (status = 422, description = "A field is wrong, or the transition is not allowed", body = ErrorBody),
+        (status = 500, description = "A database error (the detail is in the server's log)", body = ErrorBody),
+        (status = 503, description = "The database does not answer", body = ErrorBody),
     ))]
 pub async fn patch(
     _: WriteAccess,
@@ -246,6 +250,8 @@ pub async fn patch(
     responses(
         (status = 200, description = "Rows, newest first", body = Vec<json::TaskJson>),
         (status = 422, description = "A parameter is wrong", body = ErrorBody),
+        (status = 500, description = "A database error (the detail is in the server's log)", body = ErrorBody),
+        (status = 503, description = "The database does not answer", body = ErrorBody),
     ))]
 pub async fn list(
     State(state): State<AppState>,
@@ -305,6 +311,8 @@ pub async fn list(
     responses(
         (status = 200, description = "The row", body = json::TaskJson),
         (status = 404, description = "No such task", body = ErrorBody),
+        (status = 500, description = "A database error (the detail is in the server's log)", body = ErrorBody),
+        (status = 503, description = "The database does not answer", body = ErrorBody),
     ))]
 pub async fn get_one(
     State(state): State<AppState>,
@@ -385,6 +393,8 @@ async fn notify_decision(
         (status = 409, description = "Not awaiting a decision, or decided already (says by whom)", body = ErrorBody),
         (status = 413, description = "Body over 1 MiB", body = ErrorBody),
         (status = 422, description = "A field is wrong", body = ErrorBody),
+        (status = 500, description = "A database error (the detail is in the server's log)", body = ErrorBody),
+        (status = 503, description = "The database does not answer", body = ErrorBody),
     ))]
 pub async fn approve(
     _: WriteAccess,
@@ -406,6 +416,8 @@ pub async fn approve(
         (status = 409, description = "Not awaiting a decision, or decided already (says by whom)", body = ErrorBody),
         (status = 413, description = "Body over 1 MiB", body = ErrorBody),
         (status = 422, description = "A field is wrong", body = ErrorBody),
+        (status = 500, description = "A database error (the detail is in the server's log)", body = ErrorBody),
+        (status = 503, description = "The database does not answer", body = ErrorBody),
     ))]
 pub async fn reject(
     _: WriteAccess,
