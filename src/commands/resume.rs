@@ -43,7 +43,14 @@ pub async fn run(
     let key = LeaseKey::Run(run_id.to_owned());
     session.lease(key, &record.plan_name, Some(run_id)).await?;
     // Read again under the lease: what we read before may have moved on meanwhile.
-    let rows = run_tasks(&store.db, run_id).await?;
+    let rows = match run_tasks(&store.db, run_id).await {
+        Ok(rows) => rows,
+        Err(e) => {
+            // The lease and its heartbeat go with the error, not a minute later.
+            session.end(config.notify.wait).await;
+            return Err(e);
+        }
+    };
     let report = if rows.iter().any(|r| r.status == TaskStatus::Queued) {
         let request = ResumeRequest {
             run: record,

@@ -60,12 +60,13 @@ impl Sender {
             delivery_id: Some(job.id),
         };
         for attempt in 1..=self.settings.attempts {
-            if !self.begin(&job).await {
-                return;
-            }
             let answer = {
                 // A closed semaphore cannot happen (never closed); go on without a permit.
                 let _permit = self.permits.acquire().await.ok();
+                // Counted once the request is about to go, not while it waits for a slot.
+                if !self.begin(&job).await {
+                    return;
+                }
                 post(&endpoint, &job.payload, &meta, self.settings.timeout).await
             };
             let in_all = job.prior_attempts + attempt as i32;

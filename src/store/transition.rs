@@ -139,6 +139,8 @@ pub async fn patch(
     let driven = Condition::all()
         .add(Column::Status.eq(TaskStatus::Running))
         .add(Column::Owner.is_not_null())
+        // Never NULL inside a NOT: a row without a heartbeat is not driven.
+        .add(Column::HeartbeatAt.is_not_null())
         .add(Expr::col(Column::HeartbeatAt).gte(crate::store::clock::db_ago(backend, stale_after)));
     let extra = Condition::all()
         .add(Condition::all().add(driven).not())
