@@ -24,6 +24,9 @@ pub struct Config {
     pub env: Env,
     pub timing: Timing,
     pub notify: NotifySettings,
+    /// `ORCH_TEST_SQLITE_MAX_PAGES`, for tests only: SQLite's `max_page_count` on every
+    /// connection, so that a test fills the database without filling a disk.
+    pub sqlite_max_pages: Option<u64>,
     /// `ci` when `CI` is set (and not `false`/`0`), else `manual`: recorded with each run.
     pub trigger: &'static str,
     /// Set when orch runs as a step of a GitHub Actions job (`GITHUB_ACTIONS=true`).
@@ -151,6 +154,7 @@ impl Config {
             backoff: millis(&env, "ORCH_NOTIFY_BACKOFF_MS")?.unwrap_or(n.backoff),
             wait: millis(&env, "ORCH_NOTIFY_WAIT_MS")?.unwrap_or(n.wait),
         };
+        let sqlite_max_pages = whole(&env, "ORCH_TEST_SQLITE_MAX_PAGES")?;
         let trigger = match get("CI") {
             Some(v) if !v.is_empty() && v != "false" && v != "0" => "ci",
             _ => "manual",
@@ -170,6 +174,7 @@ impl Config {
             env,
             timing,
             notify,
+            sqlite_max_pages,
             trigger,
             github,
             api_token,
@@ -186,15 +191,18 @@ impl Config {
 /// A whole number of milliseconds from `name`, if set; anything else is a usage error, so a
 /// typo never silently means the default.
 fn millis(env: &Env, name: &'static str) -> Result<Option<Duration>> {
+    Ok(whole(env, name)?.map(Duration::from_millis))
+}
+
+/// A whole number from `name`, if set; anything else is a usage error.
+fn whole(env: &Env, name: &'static str) -> Result<Option<u64>> {
     let Some(raw) = env.get(name).map(|v| v.trim()).filter(|v| !v.is_empty()) else {
         return Ok(None);
     };
-    raw.parse::<u64>()
-        .map(|ms| Some(Duration::from_millis(ms)))
-        .map_err(|_| Error::BadMillis {
-            name,
-            raw: raw.to_owned(),
-        })
+    raw.parse::<u64>().map(Some).map_err(|_| Error::BadMillis {
+        name,
+        raw: raw.to_owned(),
+    })
 }
 
 /// The account name of this process's user, when the environment names nobody.

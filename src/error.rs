@@ -40,6 +40,12 @@ pub enum Error {
         /// retrying, unlike a constraint or a syntax error.
         transient: bool,
     },
+    /// The database's disk (or its size limit) is full: SQLite's `SQLITE_FULL`, PostgreSQL's
+    /// `53100` (disk full) or `53200` (out of memory). `target` is filled in by `dispatch`.
+    DatabaseFull {
+        target: String,
+        detail: String,
+    },
     /// The database stayed unreachable longer than orch waits in the middle of a run.
     DatabaseGone {
         waited: std::time::Duration,
@@ -304,6 +310,7 @@ impl Error {
                 }
             }
             Error::SchemaTooNew { .. }
+            | Error::DatabaseFull { .. }
             | Error::Migration { .. }
             | Error::DatabaseFileReplaced { .. } => Class::Database,
             Error::UnknownTask { .. }
@@ -350,6 +357,12 @@ impl Error {
     }
 
     pub fn db(err: sea_orm::DbErr) -> Self {
+        if is_full(&err) {
+            return Error::DatabaseFull {
+                target: String::new(),
+                detail: redact_urls(&err.to_string()),
+            };
+        }
         Error::Database {
             transient: is_transient(&err),
             detail: redact_urls(&err.to_string()),
@@ -366,6 +379,48 @@ impl Error {
             }
         )
     }
+}
+
+impl Error {
+    /// Names the database in the errors whose message needs it.
+    pub fn at_database(self, target: &str) -> Self {
+        match self {
+            Error::DatabaseFull { detail, .. } => Error::DatabaseFull {
+                target: target.to_owned(),
+                detail,
+            },
+            other => other,
+        }
+    }
+}
+
+/// The database's own error code, when it answered with one.
+fn db_code(err: &sea_orm::DbErr) -> Option<String> {
+    use sea_orm::{DbErr, RuntimeErr};
+    match err {
+        DbErr::Conn(RuntimeErr::SqlxError(e))
+        | DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e)) => e
+            .as_database_error()
+            .and_then(|d| d.code())
+            .map(|c| c.into_owned()),
+        _ => None,
+    }
+}
+
+/// Whether the database refused a write for want of space: SQLite's `SQLITE_FULL` (13, any
+/// extended code) or PostgreSQL's `53100` disk full and `53200` out of memory.
+fn is_full(err: &sea_orm::DbErr) -> bool {
+    db_code(err).is_some_and(|c| code_means_full(&c))
+}
+
+fn code_means_full(code: &str) -> bool {
+    // PostgreSQL's SQLSTATEs are five characters; SQLite's (extended) result codes are numbers
+    // below 10,000, whose low byte is the primary code.
+    if code.len() == 5 {
+        return matches!(code, "53100" | "53200");
+    }
+    code.parse::<i32>().is_ok_and(|n| n & 0xff == 13)
 }
 
 /// Whether an error means the connection was lost or refused, rather than a wrong query.
@@ -404,6 +459,12 @@ impl fmt::Display for Error {
                  `--database-url`) and that the server is running"
             ),
             Error::Database { detail, .. } => write!(f, "database error: {detail}"),
+            Error::DatabaseFull { target, detail } => write!(
+                f,
+                "the database at `{target}` is full ({detail}): free disk space where it lives \
+                 (or raise its size limit); what orch recorded before this write is kept, and a run \
+                 that stopped here goes on with `orch resume RUN_ID` once there is room"
+            ),
             Error::DatabaseGone { waited, detail } => write!(
                 f,
                 "the database stayed unreachable for {} ({detail}): the run stopped there; task \
@@ -539,7 +600,12 @@ impl fmt::Display for Error {
             Error::BadMillis { name, raw } => {
                 write!(
                     f,
-                    "`{name}` is `{raw}`: give a whole number of milliseconds"
+                    "`{name}` is `{raw}`: give a whole number{}",
+                    if name.ends_with("_MS") {
+                        " of milliseconds"
+                    } else {
+                        ""
+                    }
                 )
             }
             Error::HeartbeatZero => write!(
@@ -602,13 +668,12 @@ impl fmt::Display for Error {
                 "run `{run_id}` already exists: choose another `--run-id`, or omit it to get a \
                  fresh one"
             ),
-            Error::NoLogYet { id, status } => write!(
-                f,
-                "task {id} never started (it is `{status}`), so it has no log yet"
-            ),
+            Error::NoLogYet { id, status } => {
+                write!(f, "no log: task {id} never ran (it is `{status}`)")
+            }
             Error::LogMissing { id, path } => write!(
                 f,
-                "task {id} has no log at `{path}`: it was written on another machine, or pruned"
+                "the log of task {id} is gone: `{path}` does not exist, though the task started (every task that starts gets its file); it was deleted, moved or pruned, or the run was on another machine. Look there, or rerun the task"
             ),
             Error::UnknownPlanTask { name, known } => write!(
                 f,
@@ -679,5 +744,37 @@ impl From<std::io::Error> for Error {
             context: "cannot write output".to_owned(),
             source,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_database_is_told_by_its_code_on_both_backends() {
+        // SQLite: SQLITE_FULL (13); no extended code of it exists today, but one would count.
+        for full in ["13", "269", "53100", "53200"] {
+            assert!(code_means_full(full), "{full}");
+        }
+        // SQLITE_IOERR_WRITE (778), SQLITE_BUSY (5), constraint (2067), PostgreSQL's unique
+        // violation, too many connections and a numeric-looking other class.
+        for other in ["778", "5", "2067", "23505", "53300", "08006", "22013", "1"] {
+            assert!(!code_means_full(other), "{other}");
+        }
+    }
+
+    #[test]
+    fn a_full_database_names_where_it_lives() {
+        let e = Error::DatabaseFull {
+            target: String::new(),
+            detail: "database or disk is full".to_owned(),
+        }
+        .at_database("sqlite://.orch/orch.db");
+        assert_eq!(e.code(), code::DATABASE);
+        let text = e.to_string();
+        assert!(text.contains("`sqlite://.orch/orch.db` is full"), "{text}");
+        assert!(text.contains("free disk space"), "{text}");
+        assert!(text.contains("orch resume"), "{text}");
     }
 }

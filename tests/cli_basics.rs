@@ -1,6 +1,7 @@
 //! Exit codes, usage errors, database selection and its failure modes.
 
 use crate::support::{Backend, Cmd, TestDb, query_strings};
+use orch::store::TaskStatus;
 
 #[test]
 fn help_documents_the_exit_codes() {
@@ -186,4 +187,47 @@ fn completions_and_the_man_page_come_from_the_cli() {
         );
     }
     Cmd::orch().args(["completions", "tcsh"]).code(2);
+}
+
+/// SQLite's `max_page_count` (the test-only `ORCH_TEST_SQLITE_MAX_PAGES`) fills the database
+/// without filling a disk: the write that does not fit exits 3 naming the database, with the
+/// hint, and what was recorded before it is kept for `orch resume`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_database_exits_3_naming_it_with_a_hint() {
+    let db = TestDb::sqlite().await;
+    let mut yaml = "name: fill\ntasks:\n".to_owned();
+    for i in 1..=60 {
+        yaml.push_str(&format!(
+            "  - task: t{i}\n    shell: \"head -c 20000 /dev/zero | tr '\\\\0' x | fold -w 76\"\n"
+        ));
+    }
+    let out = db
+        .run(&yaml)
+        .env("ORCH_TEST_SQLITE_MAX_PAGES", "25")
+        .code(3)
+        .stderr_has("is full (")
+        .stderr_has("free disk space where it lives")
+        .stderr_has("orch resume RUN_ID");
+    assert!(
+        out.stderr().contains(&format!("`{}`", db.target())),
+        "names the database: {}",
+        out.stderr()
+    );
+    let rows = db.rows().await;
+    let done = rows
+        .iter()
+        .filter(|r| r.status == TaskStatus::Succeeded)
+        .count();
+    assert!(
+        done > 0 && done < 60,
+        "some recorded before the full write: {done}"
+    );
+    // With room again, the run goes on where it stopped.
+    db.orch().args(["resume", &rows[0].run_id]).success();
+    let after = db.rows().await;
+    let done_after = after
+        .iter()
+        .filter(|r| r.status == TaskStatus::Succeeded)
+        .count();
+    assert!(done_after >= 59, "resumed: {done_after}");
 }

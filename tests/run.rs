@@ -410,27 +410,54 @@ async fn logs_prints_the_task_log(#[case] backend: Backend) {
 #[case::sqlite(Backend::Sqlite)]
 #[case::postgres(Backend::Postgres)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_task_that_prints_nothing_leaves_no_log_file(#[case] backend: Backend) {
+async fn logs_tells_a_silent_task_from_a_deleted_log_and_a_task_that_never_ran(
+    #[case] backend: Backend,
+) {
     let Some(db) = TestDb::new(backend).await else {
         return;
     };
-    db.run("name: q\ntasks:\n  - task: quiet\n    run: [\"true\"]\n  - task: loud\n    shell: \"echo hi\"\n")
-        .success();
+    db.run("name: q\ntasks:\n  - task: quiet\n    run: [\"true\"]\n  - task: loud\n    shell: \"echo hi\"\n  - task: bad\n    run: [\"false\"]\n  - task: never\n    run: [\"true\"]\n    depends_on: [bad]\n")
+        .code(1);
     let rows = db.rows().await;
+    let id = |name: &str| rows.iter().find(|r| r.task == name).unwrap().id.to_string();
     let dir = db.path().join(format!(".orch/logs/{}", rows[0].run_id));
     assert!(dir.join("loud.log").is_file());
-    assert!(!dir.join("quiet.log").exists(), "no output, no file");
-    // `orch logs` shows it as empty, not as missing, with or without --follow.
+    assert_eq!(
+        std::fs::read(dir.join("quiet.log")).unwrap(),
+        b"",
+        "no output, an empty file"
+    );
+    // A silent task: empty output, exit 0, with or without --follow.
     for args in [vec![], vec!["--follow"]] {
         db.orch()
-            .args(["logs", &rows[0].id.to_string()])
+            .args(["logs", &id("quiet")])
             .args(&args)
             .success()
             .stdout_is("");
     }
-    // A log folder that is gone is still reported as missing.
+    // A task that never ran says so.
+    db.orch()
+        .args(["logs", &id("never")])
+        .code(4)
+        .stderr_has("no log: task")
+        .stderr_has("never ran (it is `skipped`)");
+    // A deleted log is told from a silent task: the path, that it is gone, exit 4.
+    std::fs::remove_file(dir.join("quiet.log")).unwrap();
+    let gone = dir.join("quiet.log").display().to_string();
+    for args in [vec![], vec!["--follow"]] {
+        db.orch()
+            .args(["logs", &id("quiet")])
+            .args(&args)
+            .code(4)
+            .stderr_has("is gone")
+            .stderr_has(&gone);
+    }
+    // A log folder that is gone altogether likewise.
     std::fs::remove_dir_all(&dir).unwrap();
-    db.orch().args(["logs", &rows[0].id.to_string()]).code(4);
+    db.orch()
+        .args(["logs", &id("loud")])
+        .code(4)
+        .stderr_has("is gone");
 }
 
 async fn cancel_with(db: TestDb, signal: Signal, code: i32) {

@@ -31,20 +31,13 @@ pub async fn run(store: &Store, args: LogsArgs) -> Result<i32> {
             status: task.status,
         });
     }
-    // The run's folder without the file: the task has printed nothing (yet); a task that
-    // prints nothing leaves no file.
-    let quiet = |e: &std::io::Error| {
-        e.kind() == std::io::ErrorKind::NotFound && path.parent().is_some_and(|d| d.is_dir())
-    };
+    // Every task that starts has its file made before its process (empty when it prints
+    // nothing), so a missing file means the log was deleted or moved. The one window is a
+    // row just marked running whose file is a moment away: wait for it while it runs.
     let mut file = match std::fs::File::open(&path) {
         Ok(f) => Some(f),
-        Err(e) if quiet(&e) => None,
-        Err(_) => {
-            return Err(Error::LogMissing {
-                id: args.id,
-                path: path.display().to_string(),
-            });
-        }
+        Err(_) if task.status == crate::store::TaskStatus::Running => None,
+        Err(_) => return Err(missing(args.id, &path)),
     };
     let mut offset = match &mut file {
         Some(f) => copy_new(f, 0)?,
@@ -64,15 +57,23 @@ pub async fn run(store: &Store, args: LogsArgs) -> Result<i32> {
                 if file.is_none() {
                     file = std::fs::File::open(&path).ok();
                 }
-                if let Some(f) = &mut file {
-                    copy_new(f, offset)?;
-                }
+                match &mut file {
+                    Some(f) => copy_new(f, offset)?,
+                    None => return Err(missing(args.id, &path)),
+                };
                 break;
             }
             tokio::time::sleep(POLL).await;
         }
     }
     Ok(code::SUCCESS)
+}
+
+fn missing(id: i64, path: &std::path::Path) -> Error {
+    Error::LogMissing {
+        id,
+        path: path.display().to_string(),
+    }
 }
 
 /// Streams the bytes after `from` to stdout (never the whole log in memory); returns the

@@ -19,7 +19,7 @@ use crate::config::Config;
 use crate::error::Result;
 use crate::store::connect::{Pool, Schema};
 use crate::store::outage::Outage;
-use crate::store::{Store, open};
+use crate::store::{Store, open_limited};
 use crate::ui::Output;
 
 pub async fn dispatch(cli: Cli) -> Result<i32> {
@@ -40,7 +40,12 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
         // A test message needs only the webhook URLs.
         return notify::test(&config, slack, email, out).await;
     }
-    match cli.command {
+    // Named in the errors that need it (a full database says where it lives).
+    let target = config
+        .database()
+        .map(|t| t.display_url())
+        .unwrap_or_default();
+    let result = match cli.command {
         // The database is opened only once the plan is known to be good.
         Command::Run(args) => run::run(&config, args, out).await,
         // Refuses an unsafe bind before touching the database.
@@ -81,13 +86,15 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
                 }
             }
         }
-    }
+    };
+    result.map_err(|e| e.at_database(&target))
 }
 
 /// Opens the database the configuration names; its writes during a drive ride out an
 /// outage for the configured bound.
 pub(crate) async fn open_store(config: &Config, schema: Schema, pool: Pool) -> Result<Store> {
-    let mut store = open(&config.database()?, schema, pool).await?;
+    let mut store =
+        open_limited(&config.database()?, schema, pool, config.sqlite_max_pages).await?;
     store.outage = Outage {
         bound: config.timing.outage,
     };

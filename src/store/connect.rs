@@ -76,6 +76,15 @@ fn is_busy(e: &sea_orm::sqlx::Error) -> bool {
 /// A bare connection pool of at most `max` connections: no schema check, no migration.
 /// Everything but `migrate` and tests goes through [`crate::store::open`].
 pub async fn connect(target: &DatabaseTarget, max: u32) -> Result<DatabaseConnection> {
+    connect_limited(target, max, None).await
+}
+
+/// [`connect`], with SQLite's `max_page_count` set on every connection when given.
+pub async fn connect_limited(
+    target: &DatabaseTarget,
+    max: u32,
+    max_pages: Option<u64>,
+) -> Result<DatabaseConnection> {
     let unreachable = |detail: String| Error::DatabaseUnreachable {
         url: target.display_url(),
         detail: redact_urls(&detail),
@@ -97,6 +106,10 @@ pub async fn connect(target: &DatabaseTarget, max: u32) -> Result<DatabaseConnec
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
                 .foreign_keys(true);
+            let options = match max_pages {
+                Some(n) => options.pragma("max_page_count", n.to_string()),
+                None => options,
+            };
             // Opening sets WAL mode, which needs the file to itself for a moment: another orch
             // creating or migrating the same new file makes it busy. Wait as a writer would.
             let started = std::time::Instant::now();

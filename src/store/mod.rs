@@ -19,7 +19,7 @@ pub mod transition;
 
 pub use connect::Store;
 pub use entity::{agents_run, agents_run_lock, agents_task, webhook_delivery};
-pub use open::open;
+pub use open::{open, open_limited};
 // The statuses are a leaf of their own (error messages name them); the store keeps them
 // where its callers look for them.
 pub use crate::status::{ApprovalState, TaskStatus};
