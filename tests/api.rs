@@ -254,6 +254,10 @@ async fn bad_input_gets_a_named_error(#[case] backend: Backend) {
         ("POST", "/agents/tasks", r#"{"task": "t", "run_id": "r", "status": "running", "log_excerpt": "a\u0000b"}"#.into(), StatusCode::UNPROCESSABLE_ENTITY, Some("log_excerpt")),
         ("POST", "/agents/tasks", r#"{"task": "t", "run_id": "r", "status": "running", "inputs": {"k": ["x\u0000"]}}"#.into(), StatusCode::UNPROCESSABLE_ENTITY, Some("inputs")),
         ("PATCH", "/agents/tasks/1", r#"{"outputs_uri": "https://x/\u0000"}"#.into(), StatusCode::UNPROCESSABLE_ENTITY, Some("outputs_uri")),
+        // The document declares `inputs` an object (schemathesis stored `[null, null]`, and the
+        // row then broke the response schema).
+        ("POST", "/agents/tasks", r#"{"task": "t", "run_id": "r", "status": "running", "inputs": [null, null]}"#.into(), StatusCode::UNPROCESSABLE_ENTITY, Some("inputs")),
+        ("PATCH", "/agents/tasks/1", r#"{"inputs": 3}"#.into(), StatusCode::UNPROCESSABLE_ENTITY, Some("inputs")),
         ("GET", "/agents/tasks?run_id=%00", String::new(), StatusCode::UNPROCESSABLE_ENTITY, Some("run_id")),
         ("POST", "/agents/tasks/1/approve", r#"{"by": "a\u0000b"}"#.into(), StatusCode::UNPROCESSABLE_ENTITY, Some("by")),
         // Years a calendar (and PostgreSQL) cannot hold, or that would sort first for ever.

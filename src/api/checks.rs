@@ -62,6 +62,14 @@ pub(super) fn check_values(
             ));
         }
     }
+    // The document declares an object (or null); a bare array or number was stored and then
+    // answered against its own schema.
+    if inputs.is_some_and(|v| !v.is_object()) {
+        return Err(unprocessable(
+            "inputs",
+            "`inputs` must be a JSON object (or null)",
+        ));
+    }
     if inputs.is_some_and(has_nul) {
         return Err(nul("inputs"));
     }

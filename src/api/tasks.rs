@@ -245,7 +245,7 @@ pub async fn patch(
         ("run_id" = Option<String>, Query, description = "Only this run"),
         ("status" = Option<TaskStatus>, Query, description = "Only this status"),
         ("task" = Option<String>, Query, description = "Only this task name"),
-        ("limit" = Option<u64>, Query, description = "At most this many rows (1–1000, default 50)"),
+        ("limit" = Option<u64>, Query, minimum = 1, maximum = 1000, description = "At most this many rows (1–1000, default 50)"),
     ),
     responses(
         (status = 200, description = "Rows, newest first", body = Vec<json::TaskJson>),
