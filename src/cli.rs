@@ -116,6 +116,12 @@ pub enum Command {
     /// Webhook notifications: list deliveries, send undelivered ones again, send a test.
     #[command(subcommand)]
     Notify(NotifyCommand),
+    /// The people (or robots) who may use the API with a token, and their groups.
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// Users' API tokens: create one (printed once), list them, revoke one.
+    #[command(subcommand)]
+    Tokens(TokensCommand),
     /// Delete runs older than a bound: their rows, delivery records and log folders.
     ///
     /// A run at a time, each in a transaction; then SQLite is compacted (`VACUUM`). A run being
@@ -409,4 +415,87 @@ pub enum MigrateCommand {
 
 fn parse_status(s: &str) -> Result<TaskStatus, String> {
     s.parse()
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Add a user.
+    ///
+    /// Exit status: 5 when the name is taken.
+    Add(UsersAddArgs),
+    /// List users and their groups.
+    List(JsonArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UsersAddArgs {
+    /// The user's name, as decisions record it (`approver`) and as a trusted proxy's header
+    /// names it.
+    pub name: String,
+    /// A group the user is in; repeat for several.
+    #[arg(long = "group", value_name = "G")]
+    pub groups: Vec<String>,
+    /// Print the added user as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct JsonArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokensCommand {
+    /// Create a token for a user and print it, once: only its SHA-256 is stored.
+    ///
+    /// Exit status: 4 for an unknown user.
+    Create(TokensCreateArgs),
+    /// List tokens: id, user, scope, created, expires, revoked, last used. Never the token.
+    List(JsonArgs),
+    /// Revoke a token: the next request with it gets 401.
+    ///
+    /// Exit status: 4 for an unknown id. A token revoked already is said so, with 0.
+    Revoke(TokensRevokeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TokensCreateArgs {
+    /// The user the token acts as.
+    #[arg(long)]
+    pub user: String,
+    /// How long it is valid: `90d`, `12h`, or `never`.
+    #[arg(long, default_value = "90d", value_parser = parse_expiry)]
+    pub expires: Expiry,
+    /// What it may do: `read` (GET), `decide` (also approve and reject), `admin` (also create
+    /// and update task rows).
+    #[arg(long, value_enum, default_value_t = crate::scope::Scope::Decide)]
+    pub scope: crate::scope::Scope,
+    /// Print the token and its row as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `--expires`: a duration, or never.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expiry {
+    After(std::time::Duration),
+    Never,
+}
+
+fn parse_expiry(s: &str) -> Result<Expiry, String> {
+    if s == "never" {
+        return Ok(Expiry::Never);
+    }
+    humantime::parse_duration(s)
+        .map(Expiry::After)
+        .map_err(|e| format!("{e}: use a duration such as `90d` or `12h`, or `never`"))
+}
+
+#[derive(Debug, Args)]
+pub struct TokensRevokeArgs {
+    /// The token's id (see `orch tokens list`).
+    pub id: i64,
 }
