@@ -107,11 +107,12 @@ pub enum Command {
     /// Serve the REST API over the same database.
     ///
     /// List, read, create and update task rows, approve and reject, with the same rules as the
-    /// commands; it never runs anything. Writes need `Authorization: Bearer <token>` when a
-    /// token is set. One log line per request on stderr.
+    /// commands; it never runs anything. Writes need `Authorization: Bearer <token>` (the
+    /// admin `ORCH_API_TOKEN` or a user's token from `orch tokens create`) once either exists;
+    /// beyond loopback reads need one too. One log line per request on stderr.
     ///
     /// Exit status: 0 once stopped by SIGINT or SIGTERM; 1 when the address is in use or the
-    /// token file cannot be read; 2 when asked to listen beyond loopback without a token.
+    /// token file cannot be read; 2 when asked to listen beyond loopback without any credential.
     Serve(ServeArgs),
     /// Webhook notifications: list deliveries, send undelivered ones again, send a test.
     #[command(subcommand)]
@@ -200,12 +201,25 @@ pub struct ResumeArgs {
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on: `HOST:PORT`, the host an address or a name (`localhost:8001`).
-    /// Beyond loopback a token is required.
+    /// Beyond loopback a credential is required: the admin token, an active user token, or
+    /// a trusted proxy.
     #[arg(long, default_value = "127.0.0.1:8001")]
     pub bind: String,
     /// A file holding the API token (instead of `ORCH_API_TOKEN`).
     #[arg(long)]
     pub token_file: Option<PathBuf>,
+    /// Behind an SSO proxy (oauth2-proxy, Pomerium): the header naming the user, taken only
+    /// from a `--trusted-proxy` address. The user must exist in `orch users`; scope `decide`.
+    #[arg(long, value_name = "NAME", requires = "trusted_proxy")]
+    pub trusted_user_header: Option<axum::http::HeaderName>,
+    /// The proxy's address range (`10.0.0.5/32`); repeat for several. From anywhere else the
+    /// header is ignored and logged.
+    #[arg(
+        long = "trusted-proxy",
+        value_name = "CIDR",
+        requires = "trusted_user_header"
+    )]
+    pub trusted_proxy: Vec<ipnet::IpNet>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -311,7 +325,9 @@ pub struct DecideArgs {
     pub id: i64,
     /// Who decides; defaults to the user name from the environment (`USER`).
     ///
-    /// Then `USERNAME`, `LOGNAME`, the name of the account orch runs as, or `unknown`.
+    /// Then `USERNAME`, `LOGNAME`, the name of the account orch runs as, or `unknown`. Not
+    /// checked against `orch users`: whoever can reach the database is trusted, as that access
+    /// is total already (the API records its token's user instead).
     #[arg(long)]
     pub by: Option<String>,
     /// Why; recorded with the decision.

@@ -3,6 +3,7 @@
 //! `store/` in the layering, so both drivers resolve credentials the same way.
 
 pub mod principal;
+pub mod resolve;
 pub mod token;
 
 pub use principal::{Principal, Via};

@@ -111,6 +111,8 @@ impl ApiServer {
         let state = AppState {
             store,
             token: token.map(|t| Arc::new(ApiToken::new(t))),
+            public: false,
+            trusted: None,
             config: Arc::new(orch::config::Config::from_env(None, Default::default()).unwrap()),
         };
         tokio::spawn(serve(listener, state, async {
@@ -180,8 +182,14 @@ pub struct Served {
 impl Served {
     /// Starts `orch` (from `db.orch()`, with any environment) as `orch serve`.
     pub fn start(orch: Cmd) -> Served {
+        Served::start_with(orch, &[])
+    }
+
+    /// The same with more `orch serve` options.
+    pub fn start_with(orch: Cmd, options: &[&str]) -> Served {
         let mut child = orch
             .args(["serve", "--bind", "127.0.0.1:0"])
+            .args(options)
             .into_std()
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -214,6 +222,18 @@ impl Served {
             Signal::SIGTERM,
         );
         self.child.wait().unwrap()
+    }
+
+    /// SIGTERM, then what the server logged after its first line.
+    pub fn stop_and_log(mut self) -> String {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            Signal::SIGTERM,
+        );
+        self.child.wait().unwrap();
+        let mut log = String::new();
+        let _ = std::io::Read::read_to_string(&mut self._stderr, &mut log);
+        log
     }
 }
 
