@@ -266,3 +266,20 @@ async fn the_proxy_header_counts_only_from_the_trusted_proxy(#[case] backend: Ba
         }
     }
 }
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_beyond_loopback_need_a_token(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    db.orch().args(["users", "add", "ana"]).success();
+    let reader = token(&db, "ana", "read", "90d");
+    let s = ApiServer::start_as(&db, None, true).await;
+    let (code, err) = s.send("GET", "/agents/tasks", None, None).await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED, "{err}");
+    let (code, _) = s.send("GET", "/agents/tasks", None, Some(&reader)).await;
+    assert_eq!(code, StatusCode::OK);
+}

@@ -103,6 +103,12 @@ pub struct ApiServer {
 impl ApiServer {
     /// Serves `db`, with writes needing `token` when there is one.
     pub async fn start(db: &TestDb, token: Option<&str>) -> ApiServer {
+        ApiServer::start_as(db, token, false).await
+    }
+
+    /// The same, as a server listening beyond loopback would behave (`public`), though it
+    /// listens on 127.0.0.1.
+    pub async fn start_as(db: &TestDb, token: Option<&str>, public: bool) -> ApiServer {
         let http = http_client();
         let store = db.store().await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -111,7 +117,7 @@ impl ApiServer {
         let state = AppState {
             store,
             token: token.map(|t| Arc::new(ApiToken::new(t))),
-            public: false,
+            public,
             trusted: None,
             config: Arc::new(orch::config::Config::from_env(None, Default::default()).unwrap()),
         };
