@@ -107,15 +107,22 @@ pub enum Command {
     /// Serve the REST API over the same database.
     ///
     /// List, read, create and update task rows, approve and reject, with the same rules as the
-    /// commands; it never runs anything. Writes need `Authorization: Bearer <token>` when a
-    /// token is set. One log line per request on stderr.
+    /// commands; it never runs anything. Writes need `Authorization: Bearer <token>` (the
+    /// admin `ORCH_API_TOKEN` or a user's token from `orch tokens create`) once either exists;
+    /// beyond loopback reads need one too. One log line per request on stderr.
     ///
     /// Exit status: 0 once stopped by SIGINT or SIGTERM; 1 when the address is in use or the
-    /// token file cannot be read; 2 when asked to listen beyond loopback without a token.
+    /// token file cannot be read; 2 when asked to listen beyond loopback without any credential.
     Serve(ServeArgs),
     /// Webhook notifications: list deliveries, send undelivered ones again, send a test.
     #[command(subcommand)]
     Notify(NotifyCommand),
+    /// The people (or robots) who may use the API with a token, and their groups.
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// Users' API tokens: create one (printed once), list them, revoke one.
+    #[command(subcommand)]
+    Tokens(TokensCommand),
     /// Delete runs older than a bound: their rows, delivery records and log folders.
     ///
     /// A run at a time, each in a transaction; then SQLite is compacted (`VACUUM`). A run being
@@ -194,12 +201,25 @@ pub struct ResumeArgs {
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on: `HOST:PORT`, the host an address or a name (`localhost:8001`).
-    /// Beyond loopback a token is required.
+    /// Beyond loopback a credential is required: the admin token, an active user token, or
+    /// a trusted proxy.
     #[arg(long, default_value = "127.0.0.1:8001")]
     pub bind: String,
     /// A file holding the API token (instead of `ORCH_API_TOKEN`).
     #[arg(long)]
     pub token_file: Option<PathBuf>,
+    /// Behind an SSO proxy (oauth2-proxy, Pomerium): the header naming the user, taken only
+    /// from a `--trusted-proxy` address. The user must exist in `orch users`; scope `decide`.
+    #[arg(long, value_name = "NAME", requires = "trusted_proxy")]
+    pub trusted_user_header: Option<axum::http::HeaderName>,
+    /// The proxy's address range (`10.0.0.5/32`); repeat for several. From anywhere else the
+    /// header is ignored and logged.
+    #[arg(
+        long = "trusted-proxy",
+        value_name = "CIDR",
+        requires = "trusted_user_header"
+    )]
+    pub trusted_proxy: Vec<ipnet::IpNet>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -305,7 +325,9 @@ pub struct DecideArgs {
     pub id: i64,
     /// Who decides; defaults to the user name from the environment (`USER`).
     ///
-    /// Then `USERNAME`, `LOGNAME`, the name of the account orch runs as, or `unknown`.
+    /// Then `USERNAME`, `LOGNAME`, the name of the account orch runs as, or `unknown`. Not
+    /// checked against `orch users`: whoever can reach the database is trusted, as that access
+    /// is total already (the API records its token's user instead).
     #[arg(long)]
     pub by: Option<String>,
     /// Why; recorded with the decision.
@@ -409,4 +431,87 @@ pub enum MigrateCommand {
 
 fn parse_status(s: &str) -> Result<TaskStatus, String> {
     s.parse()
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Add a user.
+    ///
+    /// Exit status: 5 when the name is taken.
+    Add(UsersAddArgs),
+    /// List users and their groups.
+    List(JsonArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UsersAddArgs {
+    /// The user's name, as decisions record it (`approver`) and as a trusted proxy's header
+    /// names it.
+    pub name: String,
+    /// A group the user is in; repeat for several.
+    #[arg(long = "group", value_name = "G")]
+    pub groups: Vec<String>,
+    /// Print the added user as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct JsonArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokensCommand {
+    /// Create a token for a user and print it, once: only its SHA-256 is stored.
+    ///
+    /// Exit status: 4 for an unknown user.
+    Create(TokensCreateArgs),
+    /// List tokens: id, user, scope, created, expires, revoked, last used. Never the token.
+    List(JsonArgs),
+    /// Revoke a token: the next request with it gets 401.
+    ///
+    /// Exit status: 4 for an unknown id. A token revoked already is said so, with 0.
+    Revoke(TokensRevokeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TokensCreateArgs {
+    /// The user the token acts as.
+    #[arg(long)]
+    pub user: String,
+    /// How long it is valid: `90d`, `12h`, or `never`.
+    #[arg(long, default_value = "90d", value_parser = parse_expiry)]
+    pub expires: Expiry,
+    /// What it may do: `read` (GET), `decide` (also approve and reject), `admin` (also create
+    /// and update task rows).
+    #[arg(long, value_enum, default_value_t = crate::scope::Scope::Decide)]
+    pub scope: crate::scope::Scope,
+    /// Print the token and its row as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `--expires`: a duration, or never.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expiry {
+    After(std::time::Duration),
+    Never,
+}
+
+fn parse_expiry(s: &str) -> Result<Expiry, String> {
+    if s == "never" {
+        return Ok(Expiry::Never);
+    }
+    humantime::parse_duration(s)
+        .map(Expiry::After)
+        .map_err(|e| format!("{e}: use a duration such as `90d` or `12h`, or `never`"))
+}
+
+#[derive(Debug, Args)]
+pub struct TokensRevokeArgs {
+    /// The token's id (see `orch tokens list`).
+    pub id: i64,
 }

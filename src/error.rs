@@ -206,6 +206,16 @@ pub enum Error {
     UnknownDelivery {
         id: i64,
     },
+    /// `orch users add` with a name already taken.
+    UserExists {
+        name: String,
+    },
+    UnknownUser {
+        name: String,
+    },
+    UnknownApiToken {
+        id: i64,
+    },
     /// The run's rows were written by another tool: there is no saved plan to resume from.
     NotResumable {
         run_id: String,
@@ -317,7 +327,9 @@ impl Error {
             | Error::UnknownRun { .. }
             | Error::LogMissing { .. }
             | Error::NoLogYet { .. }
-            | Error::UnknownDelivery { .. } => Class::NotFound,
+            | Error::UnknownDelivery { .. }
+            | Error::UnknownUser { .. }
+            | Error::UnknownApiToken { .. } => Class::NotFound,
             Error::NotAwaitingDecision { .. }
             | Error::AlreadyDecided { .. }
             | Error::ApprovalTimedOut { .. }
@@ -326,7 +338,8 @@ impl Error {
             | Error::TransitionLost { .. }
             | Error::DrivenByOrch { .. }
             | Error::GateEvidence { .. }
-            | Error::DeliveryBusy { .. } => Class::Conflict,
+            | Error::DeliveryBusy { .. }
+            | Error::UserExists { .. } => Class::Conflict,
             Error::IllegalTransition { .. } => Class::BadTransition,
             Error::UnsupportedDatabaseUrl { .. }
             | Error::PlanRead { .. }
@@ -687,6 +700,18 @@ impl fmt::Display for Error {
             Error::UnknownDelivery { id } => write!(
                 f,
                 "no delivery with id {id}: see `orch notify list` for the ids that exist"
+            ),
+            Error::UserExists { name } => write!(
+                f,
+                "a user `{name}` exists already: see `orch users list`, or pick another name"
+            ),
+            Error::UnknownUser { name } => write!(
+                f,
+                "no user `{name}`: add it with `orch users add {name}` first"
+            ),
+            Error::UnknownApiToken { id } => write!(
+                f,
+                "no token with id {id}: see `orch tokens list` for the ids that exist"
             ),
             Error::NotResumable { run_id } => write!(
                 f,

@@ -60,6 +60,7 @@ mod deploy;
 mod docs_reference;
 mod flow;
 mod github;
+mod identity;
 mod leases;
 mod listing;
 mod migrations;

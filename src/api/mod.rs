@@ -36,6 +36,10 @@ pub struct AppState {
     pub store: Store,
     /// When set, every write needs `Authorization: Bearer <token>`.
     pub token: Option<Arc<ApiToken>>,
+    /// Listening beyond loopback: reads need a credential too, and nothing is open.
+    pub public: bool,
+    /// `--trusted-user-header` with its `--trusted-proxy` ranges.
+    pub trusted: Option<Arc<auth::TrustedProxy>>,
     /// Read once at start: notification timing and the environment's webhook URLs.
     pub config: Arc<Config>,
 }
@@ -118,9 +122,12 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     use axum::ServiceExt;
+    // The peer's address reaches the handlers (the trusted proxy's check needs it).
     axum::serve(
         listener,
-        ServiceExt::<Request>::into_make_service(app(state)),
+        ServiceExt::<Request>::into_make_service_with_connect_info::<std::net::SocketAddr>(app(
+            state,
+        )),
     )
     .with_graceful_shutdown(shutdown)
     .await

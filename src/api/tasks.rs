@@ -15,7 +15,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::AppState;
-use super::auth::WriteAccess;
+use super::auth::{AdminAccess, DecideAccess, ReadAccess};
 use super::body::parse;
 use super::checks::{
     check_duration, check_param, check_row_values, check_values, refuse_decision_fields,
@@ -23,6 +23,7 @@ use super::checks::{
 };
 use super::error::{ApiError, ErrorBody};
 use crate::config::Config;
+use crate::identity::Principal;
 use crate::plan::is_valid_name;
 use crate::store::json;
 use crate::store::mutation::{NewTask, insert_task};
@@ -112,9 +113,10 @@ pub struct PatchTask {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionBody {
-    /// Not blank.
+    /// Defaults to the token's user; naming anyone else is refused (403). Required, and taken
+    /// as given, only when the server is open (loopback, no credential configured).
     #[schema(pattern = r"\S", min_length = 1)]
-    pub by: String,
+    pub by: Option<String>,
     pub note: Option<String>,
 }
 
@@ -123,14 +125,15 @@ pub struct DecisionBody {
     responses(
         (status = 201, description = "The created row", body = json::TaskJson),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "Missing or wrong token", body = ErrorBody),
+        (status = 401, description = "No credential, or a token unknown, revoked or expired", body = ErrorBody),
+        (status = 403, description = "The token's scope does not allow this, or `by` names someone else", body = ErrorBody),
         (status = 413, description = "Body over 1 MiB", body = ErrorBody),
         (status = 422, description = "A field is wrong", body = ErrorBody),
         (status = 500, description = "A database error (the detail is in the server's log)", body = ErrorBody),
         (status = 503, description = "The database does not answer", body = ErrorBody),
     ))]
 pub async fn create(
-    _: WriteAccess,
+    _: AdminAccess,
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
@@ -182,7 +185,8 @@ pub async fn create(
     responses(
         (status = 200, description = "The updated row", body = json::TaskJson),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "Missing or wrong token", body = ErrorBody),
+        (status = 401, description = "No credential, or a token unknown, revoked or expired", body = ErrorBody),
+        (status = 403, description = "The token's scope does not allow this, or `by` names someone else", body = ErrorBody),
         (status = 404, description = "No such task", body = ErrorBody),
         (status = 409, description = "The row changed meanwhile, a live orch is running it, or it is a gate awaiting or past its decision", body = ErrorBody),
         (status = 422, description = "A field is wrong, or the transition is not allowed", body = ErrorBody),
@@ -190,7 +194,7 @@ pub async fn create(
         (status = 503, description = "The database does not answer", body = ErrorBody),
     ))]
 pub async fn patch(
-    _: WriteAccess,
+    _: AdminAccess,
     State(state): State<AppState>,
     TaskId(id): TaskId,
     body: Result<Bytes, BytesRejection>,
@@ -249,11 +253,13 @@ pub async fn patch(
     ),
     responses(
         (status = 200, description = "Rows, newest first", body = Vec<json::TaskJson>),
+        (status = 401, description = "Beyond loopback: no credential, or a token unknown, revoked or expired", body = ErrorBody),
         (status = 422, description = "A parameter is wrong", body = ErrorBody),
         (status = 500, description = "A database error (the detail is in the server's log)", body = ErrorBody),
         (status = 503, description = "The database does not answer", body = ErrorBody),
     ))]
 pub async fn list(
+    _: ReadAccess,
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<axum::response::Response, ApiError> {
@@ -310,11 +316,13 @@ pub async fn list(
     params(("id" = i64, Path, description = "Task id")),
     responses(
         (status = 200, description = "The row", body = json::TaskJson),
+        (status = 401, description = "Beyond loopback: no credential, or a token unknown, revoked or expired", body = ErrorBody),
         (status = 404, description = "No such task", body = ErrorBody),
         (status = 500, description = "A database error (the detail is in the server's log)", body = ErrorBody),
         (status = 503, description = "The database does not answer", body = ErrorBody),
     ))]
 pub async fn get_one(
+    _: ReadAccess,
     State(state): State<AppState>,
     TaskId(id): TaskId,
 ) -> Result<Json<Value>, ApiError> {
@@ -324,15 +332,13 @@ pub async fn get_one(
 
 async fn decide_with(
     state: AppState,
+    who: Principal,
     id: i64,
     body: Result<Bytes, BytesRejection>,
     approve: bool,
 ) -> Result<Json<Value>, ApiError> {
     let req: DecisionBody = parse(body)?;
-    let by = req.by.trim().to_owned();
-    if by.is_empty() {
-        return Err(unprocessable("by", "`by` is empty: say who decides"));
-    }
+    let by = approver(&who, req.by.as_deref())?;
     check_values(&[("by", Some(&by)), ("note", req.note.as_ref())], &[], None)?;
     // A gate past its deadline is rejected first (and this decision refused with 409).
     match crate::runner::recovery::recover(&state.store, &state.config).await {
@@ -363,6 +369,27 @@ async fn decide_with(
     Ok(Json(json::task(&row)))
 }
 
+/// Who is recorded as deciding: the credential's user. A `by` naming someone else is refused;
+/// without a credential (an open loopback server) `by` is taken as given, as the CLI's is.
+fn approver(who: &Principal, by: Option<&str>) -> Result<String, ApiError> {
+    let by = by.map(str::trim);
+    match (&who.user, by) {
+        (Some(user), None) => Ok(user.clone()),
+        (Some(user), Some(b)) if b == user => Ok(user.clone()),
+        (Some(user), Some(b)) => Err(ApiError::field(
+            StatusCode::FORBIDDEN,
+            "by",
+            format!(
+                "`by` names `{b}`, but the credential is `{user}`: a decision is recorded under its credential's user; leave `by` out"
+            ),
+        )),
+        (None, None) | (None, Some("")) => {
+            Err(unprocessable("by", "`by` is empty: say who decides"))
+        }
+        (None, Some(b)) => Ok(b.to_owned()),
+    }
+}
+
 /// Tells the targets saved with the task's run about the decision. A problem is logged,
 /// never returned (the decision stands; undelivered rows are retried by later commands).
 async fn notify_decision(
@@ -388,7 +415,8 @@ async fn notify_decision(
     responses(
         (status = 200, description = "The decided row", body = json::TaskJson),
         (status = 400, description = "Malformed JSON, or no body", body = ErrorBody),
-        (status = 401, description = "Missing or wrong token", body = ErrorBody),
+        (status = 401, description = "No credential, or a token unknown, revoked or expired", body = ErrorBody),
+        (status = 403, description = "The token's scope does not allow this, or `by` names someone else", body = ErrorBody),
         (status = 404, description = "No such task", body = ErrorBody),
         (status = 409, description = "Not awaiting a decision, or decided already (says by whom)", body = ErrorBody),
         (status = 413, description = "Body over 1 MiB", body = ErrorBody),
@@ -397,12 +425,12 @@ async fn notify_decision(
         (status = 503, description = "The database does not answer", body = ErrorBody),
     ))]
 pub async fn approve(
-    _: WriteAccess,
+    DecideAccess(who): DecideAccess,
     State(state): State<AppState>,
     TaskId(id): TaskId,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    decide_with(state, id, body, true).await
+    decide_with(state, who, id, body, true).await
 }
 
 /// Reject a task awaiting approval: it becomes `failed`.
@@ -411,7 +439,8 @@ pub async fn approve(
     responses(
         (status = 200, description = "The decided row", body = json::TaskJson),
         (status = 400, description = "Malformed JSON, or no body", body = ErrorBody),
-        (status = 401, description = "Missing or wrong token", body = ErrorBody),
+        (status = 401, description = "No credential, or a token unknown, revoked or expired", body = ErrorBody),
+        (status = 403, description = "The token's scope does not allow this, or `by` names someone else", body = ErrorBody),
         (status = 404, description = "No such task", body = ErrorBody),
         (status = 409, description = "Not awaiting a decision, or decided already (says by whom)", body = ErrorBody),
         (status = 413, description = "Body over 1 MiB", body = ErrorBody),
@@ -420,12 +449,12 @@ pub async fn approve(
         (status = 503, description = "The database does not answer", body = ErrorBody),
     ))]
 pub async fn reject(
-    _: WriteAccess,
+    DecideAccess(who): DecideAccess,
     State(state): State<AppState>,
     TaskId(id): TaskId,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    decide_with(state, id, body, false).await
+    decide_with(state, who, id, body, false).await
 }
 
 /// Whether the server can reach its database.

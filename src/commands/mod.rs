@@ -13,6 +13,8 @@ mod runs;
 mod serve;
 mod shell_help;
 mod tasks;
+mod tokens;
+mod users;
 
 use crate::cli::{Cli, Command, NotifyCommand};
 use crate::config::Config;
@@ -57,9 +59,12 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
         command => {
             // Listings and lookups: one connection. What may run tasks or send: a few.
             let pool = match &command {
-                Command::Tasks(_) | Command::Runs(_) | Command::Logs(_) | Command::Prune(_) => {
-                    Pool::Single
-                }
+                Command::Tasks(_)
+                | Command::Runs(_)
+                | Command::Logs(_)
+                | Command::Prune(_)
+                | Command::Users(_)
+                | Command::Tokens(_) => Pool::Single,
                 _ => Pool::Shared,
             };
             let store = open_store(&config, Schema::Migrate, pool).await?;
@@ -76,6 +81,8 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
                 }
                 Command::Notify(cmd) => notify::run(&store, config, cmd, out).await,
                 Command::Prune(args) => prune::run(&store, args, out).await,
+                Command::Users(cmd) => users::run(&store, cmd, out).await,
+                Command::Tokens(cmd) => tokens::run(&store, cmd, out).await,
                 Command::Run(_)
                 | Command::Plan(_)
                 | Command::Migrate(_)

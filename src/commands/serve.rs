@@ -16,14 +16,21 @@ pub async fn run(config: Config, args: ServeArgs) -> Result<i32> {
     let token = load_token(&config, &args)?;
     let addrs = resolve_bind(&args.bind).await?;
     // A name may stand for several addresses: open only when every one is loopback.
-    if !addrs.iter().all(|a| a.ip().is_loopback()) && token.is_none() {
-        return Err(Error::UnsafeBind { bind: args.bind });
-    }
+    let public = !addrs.iter().all(|a| a.ip().is_loopback());
     init_logging();
     // Warnings and notes from the library (migrations, notifications, recovery) go to the
     // same log.
     crate::warning::install(crate::warning::to_log);
     let store = super::open_store(&config, Schema::Migrate, Pool::Serve).await?;
+    // Beyond loopback every request needs a credential: refuse to start when none exists
+    // (neither the admin token nor an active user token), as nothing could be used.
+    if public
+        && token.is_none()
+        && args.trusted_user_header.is_none()
+        && !crate::store::tokens::any_active(&store.db).await?
+    {
+        return Err(Error::UnsafeBind { bind: args.bind });
+    }
     let listener = tokio::net::TcpListener::bind(&addrs[..])
         .await
         .map_err(|source| Error::Io {
@@ -34,15 +41,22 @@ pub async fn run(config: Config, args: ServeArgs) -> Result<i32> {
     tracing::info!(
         "orch serve listening on http://{addr} ({}; writes {})",
         store.target,
-        if token.is_some() {
-            "need the bearer token"
+        if token.is_some() || public {
+            "need a bearer token"
         } else {
-            "open: loopback only"
+            "open on loopback until a token exists"
         }
     );
     let state = AppState {
         store,
         token: token.map(Arc::new),
+        public,
+        trusted: args.trusted_user_header.clone().map(|header| {
+            Arc::new(crate::api::auth::TrustedProxy {
+                header,
+                nets: args.trusted_proxy.clone(),
+            })
+        }),
         config: Arc::new(config),
     };
     serve(listener, state, shutdown_signal())

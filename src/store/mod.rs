@@ -15,7 +15,9 @@ mod open;
 pub mod outage;
 pub mod prune;
 pub mod query;
+pub mod tokens;
 pub mod transition;
+pub mod users;
 
 pub use connect::Store;
 pub use entity::{agents_run, agents_run_lock, agents_task, webhook_delivery};

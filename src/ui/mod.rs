@@ -2,6 +2,7 @@
 //! JSON on request. Commands build data; this module decides how it looks.
 
 pub mod github;
+pub mod identity;
 pub mod progress;
 pub mod summary;
 pub mod table;

@@ -103,6 +103,12 @@ pub struct ApiServer {
 impl ApiServer {
     /// Serves `db`, with writes needing `token` when there is one.
     pub async fn start(db: &TestDb, token: Option<&str>) -> ApiServer {
+        ApiServer::start_as(db, token, false).await
+    }
+
+    /// The same, as a server listening beyond loopback would behave (`public`), though it
+    /// listens on 127.0.0.1.
+    pub async fn start_as(db: &TestDb, token: Option<&str>, public: bool) -> ApiServer {
         let http = http_client();
         let store = db.store().await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -111,6 +117,8 @@ impl ApiServer {
         let state = AppState {
             store,
             token: token.map(|t| Arc::new(ApiToken::new(t))),
+            public,
+            trusted: None,
             config: Arc::new(orch::config::Config::from_env(None, Default::default()).unwrap()),
         };
         tokio::spawn(serve(listener, state, async {
@@ -180,8 +188,14 @@ pub struct Served {
 impl Served {
     /// Starts `orch` (from `db.orch()`, with any environment) as `orch serve`.
     pub fn start(orch: Cmd) -> Served {
+        Served::start_with(orch, &[])
+    }
+
+    /// The same with more `orch serve` options.
+    pub fn start_with(orch: Cmd, options: &[&str]) -> Served {
         let mut child = orch
             .args(["serve", "--bind", "127.0.0.1:0"])
+            .args(options)
             .into_std()
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -214,6 +228,18 @@ impl Served {
             Signal::SIGTERM,
         );
         self.child.wait().unwrap()
+    }
+
+    /// SIGTERM, then what the server logged after its first line.
+    pub fn stop_and_log(mut self) -> String {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            Signal::SIGTERM,
+        );
+        self.child.wait().unwrap();
+        let mut log = String::new();
+        let _ = std::io::Read::read_to_string(&mut self._stderr, &mut log);
+        log
     }
 }
 

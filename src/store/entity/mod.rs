@@ -4,4 +4,7 @@
 pub mod agents_run;
 pub mod agents_run_lock;
 pub mod agents_task;
+pub mod orch_api_token;
+pub mod orch_user;
+pub mod orch_user_group;
 pub mod webhook_delivery;

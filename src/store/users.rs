@@ -1,0 +1,107 @@
+//! `orch_users` and `orch_user_groups`: adding users with their groups, listing them, and
+//! finding one by name (the trusted proxy's header, `tokens create --user`).
+
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionTrait,
+};
+
+use crate::error::{Error, Result};
+use crate::store::entity::{orch_user, orch_user_group};
+
+/// A user and the groups they are in (sorted).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    pub user: orch_user::Model,
+    pub groups: Vec<String>,
+}
+
+/// Adds `name` with `groups` in one transaction; a taken name is `Error::UserExists`.
+pub async fn add(db: &sea_orm::DatabaseConnection, name: &str, groups: &[String]) -> Result<User> {
+    let txn = db.begin().await.map_err(Error::db)?;
+    if find(&txn, name).await?.is_some() {
+        return Err(Error::UserExists {
+            name: name.to_owned(),
+        });
+    }
+    let user = orch_user::ActiveModel {
+        name: Set(name.to_owned()),
+        created_at: Set(crate::store::now()),
+        disabled_at: Set(None),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await
+    // Two adds at once: the unique index decides, and the loser is told as above.
+    .map_err(|e| match e.sql_err() {
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => Error::UserExists {
+            name: name.to_owned(),
+        },
+        _ => Error::db(e),
+    })?;
+    let mut groups: Vec<String> = groups.to_vec();
+    groups.sort();
+    groups.dedup();
+    for group in &groups {
+        orch_user_group::ActiveModel {
+            user_id: Set(user.id),
+            group_name: Set(group.clone()),
+        }
+        .insert(&txn)
+        .await
+        .map_err(Error::db)?;
+    }
+    txn.commit().await.map_err(Error::db)?;
+    Ok(User { user, groups })
+}
+
+pub async fn find(db: &impl ConnectionTrait, name: &str) -> Result<Option<orch_user::Model>> {
+    orch_user::Entity::find()
+        .filter(orch_user::Column::Name.eq(name))
+        .one(db)
+        .await
+        .map_err(Error::db)
+}
+
+/// The user named `name`, or `Error::UnknownUser`.
+pub async fn get(db: &impl ConnectionTrait, name: &str) -> Result<orch_user::Model> {
+    find(db, name).await?.ok_or_else(|| Error::UnknownUser {
+        name: name.to_owned(),
+    })
+}
+
+/// Every user by name, with their groups.
+pub async fn list(db: &impl ConnectionTrait) -> Result<Vec<User>> {
+    let users = orch_user::Entity::find()
+        .order_by_asc(orch_user::Column::Name)
+        .all(db)
+        .await
+        .map_err(Error::db)?;
+    let memberships = orch_user_group::Entity::find()
+        .order_by_asc(orch_user_group::Column::GroupName)
+        .all(db)
+        .await
+        .map_err(Error::db)?;
+    Ok(users
+        .into_iter()
+        .map(|user| {
+            let groups = memberships
+                .iter()
+                .filter(|m| m.user_id == user.id)
+                .map(|m| m.group_name.clone())
+                .collect();
+            User { user, groups }
+        })
+        .collect())
+}
+
+/// Whether user `user_id` is in `group` (one indexed lookup).
+pub async fn in_group(db: &impl ConnectionTrait, user_id: i64, group: &str) -> Result<bool> {
+    Ok(
+        orch_user_group::Entity::find_by_id((user_id, group.to_owned()))
+            .one(db)
+            .await
+            .map_err(Error::db)?
+            .is_some(),
+    )
+}

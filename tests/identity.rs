@@ -1,0 +1,285 @@
+//! Users, tokens and the API's use of them: per-user bearer tokens, scopes, `by` refused when
+//! it names someone else, revoked and expired tokens refused at once; on both databases.
+
+use orch::store::TaskStatus;
+use reqwest::StatusCode;
+use rstest::rstest;
+use serde_json::json;
+
+use crate::support::http::ApiServer;
+use crate::support::{Backend, TestDb, query_strings, seed_task};
+
+fn token(db: &TestDb, user: &str, scope: &str, expires: &str) -> String {
+    db.orch()
+        .args([
+            "tokens",
+            "create",
+            "--user",
+            user,
+            "--scope",
+            scope,
+            "--expires",
+            expires,
+        ])
+        .success()
+        .stdout()
+        .trim()
+        .to_owned()
+}
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_and_tokens_are_listed_without_secrets(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    db.orch()
+        .args(["users", "add", "ana", "--group", "leads", "--group", "ops"])
+        .success();
+    let dup = db.orch().args(["users", "add", "ana"]).code(5);
+    assert!(
+        dup.stderr().contains("a user `ana` exists already"),
+        "{}",
+        dup.stderr()
+    );
+    let users = db
+        .orch()
+        .args(["users", "list", "--json"])
+        .success()
+        .stdout_json();
+    assert_eq!(users[0]["name"], "ana");
+    assert_eq!(users[0]["groups"], json!(["leads", "ops"]));
+
+    let secret = token(&db, "ana", "read", "90d");
+    assert!(secret.starts_with("orch_"), "{secret}");
+    db.orch()
+        .args(["tokens", "create", "--user", "bob"])
+        .code(4);
+    // Only the digest is stored.
+    let store = db.store().await;
+    let hashes = query_strings(&store, "SELECT token_hash FROM orch_api_tokens").await;
+    assert_eq!(hashes, vec![orch::identity::token::digest(&secret)]);
+    for args in [&["tokens", "list"][..], &["tokens", "list", "--json"]] {
+        let out = db.orch().args(args).success().stdout();
+        assert!(!out.contains(&secret) && !out.contains(&hashes[0]), "{out}");
+        assert!(out.contains("ana") && out.contains("read"), "{out}");
+    }
+    assert!(
+        db.orch()
+            .args(["tokens", "revoke", "1"])
+            .success()
+            .stdout()
+            .contains("revoked token 1")
+    );
+    assert!(
+        db.orch()
+            .args(["tokens", "revoke", "1"])
+            .success()
+            .stdout()
+            .contains("revoked already")
+    );
+    db.orch().args(["tokens", "revoke", "99"]).code(4);
+}
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decisions_are_recorded_under_the_tokens_user(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    db.orch().args(["users", "add", "ana"]).success();
+    db.orch().args(["users", "add", "rob"]).success();
+    let reader = token(&db, "rob", "read", "90d");
+    let decider = token(&db, "ana", "decide", "never");
+    let store = db.store().await;
+    let gate = seed_task(&store, "gate", "r1", TaskStatus::AwaitingApproval, None).await;
+    let s = ApiServer::start(&db, Some("admin-secret")).await;
+    let approve = format!("/agents/tasks/{}/approve", gate.id);
+
+    // With a token in the database, writes need a credential; reads on loopback stay open.
+    let (code, _) = s
+        .send("POST", &approve, Some(json!({"by": "ana"})), None)
+        .await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED);
+    let (code, _) = s.send("GET", "/agents/tasks", None, None).await;
+    assert_eq!(code, StatusCode::OK);
+    let (code, _) = s.send("GET", "/agents/tasks", None, Some(&reader)).await;
+    assert_eq!(code, StatusCode::OK);
+
+    // A read token can neither decide nor create.
+    let (code, err) = s
+        .send("POST", &approve, Some(json!({})), Some(&reader))
+        .await;
+    assert_eq!(code, StatusCode::FORBIDDEN, "{err}");
+    assert!(
+        err["error"].as_str().unwrap().contains("scope `read`"),
+        "{err}"
+    );
+    let (code, _) = s
+        .send(
+            "POST",
+            "/agents/tasks",
+            Some(json!({"task": "t", "run_id": "r", "status": "running"})),
+            Some(&decider),
+        )
+        .await;
+    assert_eq!(
+        code,
+        StatusCode::FORBIDDEN,
+        "a decide token cannot create rows"
+    );
+
+    // `by` naming someone else: 403, and nothing written.
+    let (code, err) = s
+        .send("POST", &approve, Some(json!({"by": "rob"})), Some(&decider))
+        .await;
+    assert_eq!(code, StatusCode::FORBIDDEN, "{err}");
+    assert_eq!(err["field"], "by");
+    let still = query_strings(
+        &store,
+        &format!("SELECT status FROM agents_tasks WHERE id = {}", gate.id),
+    )
+    .await;
+    assert_eq!(still, vec!["awaiting_approval"]);
+
+    // `by` left out: the token's user.
+    let (code, row) = s
+        .send(
+            "POST",
+            &approve,
+            Some(json!({"note": "ok"})),
+            Some(&decider),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{row}");
+    assert_eq!(row["approver"], "ana");
+
+    // The admin token decides as `admin`, and may create rows.
+    let gate2 = seed_task(&store, "gate2", "r1", TaskStatus::AwaitingApproval, None).await;
+    let (code, row) = s
+        .send(
+            "POST",
+            &format!("/agents/tasks/{}/reject", gate2.id),
+            Some(json!({})),
+            Some("admin-secret"),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{row}");
+    assert_eq!(row["approver"], "admin");
+    let (code, _) = s
+        .send(
+            "POST",
+            "/agents/tasks",
+            Some(json!({"task": "t", "run_id": "r", "status": "running"})),
+            Some("admin-secret"),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED);
+
+    // Revoked: 401 at once, saying so. Unknown: 401 too.
+    db.orch().args(["tokens", "revoke", "2"]).success();
+    let (code, err) = s.send("GET", "/agents/tasks", None, Some(&decider)).await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED);
+    assert!(err["error"].as_str().unwrap().contains("revoked"), "{err}");
+    let (code, err) = s
+        .send("GET", "/agents/tasks", None, Some("orch_nope"))
+        .await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED);
+    assert!(err["error"].as_str().unwrap().contains("unknown"), "{err}");
+}
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_token_gets_401(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    db.orch().args(["users", "add", "ana"]).success();
+    let t = token(&db, "ana", "decide", "1s");
+    let store = db.store().await;
+    // Expire it by the row rather than by waiting.
+    let past = "2000-01-01T00:00:00+00:00";
+    use sea_orm::ConnectionTrait;
+    store
+        .db
+        .execute_unprepared(&format!("UPDATE orch_api_tokens SET expires_at = '{past}'"))
+        .await
+        .unwrap();
+    let s = ApiServer::start(&db, None).await;
+    let (code, err) = s.send("GET", "/agents/tasks", None, Some(&t)).await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED);
+    assert!(err["error"].as_str().unwrap().contains("expired"), "{err}");
+}
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_proxy_header_counts_only_from_the_trusted_proxy(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    db.orch().args(["users", "add", "ana"]).success();
+    // A token exists, so nothing is open: only a credential lets a decision through.
+    token(&db, "ana", "read", "90d");
+    let store = db.store().await;
+    let http = crate::support::http::http_client();
+    for (range, trusted) in [("127.0.0.1/32", true), ("10.0.0.0/8", false)] {
+        let gate = seed_task(&store, "gate", range, TaskStatus::AwaitingApproval, None).await;
+        let server = crate::support::http::Served::start_with(
+            db.orch(),
+            &[
+                "--trusted-user-header",
+                "X-Forwarded-User",
+                "--trusted-proxy",
+                range,
+            ],
+        );
+        let approve = |who: &str| {
+            http.post(server.url(&format!("/agents/tasks/{}/approve", gate.id)))
+                .header("x-forwarded-user", who)
+                .json(&json!({}))
+                .send()
+        };
+        let resp = approve("ana").await.unwrap();
+        let code = resp.status();
+        let body: serde_json::Value = resp.json().await.unwrap();
+        if trusted {
+            assert_eq!(code, StatusCode::OK, "{body}");
+            assert_eq!(body["approver"], "ana");
+            let other = approve("mallory").await.unwrap();
+            assert_eq!(other.status(), StatusCode::FORBIDDEN, "not an orch user");
+            server.stop();
+        } else {
+            assert_eq!(code, StatusCode::UNAUTHORIZED, "{body}");
+            let log = server.stop_and_log();
+            assert!(
+                log.contains("ignored the `x-forwarded-user` header from 127.0.0.1"),
+                "{log}"
+            );
+        }
+    }
+}
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_beyond_loopback_need_a_token(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    db.orch().args(["users", "add", "ana"]).success();
+    let reader = token(&db, "ana", "read", "90d");
+    let s = ApiServer::start_as(&db, None, true).await;
+    let (code, err) = s.send("GET", "/agents/tasks", None, None).await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED, "{err}");
+    let (code, _) = s.send("GET", "/agents/tasks", None, Some(&reader)).await;
+    assert_eq!(code, StatusCode::OK);
+}
