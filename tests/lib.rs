@@ -72,3 +72,4 @@ mod resume;
 mod run;
 mod schema;
 mod transitions;
+mod web;
