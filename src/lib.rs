@@ -20,5 +20,6 @@ pub mod status;
 pub mod store;
 pub mod ui;
 pub mod warning;
+pub mod web;
 
 pub use error::{Error, Result};

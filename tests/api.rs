@@ -269,7 +269,7 @@ async fn bad_input_gets_a_named_error(#[case] backend: Backend) {
         ("GET", "/agents/tasks?status=done", String::new(), StatusCode::UNPROCESSABLE_ENTITY, Some("status")),
         ("GET", "/agents/tasks/abc", String::new(), StatusCode::NOT_FOUND, None),
         ("DELETE", "/agents/tasks/1", String::new(), StatusCode::METHOD_NOT_ALLOWED, None),
-        ("GET", "/no/such/endpoint", String::new(), StatusCode::NOT_FOUND, None),
+        ("GET", "/agents/no/such/endpoint", String::new(), StatusCode::NOT_FOUND, None),
     ];
     for (method, path, body, expected, field) in cases {
         let (code, err) = s.raw(method, path, &body).await;

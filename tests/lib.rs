@@ -73,3 +73,4 @@ mod resume;
 mod run;
 mod schema;
 mod transitions;
+mod web;

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tower::Layer;
 use tower_http::normalize_path::{NormalizePath, NormalizePathLayer};
@@ -56,6 +56,7 @@ struct ApiDoc;
 
 /// The routes and the OpenAPI document generated from them (one source for both).
 pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
+    let router_store = state.store.clone();
     let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(tasks::list, tasks::create))
         .routes(routes!(tasks::get_one, tasks::patch))
@@ -65,7 +66,9 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .with_state(state)
         .split_for_parts();
     let doc = api.clone();
+    let store = router_store.clone();
     let router = router
+        .merge(crate::web::router(store))
         .route(
             "/openapi.json",
             get(move || {
@@ -74,11 +77,16 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
             }),
         )
         // Every error body is JSON, the framework's own answers included.
-        .fallback(|| async {
+        // Except the pages': an unknown page path gets the HTML 404 page.
+        .fallback(|uri: axum::http::Uri| async move {
+            if !crate::web::is_api_path(uri.path()) {
+                return crate::web::not_found_page().await;
+            }
             error::ApiError::new(
                 axum::http::StatusCode::NOT_FOUND,
                 "no such endpoint: see /openapi.json",
             )
+            .into_response()
         })
         .method_not_allowed_fallback(|| async {
             error::ApiError::new(

@@ -1,0 +1,71 @@
+//! Every failure a page meets becomes a page: 404 for an unknown run or task, 503 while the
+//! database is down, 500 (detail logged, not shown) for the rest.
+
+use askama::Template;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+
+use crate::error::{Class, Error};
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    title: &'a str,
+    message: String,
+}
+
+#[derive(Debug)]
+pub enum PageError {
+    NotFound(String),
+    Unavailable,
+    Internal(String),
+}
+
+impl From<Error> for PageError {
+    fn from(e: Error) -> Self {
+        match e.class() {
+            Class::NotFound => PageError::NotFound(e.to_string()),
+            Class::Unavailable => PageError::Unavailable,
+            _ => PageError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<askama::Error> for PageError {
+    fn from(e: askama::Error) -> Self {
+        PageError::Internal(format!("cannot render a page: {e}"))
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let (status, title, message) = match self {
+            PageError::NotFound(m) => (StatusCode::NOT_FOUND, "Not found", m),
+            PageError::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Database unavailable",
+                "the database cannot be reached right now; try again in a moment".to_owned(),
+            ),
+            PageError::Internal(detail) => {
+                tracing::error!("page failed: {detail}");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong",
+                    "the server could not build this page; the details are in its log".to_owned(),
+                )
+            }
+        };
+        let page = ErrorPage { title, message };
+        match page.render() {
+            Ok(html) => (status, Html(html)).into_response(),
+            Err(_) => (status, title.to_owned()).into_response(),
+        }
+    }
+}
+
+/// The HTML 404 for an unknown page path.
+pub async fn not_found_page() -> Response {
+    let page =
+        crate::web::errors::PageError::NotFound("no such page: start from the inbox".to_owned());
+    super::security_headers_on(page.into_response())
+}

@@ -1,0 +1,138 @@
+//! `/tasks/{id}`: every column of one task, its excerpt, its log (the tail first, earlier
+//! parts by byte range), and its decision. `/tasks/{id}/log?from=N` is the log's text alone,
+//! which the page's script polls to follow a running task.
+
+use std::path::PathBuf;
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Response};
+use sea_orm::EntityTrait;
+use serde::Deserialize;
+
+use super::errors::PageError;
+use super::log::{self, CHUNK};
+use super::view;
+use super::viewer::Viewer;
+use crate::error::Error;
+use crate::runner::process::log_path;
+use crate::store::query::find_task;
+use crate::store::{Store, agents_run, agents_task};
+
+/// Where `orch run` writes logs when the run recorded no folder (as `orch logs` assumes).
+const DEFAULT_LOG_DIR: &str = ".orch/logs";
+
+#[derive(Deserialize, Default)]
+pub struct Range {
+    from: Option<u64>,
+}
+
+#[derive(Template)]
+#[template(path = "task.html")]
+struct TaskPage {
+    t: agents_task::Model,
+    fields: Vec<(&'static str, String)>,
+    decision: String,
+    link: Option<String>,
+    log: Option<log::Slice>,
+    earlier: Option<u64>,
+    later: Option<u64>,
+    live: bool,
+}
+
+async fn load(store: &Store, id: &str) -> Result<(agents_task::Model, PathBuf), PageError> {
+    let missing = || PageError::NotFound(format!("no task with id `{id}`"));
+    let id: i64 = id.parse().map_err(|_| missing())?;
+    let t = find_task(&store.db, id).await?.ok_or_else(missing)?;
+    let run = agents_run::Entity::find_by_id(t.run_id.clone())
+        .one(&store.db)
+        .await
+        .map_err(Error::db)?;
+    let dir = run
+        .and_then(|r| r.log_dir)
+        .map_or_else(|| PathBuf::from(DEFAULT_LOG_DIR), PathBuf::from);
+    let path = log_path(&dir, &t.run_id, &t.task);
+    Ok((t, path))
+}
+
+pub async fn page(
+    _viewer: Viewer,
+    State(store): State<Store>,
+    Path(id): Path<String>,
+    Query(range): Query<Range>,
+) -> Result<Response, PageError> {
+    let (t, path) = load(&store, &id).await?;
+    let log = log::read(&path, range.from);
+    let earlier = log
+        .as_ref()
+        .filter(|l| l.from > 0)
+        .map(|l| l.from.saturating_sub(CHUNK));
+    let later = log.as_ref().filter(|l| l.to < l.len).map(|l| l.to);
+    let fields = vec![
+        ("id", t.id.to_string()),
+        ("run", t.run_id.clone()),
+        ("status", t.status.to_string()),
+        ("attempt", t.attempt.to_string()),
+        (
+            "exit code",
+            t.exit_code.map(|c| c.to_string()).unwrap_or_default(),
+        ),
+        ("started", view::at(t.started_at)),
+        ("finished", view::at(t.finished_at)),
+        ("duration", view::ms(t.duration_ms)),
+        (
+            "inputs",
+            t.inputs.as_ref().map(|v| v.to_string()).unwrap_or_default(),
+        ),
+        (
+            "approval",
+            t.approval_state.map(|s| s.to_string()).unwrap_or_default(),
+        ),
+        ("approver", t.approver.clone().unwrap_or_default()),
+        ("note", t.approval_note.clone().unwrap_or_default()),
+        ("decided", view::at(t.decided_at)),
+        ("approval deadline", view::at(t.approval_deadline)),
+        ("owner", t.owner.clone().unwrap_or_default()),
+        ("heartbeat", view::at(t.heartbeat_at)),
+    ];
+    let live = !t.status.is_final() && t.status != crate::store::TaskStatus::AwaitingApproval;
+    let decision = match (t.approval_state, &t.approver) {
+        (Some(s), Some(by)) => format!("{s} by {by} at {}", view::at(t.decided_at)),
+        (Some(s), None) => s.to_string(),
+        (None, _) => "no decision".to_owned(),
+    };
+    let page = TaskPage {
+        decision,
+        link: view::http_link(&t.outputs_uri),
+        fields,
+        log,
+        earlier,
+        later,
+        live,
+        t,
+    };
+    Ok(Html(page.render()?).into_response())
+}
+
+/// The log's bytes from `from` (at most one chunk) as plain text; the end offset in a header
+/// so a follower asks for what comes next.
+pub async fn log_range(
+    _viewer: Viewer,
+    State(store): State<Store>,
+    Path(id): Path<String>,
+    Query(range): Query<Range>,
+) -> Result<Response, PageError> {
+    let (_, path) = load(&store, &id).await?;
+    let from = range.from.unwrap_or(0);
+    let slice = log::read(&path, Some(from));
+    let (to, text) = slice.map_or((from, String::new()), |s| (s.to, s.text));
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8".to_owned()),
+            (header::HeaderName::from_static("x-log-end"), to.to_string()),
+        ],
+        text,
+    )
+        .into_response())
+}

@@ -1,0 +1,218 @@
+//! The web pages served by `orch serve` beside the API: what each page shows, escaping of
+//! hostile rows, HTML 404s beside the API's JSON ones, security headers, assets, log ranges,
+//! and keyset pagination of the runs page, on SQLite and PostgreSQL.
+
+use reqwest::StatusCode;
+use rstest::rstest;
+
+use crate::support::http::{Served, http_client};
+use crate::support::{Backend, TestDb, by_task};
+
+const HOSTILE: &str = r#"
+name: hostile
+tasks:
+  - task: build
+    shell: "echo '<script>document.title=\"pwned\"</script>'; seq 1 20000"
+  - task: gate
+    shell: "echo 'review https://github.com/acme/site/pull/9'"
+    approval: on_output_uri
+    depends_on: [build]
+  - task: deploy
+    shell: "echo deployed"
+    depends_on: [gate]
+"#;
+
+async fn get(url: &str) -> (StatusCode, reqwest::header::HeaderMap, String) {
+    let resp = http_client().get(url).send().await.unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    (status, headers, resp.text().await.unwrap())
+}
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_show_the_waiting_gate_escaped_with_headers(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    db.run(HOSTILE).success();
+    let rows = db.rows().await;
+    let gate = by_task(&rows, "gate");
+    let build = by_task(&rows, "build");
+    let server = Served::start(db.orch());
+
+    // The inbox: the waiting gate, its outputs as a link, then the latest runs.
+    let (status, headers, inbox) = get(&server.url("/")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"));
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert!(headers.contains_key("referrer-policy"));
+    assert!(
+        inbox.contains(&format!("href=\"/tasks/{}\"", gate.id)),
+        "{inbox}"
+    );
+    assert!(inbox.contains("href=\"https://github.com/acme/site/pull/9\""));
+    assert!(inbox.contains(&gate.run_id));
+    assert!(inbox.contains("orch approve ID"));
+
+    // The run page lists every task; the task page shows the escaped excerpt and the log.
+    let (status, _, run) = get(&server.url(&format!("/runs/{}", gate.run_id))).await;
+    assert_eq!(status, StatusCode::OK);
+    for t in ["build", "gate", "deploy"] {
+        assert!(run.contains(&format!(">{t}</a>")), "{run}");
+    }
+    let (status, _, task) = get(&server.url(&format!("/tasks/{}", build.id))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!task.contains("<script>document"), "planted script escaped");
+    assert!(
+        task.contains("&#60;script&#62;") || task.contains("&lt;script&gt;"),
+        "{task}"
+    );
+    // The tail first: the last line is there, the first is not; an earlier range is linked.
+    assert!(task.contains("20000"));
+    assert!(
+        task.contains(&format!("/tasks/{}?from=", build.id)),
+        "earlier link"
+    );
+    let (_, _, head) = get(&server.url(&format!("/tasks/{}?from=0", build.id))).await;
+    assert!(head.contains("&#60;script&#62;") || head.contains("&lt;script&gt;"));
+    // The log's range alone, for the follower: plain text with its end offset.
+    let (status, headers, text) =
+        get(&server.url(&format!("/tasks/{}/log?from=0", build.id))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    assert!(text.starts_with("<script>"), "raw text is text/plain");
+    assert_eq!(
+        headers["x-log-end"].to_str().unwrap(),
+        text.len().to_string()
+    );
+
+    // The gate's page says where the decision will go.
+    let (_, _, gate_page) = get(&server.url(&format!("/tasks/{}", gate.id))).await;
+    assert!(gate_page.contains(&format!("orch approve {}", gate.id)));
+
+    // Assets are embedded, typed and cached.
+    let (status, headers, _) = get(&server.url("/assets/orch.css")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
+    assert!(
+        headers["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+    let (status, headers, _) = get(&server.url("/assets/orch.js")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+
+    // The runs page lists the run.
+    let (status, _, runs) = get(&server.url("/runs")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(runs.contains(&gate.run_id));
+    assert!(server.stop().success());
+}
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_pages_get_an_html_404_and_api_paths_stay_json(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let server = Served::start(db.orch());
+    for path in [
+        "/runs/a%22b%3Cscript%3E",
+        "/tasks/999",
+        "/tasks/x%22y",
+        "/nowhere",
+    ] {
+        let (status, headers, body) = get(&server.url(path)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert!(
+            headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html"),
+            "{path}"
+        );
+        assert!(headers.contains_key("content-security-policy"), "{path}");
+        assert!(body.contains("<h1>Not found</h1>"), "{path}: {body}");
+        assert!(!body.contains("<script>"), "{path}: {body}");
+    }
+    for path in ["/agents/nowhere", "/agents/tasks/999"] {
+        let (status, headers, _) = get(&server.url(path)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert!(
+            headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/json"),
+            "{path}"
+        );
+    }
+    assert!(server.stop().success());
+}
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_runs_page_pages_by_keyset(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let plan = "name: many\ntasks:\n  - task: a\n    shell: \"true\"\n";
+    for i in 0..53 {
+        db.run(plan)
+            .args(["--run-id", &format!("r-{i:03}")])
+            .success();
+    }
+    let server = Served::start(db.orch());
+    let (_, _, first) = get(&server.url("/runs?plan=many")).await;
+    assert!(
+        first.contains(">r-052<") && !first.contains(">r-002<"),
+        "{first}"
+    );
+    let next = first
+        .split("before=")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("an older-runs link")
+        .to_owned();
+    let (_, _, second) = get(&server.url(&format!("/runs?plan=many&before={next}"))).await;
+    assert!(
+        second.contains(">r-000<") && second.contains(">r-002<"),
+        "{second}"
+    );
+    assert!(
+        !second.contains(">r-052<") && !second.contains(">r-003<"),
+        "{second}"
+    );
+    assert!(!second.contains("Older runs"));
+    assert!(server.stop().success());
+}
