@@ -282,4 +282,23 @@ async fn reads_beyond_loopback_need_a_token(#[case] backend: Backend) {
     assert_eq!(code, StatusCode::UNAUTHORIZED, "{err}");
     let (code, _) = s.send("GET", "/agents/tasks", None, Some(&reader)).await;
     assert_eq!(code, StatusCode::OK);
+    // The pages follow the same rule: a page without a credential is refused with an HTML
+    // page saying why; the embedded assets stay open.
+    let page = |path: &str, bearer: Option<&str>| {
+        let mut req = s.http.get(format!("{}{path}", s.base));
+        if let Some(t) = bearer {
+            req = req.bearer_auth(t);
+        }
+        async move {
+            let resp = req.send().await.unwrap();
+            (resp.status(), resp.text().await.unwrap())
+        }
+    };
+    let (code, body) = page("/", None).await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(body.contains("orch tokens create"), "{body}");
+    let (code, _) = page("/runs", None).await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED);
+    let (code, body) = page("/", Some(&reader)).await;
+    assert_eq!(code, StatusCode::OK, "{body}");
 }

@@ -57,6 +57,7 @@ struct ApiDoc;
 /// The routes and the OpenAPI document generated from them (one source for both).
 pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let router_store = state.store.clone();
+    let page_state = state.clone();
     let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(tasks::list, tasks::create))
         .routes(routes!(tasks::get_one, tasks::patch))
@@ -68,7 +69,10 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let doc = api.clone();
     let store = router_store.clone();
     let router = router
-        .merge(crate::web::router(store))
+        .merge(
+            crate::web::router(store)
+                .layer(middleware::from_fn_with_state(page_state, pages_need_read)),
+        )
         .route(
             "/openapi.json",
             get(move || {
@@ -107,6 +111,25 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
 /// not normalise, so the normalising layer wraps the router from outside).
 pub fn app(state: AppState) -> NormalizePath<Router> {
     NormalizePathLayer::trim_trailing_slash().layer(router(state).0)
+}
+
+/// The pages are read under the API's rule: open on loopback, beyond it only with a
+/// credential (a bearer token or the trusted proxy's header; a login page comes with the
+/// forms). Embedded assets hold nothing private and stay open.
+async fn pages_need_read(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    use axum::extract::FromRequestParts;
+    if req.uri().path().starts_with("/assets/") {
+        return next.run(req).await;
+    }
+    let (mut parts, body) = req.into_parts();
+    match auth::ReadAccess::from_request_parts(&mut parts, &state).await {
+        Ok(_) => next.run(Request::from_parts(parts, body)).await,
+        Err(e) => crate::web::refused_page(e.status, e.error),
+    }
 }
 
 /// One line per request: method, path, status, latency.

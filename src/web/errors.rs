@@ -17,6 +17,8 @@ struct ErrorPage<'a> {
 #[derive(Debug)]
 pub enum PageError {
     NotFound(String),
+    /// 401 or 403: the viewer has no credential, or one that does not allow reading.
+    Refused(StatusCode, String),
     Unavailable,
     Internal(String),
 }
@@ -41,6 +43,7 @@ impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let (status, title, message) = match self {
             PageError::NotFound(m) => (StatusCode::NOT_FOUND, "Not found", m),
+            PageError::Refused(status, m) => (status, "Not allowed", m),
             PageError::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Database unavailable",
@@ -61,6 +64,17 @@ impl IntoResponse for PageError {
             Err(_) => (status, title.to_owned()).into_response(),
         }
     }
+}
+
+/// The page for a request the credential check refused (401 or 403), with the reason.
+/// A server error met while checking (the database down) gets its own page, without detail.
+pub fn refused_page(status: StatusCode, message: String) -> Response {
+    let page = match status {
+        StatusCode::SERVICE_UNAVAILABLE => PageError::Unavailable,
+        s if s.is_server_error() => PageError::Internal(message),
+        s => PageError::Refused(s, message),
+    };
+    super::security_headers_on(page.into_response())
 }
 
 /// The HTML 404 for an unknown page path.

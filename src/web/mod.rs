@@ -24,7 +24,7 @@ use axum::routing::get;
 
 use crate::store::Store;
 
-pub use errors::not_found_page;
+pub use errors::{not_found_page, refused_page};
 
 /// The pages' routes, with their state applied; `api::router` merges them.
 pub fn router(store: Store) -> Router {

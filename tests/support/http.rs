@@ -95,8 +95,8 @@ pub fn http_client() -> reqwest::Client {
 
 /// The API served in this process on 127.0.0.1:0; stops when dropped.
 pub struct ApiServer {
-    base: String,
-    http: reqwest::Client,
+    pub base: String,
+    pub http: reqwest::Client,
     _stop: oneshot::Sender<()>,
 }
 
