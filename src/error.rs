@@ -640,8 +640,9 @@ impl fmt::Display for Error {
             ),
             Error::UnsafeBind { bind } => write!(
                 f,
-                "refusing to listen on {bind} without a token: set `ORCH_API_TOKEN` or pass \
-                 `--token-file`, or bind to 127.0.0.1"
+                "refusing to listen on {bind} without a credential: create a user's token with \
+                 `orch tokens create --user NAME`, set `ORCH_API_TOKEN` or pass `--token-file`, \
+                 trust an SSO proxy with `--trusted-proxy CIDR`, or bind to 127.0.0.1"
             ),
             Error::ConfirmationRequired { what } => {
                 write!(f, "{what} deletes every row: run it again with `--yes`")

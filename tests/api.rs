@@ -367,6 +367,10 @@ async fn openapi_lists_every_route(#[case] backend: Backend) {
     let (code, doc) = s.send("GET", "/openapi.json", None, None).await;
     assert_eq!(code, StatusCode::OK);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer",
+        "the token scheme is declared"
+    );
     let paths = doc["paths"].as_object().unwrap();
     let mut listed: Vec<String> = Vec::new();
     for (path, ops) in paths {
@@ -412,7 +416,7 @@ async fn serve_refuses_to_expose_writes_without_a_token() {
         .env_remove("ORCH_API_TOKEN")
         .args(["serve", "--bind", "0.0.0.0:0"])
         .code(2)
-        .stderr_has("refusing to listen on 0.0.0.0:0 without a token");
+        .stderr_has("refusing to listen on 0.0.0.0:0 without a credential");
 }
 
 /// Issue: `--bind localhost:8001` was refused; a host name is resolved, and it is open

@@ -50,9 +50,33 @@ pub struct AppState {
         title = "orch",
         description = "Records and decides tasks in `agents_tasks`. Writes need a bearer token when the server has one."
     ),
-    components(schemas(crate::store::json::TaskJson<'static>))
+    components(schemas(crate::store::json::TaskJson<'static>)),
+    modifiers(&BearerScheme)
 )]
 struct ApiDoc;
+
+/// The `bearer` security scheme (an admin or a user's token), optional on every route: a
+/// loopback server without credentials answers without one.
+struct BearerScheme;
+
+impl utoipa::Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+        };
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            );
+        openapi.security = Some(vec![
+            SecurityRequirement::default(),
+            SecurityRequirement::new("bearer", Vec::<String>::new()),
+        ]);
+    }
+}
 
 /// The routes and the OpenAPI document generated from them (one source for both).
 pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
