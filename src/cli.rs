@@ -447,9 +447,10 @@ pub enum UsersCommand {
 pub struct UsersAddArgs {
     /// The user's name, as decisions record it (`approver`) and as a trusted proxy's header
     /// names it.
+    #[arg(value_parser = parse_identity_name)]
     pub name: String,
     /// A group the user is in; repeat for several.
-    #[arg(long = "group", value_name = "G")]
+    #[arg(long = "group", value_name = "G", value_parser = parse_identity_name)]
     pub groups: Vec<String>,
     /// Print the added user as JSON.
     #[arg(long)]
@@ -501,13 +502,39 @@ pub enum Expiry {
     Never,
 }
 
+/// A user's or group's name: what a proxy header or `approver` holds, so an e-mail address
+/// is fine, but not blanks, control characters, or `admin` (the admin token's name: a user
+/// so named could not be told from it).
+fn parse_identity_name(s: &str) -> Result<String, String> {
+    if s.is_empty() || s.len() > 254 {
+        return Err("a name has 1 to 254 characters".to_owned());
+    }
+    if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("a name has no spaces or control characters".to_owned());
+    }
+    if s == crate::identity::principal::ADMIN_NAME {
+        return Err(format!(
+            "`{s}` is the admin token's name in decisions: choose another"
+        ));
+    }
+    Ok(s.to_owned())
+}
+
 fn parse_expiry(s: &str) -> Result<Expiry, String> {
     if s == "never" {
         return Ok(Expiry::Never);
     }
-    humantime::parse_duration(s)
-        .map(Expiry::After)
-        .map_err(|e| format!("{e}: use a duration such as `90d` or `12h`, or `never`"))
+    // A token that is dead at birth, or whose end overflows the calendar, is a typo.
+    const LONGEST: std::time::Duration = std::time::Duration::from_secs(100 * 366 * 86_400);
+    let d = humantime::parse_duration(s)
+        .map_err(|e| format!("{e}: use a duration such as `90d` or `12h`, or `never`"))?;
+    if d.as_secs() == 0 {
+        return Err("a token must live at least a second: use e.g. `90d`, or `never`".to_owned());
+    }
+    if d > LONGEST {
+        return Err("at most 100 years: for a token that never expires, say `never`".to_owned());
+    }
+    Ok(Expiry::After(d))
 }
 
 #[derive(Debug, Args)]

@@ -302,3 +302,142 @@ async fn reads_beyond_loopback_need_a_token(#[case] backend: Backend) {
     let (code, body) = page("/", Some(&reader)).await;
     assert_eq!(code, StatusCode::OK, "{body}");
 }
+
+/// What a browser can be tricked into sending is refused before anything is written: a write
+/// from another site (its `Origin`), a body not labelled JSON (a cross-site form or `no-cors`
+/// fetch), and on a loopback server a foreign `Host` (DNS rebinding).
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_a_browser_was_tricked_into_are_refused(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let store = db.store().await;
+    let gate = seed_task(&store, "gate", "r1", TaskStatus::AwaitingApproval, None).await;
+    let s = ApiServer::start(&db, None).await;
+    let url = format!("{}/agents/tasks/{}/approve", s.base, gate.id);
+    let body = r#"{"by": "alice"}"#;
+    let cases = [
+        (
+            s.http
+                .post(&url)
+                .header("origin", "https://evil.example")
+                .header("content-type", "application/json")
+                .body(body),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            s.http
+                .post(&url)
+                .header("sec-fetch-site", "cross-site")
+                .header("content-type", "application/json")
+                .body(body),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            s.http
+                .post(&url)
+                .header("content-type", "text/plain;charset=UTF-8")
+                .body(body),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        (
+            s.http.post(&url).body(body),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        (
+            s.http
+                .post(&url)
+                .header("host", "rebound.evil.example:8001")
+                .header("content-type", "application/json")
+                .body(body),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            s.http
+                .get(format!("{}/agents/tasks", s.base))
+                .header("host", "rebound.evil.example"),
+            StatusCode::FORBIDDEN,
+        ),
+    ];
+    for (req, expected) in cases {
+        let resp = req.send().await.unwrap();
+        let code = resp.status();
+        let text = resp.text().await.unwrap();
+        assert_eq!(code, expected, "{text}");
+    }
+    let row = db
+        .rows()
+        .await
+        .into_iter()
+        .find(|r| r.id == gate.id)
+        .unwrap();
+    assert_eq!(
+        row.status,
+        TaskStatus::AwaitingApproval,
+        "nothing was decided"
+    );
+    // The same request from this server's own origin, labelled JSON, goes through.
+    let origin = s.base.clone();
+    let resp = s
+        .http
+        .post(&url)
+        .header("origin", origin)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        StatusCode::OK,
+        "{}",
+        resp.text().await.unwrap()
+    );
+}
+
+/// Once a token was issued, the loopback server stays closed: the last token revoked (or
+/// expired) does not reopen writes to anyone who names themselves in `by`.
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoking_the_last_token_does_not_reopen_the_api(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    db.orch().args(["users", "add", "ana"]).success();
+    token(&db, "ana", "decide", "90d");
+    db.orch().args(["tokens", "revoke", "1"]).success();
+    let store = db.store().await;
+    let gate = seed_task(&store, "gate", "r1", TaskStatus::AwaitingApproval, None).await;
+    let s = ApiServer::start(&db, None).await;
+    let (code, body) = s
+        .send(
+            "POST",
+            &format!("/agents/tasks/{}/approve", gate.id),
+            Some(json!({"by": "anyone"})),
+            None,
+        )
+        .await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED, "{body}");
+}
+
+/// Names that would blur identities, and token lifetimes that are typos, are refused (exit 2).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blurred_names_and_impossible_lifetimes_are_refused() {
+    let db = TestDb::sqlite().await;
+    db.orch()
+        .args(["users", "add", "admin"])
+        .code(2)
+        .stderr_has("admin token");
+    db.orch().args(["users", "add", "a b"]).code(2);
+    db.orch().args(["users", "add", "ana"]).success();
+    for bad in ["0s", "1000000y"] {
+        db.orch()
+            .args(["tokens", "create", "--user", "ana", "--expires", bad])
+            .code(2);
+    }
+}

@@ -59,7 +59,7 @@ async fn proxied(
     let peer = parts
         .extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip());
+        .map(|c| c.0.ip().to_canonical());
     if !peer.is_some_and(|ip| trusted.nets.iter().any(|n| n.contains(&ip))) {
         tracing::warn!(
             "ignored the `{}` header from {}: not a --trusted-proxy address",
@@ -112,7 +112,7 @@ async fn principal(parts: &Parts, state: &AppState, needed: Scope) -> Result<Pri
             let open = !state.public
                 && (needed == Scope::Read
                     || (state.token.is_none()
-                        && !crate::store::tokens::any_active(&state.store.db).await?));
+                        && !crate::store::tokens::any_issued(&state.store.db).await?));
             if !open {
                 return Err(ApiError::unauthorized(
                     "this needs `Authorization: Bearer <token>`: create one with `orch tokens create`",

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod body;
 mod checks;
 pub mod error;
+mod origin;
 pub mod tasks;
 
 use std::sync::Arc;
@@ -82,6 +83,7 @@ impl utoipa::Modify for BearerScheme {
 pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let router_store = state.store.clone();
     let page_state = state.clone();
+    let guard_state = state.clone();
     let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(tasks::list, tasks::create))
         .routes(routes!(tasks::get_one, tasks::patch))
@@ -122,6 +124,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
                 "this endpoint does not take that method: see /openapi.json",
             )
         })
+        .layer(middleware::from_fn_with_state(guard_state, origin::guard))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,

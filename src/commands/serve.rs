@@ -50,7 +50,9 @@ pub async fn run(config: Config, args: ServeArgs) -> Result<i32> {
     let state = AppState {
         store,
         token: token.map(Arc::new),
-        public,
+        // Behind a trusted proxy on the same host the bind is loopback, yet requests come
+        // from people: nothing is open without a credential then.
+        public: public || args.trusted_user_header.is_some(),
         trusted: args.trusted_user_header.clone().map(|header| {
             Arc::new(crate::api::auth::TrustedProxy {
                 header,

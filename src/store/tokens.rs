@@ -131,6 +131,16 @@ pub async fn any_active(db: &impl ConnectionTrait) -> Result<bool> {
         .is_some())
 }
 
+/// Whether any token was ever issued, revoked and expired ones included: once one was, the
+/// API on loopback is closed for good (a last token expiring or revoked must not reopen it).
+pub async fn any_issued(db: &impl ConnectionTrait) -> Result<bool> {
+    Ok(orch_api_token::Entity::find()
+        .one(db)
+        .await
+        .map_err(Error::db)?
+        .is_some())
+}
+
 /// Marks the token used (best effort: a failure here never refuses the request).
 pub async fn touch(db: &impl ConnectionTrait, id: i64) {
     let _ = orch_api_token::Entity::update_many()
