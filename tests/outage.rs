@@ -1,7 +1,7 @@
-//! A database that goes away in the middle of a run. These tests start a private PostgreSQL
-//! cluster of their own (initdb into a temporary folder, a free port) and stop or restart
-//! only that one, never the shared server. Where initdb is not installed they say that they
-//! skipped.
+//! A database that goes away in the middle of a run, or under `orch serve`'s pages. These
+//! tests start a private PostgreSQL cluster of their own (initdb into a temporary folder, a
+//! free port) and stop or restart only that one, never the shared server. Where initdb is
+//! not installed they say that they skipped.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -287,4 +287,44 @@ async fn an_orch_without_heartbeats_stops_its_tasks_before_its_run_can_be_taken_
         "the orch that gave up",
     );
     recovered_as_lost(&cluster, &scratch).await;
+}
+
+/// A page asked for while the database is down is the 503 page: HTML that says the database
+/// cannot be reached, with the pages' security headers, not an error dump.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_web_page_while_the_database_is_down_is_a_503_page() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    let scratch = TestDb::sqlite().await;
+    let server =
+        crate::support::http::Served::start(scratch.orch().env("DATABASE_URL", cluster.url()));
+    let client = crate::support::http::http_client();
+    let up = client.get(server.url("/runs")).send().await.unwrap();
+    assert_eq!(up.status(), reqwest::StatusCode::OK);
+
+    cluster.pg_ctl(&["stop"]);
+    let down = client.get(server.url("/runs")).send().await.unwrap();
+    assert_eq!(down.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+    let headers = down.headers().clone();
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(
+        headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'self'")
+    );
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["x-frame-options"], "DENY");
+    let body = down.text().await.unwrap();
+    assert!(
+        body.contains("the database cannot be reached right now"),
+        "{body}"
+    );
+    assert!(!body.contains("postgres://"), "no detail shown: {body}");
 }

@@ -6,7 +6,9 @@ use reqwest::StatusCode;
 use rstest::rstest;
 
 use crate::support::http::{Served, http_client};
-use crate::support::{Backend, TestDb, by_task};
+use chrono::TimeZone;
+
+use crate::support::{Backend, TestDb, at, by_task};
 
 const HOSTILE: &str = r#"
 name: hostile
@@ -214,5 +216,107 @@ async fn the_runs_page_pages_by_keyset(#[case] backend: Backend) {
         "{second}"
     );
     assert!(!second.contains("Older runs"));
+    assert!(server.stop().success());
+}
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_runs_page_counts_times_and_filters_runs(#[case] backend: Backend) {
+    use orch::store::{agents_run, agents_task};
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let mixed = "name: mixed\ntasks:\n  - task: a\n    shell: \"exit 1\"\n  - task: b\n    shell: \"true\"\n  - task: c\n    shell: \"true\"\n";
+    let fine = "name: fine\ntasks:\n  - task: a\n    shell: \"true\"\n";
+    db.run(mixed).args(["--run-id", "r-mixed"]).output();
+    db.run(fine).args(["--run-id", "r-old"]).success();
+    db.run(fine).args(["--run-id", "r-fine"]).success();
+
+    // Known times: r-fine's tasks ran 10:00 to 10:01:30 on the test day; r-old began in 2020.
+    let store = db.raw_store().await;
+    agents_task::Entity::update_many()
+        .col_expr(agents_task::Column::StartedAt, Expr::value(at(10, 0)))
+        .col_expr(
+            agents_task::Column::FinishedAt,
+            Expr::value(at(10, 1) + chrono::Duration::seconds(30)),
+        )
+        .filter(agents_task::Column::RunId.eq("r-fine"))
+        .exec(&store.db)
+        .await
+        .unwrap();
+    let old = chrono::Utc.with_ymd_and_hms(2020, 1, 2, 3, 4, 5).unwrap();
+    agents_run::Entity::update_many()
+        .col_expr(agents_run::Column::StartedAt, Expr::value(old))
+        .filter(agents_run::Column::RunId.eq("r-old"))
+        .exec(&store.db)
+        .await
+        .unwrap();
+    store.db.close().await.ok();
+
+    let server = Served::start(db.orch());
+    let (status, _, all) = get(&server.url("/runs")).await;
+    assert_eq!(status, StatusCode::OK);
+    for run in ["r-mixed", "r-old", "r-fine"] {
+        assert!(all.contains(&format!(">{run}<")), "{all}");
+    }
+    assert!(
+        all.contains("2 succeeded, 1 failed"),
+        "counts per status: {all}"
+    );
+    assert!(
+        all.contains("<td>1m 30s</td>"),
+        "first start to last finish: {all}"
+    );
+
+    // A run having any task in the status.
+    let (_, _, failed) = get(&server.url("/runs?status=failed")).await;
+    assert!(failed.contains(">r-mixed<"), "{failed}");
+    assert!(
+        !failed.contains(">r-fine<") && !failed.contains(">r-old<"),
+        "{failed}"
+    );
+    assert!(
+        failed.contains("<option value=\"failed\" selected>"),
+        "{failed}"
+    );
+    let (_, _, succeeded) = get(&server.url("/runs?status=succeeded")).await;
+    for run in ["r-mixed", "r-old", "r-fine"] {
+        assert!(succeeded.contains(&format!(">{run}<")), "{succeeded}");
+    }
+
+    // Runs started on or after a day; the filters combine.
+    let (_, _, recent) = get(&server.url("/runs?since=2021-01-01")).await;
+    assert!(
+        recent.contains(">r-fine<") && recent.contains(">r-mixed<"),
+        "{recent}"
+    );
+    assert!(!recent.contains(">r-old<"), "{recent}");
+    assert!(recent.contains("value=\"2021-01-01\""), "{recent}");
+    let (_, _, both) = get(&server.url("/runs?plan=fine&since=2020-01-02&status=")).await;
+    assert!(
+        both.contains(">r-fine<") && both.contains(">r-old<"),
+        "{both}"
+    );
+    assert!(!both.contains(">r-mixed<"), "{both}");
+    let (_, _, none) = get(&server.url("/runs?since=2020-01-03&plan=fine&status=skipped")).await;
+    assert!(!none.contains(">r-"), "{none}");
+
+    // A filter that cannot be read is a 400 page that says why.
+    let (status, headers, body) = get(&server.url("/runs?status=bogus")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(headers.contains_key("content-security-policy"));
+    assert!(
+        body.contains("`bogus` is not a status; use one of"),
+        "{body}"
+    );
+    let (status, _, body) = get(&server.url("/runs?since=%3Cb%3Eyesterday")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("give the day as YYYY-MM-DD"), "{body}");
+    assert!(!body.contains("<b>yesterday"), "escaped: {body}");
     assert!(server.stop().success());
 }

@@ -102,7 +102,10 @@ type CountRow = (
     Option<DateTime<Utc>>,
 );
 
-async fn count_rows(db: &impl ConnectionTrait, run_id: Option<&str>) -> Result<Vec<CountRow>> {
+async fn count_rows(
+    db: &impl ConnectionTrait,
+    run_ids: Option<&[String]>,
+) -> Result<Vec<CountRow>> {
     use agents_task::Column as C;
     let mut q = agents_task::Entity::find()
         .select_only()
@@ -119,8 +122,8 @@ async fn count_rows(db: &impl ConnectionTrait, run_id: Option<&str>) -> Result<V
         )
         .group_by(C::RunId)
         .group_by(C::Status);
-    if let Some(r) = run_id {
-        q = q.filter(C::RunId.eq(r));
+    if let Some(ids) = run_ids {
+        q = q.filter(C::RunId.is_in(ids.iter().cloned()));
     }
     q.into_tuple::<CountRow>().all(db).await.map_err(Error::db)
 }
@@ -163,6 +166,34 @@ fn summarise(rows: Vec<CountRow>, records: Vec<agents_run::Model>) -> Vec<RunSum
     out
 }
 
+/// One run's tasks at a glance: how many are in each status, the first start and the last
+/// finish among them.
+#[derive(Debug, Default)]
+pub struct RunTally {
+    pub counts: BTreeMap<TaskStatus, i64>,
+    pub first_started: Option<DateTime<Utc>>,
+    pub last_finished: Option<DateTime<Utc>>,
+}
+
+/// The tallies of the given runs (a page of them), in one grouped query over their tasks
+/// (`WHERE run_id IN (...) GROUP BY run_id, status`); a run without tasks has no entry.
+pub async fn tally_runs(
+    db: &impl ConnectionTrait,
+    run_ids: &[String],
+) -> Result<HashMap<String, RunTally>> {
+    let mut out: HashMap<String, RunTally> = HashMap::new();
+    if run_ids.is_empty() {
+        return Ok(out);
+    }
+    for (run_id, status, n, first, last) in count_rows(db, Some(run_ids)).await? {
+        let t = out.entry(run_id).or_default();
+        *t.counts.entry(status).or_default() += n;
+        t.first_started = earliest(t.first_started, first);
+        t.last_finished = latest(t.last_finished, last);
+    }
+    Ok(out)
+}
+
 fn earliest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
@@ -191,7 +222,7 @@ pub async fn list_runs(db: &impl ConnectionTrait, limit: u64) -> Result<Vec<RunS
 
 /// One run, or exit 4 naming it.
 pub async fn get_run(db: &impl ConnectionTrait, run_id: &str) -> Result<RunSummary> {
-    let rows = count_rows(db, Some(run_id)).await?;
+    let rows = count_rows(db, Some(&[run_id.to_owned()])).await?;
     let records = agents_run::Entity::find_by_id(run_id.to_owned())
         .all(db)
         .await

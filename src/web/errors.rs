@@ -17,6 +17,8 @@ struct ErrorPage<'a> {
 #[derive(Debug)]
 pub enum PageError {
     NotFound(String),
+    /// A query parameter that cannot be read (a filter's status or date).
+    BadRequest(String),
     /// 401 or 403: the viewer has no credential, or one that does not allow reading.
     Refused(StatusCode, String),
     Unavailable,
@@ -43,6 +45,7 @@ impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let (status, title, message) = match self {
             PageError::NotFound(m) => (StatusCode::NOT_FOUND, "Not found", m),
+            PageError::BadRequest(m) => (StatusCode::BAD_REQUEST, "Bad request", m),
             PageError::Refused(status, m) => (status, "Not allowed", m),
             PageError::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
