@@ -1,0 +1,445 @@
+//! The shell examples in the docs stay true: every fenced block of the files in [`COVERED`]
+//! that has a line starting with `$ orch` or `$ curl` is replayed, block after block in the
+//! order of the file, against one fresh SQLite database per file (`.orch/orch.db` in a
+//! scratch folder holding copies of `plans/`, `scripts/`, `README.md` and `docs/`).
+//!
+//! # How a block reads
+//!
+//! - A line starting with `$ ` is a command; the lines after it, up to the next `$ ` line,
+//!   are what it prints (stdout then stderr, or stderr then stdout; blank lines at the end do
+//!   not count). A command followed by no lines is not checked for output.
+//! - Its exit code is 0, unless the next command is `$ echo $?` and the line after it is
+//!   the code it exits with:
+//!
+//!   ```text
+//!   $ orch approve 3 --by bob
+//!   error: task 3 was already approved by `alice` at …: a decision cannot be changed
+//!   $ echo $?
+//!   5
+//!   ```
+//! - `$ orch serve … &` starts a real `orch serve` on an ephemeral loopback port; a `$ curl`
+//!   then has `localhost:8001` / `127.0.0.1:8001` replaced by that address.
+//! - Output is compared modulo what changes from run to run: timestamps, dates (and so run
+//!   ids with a date), durations, the scratch folder (written `/tmp/fresh` in the docs) and
+//!   the width of table columns (runs of spaces count as one).
+//!
+//! # Markers (an HTML comment on the line right before the block's fence)
+//!
+//! - `<!-- not replayed: why -->`: the block needs what a test cannot give (a second machine,
+//!   a webhook receiver, a crash, GitHub) and is skipped.
+//! - `<!-- replay after: orch run plans/nightly.yaml -->`: these commands (`;`-separated) run
+//!   first and must exit 0, their output unchecked: the state that the block starts from,
+//!   shown elsewhere in prose.
+//! - `<!-- output of: orch run plans/nightly.yaml -->`: the block is only output, what this
+//!   command prints (and it exits 0); for an example run another way (`cargo run -- …`).
+//!
+//! An unmarked block with a command the test cannot run, or whose exit code or output
+//! disagrees, fails the test.
+
+use std::path::{Path, PathBuf};
+
+use crate::support::http::Served;
+use crate::support::process::{Cmd, Outcome};
+
+/// The files whose examples are replayed. Add one once its examples replay (or are marked).
+const COVERED: &[&str] = &["README.md"];
+
+/// What the docs write for the scratch folder.
+const DOC_DIR: &str = "/tmp/fresh";
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn the_shell_examples_in_the_docs_replay() {
+    for file in COVERED {
+        replay_file(file);
+    }
+}
+
+/// One fenced block with a `$ orch` / `$ curl` line.
+struct Block {
+    /// 1-based line of the opening fence.
+    line: usize,
+    marker: Option<String>,
+    lines: Vec<String>,
+}
+
+/// One command of a block, with what the docs say it prints and exits with.
+struct Step {
+    line: usize,
+    command: String,
+    output: Vec<String>,
+    code: i32,
+}
+
+fn blocks(text: &str) -> Vec<Block> {
+    let mut found = Vec::new();
+    let mut open: Option<Block> = None;
+    let mut previous = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("```") {
+            match open.take() {
+                Some(block) => {
+                    let output_of = block
+                        .marker
+                        .as_deref()
+                        .is_some_and(|m| m.starts_with("output of:"));
+                    if output_of
+                        || block
+                            .lines
+                            .iter()
+                            .any(|l| l.starts_with("$ orch") || l.starts_with("$ curl"))
+                    {
+                        found.push(block);
+                    }
+                }
+                None => {
+                    let p = previous.trim();
+                    let marker = (p.starts_with("<!--") && p.ends_with("-->"))
+                        .then(|| p["<!--".len()..p.len() - "-->".len()].trim().to_owned());
+                    open = Some(Block {
+                        line: i + 1,
+                        marker,
+                        lines: Vec::new(),
+                    });
+                }
+            }
+        } else if let Some(block) = open.as_mut() {
+            block.lines.push(line.to_owned());
+        }
+        if !line.trim().is_empty() {
+            previous = line.to_owned();
+        }
+    }
+    found
+}
+
+fn steps(block: &Block) -> Vec<Step> {
+    let mut steps: Vec<Step> = Vec::new();
+    let mut lines = block.lines.iter().enumerate().peekable();
+    while let Some((i, line)) = lines.next() {
+        let Some(command) = line.strip_prefix("$ ") else {
+            match steps.last_mut() {
+                Some(step) => step.output.push(line.clone()),
+                None if line.trim().is_empty() => {}
+                None => panic!(
+                    "line {}: text before the first `$ ` command",
+                    block.line + 1 + i
+                ),
+            }
+            continue;
+        };
+        if command.trim() == "echo $?" {
+            let (_, code) = lines.next().expect("`$ echo $?` is followed by the code");
+            let step = steps.last_mut().expect("`$ echo $?` follows a command");
+            step.code = code
+                .trim()
+                .parse()
+                .unwrap_or_else(|_| panic!("line {}: `{code}` is not an exit code", step.line));
+            continue;
+        }
+        steps.push(Step {
+            line: block.line + 1 + i,
+            command: command.to_owned(),
+            output: Vec::new(),
+            code: 0,
+        });
+    }
+    for step in &mut steps {
+        while step.output.last().is_some_and(|l| l.trim().is_empty()) {
+            step.output.pop();
+        }
+    }
+    steps
+}
+
+/// Splits a command line the way sh would for what the docs use: words, '…' and "…".
+fn words(command: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut chars = command.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                in_word = true;
+                for c in chars.by_ref() {
+                    if c == '\'' {
+                        break;
+                    }
+                    word.push(c);
+                }
+            }
+            '"' => {
+                in_word = true;
+                while let Some(c) = chars.next() {
+                    match c {
+                        '"' => break,
+                        '\\' => word.extend(chars.next()),
+                        c => word.push(c),
+                    }
+                }
+            }
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            c => {
+                in_word = true;
+                word.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    words
+}
+
+/// The scratch folder a file's examples run in: a fresh clone of this checkout (its last
+/// commit), as the README starts from; the plan's tasks look at its files and its history.
+fn scratch() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    Cmd::new("git")
+        .args(["clone", "--quiet"])
+        .arg(repo())
+        .arg(dir.path().join("clone"))
+        .success();
+    dir
+}
+
+/// orch in the scratch folder, with its default database there and nothing of the machine
+/// running the tests leaking in.
+fn orch(dir: &Path) -> Cmd {
+    Cmd::orch_in(dir)
+        .env_remove("CI")
+        .env_remove("SLACK_WEBHOOK")
+        .env_remove("EMAIL_WEBHOOK")
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .env_remove("ORCH_API_TOKEN")
+        .env("USER", "tester")
+}
+
+struct Replay {
+    file: &'static str,
+    /// Holds the clone, `clone/`: where the commands run.
+    scratch: tempfile::TempDir,
+    server: Option<Served>,
+}
+
+fn replay_file(file: &'static str) {
+    let text = std::fs::read_to_string(repo().join(file)).unwrap();
+    let mut replay = Replay {
+        file,
+        scratch: scratch(),
+        server: None,
+    };
+    for block in blocks(&text) {
+        let marker = block.marker.as_deref().unwrap_or("");
+        if marker.starts_with("not replayed:") {
+            continue;
+        }
+        if let Some(setup) = marker.strip_prefix("replay after:") {
+            for command in setup.split(';').map(str::trim).filter(|c| !c.is_empty()) {
+                let outcome = replay.run(block.line, command);
+                if outcome.code() != Some(0) {
+                    outcome.fail(&format!(
+                        "{file}:{}: the block's `replay after` command should exit 0",
+                        block.line
+                    ));
+                }
+            }
+        }
+        if let Some(command) = marker.strip_prefix("output of:") {
+            let mut output = block.lines.clone();
+            while output.last().is_some_and(|l| l.trim().is_empty()) {
+                output.pop();
+            }
+            replay.check(&Step {
+                line: block.line,
+                command: command.trim().to_owned(),
+                output,
+                code: 0,
+            });
+            continue;
+        }
+        for step in steps(&block) {
+            replay.check(&step);
+        }
+    }
+    if let Some(server) = replay.server.take() {
+        server.stop();
+    }
+}
+
+impl Replay {
+    fn run(&mut self, line: usize, command: &str) -> Outcome {
+        let mut words = words(command);
+        let background = words.last().is_some_and(|w| w == "&");
+        if background {
+            words.pop();
+        }
+        // `2>serve.log` and the like: the test keeps the streams itself.
+        words.retain(|w| !w.starts_with("2>") && !w.starts_with(">"));
+        let file = self.file;
+        let unsupported = || -> ! {
+            panic!(
+                "{file}:{line}: `{command}` cannot be replayed: mark its block with \
+                 `<!-- not replayed: why -->` or write it as the test runs it"
+            )
+        };
+        match words.first().map(String::as_str) {
+            Some("orch") if background => {
+                if words.get(1).map(String::as_str) != Some("serve") {
+                    unsupported();
+                }
+                self.server = Some(Served::start(orch(&self.dir()).args(&words[2..])));
+                Cmd::new("true").output()
+            }
+            Some("orch") => orch(&self.dir()).args(&words[1..]).output(),
+            Some("curl") => {
+                let Some(server) = &self.server else {
+                    panic!("{file}:{line}: `{command}` needs an `orch serve … &` before it");
+                };
+                let address = format!("127.0.0.1:{}", server.port);
+                let args = words[1..].iter().map(|w| {
+                    w.replace("localhost:8001", &address)
+                        .replace("127.0.0.1:8001", &address)
+                });
+                Cmd::new("curl").current_dir(self.dir()).args(args).output()
+            }
+            _ => unsupported(),
+        }
+    }
+
+    fn check(&mut self, step: &Step) {
+        let outcome = self.run(step.line, &step.command);
+        let file = self.file;
+        if outcome.code() != Some(step.code) {
+            outcome.fail(&format!(
+                "{file}:{}: `{}` should exit {} as the docs show",
+                step.line, step.command, step.code
+            ));
+        }
+        if step.output.is_empty() {
+            return;
+        }
+        let expected = normalise(&step.output.join("\n"), &[]);
+        let dirs = self.dirs();
+        let (out, err) = (outcome.stdout(), outcome.stderr());
+        let actual = [format!("{out}{err}"), format!("{err}{out}")].map(|s| normalise(&s, &dirs));
+        if !actual.contains(&expected) {
+            outcome.fail(&format!(
+                "{file}:{}: `{}` prints other than the docs show\n--- docs (normalised):\n{}\n--- \
+                 orch (normalised):\n{}",
+                step.line,
+                step.command,
+                expected.join("\n"),
+                actual[0].join("\n"),
+            ));
+        }
+    }
+
+    fn dir(&self) -> PathBuf {
+        self.scratch.path().join("clone")
+    }
+
+    /// The scratch folder as orch may print it.
+    fn dirs(&self) -> Vec<PathBuf> {
+        let dir = self.dir();
+        let canonical = dir.canonicalize().unwrap_or_else(|_| dir.clone());
+        vec![canonical, dir]
+    }
+}
+
+/// Lines with what changes from run to run replaced by placeholders, runs of spaces by one.
+fn normalise(text: &str, dirs: &[PathBuf]) -> Vec<String> {
+    let mut text = text.to_owned();
+    for dir in dirs {
+        text = text.replace(&*dir.to_string_lossy(), DOC_DIR);
+    }
+    let mut lines: Vec<String> = text
+        .lines()
+        .map(|line| {
+            mask_dates(line)
+                .split_whitespace()
+                .map(mask_token)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    while lines.last().is_some_and(String::is_empty) {
+        lines.pop();
+    }
+    lines
+}
+
+/// `2026-12-01`, `2026-12-01T09:23:53Z`, `…T09-23-53Z` (in file names), `…58.222337Z` and
+/// `2026-12-01 09:23:53` become `<TIME>`; anywhere in a line.
+fn mask_dates(line: &str) -> String {
+    let b = line.as_bytes();
+    let digits =
+        |at: usize, n: usize| b.len() >= at + n && b[at..at + n].iter().all(u8::is_ascii_digit);
+    let is = |at: usize, c: &[u8]| b.get(at).is_some_and(|x| c.contains(x));
+    let mut out = String::new();
+    let mut i = 0;
+    let mut copied = 0;
+    while i < b.len() {
+        let date = digits(i, 4)
+            && is(i + 4, b"-")
+            && digits(i + 5, 2)
+            && is(i + 7, b"-")
+            && digits(i + 8, 2);
+        if !date || (i > 0 && b[i - 1].is_ascii_digit()) {
+            i += 1;
+            continue;
+        }
+        let mut end = i + 10;
+        if is(end, b"T ")
+            && digits(end + 1, 2)
+            && is(end + 3, b":-")
+            && digits(end + 4, 2)
+            && is(end + 6, b":-")
+            && digits(end + 7, 2)
+        {
+            end += 9;
+            if is(end, b".") && digits(end + 1, 1) {
+                end += 1;
+                while digits(end, 1) {
+                    end += 1;
+                }
+            }
+            if is(end, b"Z") {
+                end += 1;
+            }
+        }
+        out.push_str(&line[copied..i]);
+        out.push_str("<TIME>");
+        i = end;
+        copied = end;
+    }
+    out.push_str(&line[copied..]);
+    out
+}
+
+/// A duration (`49ms`, `1.2s`, `3m`) becomes `<DURATION>`.
+fn mask_token(token: &str) -> String {
+    let number_end = token
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(token.len());
+    let unit = &token[number_end..];
+    let is_duration = number_end > 0
+        && token[..1].chars().all(|c| c.is_ascii_digit())
+        && ["ns", "µs", "us", "ms", "s", "m", "h"].contains(&unit);
+    if is_duration {
+        "<DURATION>".to_owned()
+    } else {
+        token.to_owned()
+    }
+}
