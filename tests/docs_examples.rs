@@ -17,11 +17,14 @@
 //!   $ echo $?
 //!   5
 //!   ```
-//! - `$ orch serve … &` starts a real `orch serve` on an ephemeral loopback port; a `$ curl`
-//!   then has `localhost:8001` / `127.0.0.1:8001` replaced by that address.
+//! - `$ orch serve … &` starts a real `orch serve` on an ephemeral loopback port, its stderr
+//!   in `serve.log` (`2>…` is ignored); a `$ curl` then has `localhost:8001` /
+//!   `127.0.0.1:8001` replaced by that address; `$ kill %1` (or `$ kill %1; cat serve.log`)
+//!   stops it.
 //! - Output is compared modulo what changes from run to run: timestamps, dates (and so run
-//!   ids with a date), durations, the scratch folder (written `/tmp/fresh` in the docs) and
-//!   the width of table columns (runs of spaces count as one).
+//!   ids with a date), durations (`duration_ms` in JSON too), the folder of a `file://…/.orch/`
+//!   URL or of the scratch folder (written `/tmp/fresh`), a JSON `owner` (`host:pid:…`) and the
+//!   width of table columns (runs of spaces count as one).
 //!
 //! # Markers (an HTML comment on the line right before the block's fence)
 //!
@@ -30,6 +33,10 @@
 //! - `<!-- replay after: orch run plans/nightly.yaml -->`: these commands (`;`-separated) run
 //!   first and must exit 0, their output unchecked: the state that the block starts from,
 //!   shown elsewhere in prose.
+//! - `<!-- replay fresh after: … -->`: the same, in a new fresh database (a block that shows
+//!   a state the blocks before it did not lead to).
+//! - `<!-- output not compared: why -->`: exit codes are checked, output not (it depends on
+//!   the commit replayed: the files `code.review` finds, the plan's hash).
 //! - `<!-- output of: orch run plans/nightly.yaml -->`: the block is only output, what this
 //!   command prints (and it exits 0); for an example run another way (`cargo run -- …`).
 //!
@@ -38,11 +45,10 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::support::http::Served;
 use crate::support::process::{Cmd, Outcome};
 
 /// The files whose examples are replayed. Add one once its examples replay (or are marked).
-const COVERED: &[&str] = &["README.md"];
+const COVERED: &[&str] = &["README.md", "docs/USAGE.md"];
 
 /// What the docs write for the scratch folder.
 const DOC_DIR: &str = "/tmp/fresh";
@@ -230,7 +236,10 @@ struct Replay {
     file: &'static str,
     /// Holds the clone, `clone/`: where the commands run.
     scratch: tempfile::TempDir,
-    server: Option<Served>,
+    /// `orch serve` in the background, and the address it listens on.
+    server: Option<(std::process::Child, String)>,
+    /// The address of the last server started, kept after it stops (for its log).
+    last_address: Option<String>,
 }
 
 fn replay_file(file: &'static str) {
@@ -239,13 +248,22 @@ fn replay_file(file: &'static str) {
         file,
         scratch: scratch(),
         server: None,
+        last_address: None,
     };
     for block in blocks(&text) {
         let marker = block.marker.as_deref().unwrap_or("");
         if marker.starts_with("not replayed:") {
             continue;
         }
-        if let Some(setup) = marker.strip_prefix("replay after:") {
+        let setup = match marker.strip_prefix("replay fresh after:") {
+            Some(setup) => {
+                replay.stop_server();
+                replay.scratch = scratch();
+                Some(setup)
+            }
+            None => marker.strip_prefix("replay after:"),
+        };
+        if let Some(setup) = setup {
             for command in setup.split(';').map(str::trim).filter(|c| !c.is_empty()) {
                 let outcome = replay.run(block.line, command);
                 if outcome.code() != Some(0) {
@@ -269,13 +287,15 @@ fn replay_file(file: &'static str) {
             });
             continue;
         }
-        for step in steps(&block) {
+        let compare = !marker.starts_with("output not compared:");
+        for mut step in steps(&block) {
+            if !compare {
+                step.output.clear();
+            }
             replay.check(&step);
         }
     }
-    if let Some(server) = replay.server.take() {
-        server.stop();
-    }
+    replay.stop_server();
 }
 
 impl Replay {
@@ -299,18 +319,27 @@ impl Replay {
                 if words.get(1).map(String::as_str) != Some("serve") {
                     unsupported();
                 }
-                self.server = Some(Served::start(orch(&self.dir()).args(&words[2..])));
+                self.start_server(&words[2..]);
                 Cmd::new("true").output()
+            }
+            Some("kill") if words.get(1).map(String::as_str) == Some("%1;") => {
+                self.stop_server();
+                match &words[2..] {
+                    [] => Cmd::new("true").output(),
+                    [cat, log] if cat == "cat" => {
+                        Cmd::new("cat").current_dir(self.dir()).arg(log).output()
+                    }
+                    _ => unsupported(),
+                }
             }
             Some("orch") => orch(&self.dir()).args(&words[1..]).output(),
             Some("curl") => {
-                let Some(server) = &self.server else {
+                let Some((_, address)) = &self.server else {
                     panic!("{file}:{line}: `{command}` needs an `orch serve … &` before it");
                 };
-                let address = format!("127.0.0.1:{}", server.port);
                 let args = words[1..].iter().map(|w| {
-                    w.replace("localhost:8001", &address)
-                        .replace("127.0.0.1:8001", &address)
+                    w.replace("localhost:8001", address)
+                        .replace("127.0.0.1:8001", address)
                 });
                 Cmd::new("curl").current_dir(self.dir()).args(args).output()
             }
@@ -332,7 +361,14 @@ impl Replay {
         }
         let expected = normalise(&step.output.join("\n"), &[]);
         let dirs = self.dirs();
-        let (out, err) = (outcome.stdout(), outcome.stderr());
+        let (out, err) = match &self.last_address {
+            // The address the docs show, for the one the test's server listens on.
+            Some(address) => (
+                outcome.stdout().replace(address, "127.0.0.1:8001"),
+                outcome.stderr().replace(address, "127.0.0.1:8001"),
+            ),
+            None => (outcome.stdout(), outcome.stderr()),
+        };
         let actual = [format!("{out}{err}"), format!("{err}{out}")].map(|s| normalise(&s, &dirs));
         if !actual.contains(&expected) {
             outcome.fail(&format!(
@@ -343,6 +379,47 @@ impl Replay {
                 expected.join("\n"),
                 actual[0].join("\n"),
             ));
+        }
+    }
+
+    /// `orch serve ARGS --bind 127.0.0.1:0`, its stderr in `serve.log` as the docs have it;
+    /// returns once it says where it listens.
+    fn start_server(&mut self, args: &[String]) {
+        self.stop_server();
+        let log = self.dir().join("serve.log");
+        let child = orch(&self.dir())
+            .arg("serve")
+            .args(args)
+            .args(["--bind", "127.0.0.1:0"])
+            .into_std()
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        let address = loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if let Some(rest) = text.split("listening on http://").nth(1) {
+                break rest.split_whitespace().next().unwrap().to_owned();
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(20),
+                "orch serve did not say where it listens:\n{text}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        self.last_address = Some(address.clone());
+        self.server = Some((child, address));
+    }
+
+    /// SIGTERM to the server, then waits for it to exit (its log complete).
+    fn stop_server(&mut self) {
+        if let Some((mut child, _)) = self.server.take() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(child.id() as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+            let _ = child.wait();
         }
     }
 
@@ -367,7 +444,13 @@ fn normalise(text: &str, dirs: &[PathBuf]) -> Vec<String> {
     let mut lines: Vec<String> = text
         .lines()
         .map(|line| {
-            mask_dates(line)
+            let line = mask_after(
+                &mask_after(line, "file://", "/.orch/"),
+                "\"owner\":\"",
+                "\"",
+            );
+            let line = mask_after(&line, "\"duration_ms\":", ",");
+            mask_dates(&line)
                 .split_whitespace()
                 .map(mask_token)
                 .collect::<Vec<_>>()
@@ -442,4 +525,20 @@ fn mask_token(token: &str) -> String {
     } else {
         token.to_owned()
     }
+}
+
+/// Whatever lies between each `start` and the next `end` becomes `<…>`: a folder in a file
+/// URL, a `host:pid:…` owner, a duration in JSON.
+fn mask_after(line: &str, start: &str, end: &str) -> String {
+    let mut out = String::new();
+    let mut rest = line;
+    while let Some(at) = rest.find(start) {
+        let after = &rest[at + start.len()..];
+        let Some(stop) = after.find(end) else { break };
+        out.push_str(&rest[..at + start.len()]);
+        out.push_str("<…>");
+        rest = &after[stop..];
+    }
+    out.push_str(rest);
+    out
 }
