@@ -6,8 +6,8 @@
 //! # How a block reads
 //!
 //! - A line starting with `$ ` is a command; the lines after it, up to the next `$ ` line,
-//!   are what it prints (stdout then stderr, or stderr then stdout; blank lines at the end do
-//!   not count). A command followed by no lines is not checked for output.
+//!   are what it prints (stdout then stderr, or stderr then stdout; for curl stdout only, as
+//!   its progress meter is not shown on a terminal; blank lines at the end do not count). A command followed by no lines is not checked for output.
 //! - Its exit code is 0, unless the next command is `$ echo $?` and the line after it is
 //!   the code it exits with:
 //!
@@ -23,7 +23,7 @@
 //!   stops it.
 //! - Output is compared modulo what changes from run to run: timestamps, dates (and so run
 //!   ids with a date), durations (`duration_ms` in JSON too), the folder of a `file://…/.orch/`
-//!   URL or of the scratch folder (written `/tmp/fresh`), a JSON `owner` (`host:pid:…`) and the
+//!   URL or of the scratch folder (written `/tmp/fresh`), a JSON `owner` (`host:pid:…`), an HTTP `date:` header and the
 //!   width of table columns (runs of spaces count as one).
 //!
 //! # Markers (an HTML comment on the line right before the block's fence)
@@ -48,7 +48,7 @@ use std::path::{Path, PathBuf};
 use crate::support::process::{Cmd, Outcome};
 
 /// The files whose examples are replayed. Add one once its examples replay (or are marked).
-const COVERED: &[&str] = &["README.md", "docs/USAGE.md"];
+const COVERED: &[&str] = &["README.md", "docs/USAGE.md", "docs/ORCHESTRATION.md"];
 
 /// What the docs write for the scratch folder.
 const DOC_DIR: &str = "/tmp/fresh";
@@ -369,6 +369,12 @@ impl Replay {
             ),
             None => (outcome.stdout(), outcome.stderr()),
         };
+        // curl's own stderr is its progress meter, which a terminal does not show.
+        let err = if step.command.starts_with("curl ") {
+            String::new()
+        } else {
+            err
+        };
         let actual = [format!("{out}{err}"), format!("{err}{out}")].map(|s| normalise(&s, &dirs));
         if !actual.contains(&expected) {
             outcome.fail(&format!(
@@ -450,6 +456,7 @@ fn normalise(text: &str, dirs: &[PathBuf]) -> Vec<String> {
                 "\"",
             );
             let line = mask_after(&line, "\"duration_ms\":", ",");
+            let line = mask_after(&line, "date: ", " GMT");
             mask_dates(&line)
                 .split_whitespace()
                 .map(mask_token)
