@@ -17,6 +17,8 @@
 //!   $ echo $?
 //!   5
 //!   ```
+//! - `NAME=value orch …` sets the variable; `2>/dev/null` means stdout only is shown;
+//!   `| tail -N` its last N lines.
 //! - `$ orch serve … &` starts a real `orch serve` on an ephemeral loopback port, its stderr
 //!   in `serve.log` (`2>…` is ignored); a `$ curl` then has `localhost:8001` /
 //!   `127.0.0.1:8001` replaced by that address; `$ kill %1` (or `$ kill %1; cat serve.log`)
@@ -37,6 +39,8 @@
 //!   a state the blocks before it did not lead to).
 //! - `<!-- output not compared: why -->`: exit codes are checked, output not (it depends on
 //!   the commit replayed: the files `code.review` finds, the plan's hash).
+//! - `<!-- file: gate.yaml -->`: the block (a plan) is written to that file, for the
+//!   commands after it; `<!-- fresh file: gate.yaml -->` starts a new database first.
 //! - `<!-- output of: orch run plans/nightly.yaml -->`: the block is only output, what this
 //!   command prints (and it exits 0); for an example run another way (`cargo run -- …`).
 //!
@@ -89,10 +93,11 @@ fn blocks(text: &str) -> Vec<Block> {
         if trimmed.starts_with("```") {
             match open.take() {
                 Some(block) => {
-                    let output_of = block
-                        .marker
-                        .as_deref()
-                        .is_some_and(|m| m.starts_with("output of:"));
+                    let output_of = block.marker.as_deref().is_some_and(|m| {
+                        ["output of:", "file:", "fresh file:"]
+                            .iter()
+                            .any(|p| m.starts_with(p))
+                    });
                     if output_of
                         || block
                             .lines
@@ -232,6 +237,13 @@ fn orch(dir: &Path) -> Cmd {
         .env("USER", "tester")
 }
 
+/// What of a command's output the docs show: `2>/dev/null` hides stderr, `| tail -N` keeps
+/// the last lines of stdout.
+struct Shown {
+    stdout_only: bool,
+    tail: Option<usize>,
+}
+
 struct Replay {
     file: &'static str,
     /// Holds the clone, `clone/`: where the commands run.
@@ -265,7 +277,7 @@ fn replay_file(file: &'static str) {
         };
         if let Some(setup) = setup {
             for command in setup.split(';').map(str::trim).filter(|c| !c.is_empty()) {
-                let outcome = replay.run(block.line, command);
+                let (outcome, _) = replay.run(block.line, command);
                 if outcome.code() != Some(0) {
                     outcome.fail(&format!(
                         "{file}:{}: the block's `replay after` command should exit 0",
@@ -273,6 +285,22 @@ fn replay_file(file: &'static str) {
                     ));
                 }
             }
+        }
+        if let Some(name) = marker.strip_prefix("fresh file:") {
+            replay.stop_server();
+            replay.scratch = scratch();
+            std::fs::write(
+                replay.dir().join(name.trim()),
+                block.lines.join("\n") + "\n",
+            )
+            .unwrap();
+            continue;
+        }
+        if let Some(name) = marker.strip_prefix("file:") {
+            let mut text = block.lines.join("\n");
+            text.push('\n');
+            std::fs::write(replay.dir().join(name.trim()), text).unwrap();
+            continue;
         }
         if let Some(command) = marker.strip_prefix("output of:") {
             let mut output = block.lines.clone();
@@ -299,14 +327,60 @@ fn replay_file(file: &'static str) {
 }
 
 impl Replay {
-    fn run(&mut self, line: usize, command: &str) -> Outcome {
+    /// Runs one command line; says which of its output the docs show.
+    fn run(&mut self, line: usize, command: &str) -> (Outcome, Shown) {
         let mut words = words(command);
         let background = words.last().is_some_and(|w| w == "&");
         if background {
             words.pop();
         }
+        let mut shown = Shown {
+            stdout_only: words.iter().any(|w| w == "2>/dev/null"),
+            tail: None,
+        };
+        if let Some(pipe) = words.iter().position(|w| w == "|") {
+            let n = match &words[pipe + 1..] {
+                [tail, n] if tail == "tail" => n.trim_start_matches('-').parse().ok(),
+                _ => None,
+            };
+            shown.tail = Some(n.unwrap_or_else(|| {
+                panic!(
+                    "{}:{line}: `{command}`: of pipes, only `| tail -N` is replayed",
+                    self.file
+                )
+            }));
+            words.truncate(pipe);
+        }
         // `2>serve.log` and the like: the test keeps the streams itself.
         words.retain(|w| !w.starts_with("2>") && !w.starts_with(">"));
+        // `NAME=value orch …`
+        let env_len = words
+            .iter()
+            .take_while(|w| {
+                w.split_once('=').is_some_and(|(k, _)| {
+                    !k.is_empty() && k.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+                })
+            })
+            .count();
+        let env: Vec<(String, String)> = words
+            .drain(..env_len)
+            .map(|w| {
+                let (k, v) = w.split_once('=').unwrap();
+                (k.to_owned(), v.to_owned())
+            })
+            .collect();
+        let outcome = self.run_words(line, command, &words, &env, background);
+        (outcome, shown)
+    }
+
+    fn run_words(
+        &mut self,
+        line: usize,
+        command: &str,
+        words: &[String],
+        env: &[(String, String)],
+        background: bool,
+    ) -> Outcome {
         let file = self.file;
         let unsupported = || -> ! {
             panic!(
@@ -332,7 +406,13 @@ impl Replay {
                     _ => unsupported(),
                 }
             }
-            Some("orch") => orch(&self.dir()).args(&words[1..]).output(),
+            Some("orch") => {
+                let mut cmd = orch(&self.dir()).args(&words[1..]);
+                for (k, v) in env {
+                    cmd = cmd.env(k, v);
+                }
+                cmd.output()
+            }
             Some("curl") => {
                 let Some((_, address)) = &self.server else {
                     panic!("{file}:{line}: `{command}` needs an `orch serve … &` before it");
@@ -348,7 +428,7 @@ impl Replay {
     }
 
     fn check(&mut self, step: &Step) {
-        let outcome = self.run(step.line, &step.command);
+        let (outcome, shown) = self.run(step.line, &step.command);
         let file = self.file;
         if outcome.code() != Some(step.code) {
             outcome.fail(&format!(
@@ -370,10 +450,17 @@ impl Replay {
             None => (outcome.stdout(), outcome.stderr()),
         };
         // curl's own stderr is its progress meter, which a terminal does not show.
-        let err = if step.command.starts_with("curl ") {
+        let err = if step.command.starts_with("curl ") || shown.stdout_only {
             String::new()
         } else {
             err
+        };
+        let out = match shown.tail {
+            Some(n) => {
+                let lines: Vec<&str> = out.lines().collect();
+                lines[lines.len().saturating_sub(n)..].join("\n")
+            }
+            None => out,
         };
         let actual = [format!("{out}{err}"), format!("{err}{out}")].map(|s| normalise(&s, &dirs));
         if !actual.contains(&expected) {
