@@ -7,7 +7,8 @@
 //!
 //! - A line starting with `$ ` is a command; the lines after it, up to the next `$ ` line,
 //!   are what it prints (stdout then stderr, or stderr then stdout; for curl stdout only, as
-//!   its progress meter is not shown on a terminal; blank lines at the end do not count). A command followed by no lines is not checked for output.
+//!   its progress meter is not shown on a terminal; blank lines at the end do not count). A
+//!   line `…` stands for any number of lines. A command followed by no lines is not checked for output.
 //! - Its exit code is 0, unless the next command is `$ echo $?` and the line after it is
 //!   the code it exits with:
 //!
@@ -28,19 +29,19 @@
 //!   URL or of the scratch folder (written `/tmp/fresh`), a JSON `owner` (`host:pid:…`), an HTTP `date:` header and the
 //!   width of table columns (runs of spaces count as one).
 //!
-//! # Markers (an HTML comment on the line right before the block's fence)
+//! # Markers (HTML comments on the lines right before the block's fence, one or more)
 //!
 //! - `<!-- not replayed: why -->`: the block needs what a test cannot give (a second machine,
 //!   a webhook receiver, a crash, GitHub) and is skipped.
 //! - `<!-- replay after: orch run plans/nightly.yaml -->`: these commands (`;`-separated) run
 //!   first and must exit 0, their output unchecked: the state that the block starts from,
 //!   shown elsewhere in prose.
-//! - `<!-- replay fresh after: … -->`: the same, in a new fresh database (a block that shows
-//!   a state the blocks before it did not lead to).
+//! - `<!-- replay fresh after: … -->`: the same, in a new database (migrated, as one in use
+//!   is: a block that shows a state the blocks before it did not lead to; no command needed).
 //! - `<!-- output not compared: why -->`: exit codes are checked, output not (it depends on
 //!   the commit replayed: the files `code.review` finds, the plan's hash).
-//! - `<!-- file: gate.yaml -->`: the block (a plan) is written to that file, for the
-//!   commands after it; `<!-- fresh file: gate.yaml -->` starts a new database first.
+//! - `<!-- file: gate.yaml -->`: the block (a plan) is that file, in the scratch folder
+//!   (every one, from the start: a plan may be shown after the commands that use it).
 //! - `<!-- output of: orch run plans/nightly.yaml -->`: the block is only output, what this
 //!   command prints (and it exits 0); for an example run another way (`cargo run -- …`).
 //!
@@ -52,7 +53,12 @@ use std::path::{Path, PathBuf};
 use crate::support::process::{Cmd, Outcome};
 
 /// The files whose examples are replayed. Add one once its examples replay (or are marked).
-const COVERED: &[&str] = &["README.md", "docs/USAGE.md", "docs/ORCHESTRATION.md"];
+const COVERED: &[&str] = &[
+    "README.md",
+    "docs/USAGE.md",
+    "docs/ORCHESTRATION.md",
+    "docs/PLANS.md",
+];
 
 /// What the docs write for the scratch folder.
 const DOC_DIR: &str = "/tmp/fresh";
@@ -72,8 +78,16 @@ fn the_shell_examples_in_the_docs_replay() {
 struct Block {
     /// 1-based line of the opening fence.
     line: usize,
-    marker: Option<String>,
+    /// The HTML comments on the lines right before its fence, without `<!--` and `-->`.
+    markers: Vec<String>,
     lines: Vec<String>,
+}
+
+impl Block {
+    /// What follows `prefix` in the block's marker that starts with it.
+    fn marker(&self, prefix: &str) -> Option<&str> {
+        self.markers.iter().find_map(|m| m.strip_prefix(prefix))
+    }
 }
 
 /// One command of a block, with what the docs say it prints and exits with.
@@ -87,17 +101,14 @@ struct Step {
 fn blocks(text: &str) -> Vec<Block> {
     let mut found = Vec::new();
     let mut open: Option<Block> = None;
-    let mut previous = String::new();
+    let mut comments: Vec<String> = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let trimmed = line.trim_start();
         if trimmed.starts_with("```") {
             match open.take() {
                 Some(block) => {
-                    let output_of = block.marker.as_deref().is_some_and(|m| {
-                        ["output of:", "file:", "fresh file:"]
-                            .iter()
-                            .any(|p| m.starts_with(p))
-                    });
+                    let output_of =
+                        block.marker("output of:").is_some() || block.marker("file:").is_some();
                     if output_of
                         || block
                             .lines
@@ -108,12 +119,9 @@ fn blocks(text: &str) -> Vec<Block> {
                     }
                 }
                 None => {
-                    let p = previous.trim();
-                    let marker = (p.starts_with("<!--") && p.ends_with("-->"))
-                        .then(|| p["<!--".len()..p.len() - "-->".len()].trim().to_owned());
                     open = Some(Block {
                         line: i + 1,
-                        marker,
+                        markers: std::mem::take(&mut comments),
                         lines: Vec::new(),
                     });
                 }
@@ -121,8 +129,11 @@ fn blocks(text: &str) -> Vec<Block> {
         } else if let Some(block) = open.as_mut() {
             block.lines.push(line.to_owned());
         }
-        if !line.trim().is_empty() {
-            previous = line.to_owned();
+        let p = line.trim();
+        if p.starts_with("<!--") && p.ends_with("-->") && open.is_none() {
+            comments.push(p["<!--".len()..p.len() - "-->".len()].trim().to_owned());
+        } else if !p.is_empty() && !p.starts_with("```") {
+            comments.clear();
         }
     }
     found
@@ -246,6 +257,8 @@ struct Shown {
 
 struct Replay {
     file: &'static str,
+    /// The `file:` blocks, name and text, written into every scratch folder.
+    files: Vec<(String, String)>,
     /// Holds the clone, `clone/`: where the commands run.
     scratch: tempfile::TempDir,
     /// `orch serve` in the background, and the address it listens on.
@@ -256,24 +269,41 @@ struct Replay {
 
 fn replay_file(file: &'static str) {
     let text = std::fs::read_to_string(repo().join(file)).unwrap();
+    let files: Vec<(String, String)> = blocks(&text)
+        .into_iter()
+        .filter_map(|block| {
+            let name = block.marker("file:")?.trim().to_owned();
+            Some((name, block.lines.join("\n") + "\n"))
+        })
+        .collect();
+    for (i, (name, _)) in files.iter().enumerate() {
+        assert!(
+            !files[..i].iter().any(|(n, _)| n == name),
+            "{file}: two blocks are `file: {name}`"
+        );
+    }
     let mut replay = Replay {
         file,
+        files,
         scratch: scratch(),
         server: None,
         last_address: None,
     };
+    replay.write_files();
     for block in blocks(&text) {
-        let marker = block.marker.as_deref().unwrap_or("");
-        if marker.starts_with("not replayed:") {
+        if block.marker("not replayed:").is_some() {
             continue;
         }
-        let setup = match marker.strip_prefix("replay fresh after:") {
+        let setup = match block.marker("replay fresh after:") {
             Some(setup) => {
                 replay.stop_server();
                 replay.scratch = scratch();
+                replay.write_files();
+                // A database already there: its first command does not apply the migrations.
+                orch(&replay.dir()).args(["migrate", "up"]).success();
                 Some(setup)
             }
-            None => marker.strip_prefix("replay after:"),
+            None => block.marker("replay after:"),
         };
         if let Some(setup) = setup {
             for command in setup.split(';').map(str::trim).filter(|c| !c.is_empty()) {
@@ -286,23 +316,10 @@ fn replay_file(file: &'static str) {
                 }
             }
         }
-        if let Some(name) = marker.strip_prefix("fresh file:") {
-            replay.stop_server();
-            replay.scratch = scratch();
-            std::fs::write(
-                replay.dir().join(name.trim()),
-                block.lines.join("\n") + "\n",
-            )
-            .unwrap();
-            continue;
+        if block.marker("file:").is_some() {
+            continue; // written into every scratch folder
         }
-        if let Some(name) = marker.strip_prefix("file:") {
-            let mut text = block.lines.join("\n");
-            text.push('\n');
-            std::fs::write(replay.dir().join(name.trim()), text).unwrap();
-            continue;
-        }
-        if let Some(command) = marker.strip_prefix("output of:") {
+        if let Some(command) = block.marker("output of:") {
             let mut output = block.lines.clone();
             while output.last().is_some_and(|l| l.trim().is_empty()) {
                 output.pop();
@@ -315,7 +332,7 @@ fn replay_file(file: &'static str) {
             });
             continue;
         }
-        let compare = !marker.starts_with("output not compared:");
+        let compare = block.marker("output not compared:").is_none();
         for mut step in steps(&block) {
             if !compare {
                 step.output.clear();
@@ -463,7 +480,7 @@ impl Replay {
             None => out,
         };
         let actual = [format!("{out}{err}"), format!("{err}{out}")].map(|s| normalise(&s, &dirs));
-        if !actual.contains(&expected) {
+        if !actual.iter().any(|actual| matches(&expected, actual)) {
             outcome.fail(&format!(
                 "{file}:{}: `{}` prints other than the docs show\n--- docs (normalised):\n{}\n--- \
                  orch (normalised):\n{}",
@@ -516,6 +533,12 @@ impl Replay {
         }
     }
 
+    fn write_files(&self) {
+        for (name, text) in &self.files {
+            std::fs::write(self.dir().join(name), text).unwrap();
+        }
+    }
+
     fn dir(&self) -> PathBuf {
         self.scratch.path().join("clone")
     }
@@ -544,6 +567,8 @@ fn normalise(text: &str, dirs: &[PathBuf]) -> Vec<String> {
             );
             let line = mask_after(&line, "\"duration_ms\":", ",");
             let line = mask_after(&line, "date: ", " GMT");
+            let line = mask_after(&line, "\"owner\": \"", "\"");
+            let line = mask_after(&line, "\"duration_ms\": ", ",");
             mask_dates(&line)
                 .split_whitespace()
                 .map(mask_token)
@@ -595,6 +620,8 @@ fn mask_dates(line: &str) -> String {
             if is(end, b"Z") {
                 end += 1;
             }
+        } else if is(end, b"-") && digits(end + 1, 6) {
+            end += 7; // `{date}-{time}` in a run id
         }
         out.push_str(&line[copied..i]);
         out.push_str("<TIME>");
@@ -635,4 +662,17 @@ fn mask_after(line: &str, start: &str, end: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// Whether the lines agree, a line `…` in the docs standing for any number of lines.
+fn matches(expected: &[String], actual: &[String]) -> bool {
+    match expected.split_first() {
+        None => actual.is_empty(),
+        Some((first, rest)) if first == "…" => {
+            (0..=actual.len()).any(|skip| matches(rest, &actual[skip..]))
+        }
+        Some((first, rest)) => actual
+            .split_first()
+            .is_some_and(|(line, more)| line == first && matches(rest, more)),
+    }
 }
