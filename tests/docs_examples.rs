@@ -1,14 +1,18 @@
 //! The shell examples in the docs stay true: every fenced block of the files in [`COVERED`]
 //! that has a line starting with `$ orch` or `$ curl` is replayed, block after block in the
-//! order of the file, against one fresh SQLite database per file (`.orch/orch.db` in a
-//! scratch folder holding copies of `plans/`, `scripts/`, `README.md` and `docs/`).
+//! order of the file, against one fresh SQLite database per file: `.orch/orch.db` in a fresh
+//! `git clone` of this checkout (its last commit), as the README starts from.
+//!
+//! Run it alone with `cargo test --test integration docs_examples`; a failure names the file
+//! and line, and shows both sides normalised.
 //!
 //! # How a block reads
 //!
 //! - A line starting with `$ ` is a command; the lines after it, up to the next `$ ` line,
 //!   are what it prints (stdout then stderr, or stderr then stdout; for curl stdout only, as
 //!   its progress meter is not shown on a terminal; blank lines at the end do not count). A
-//!   line `…` stands for any number of lines. A command followed by no lines is not checked for output.
+//!   line `…` stands for any number of lines. A command followed by no lines is not checked
+//!   for output.
 //! - Its exit code is 0, unless the next command is `$ echo $?` and the line after it is
 //!   the code it exits with:
 //!
@@ -26,8 +30,9 @@
 //!   stops it.
 //! - Output is compared modulo what changes from run to run: timestamps, dates (and so run
 //!   ids with a date), durations (`duration_ms` in JSON too), the folder of a `file://…/.orch/`
-//!   URL or of the scratch folder (written `/tmp/fresh`), a JSON `owner` (`host:pid:…`), an HTTP `date:` header and the
-//!   width of table columns (runs of spaces count as one).
+//!   URL or of the scratch folder (written `/tmp/fresh`), a JSON `owner` (`host:pid:…`), an
+//!   HTTP `date:` header and the width of table columns (runs of spaces count as one). Ids are
+//!   not masked: in a fresh database they are what the docs show.
 //!
 //! # Markers (HTML comments on the lines right before the block's fence, one or more)
 //!
@@ -269,6 +274,9 @@ fn orch(dir: &Path) -> Cmd {
         .env_remove("GITHUB_ACTIONS")
         .env_remove("GITHUB_STEP_SUMMARY")
         .env_remove("ORCH_API_TOKEN")
+        // The nightly plan's own settings, at their defaults as the docs show them.
+        .env_remove("SITE_BASE_URL")
+        .env_remove("REPORT_DIR")
         .env("USER", "tester")
 }
 
