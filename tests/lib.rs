@@ -57,6 +57,7 @@ mod approvals;
 mod batch;
 mod cli_basics;
 mod deploy;
+mod docs_examples;
 mod docs_reference;
 mod flow;
 mod github;
