@@ -68,6 +68,8 @@ const COVERED: &[&str] = &[
     "docs/COMMANDS.md",
     "docs/CONFIGURATION.md",
     "docs/PERFORMANCE.md",
+    "docs/IDENTITY.md",
+    "docs/WEB.md",
 ];
 
 /// What the docs write for the scratch folder.
