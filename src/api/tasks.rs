@@ -66,7 +66,9 @@ pub struct CreateTask {
     pub duration_ms: Option<i64>,
     #[schema(value_type = Option<Object>)]
     pub inputs: Option<Value>,
+    #[schema(pattern = r"^[^\u0000]*$")]
     pub outputs_uri: Option<String>,
+    #[schema(pattern = r"^[^\u0000]*$")]
     pub log_excerpt: Option<String>,
     #[serde(default)]
     #[schema(ignore)]
@@ -93,7 +95,9 @@ pub struct PatchTask {
     pub duration_ms: Option<i64>,
     #[schema(value_type = Option<Object>)]
     pub inputs: Option<Value>,
+    #[schema(pattern = r"^[^\u0000]*$")]
     pub outputs_uri: Option<String>,
+    #[schema(pattern = r"^[^\u0000]*$")]
     pub log_excerpt: Option<String>,
     #[serde(default)]
     #[schema(ignore)]
@@ -115,8 +119,9 @@ pub struct PatchTask {
 pub struct DecisionBody {
     /// Defaults to the token's user; naming anyone else is refused (403). Required, and taken
     /// as given, only when the server is open (loopback, no credential configured).
-    #[schema(pattern = r"\S", min_length = 1)]
+    #[schema(pattern = r"^[^\u0000]*\S[^\u0000]*$", min_length = 1)]
     pub by: Option<String>,
+    #[schema(pattern = r"^[^\u0000]*$")]
     pub note: Option<String>,
 }
 
