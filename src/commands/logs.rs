@@ -1,30 +1,19 @@
 //! `orch logs ID [--follow]`: a task's log file, found through its run's recorded log folder.
 
 use std::io::{Seek, SeekFrom, Write};
-use std::path::PathBuf;
 use std::time::Duration;
-
-use sea_orm::EntityTrait;
 
 use crate::cli::LogsArgs;
 use crate::error::{Error, Result, code};
-use crate::runner::process::log_path;
+use crate::runner::process::recorded_log_path;
+use crate::store::Store;
 use crate::store::query::get_task;
-use crate::store::{Store, agents_run};
 
-const DEFAULT_LOG_DIR: &str = ".orch/logs";
 const POLL: Duration = Duration::from_millis(250);
 
 pub async fn run(store: &Store, args: LogsArgs) -> Result<i32> {
     let task = get_task(&store.db, args.id).await?;
-    let run = agents_run::Entity::find_by_id(task.run_id.clone())
-        .one(&store.db)
-        .await
-        .map_err(Error::db)?;
-    let dir = run
-        .and_then(|r| r.log_dir)
-        .map_or_else(|| PathBuf::from(DEFAULT_LOG_DIR), PathBuf::from);
-    let path = log_path(&dir, &task.run_id, &task.task);
+    let path = recorded_log_path(&store.db, &task.run_id, &task.task).await?;
     if task.started_at.is_none() {
         return Err(Error::NoLogYet {
             id: args.id,

@@ -201,11 +201,7 @@ pub async fn resume(
             tasks.push(task);
         }
     }
-    let log_dir = run
-        .log_dir
-        .as_deref()
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(".orch/logs"));
+    let log_dir = process::recorded_log_dir(run.log_dir.as_deref());
     reporter.run_started(&run.run_id, tasks.len());
     let state = RunState {
         tasks: &tasks,

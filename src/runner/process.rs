@@ -346,6 +346,30 @@ async fn read_pipe(
     }
 }
 
+/// Where logs go when a run recorded no `log_dir` (runs from before it was recorded, and the
+/// CLI's `--log-dir` default).
+pub const DEFAULT_LOG_DIR: &str = ".orch/logs";
+
+/// A run's log folder as recorded in `agents_runs.log_dir`, or the default.
+pub fn recorded_log_dir(log_dir: Option<&str>) -> PathBuf {
+    PathBuf::from(log_dir.unwrap_or(DEFAULT_LOG_DIR))
+}
+
+/// A recorded task's log file, found the same way by `orch logs`, the pages and resume.
+pub async fn recorded_log_path(
+    db: &impl sea_orm::ConnectionTrait,
+    run_id: &str,
+    task: &str,
+) -> crate::error::Result<PathBuf> {
+    use sea_orm::EntityTrait;
+    let run = crate::store::agents_run::Entity::find_by_id(run_id.to_owned())
+        .one(db)
+        .await
+        .map_err(crate::error::Error::db)?;
+    let dir = recorded_log_dir(run.as_ref().and_then(|r| r.log_dir.as_deref()));
+    Ok(log_path(&dir, run_id, task))
+}
+
 /// The log file of a task: `<log_dir>/<run_id>/<task>.log`.
 pub fn log_path(log_dir: &Path, run_id: &str, task: &str) -> PathBuf {
     log_dir.join(run_id).join(format!("{task}.log"))

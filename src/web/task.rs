@@ -8,20 +8,17 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
-use sea_orm::EntityTrait;
 use serde::Deserialize;
 
 use super::errors::PageError;
 use super::log::{self, CHUNK};
 use super::view;
 use super::viewer::Viewer;
-use crate::error::Error;
-use crate::runner::process::log_path;
+use crate::runner::process::recorded_log_path;
 use crate::store::query::find_task;
-use crate::store::{Store, agents_run, agents_task};
+use crate::store::{Store, agents_task};
 
 /// Where `orch run` writes logs when the run recorded no folder (as `orch logs` assumes).
-const DEFAULT_LOG_DIR: &str = ".orch/logs";
 
 #[derive(Deserialize, Default)]
 pub struct Range {
@@ -45,14 +42,7 @@ async fn load(store: &Store, id: &str) -> Result<(agents_task::Model, PathBuf), 
     let missing = || PageError::NotFound(format!("no task with id `{id}`"));
     let id: i64 = id.parse().map_err(|_| missing())?;
     let t = find_task(&store.db, id).await?.ok_or_else(missing)?;
-    let run = agents_run::Entity::find_by_id(t.run_id.clone())
-        .one(&store.db)
-        .await
-        .map_err(Error::db)?;
-    let dir = run
-        .and_then(|r| r.log_dir)
-        .map_or_else(|| PathBuf::from(DEFAULT_LOG_DIR), PathBuf::from);
-    let path = log_path(&dir, &t.run_id, &t.task);
+    let path = recorded_log_path(&store.db, &t.run_id, &t.task).await?;
     Ok((t, path))
 }
 
