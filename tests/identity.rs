@@ -282,8 +282,9 @@ async fn reads_beyond_loopback_need_a_token(#[case] backend: Backend) {
     assert_eq!(code, StatusCode::UNAUTHORIZED, "{err}");
     let (code, _) = s.send("GET", "/agents/tasks", None, Some(&reader)).await;
     assert_eq!(code, StatusCode::OK);
-    // The pages follow the same rule: a page without a credential is refused with an HTML
-    // page saying why; the embedded assets stay open.
+    // The pages follow the same rule: a page without a credential sends the person to the
+    // login page (followed here), a bad token is refused with a page saying why; the embedded
+    // assets stay open.
     let page = |path: &str, bearer: Option<&str>| {
         let mut req = s.http.get(format!("{}{path}", s.base));
         if let Some(t) = bearer {
@@ -291,15 +292,22 @@ async fn reads_beyond_loopback_need_a_token(#[case] backend: Backend) {
         }
         async move {
             let resp = req.send().await.unwrap();
-            (resp.status(), resp.text().await.unwrap())
+            (
+                resp.status(),
+                resp.url().path().to_owned(),
+                resp.text().await.unwrap(),
+            )
         }
     };
-    let (code, body) = page("/", None).await;
-    assert_eq!(code, StatusCode::UNAUTHORIZED, "{body}");
+    let (code, at, body) = page("/runs", None).await;
+    assert_eq!((code, at.as_str()), (StatusCode::OK, "/login"), "{body}");
     assert!(body.contains("orch tokens create"), "{body}");
-    let (code, _) = page("/runs", None).await;
+    let (code, _, body) = page("/runs", Some("orch_nonsense")).await;
     assert_eq!(code, StatusCode::UNAUTHORIZED);
-    let (code, body) = page("/", Some(&reader)).await;
+    assert!(body.contains("unknown"), "{body}");
+    let (code, _, _) = page("/assets/orch.css", None).await;
+    assert_eq!(code, StatusCode::OK);
+    let (code, _, body) = page("/", Some(&reader)).await;
     assert_eq!(code, StatusCode::OK, "{body}");
 }
 

@@ -16,6 +16,7 @@ mod m20261201_000007_add_approval_deadline;
 mod m20261201_000008_create_agents_run_locks;
 mod m20261201_000009_add_task_status_and_owner_indexes;
 mod m20261202_000010_create_users_and_tokens;
+mod m20261202_000011_create_sessions;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000008_create_agents_run_locks::Migration),
             Box::new(m20261201_000009_add_task_status_and_owner_indexes::Migration),
             Box::new(m20261202_000010_create_users_and_tokens::Migration),
+            Box::new(m20261202_000011_create_sessions::Migration),
         ]
     }
 }

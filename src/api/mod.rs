@@ -7,6 +7,7 @@ pub mod body;
 mod checks;
 pub mod error;
 mod origin;
+mod pages;
 pub mod tasks;
 
 use std::sync::Arc;
@@ -43,6 +44,13 @@ pub struct AppState {
     pub trusted: Option<Arc<auth::TrustedProxy>>,
     /// Read once at start: notification timing and the environment's webhook URLs.
     pub config: Arc<Config>,
+    /// Form tokens of people named by the trusted proxy.
+    pub form_key: Arc<crate::identity::session::FormKey>,
+    /// `--public-url` is https: session cookies are `Secure`.
+    pub secure_cookies: bool,
+    /// `--public-url`'s origin (`https://orch.example.com`): a form posted from it is this
+    /// site's own even when the proxy rewrote `Host`.
+    pub public_origin: Option<String>,
 }
 
 #[derive(OpenApi)]
@@ -81,7 +89,6 @@ impl utoipa::Modify for BearerScheme {
 
 /// The routes and the OpenAPI document generated from them (one source for both).
 pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
-    let router_store = state.store.clone();
     let page_state = state.clone();
     let guard_state = state.clone();
     let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
@@ -93,11 +100,18 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .with_state(state)
         .split_for_parts();
     let doc = api.clone();
-    let store = router_store.clone();
+    let site = crate::web::Site {
+        store: page_state.store.clone(),
+        config: page_state.config.clone(),
+        admin_digest: page_state.token.as_ref().map(|t| t.digest().into()),
+        secure_cookies: page_state.secure_cookies,
+    };
     let router = router
         .merge(
-            crate::web::router(store)
-                .layer(middleware::from_fn_with_state(page_state, pages_need_read)),
+            crate::web::router(site).layer(middleware::from_fn_with_state(
+                page_state,
+                pages::read_check,
+            )),
         )
         .route(
             "/openapi.json",
@@ -138,25 +152,6 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
 /// not normalise, so the normalising layer wraps the router from outside).
 pub fn app(state: AppState) -> NormalizePath<Router> {
     NormalizePathLayer::trim_trailing_slash().layer(router(state).0)
-}
-
-/// The pages are read under the API's rule: open on loopback, beyond it only with a
-/// credential (a bearer token or the trusted proxy's header; a login page comes with the
-/// forms). Embedded assets hold nothing private and stay open.
-async fn pages_need_read(
-    axum::extract::State(state): axum::extract::State<AppState>,
-    req: Request,
-    next: Next,
-) -> Response {
-    use axum::extract::FromRequestParts;
-    if req.uri().path().starts_with("/assets/") {
-        return next.run(req).await;
-    }
-    let (mut parts, body) = req.into_parts();
-    match auth::ReadAccess::from_request_parts(&mut parts, &state).await {
-        Ok(_) => next.run(Request::from_parts(parts, body)).await,
-        Err(e) => crate::web::refused_page(e.status, e.error),
-    }
 }
 
 /// One line per request: method, path, status, latency.

@@ -3,8 +3,12 @@
 //! - A write from another site (an `Origin` that is not this server's `Host`, or
 //!   `Sec-Fetch-Site: cross-site`) is 403: an SSO proxy's cookie, or an open loopback server,
 //!   would otherwise let any page a person visits approve in their name.
-//! - A write whose body is not labelled `application/json` is 415: a cross-site form or a
-//!   `no-cors` fetch can only send `text/plain`, form or unlabelled bodies, never JSON.
+//! - A write to the API whose body is not labelled `application/json` is 415: a cross-site
+//!   form or a `no-cors` fetch can only send `text/plain`, form or unlabelled bodies, never
+//!   JSON. The pages' own forms (form bodies, not API paths) carry a form token instead.
+//!
+//! `--public-url`'s origin counts as this server's own (a TLS proxy may rewrite `Host`). A
+//! refusal of a page's form is an HTML page, of an API call JSON.
 //! - On a loopback server, a `Host` that is not a loopback name or address is 403: a page whose
 //!   domain re-resolves to 127.0.0.1 (DNS rebinding) would read the API as its own origin.
 
@@ -17,13 +21,15 @@ use super::AppState;
 use super::error::ApiError;
 
 pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    match refusal(&state, req.method(), req.headers()) {
-        Some(err) => err.into_response(),
+    let api = crate::web::is_api_path(req.uri().path());
+    match refusal(&state, req.method(), req.headers(), api) {
+        Some(err) if api => err.into_response(),
+        Some(err) => crate::web::refused_page(err.status, err.error),
         None => next.run(req).await,
     }
 }
 
-fn refusal(state: &AppState, method: &Method, headers: &HeaderMap) -> Option<ApiError> {
+fn refusal(state: &AppState, method: &Method, headers: &HeaderMap, api: bool) -> Option<ApiError> {
     let host = text(headers, header::HOST);
     if !state.public && host.is_some_and(|h| !is_loopback_host(h)) {
         return Some(ApiError::new(
@@ -38,12 +44,16 @@ fn refusal(state: &AppState, method: &Method, headers: &HeaderMap) -> Option<Api
         || text(headers, header::ORIGIN).is_some_and(|origin| {
             // `null` (a sandboxed or file page) is foreign too.
             origin_authority(origin) != host
+                && state.public_origin.as_deref() != Some(origin.trim_end_matches('/'))
         });
     if cross_site {
         return Some(ApiError::new(
             StatusCode::FORBIDDEN,
             "a write from another site is refused: send it from this server's pages or a script",
         ));
+    }
+    if !api {
+        return None;
     }
     let has_body = headers.contains_key(header::TRANSFER_ENCODING)
         || text(headers, header::CONTENT_LENGTH).is_some_and(|n| n != "0");

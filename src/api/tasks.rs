@@ -1,7 +1,6 @@
 //! The handlers of `/agents/tasks`, each a thin layer over the store functions the CLI uses.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -22,14 +21,13 @@ use super::checks::{
     unprocessable,
 };
 use super::error::{ApiError, ErrorBody};
-use crate::config::Config;
 use crate::identity::Principal;
 use crate::plan::is_valid_name;
+use crate::store::TaskStatus;
 use crate::store::json;
 use crate::store::mutation::{NewTask, insert_task};
 use crate::store::query::{self, MAX_LIMIT, TaskFilter};
-use crate::store::transition::{Decision, TaskChange, decide, patch as patch_row};
-use crate::store::{TaskStatus, now};
+use crate::store::transition::{TaskChange, patch as patch_row};
 
 /// The `{id}` of a path; anything but an integer is a 404 with a JSON body.
 pub struct TaskId(pub i64);
@@ -345,32 +343,9 @@ async fn decide_with(
     let req: DecisionBody = parse(body)?;
     let by = approver(&who, req.by.as_deref())?;
     check_values(&[("by", Some(&by)), ("note", req.note.as_ref())], &[], None)?;
-    // A gate past its deadline is rejected first (and this decision refused with 409).
-    match crate::runner::recovery::recover(&state.store, &state.config).await {
-        Ok(expired) => expired.detach(),
-        Err(e) => tracing::warn!("approval timeouts: {e}"),
-    }
-    let row = decide(
-        &state.store.db,
-        id,
-        Decision {
-            approve,
-            by,
-            note: req
-                .note
-                .filter(|n| !n.trim().is_empty())
-                .map(|n| crate::notify::notifier::note_redactor(&state.config).redact(&n)),
-            at: now(),
-        },
-    )
-    .await?;
-    // In a task of its own: the answer waits for none of it, and a client that hangs up
-    // cannot cut a delivery off halfway.
-    tokio::spawn(notify_decision(
-        state.store.clone(),
-        state.config.clone(),
-        row.clone(),
-    ));
+    let row =
+        crate::runner::decision::decide_as(&state.store, &state.config, id, by, req.note, approve)
+            .await?;
     Ok(Json(json::task(&row)))
 }
 
@@ -392,25 +367,6 @@ fn approver(who: &Principal, by: Option<&str>) -> Result<String, ApiError> {
             Err(unprocessable("by", "`by` is empty: say who decides"))
         }
         (None, Some(b)) => Ok(b.to_owned()),
-    }
-}
-
-/// Tells the targets saved with the task's run about the decision. A problem is logged,
-/// never returned (the decision stands; undelivered rows are retried by later commands).
-async fn notify_decision(
-    store: crate::store::Store,
-    config: Arc<Config>,
-    row: crate::store::agents_task::Model,
-) {
-    let notice = crate::notify::notices::decision_notice(&row);
-    match crate::notify::Notifier::for_run(&store, &config, Some(&row.run_id)).await {
-        Ok(notifier) => {
-            if let Err(e) = notifier.emit(&notice).await {
-                tracing::warn!("notify: {e}");
-            }
-            notifier.detach();
-        }
-        Err(e) => tracing::warn!("notify: {e}"),
     }
 }
 

@@ -10,6 +10,7 @@ use crate::api::{AppState, serve};
 use crate::cli::ServeArgs;
 use crate::config::Config;
 use crate::error::{Error, Result, code};
+use crate::identity::session::FormKey;
 use crate::store::connect::{Pool, Schema};
 
 pub async fn run(config: Config, args: ServeArgs) -> Result<i32> {
@@ -60,6 +61,9 @@ pub async fn run(config: Config, args: ServeArgs) -> Result<i32> {
             })
         }),
         config: Arc::new(config),
+        form_key: Arc::new(FormKey::generate().map_err(Error::from)?),
+        secure_cookies: args.public_url.as_ref().is_some_and(|u| u.https),
+        public_origin: args.public_url.as_ref().map(|u| u.origin.clone()),
     };
     serve(listener, state, shutdown_signal())
         .await

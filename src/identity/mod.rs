@@ -4,6 +4,7 @@
 
 pub mod principal;
 pub mod resolve;
+pub mod session;
 pub mod token;
 
 pub use principal::{Principal, Via};

@@ -13,6 +13,8 @@ pub enum Via {
     UserToken { token_id: i64 },
     /// The trusted proxy's user header.
     TrustedProxy,
+    /// A page login (`orch_sessions`), opened with one of the above tokens.
+    Session { session_id: i64 },
     /// Loopback with no credential configured: a single operator's machine.
     LoopbackOpen,
 }

@@ -6,6 +6,7 @@
 
 pub mod attempt;
 pub mod capture;
+pub mod decision;
 pub mod excerpt;
 mod frontier;
 pub mod heartbeat;

@@ -15,6 +15,7 @@ mod open;
 pub mod outage;
 pub mod prune;
 pub mod query;
+pub mod sessions;
 pub mod tokens;
 pub mod transition;
 pub mod users;

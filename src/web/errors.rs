@@ -10,6 +10,7 @@ use crate::error::{Class, Error};
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
+    nav: super::viewer::Nav,
     title: &'a str,
     message: String,
 }
@@ -61,7 +62,11 @@ impl IntoResponse for PageError {
                 )
             }
         };
-        let page = ErrorPage { title, message };
+        let page = ErrorPage {
+            nav: Default::default(),
+            title,
+            message,
+        };
         match page.render() {
             Ok(html) => (status, Html(html)).into_response(),
             Err(_) => (status, title.to_owned()).into_response(),

@@ -8,7 +8,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use super::errors::PageError;
 use super::runs::{RunRow, latest_runs};
 use super::view;
-use super::viewer::Viewer;
+use super::viewer::{Nav, Viewer};
 use crate::error::Error;
 use crate::store::{Store, TaskStatus, agents_task};
 
@@ -28,11 +28,12 @@ pub struct Waiting {
 #[derive(Template)]
 #[template(path = "inbox.html")]
 struct Inbox {
+    nav: Nav,
     waiting: Vec<Waiting>,
     runs: Vec<RunRow>,
 }
 
-pub async fn page(_viewer: Viewer, State(store): State<Store>) -> Result<Response, PageError> {
+pub async fn page(viewer: Viewer, State(store): State<Store>) -> Result<Response, PageError> {
     let rows = agents_task::Entity::find()
         .filter(agents_task::Column::Status.eq(TaskStatus::AwaitingApproval))
         .order_by_asc(agents_task::Column::Id)
@@ -58,5 +59,13 @@ pub async fn page(_viewer: Viewer, State(store): State<Store>) -> Result<Respons
         })
         .collect();
     let runs = latest_runs(&store, 10).await?;
-    Ok(Html(Inbox { waiting, runs }.render()?).into_response())
+    Ok(Html(
+        Inbox {
+            nav: viewer.nav(),
+            waiting,
+            runs,
+        }
+        .render()?,
+    )
+    .into_response())
 }

@@ -1,16 +1,24 @@
 //! The web pages served by `orch serve` beside the API: server-rendered HTML (askama
 //! templates in `templates/`), one file per page, assets embedded in the binary. Read-only
-//! in this phase; decisions stay with `orch approve` and the API until the forms land.
+//! Reading is open on loopback as the API's is; beyond it, and for every form, a person logs
+//! in with a token (`/login`) and gets a session cookie, or is named by a trusted proxy.
 //!
 //! URL layout: `/` inbox, `/runs` every run, `/runs/{run_id}` one run, `/tasks/{id}` one
-//! task, `/tasks/{id}/log?from=N` a byte range of its log, `/assets/{name}` embedded files.
+//! task, `/tasks/{id}/log?from=N` a byte range of its log, `POST /tasks/{id}/approve` and
+//! `/reject` the task page's forms, `/login` and `POST /logout`, `/assets/{name}` embedded
+//! files.
 
 mod assets;
+pub mod cookie;
+mod decide;
 mod errors;
+mod forms;
 mod inbox;
 mod log;
+pub mod login;
 mod run;
 mod runs;
+pub mod site;
 mod task;
 mod view;
 pub mod viewer;
@@ -20,22 +28,25 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::get;
-
-use crate::store::Store;
+use axum::routing::{get, post};
 
 pub use errors::{not_found_page, refused_page};
+pub use site::Site;
 
 /// The pages' routes, with their state applied; `api::router` merges them.
-pub fn router(store: Store) -> Router {
+pub fn router(site: Site) -> Router {
     Router::new()
         .route("/", get(inbox::page))
         .route("/runs", get(runs::page))
         .route("/runs/{run_id}", get(run::page))
         .route("/tasks/{id}", get(task::page))
         .route("/tasks/{id}/log", get(task::log_range))
+        .route("/tasks/{id}/approve", post(decide::approve))
+        .route("/tasks/{id}/reject", post(decide::reject))
+        .route("/login", get(login::page).post(login::submit))
+        .route("/logout", post(login::logout))
         .route("/assets/{name}", get(assets::serve))
-        .with_state(store)
+        .with_state(site)
         .layer(middleware::from_fn(security_headers))
 }
 
@@ -49,7 +60,7 @@ async fn security_headers(req: Request, next: Next) -> Response {
     security_headers_on(next.run(req).await)
 }
 
-fn security_headers_on(mut response: Response) -> Response {
+pub fn security_headers_on(mut response: Response) -> Response {
     let h = response.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,

@@ -6,7 +6,7 @@ use axum::response::{Html, IntoResponse, Response};
 
 use super::errors::PageError;
 use super::view;
-use super::viewer::Viewer;
+use super::viewer::{Nav, Viewer};
 use crate::store::Store;
 use crate::store::query::{get_run, run_tasks};
 
@@ -22,6 +22,7 @@ pub struct TaskRow {
 #[derive(Template)]
 #[template(path = "run.html")]
 struct RunPage {
+    nav: Nav,
     run_id: String,
     plan: String,
     tasks: Vec<TaskRow>,
@@ -29,7 +30,7 @@ struct RunPage {
 }
 
 pub async fn page(
-    _viewer: Viewer,
+    viewer: Viewer,
     State(store): State<Store>,
     Path(run_id): Path<String>,
 ) -> Result<Response, PageError> {
@@ -54,6 +55,7 @@ pub async fn page(
     let plan = summary.record.map(|r| r.plan_name).unwrap_or_default();
     Ok(Html(
         RunPage {
+            nav: viewer.nav(),
             run_id,
             plan,
             tasks,

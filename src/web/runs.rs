@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use super::errors::PageError;
 use super::view;
-use super::viewer::Viewer;
+use super::viewer::{Nav, Viewer};
 use crate::error::Error;
 use crate::status::{TaskStatus, status_counts};
 use crate::store::query::{RunTally, tally_runs};
@@ -52,6 +52,7 @@ pub struct StatusOption {
 #[derive(Template)]
 #[template(path = "runs.html")]
 struct Runs {
+    nav: Nav,
     runs: Vec<RunRow>,
     plan: String,
     status: String,
@@ -110,7 +111,7 @@ fn nonempty(v: Option<String>) -> Option<String> {
 }
 
 pub async fn page(
-    _viewer: Viewer,
+    viewer: Viewer,
     State(store): State<Store>,
     Query(filter): Query<Filter>,
 ) -> Result<Response, PageError> {
@@ -183,6 +184,7 @@ pub async fn page(
         })
         .collect();
     let page = Runs {
+        nav: viewer.nav(),
         runs,
         plan,
         status,

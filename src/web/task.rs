@@ -6,19 +6,18 @@ use std::path::PathBuf;
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
 use super::errors::PageError;
 use super::log::{self, CHUNK};
+use super::site::Site;
 use super::view;
-use super::viewer::Viewer;
+use super::viewer::{Nav, Viewer};
 use crate::runner::process::recorded_log_path;
 use crate::store::query::find_task;
 use crate::store::{Store, agents_task};
-
-/// Where `orch run` writes logs when the run recorded no folder (as `orch logs` assumes).
 
 #[derive(Deserialize, Default)]
 pub struct Range {
@@ -28,7 +27,12 @@ pub struct Range {
 #[derive(Template)]
 #[template(path = "task.html")]
 struct TaskPage {
+    nav: Nav,
     t: agents_task::Model,
+    /// The Approve and Reject forms' token, when this viewer may decide this task.
+    form_token: Option<String>,
+    /// Why a form was not taken (decided first by someone else, too late, a bad note).
+    notice: Option<String>,
     fields: Vec<(&'static str, String)>,
     decision: String,
     link: Option<String>,
@@ -47,13 +51,25 @@ async fn load(store: &Store, id: &str) -> Result<(agents_task::Model, PathBuf), 
 }
 
 pub async fn page(
-    _viewer: Viewer,
-    State(store): State<Store>,
+    viewer: Viewer,
+    State(site): State<Site>,
     Path(id): Path<String>,
     Query(range): Query<Range>,
 ) -> Result<Response, PageError> {
-    let (t, path) = load(&store, &id).await?;
-    let log = log::read(&path, range.from);
+    render(&site, &viewer, &id, range.from, None, StatusCode::OK).await
+}
+
+/// The task page, with `notice` above its forms (a form's refusal) and `status`.
+pub async fn render(
+    site: &Site,
+    viewer: &Viewer,
+    id: &str,
+    from: Option<u64>,
+    notice: Option<String>,
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    let (t, path) = load(&site.store, id).await?;
+    let log = log::read(&path, from);
     let earlier = log
         .as_ref()
         .filter(|l| l.from > 0)
@@ -92,7 +108,14 @@ pub async fn page(
         (Some(s), None) => s.to_string(),
         (None, _) => "no decision".to_owned(),
     };
+    let waiting = t.status == crate::store::TaskStatus::AwaitingApproval;
     let page = TaskPage {
+        nav: viewer.nav(),
+        form_token: viewer
+            .form_token
+            .clone()
+            .filter(|_| waiting && viewer.may_decide()),
+        notice,
         decision,
         link: view::http_link(&t.outputs_uri),
         fields,
@@ -102,7 +125,7 @@ pub async fn page(
         live,
         t,
     };
-    Ok(Html(page.render()?).into_response())
+    Ok((status, Html(page.render()?)).into_response())
 }
 
 /// The log's bytes from `from` (at most one chunk) as plain text; the end offset in a header

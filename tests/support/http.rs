@@ -120,6 +120,9 @@ impl ApiServer {
             public,
             trusted: None,
             config: Arc::new(orch::config::Config::from_env(None, Default::default()).unwrap()),
+            form_key: Arc::new(orch::identity::session::FormKey::generate().unwrap()),
+            secure_cookies: false,
+            public_origin: None,
         };
         tokio::spawn(serve(listener, state, async {
             let _ = rx.await;

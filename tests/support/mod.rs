@@ -4,10 +4,12 @@
 //! - `process`: `Cmd`, the builder that drives the orch binary and checks what it did, and
 //!   pid helpers;
 //! - `http`: webhook receivers, the API in this process, `orch serve` as a process;
+//! - `pages`: `Visitor`, a person at the pages over HTTP (login, cookie, forms);
 //! - `wait`: bounded polling for what another process does.
 
 pub mod db;
 pub mod http;
+pub mod pages;
 pub mod process;
 pub mod wait;
 

@@ -5,6 +5,7 @@ pub mod agents_run;
 pub mod agents_run_lock;
 pub mod agents_task;
 pub mod orch_api_token;
+pub mod orch_session;
 pub mod orch_user;
 pub mod orch_user_group;
 pub mod webhook_delivery;

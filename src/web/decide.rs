@@ -1,0 +1,104 @@
+//! `POST /tasks/{id}/approve` and `/reject`: the task page's forms. The decision is the
+//! API's (same guarded update, same notifications), recorded under the viewer's identity;
+//! a decision someone else took first shows the task page saying who, with 409.
+
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::errors::PageError;
+use super::forms::check_token;
+use super::site::Site;
+use super::task;
+use super::viewer::Viewer;
+use crate::error::Class;
+use crate::runner::decision::decide_as;
+
+/// A note longer than this is refused (the API's body limit is far larger; a note is a
+/// sentence or two, and it goes into every notification).
+const NOTE_LIMIT: usize = 4000;
+
+#[derive(Deserialize)]
+pub struct DecideForm {
+    #[serde(default)]
+    form_token: String,
+    #[serde(default)]
+    note: String,
+}
+
+pub async fn approve(
+    viewer: Viewer,
+    State(site): State<Site>,
+    Path(id): Path<String>,
+    Form(form): Form<DecideForm>,
+) -> Result<Response, PageError> {
+    decide(viewer, site, id, form, true).await
+}
+
+pub async fn reject(
+    viewer: Viewer,
+    State(site): State<Site>,
+    Path(id): Path<String>,
+    Form(form): Form<DecideForm>,
+) -> Result<Response, PageError> {
+    decide(viewer, site, id, form, false).await
+}
+
+async fn decide(
+    viewer: Viewer,
+    site: Site,
+    id: String,
+    form: DecideForm,
+    approve: bool,
+) -> Result<Response, PageError> {
+    let missing = || PageError::NotFound(format!("no task with id `{id}`"));
+    let task_id: i64 = id.parse().map_err(|_| missing())?;
+    check_token(&viewer, &form.form_token)?;
+    let Some(by) = viewer.name().filter(|_| viewer.may_decide()) else {
+        return Err(PageError::Refused(
+            StatusCode::FORBIDDEN,
+            "your token's scope does not allow deciding: ask for a `decide` token".to_owned(),
+        ));
+    };
+    if form.note.contains('\0') || form.note.chars().count() > NOTE_LIMIT {
+        let message = format!(
+            "the note must be text of at most {NOTE_LIMIT} characters: nothing was decided"
+        );
+        return task::render(
+            &site,
+            &viewer,
+            &id,
+            None,
+            Some(message),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    let note = Some(form.note).filter(|n| !n.trim().is_empty());
+    match decide_as(
+        &site.store,
+        &site.config,
+        task_id,
+        by.to_owned(),
+        note,
+        approve,
+    )
+    .await
+    {
+        Ok(_) => Ok(Redirect::to(&format!("/tasks/{task_id}")).into_response()),
+        Err(e) if e.class() == Class::Conflict => {
+            task::render(
+                &site,
+                &viewer,
+                &id,
+                None,
+                Some(e.to_string()),
+                StatusCode::CONFLICT,
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
