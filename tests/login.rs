@@ -61,6 +61,7 @@ async fn a_token_opens_a_session_and_logout_ends_it(#[case] backend: Backend) {
     // Only the digest of the cookie's secret is stored.
     let stored = query_strings(&db.store().await, "SELECT session_hash FROM orch_sessions").await;
     let value = ana.cookie.clone().unwrap();
+    let value = value.trim_start_matches("orch_session=");
     assert_eq!(stored.len(), 1);
     assert_ne!(stored[0], value);
     assert!(!stored[0].contains(value.trim_start_matches("orch_")));
@@ -72,6 +73,8 @@ async fn a_token_opens_a_session_and_logout_ends_it(#[case] backend: Backend) {
         inbox.body
     );
     assert!(inbox.body.contains("action=\"/logout\""), "{}", inbox.body);
+    // A page holding a form token is kept by no cache.
+    assert_eq!(inbox.headers["cache-control"], "no-store");
 
     // Logout needs the form's token; without it nothing ends.
     let forged = ana.post("/logout", &[("form_token", "0")]).await;
@@ -98,6 +101,12 @@ async fn a_token_opens_a_session_and_logout_ends_it(#[case] backend: Backend) {
     assert!(after.set_cookie().contains("Max-Age=0"));
     let page = ana.get("/login?why=logged-out").await;
     assert!(page.body.contains("you have logged out"), "{}", page.body);
+    // Logging out again with the dead cookie just drops it; `GET /logout` is a 405 page.
+    let again = ana.post("/logout", &[("form_token", "0")]).await;
+    assert_eq!(again.location(), "/login?why=logged-out", "{}", again.body);
+    let get = ana.get("/logout").await;
+    assert_eq!(get.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(get.body.contains("<html"), "{}", get.body);
 }
 
 #[rstest]
@@ -184,6 +193,8 @@ async fn beyond_loopback_reading_needs_a_login_that_returns_the_person(#[case] b
         .http
         .get(server.url("/runs"))
         .header("sec-fetch-site", "cross-site")
+        // A load balancer's affinity cookie does come along; the session's does not.
+        .header("cookie", "AWSALBCORS=abc")
         .send()
         .await
         .unwrap();
@@ -277,11 +288,30 @@ async fn an_https_public_url_makes_the_cookie_secure(#[case] backend: Backend) {
         )
         .await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
-    assert!(
-        page.set_cookie().contains("; Secure"),
-        "{}",
-        page.set_cookie()
-    );
+    let cookie = page.set_cookie();
+    assert!(cookie.starts_with("__Host-orch_session="), "{cookie}");
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    // With a public URL the server counts as reachable by people, even on a loopback bind
+    // (a proxy on this host): reading needs a login, and the public name is a valid `Host`.
+    let bare = v
+        .http
+        .get(server.url("/runs"))
+        .header("host", "orch.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bare.status(), StatusCode::SEE_OTHER);
+    let to = bare.headers()["location"].to_str().unwrap();
+    assert!(to.starts_with("/login?next=/runs"), "{to}");
+    // The plain-HTTP cookie name does not count behind https.
+    let plain = v
+        .http
+        .get(server.url("/runs"))
+        .header("cookie", "orch_session=whatever")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), StatusCode::SEE_OTHER);
 
     for (bad, says) in [
         ("orch.example.com", "is not a URL"),
@@ -291,4 +321,54 @@ async fn an_https_public_url_makes_the_cookie_secure(#[case] backend: Backend) {
         let out = db.orch().args(["serve", "--public-url", bad]).code(2);
         assert!(out.stderr().contains(says), "{bad}: {}", out.stderr());
     }
+}
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_login_ends_when_the_admin_token_changes(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let first = public_server_with(&db, "first-admin-token");
+    let mut admin = Visitor::new(&first.url(""));
+    admin.login("first-admin-token").await;
+    let page = admin.get("/runs").await;
+    assert!(
+        page.body.contains("Signed in as <strong>admin</strong>"),
+        "{}",
+        page.body
+    );
+    // What is stored is bound to the session's secret: not the admin token's plain digest,
+    // from which a copy of the database would let anyone guess a token a person chose.
+    let stored = query_strings(
+        &db.store().await,
+        "SELECT admin_token_hash FROM orch_sessions",
+    )
+    .await;
+    assert_eq!(stored.len(), 1);
+    assert_ne!(
+        stored[0],
+        orch::identity::token::digest("first-admin-token")
+    );
+    first.stop();
+
+    let second = public_server_with(&db, "second-admin-token");
+    admin.base = second.url("");
+    let page = admin.get("/runs").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(page.location(), "/login?next=/runs&why=credential");
+}
+
+fn public_server_with(db: &TestDb, admin_token: &str) -> Served {
+    Served::start_with(
+        db.orch().env("ORCH_API_TOKEN", admin_token),
+        &[
+            "--trusted-user-header",
+            "X-Remote-User",
+            "--trusted-proxy",
+            "192.0.2.1/32",
+        ],
+    )
 }

@@ -184,6 +184,19 @@ async fn forged_forms_change_nothing(#[case] backend: Backend) {
     let stolen = bare.post(&approve, &[("form_token", &anas_token)]).await;
     assert_eq!(stolen.status, StatusCode::FORBIDDEN);
 
+    // A body that is not a form is a page saying so, not a framework message.
+    let json = ana
+        .http
+        .post(server.url(&approve))
+        .header("cookie", ana.cookie.clone().unwrap())
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json.status(), StatusCode::BAD_REQUEST);
+    assert!(json.text().await.unwrap().contains("could not be read"));
+
     // A read token sees no forms, and its own form token (the logout form's) cannot decide.
     let ritas_page = rita.get(&path).await;
     assert!(!ritas_page.body.contains(">Approve</button>"));

@@ -34,7 +34,8 @@ impl MigrationTrait for Migration {
                     )
                     .col(ColumnDef::new(OrchSessions::UserName).text().not_null())
                     // The user's token it was opened with; NULL when opened with the admin
-                    // token, whose digest is kept instead so that changing it ends them.
+                    // token, of which a digest bound to the session's secret is kept instead,
+                    // so that changing it ends them.
                     .col(ColumnDef::new(OrchSessions::TokenId).big_integer())
                     .col(ColumnDef::new(OrchSessions::AdminTokenHash).text())
                     .col(

@@ -132,11 +132,18 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
             )
             .into_response()
         })
-        .method_not_allowed_fallback(|| async {
+        .method_not_allowed_fallback(|uri: axum::http::Uri| async move {
+            if !crate::web::is_api_path(uri.path()) {
+                return crate::web::refused_page(
+                    axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                    "this page does not take that method: open it from the inbox".to_owned(),
+                );
+            }
             error::ApiError::new(
                 axum::http::StatusCode::METHOD_NOT_ALLOWED,
                 "this endpoint does not take that method: see /openapi.json",
             )
+            .into_response()
         })
         .layer(middleware::from_fn_with_state(guard_state, origin::guard))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -41,7 +41,7 @@ pub async fn read_check(State(state): State<AppState>, req: Request, next: Next)
 /// the answer to give instead of the page (a login redirect, a refusal, a 503).
 async fn viewer(parts: &mut Parts, state: &AppState) -> Result<(Viewer, Option<Ended>), Response> {
     let mut ended = None;
-    if let Some(secret) = cookie::session(&parts.headers) {
+    if let Some(secret) = cookie::session(&parts.headers, state.secure_cookies) {
         let admin = state.token.as_ref().map(|t| t.digest());
         match session::resolve(&state.store.db, admin, &secret).await {
             Ok(Ok(principal)) => {
@@ -60,7 +60,12 @@ async fn viewer(parts: &mut Parts, state: &AppState) -> Result<(Viewer, Option<E
     match ReadAccess::from_request_parts(parts, state).await {
         // A form sent with a session that has ended (expired, logged out): log in again,
         // rather than a refusal the person cannot act on.
-        Ok(_) if ended.is_some() && parts.method != Method::GET && !login_page => {
+        Ok(ReadAccess(p))
+            if ended.is_some()
+                && p.via == Via::LoopbackOpen
+                && parts.method != Method::GET
+                && !login_page =>
+        {
             Err(to_login(parts, ended, state.secure_cookies))
         }
         Ok(ReadAccess(principal)) => {
@@ -105,7 +110,12 @@ fn to_login(parts: &Parts, ended: Option<Ended>, secure: bool) -> Response {
         .path_and_query()
         .map_or("/", |p| p.as_str())
         .to_owned();
-    if cross_site && parts.method == Method::GET && !parts.headers.contains_key(header::COOKIE) {
+    // Other cookies (a load balancer's affinity cookie, SameSite=None) do come; only the
+    // session's is missing.
+    if cross_site
+        && parts.method == Method::GET
+        && cookie::session(&parts.headers, secure).is_none()
+    {
         return bounce(&here);
     }
     let back = if parts.method == Method::GET {

@@ -16,8 +16,10 @@ use crate::store::connect::{Pool, Schema};
 pub async fn run(config: Config, args: ServeArgs) -> Result<i32> {
     let token = load_token(&config, &args)?;
     let addrs = resolve_bind(&args.bind).await?;
-    // A name may stand for several addresses: open only when every one is loopback.
-    let public = !addrs.iter().all(|a| a.ip().is_loopback());
+    // A name may stand for several addresses: open only when every one is loopback. With
+    // `--public-url`, people reach it through a proxy (often on this host, so the bind is
+    // loopback): nothing is open then either, and `Host` is the public name.
+    let public = !addrs.iter().all(|a| a.ip().is_loopback()) || args.public_url.is_some();
     init_logging();
     // Warnings and notes from the library (migrations, notifications, recovery) go to the
     // same log.

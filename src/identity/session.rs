@@ -16,8 +16,11 @@ use crate::error::Result;
 use crate::scope::Scope;
 use crate::store::sessions::{self, NewSession};
 
-/// The cookie's name.
+/// The cookie's name over plain HTTP.
 pub const COOKIE: &str = "orch_session";
+/// Its name behind https: browsers accept a `__Host-` cookie only when it is `Secure`, has
+/// `Path=/` and no `Domain`, so a sibling subdomain cannot plant one ("cookie tossing").
+pub const SECURE_COOKIE: &str = "__Host-orch_session";
 
 /// How long a login lasts (never beyond the token it was opened with).
 pub const LIFETIME: TimeDelta = TimeDelta::hours(12);
@@ -67,7 +70,10 @@ pub async fn open(
     }
     let (token_id, admin_token_hash) = match who.via {
         Via::UserToken { token_id } => (Some(token_id), None),
-        _ => (None, admin_digest.map(str::to_owned)),
+        _ => (
+            None,
+            admin_digest.map(|d| admin_binding(d, secret.reveal())),
+        ),
     };
     sessions::create(
         db,
@@ -111,7 +117,9 @@ pub async fn resolve(
                 && u.disabled_at.is_none()
                 && u.name == s.user_name
         }),
-        (None, Some(admin)) => admin_digest.is_some_and(|d| digests_match(d, admin)),
+        (None, Some(bound)) => {
+            admin_digest.is_some_and(|d| digests_match(&admin_binding(d, cookie), bound))
+        }
         (None, None) => false,
     };
     if !standing {
@@ -125,6 +133,18 @@ pub async fn resolve(
         scope,
         via: Via::Session { session_id: s.id },
     }))
+}
+
+/// What an admin session stores of the admin token: a digest of it bound to this session's
+/// secret, so that changing `ORCH_API_TOKEN` ends the session, yet a copy of the database
+/// holds nothing to guess a person-chosen admin token from (the secret is not stored).
+fn admin_binding(admin_digest: &str, secret: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"orch admin session\0");
+    h.update(admin_digest.as_bytes());
+    h.update(b"\0");
+    h.update(secret.as_bytes());
+    crate::format::hex::hex(&h.finalize())
 }
 
 /// Ends the session a cookie names (logout); an unknown cookie changes nothing.

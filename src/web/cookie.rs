@@ -4,17 +4,22 @@
 use axum::http::{HeaderMap, HeaderValue, header};
 use chrono::{DateTime, Utc};
 
-use crate::identity::session::COOKIE;
+use crate::identity::session::{COOKIE, SECURE_COOKIE};
+
+fn name(secure: bool) -> &'static str {
+    if secure { SECURE_COOKIE } else { COOKIE }
+}
 
 /// The session cookie's value, when the request carries one.
-pub fn session(headers: &HeaderMap) -> Option<String> {
+pub fn session(headers: &HeaderMap, secure: bool) -> Option<String> {
+    let wanted = name(secure);
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
+        .find(|(n, _)| *n == wanted)
         .map(|(_, value)| value.trim_matches('"').to_owned())
         .filter(|v| !v.is_empty())
 }
@@ -24,7 +29,8 @@ pub fn session(headers: &HeaderMap) -> Option<String> {
 pub fn set(secret: &str, expires: DateTime<Utc>, secure: bool) -> HeaderValue {
     let max_age = (expires - crate::store::now()).num_seconds().max(0);
     let value = format!(
-        "{COOKIE}={secret}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{}",
+        "{}={secret}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{}",
+        name(secure),
         if secure { "; Secure" } else { "" }
     );
     HeaderValue::from_str(&value).unwrap_or_else(|_| clear(secure))
@@ -34,7 +40,7 @@ pub fn set(secret: &str, expires: DateTime<Utc>, secure: bool) -> HeaderValue {
 pub fn clear(secure: bool) -> HeaderValue {
     if secure {
         HeaderValue::from_static(
-            "orch_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0; Secure",
+            "__Host-orch_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0; Secure",
         )
     } else {
         HeaderValue::from_static("orch_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")
@@ -52,9 +58,11 @@ mod tests {
             header::COOKIE,
             HeaderValue::from_static("a=1; orch_session=abc; b=2"),
         );
-        assert_eq!(session(&h).as_deref(), Some("abc"));
+        assert_eq!(session(&h, false).as_deref(), Some("abc"));
+        // Behind https only the `__Host-` cookie counts.
+        assert_eq!(session(&h, true), None);
         h.insert(header::COOKIE, HeaderValue::from_static("orch_session="));
-        assert_eq!(session(&h), None);
+        assert_eq!(session(&h, false), None);
     }
 
     #[test]

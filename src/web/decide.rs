@@ -3,13 +3,14 @@
 //! a decision someone else took first shows the task page saying who, with 409.
 
 use axum::Form;
+use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::errors::PageError;
-use super::forms::check_token;
+use super::forms::{check_token, unreadable};
 use super::site::Site;
 use super::task;
 use super::viewer::Viewer;
@@ -32,8 +33,9 @@ pub async fn approve(
     viewer: Viewer,
     State(site): State<Site>,
     Path(id): Path<String>,
-    Form(form): Form<DecideForm>,
+    form: Result<Form<DecideForm>, FormRejection>,
 ) -> Result<Response, PageError> {
+    let Form(form) = form.map_err(unreadable)?;
     decide(viewer, site, id, form, true).await
 }
 
@@ -41,8 +43,9 @@ pub async fn reject(
     viewer: Viewer,
     State(site): State<Site>,
     Path(id): Path<String>,
-    Form(form): Form<DecideForm>,
+    form: Result<Form<DecideForm>, FormRejection>,
 ) -> Result<Response, PageError> {
+    let Form(form) = form.map_err(unreadable)?;
     decide(viewer, site, id, form, false).await
 }
 

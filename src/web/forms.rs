@@ -23,6 +23,28 @@ pub fn safe_next(next: Option<&str>) -> &str {
     }
 }
 
+/// A form body that cannot be read (not form-encoded, a field twice): a page, not a bare
+/// framework message.
+pub fn unreadable(rejection: axum::extract::rejection::FormRejection) -> PageError {
+    PageError::BadRequest(format!(
+        "this form could not be read ({rejection}): send it from the page's own button"
+    ))
+}
+
+/// `next` as a `Location` value: bytes beyond visible ASCII percent-encoded, so any path a
+/// person was on makes a valid header.
+pub fn location(next: &str) -> String {
+    let mut out = String::with_capacity(next.len());
+    for b in next.bytes() {
+        if b.is_ascii_graphic() && b != b'"' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// Whether the form's token is the viewer's (constant-time); `Err` with the page to show.
 pub fn check_token(viewer: &Viewer, submitted: &str) -> Result<(), PageError> {
     match viewer.form_token.as_deref() {

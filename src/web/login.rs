@@ -4,6 +4,7 @@
 
 use askama::Template;
 use axum::Form;
+use axum::extract::rejection::FormRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -82,8 +83,9 @@ pub struct LoginForm {
 pub async fn submit(
     viewer: Viewer,
     State(site): State<Site>,
-    Form(form): Form<LoginForm>,
+    form: Result<Form<LoginForm>, FormRejection>,
 ) -> Result<Response, PageError> {
+    let Form(form) = form.map_err(forms::unreadable)?;
     let next = forms::safe_next(Some(&form.next)).to_owned();
     let refuse = |status: StatusCode, message: &str| -> Result<Response, PageError> {
         let page = LoginPage {
@@ -116,7 +118,7 @@ pub async fn submit(
         _ => None,
     };
     let opened = session::open(&site.store.db, &who, admin, token_expires).await?;
-    let mut response = Redirect::to(&next).into_response();
+    let mut response = Redirect::to(&forms::location(&next)).into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
         cookie::set(
@@ -138,16 +140,20 @@ pub async fn logout(
     viewer: Viewer,
     State(site): State<Site>,
     headers: HeaderMap,
-    Form(form): Form<LogoutForm>,
+    form: Result<Form<LogoutForm>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let Some(secret) = cookie::session(&headers) else {
+    let Form(form) = form.map_err(forms::unreadable)?;
+    let Some(secret) = cookie::session(&headers, site.secure_cookies) else {
         return Ok(Redirect::to("/login").into_response());
     };
-    let expected = viewer.form_token.as_deref().unwrap_or("");
-    if expected.is_empty() || !digests_match(expected, &form.form_token) {
-        return Err(forms::stale_form());
+    // A session that has ended already (expired, its token revoked) just loses its cookie.
+    if viewer.has_session() {
+        let expected = viewer.form_token.as_deref().unwrap_or("");
+        if expected.is_empty() || !digests_match(expected, &form.form_token) {
+            return Err(forms::stale_form());
+        }
+        session::close(&site.store.db, &secret).await?;
     }
-    session::close(&site.store.db, &secret).await?;
     let mut response = Redirect::to("/login?why=logged-out").into_response();
     response
         .headers_mut()

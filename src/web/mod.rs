@@ -75,5 +75,13 @@ pub fn security_headers_on(mut response: Response) -> Response {
         HeaderValue::from_static("same-origin"),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    // A page may hold a form token and private rows: no shared cache keeps it, and the back
+    // button after logout asks again. Assets keep their own long cache.
+    let html = h
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"text/html"));
+    if html && !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     response
 }

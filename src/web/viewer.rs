@@ -51,6 +51,7 @@ impl Viewer {
     /// What the header of every page shows about the viewer.
     pub fn nav(&self) -> Nav {
         Nav {
+            known: true,
             user: self.principal.user.clone(),
             logout_token: self
                 .has_session()
@@ -64,6 +65,9 @@ impl Viewer {
 /// The header's account part: who is signed in, and the Log out form's token.
 #[derive(Clone, Debug, Default)]
 pub struct Nav {
+    /// False on error pages, which are built without knowing who is looking: they show no
+    /// account part rather than a wrong one.
+    pub known: bool,
     pub user: Option<String>,
     pub logout_token: Option<String>,
     /// Named by the SSO proxy: logging out is the proxy's business.

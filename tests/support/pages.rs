@@ -8,7 +8,7 @@ use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
 pub struct Visitor {
     pub base: String,
     pub http: reqwest::Client,
-    /// The session cookie's value, once logged in.
+    /// The session cookie (`name=value`), once logged in.
     pub cookie: Option<String>,
 }
 
@@ -64,7 +64,7 @@ impl Visitor {
 
     fn with_cookie(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         match &self.cookie {
-            Some(c) => req.header("cookie", format!("orch_session={c}")),
+            Some(c) => req.header("cookie", c.as_str()),
             None => req,
         }
     }
@@ -97,11 +97,12 @@ impl Visitor {
             .await;
         assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
         let cookie = page.set_cookie();
-        let value = cookie
-            .strip_prefix("orch_session=")
-            .and_then(|c| c.split(';').next())
-            .unwrap_or_else(|| panic!("no session cookie in `{cookie}`"));
-        self.cookie = Some(value.to_owned());
+        let pair = cookie.split(';').next().unwrap_or("");
+        assert!(
+            pair.starts_with("orch_session=") || pair.starts_with("__Host-orch_session="),
+            "no session cookie in `{cookie}`"
+        );
+        self.cookie = Some(pair.to_owned());
         page
     }
 

@@ -15,7 +15,8 @@ pub struct Model {
     pub user_name: String,
     /// The user's token the session was opened with; `None` for the admin token.
     pub token_id: Option<i64>,
-    /// The admin token's digest when opened with it (changing `ORCH_API_TOKEN` ends these).
+    /// When opened with the admin token: its digest bound to the session's secret (changing
+    /// `ORCH_API_TOKEN` ends these; the admin token cannot be guessed from it).
     #[sea_orm(column_type = "Text", nullable)]
     pub admin_token_hash: Option<String>,
     /// One of `identity::Scope`'s values (the database checks it too).
