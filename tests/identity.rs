@@ -441,3 +441,57 @@ async fn blurred_names_and_impossible_lifetimes_are_refused() {
             .code(2);
     }
 }
+
+/// `last_used_at` is written when it is a minute old (or unset), not on every request: a
+/// value seeded just now stays as it is through a request, an old one is refreshed.
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn last_used_is_written_at_most_once_a_minute(#[case] backend: Backend) {
+    use orch::store::entity::orch_api_token::{Column, Entity};
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{EntityTrait, QueryFilter};
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    db.orch().args(["users", "add", "ana"]).success();
+    let t = token(&db, "ana", "read", "90d");
+    let store = db.store().await;
+    let seed = |at: chrono::DateTime<chrono::Utc>| {
+        Entity::update_many()
+            .col_expr(Column::LastUsedAt, Expr::value(at))
+            .filter(sea_orm::ColumnTrait::eq(&Column::Id, 1))
+            .exec(&store.db)
+    };
+    let last_used = || async {
+        Entity::find_by_id(1)
+            .one(&store.db)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_used_at
+    };
+    let s = ApiServer::start(&db, None).await;
+
+    // Whole seconds: both databases hold them exactly.
+    let recent = chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp() - 1, 0).unwrap();
+    seed(recent).await.unwrap();
+    let (code, _) = s.send("GET", "/agents/tasks", None, Some(&t)).await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(
+        last_used().await,
+        Some(recent),
+        "a recent value is left alone"
+    );
+
+    let old = chrono::DateTime::from_timestamp(946_684_800, 0).unwrap(); // 2000-01-01
+    seed(old).await.unwrap();
+    let (code, _) = s.send("GET", "/agents/tasks", None, Some(&t)).await;
+    assert_eq!(code, StatusCode::OK);
+    let refreshed = last_used().await.unwrap();
+    assert!(
+        refreshed >= recent,
+        "an old value is refreshed: {refreshed}"
+    );
+}
