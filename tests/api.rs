@@ -438,6 +438,24 @@ async fn openapi_lists_every_route(#[case] backend: Backend) {
             "{schema}.{field}: {pattern}"
         );
     }
+    // `inputs` too, at any depth: its keys, and every string and key inside (schemathesis
+    // sent `{"a\u0000": 1}`, which the document called valid).
+    for schema in ["CreateTask", "PatchTask"] {
+        let inputs = &schemas[schema]["properties"]["inputs"];
+        assert!(
+            inputs["propertyNames"]["pattern"]
+                .as_str()
+                .is_some_and(|p| p.contains(r"[^\u0000]")),
+            "{schema}.inputs: {inputs}"
+        );
+        let inner = inputs["additionalProperties"]["$ref"].as_str().unwrap();
+        let inner = &schemas[inner.rsplit('/').next().unwrap()];
+        let any_of = inner["anyOf"].as_array().unwrap();
+        let string = any_of.iter().find(|s| s["type"] == "string").unwrap();
+        assert!(string["pattern"].as_str().unwrap().contains(r"[^\u0000]"));
+        let object = any_of.iter().find(|s| s["type"] == "object").unwrap();
+        assert!(object["propertyNames"]["pattern"].is_string(), "{inner}");
+    }
     // `by` is optional in the schema but required on an open server: the description says it.
     let by = schemas["DecisionBody"]["properties"]["by"]["description"]
         .as_str()

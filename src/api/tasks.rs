@@ -65,7 +65,7 @@ pub struct CreateTask {
     #[serde(default, deserialize_with = "integral")]
     #[schema(minimum = 0)]
     pub duration_ms: Option<i64>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = super::json_schema::inputs)]
     pub inputs: Option<Value>,
     #[schema(pattern = r"^[^\u0000]*$")]
     pub outputs_uri: Option<String>,
@@ -95,7 +95,7 @@ pub struct PatchTask {
     #[serde(default, deserialize_with = "integral")]
     #[schema(minimum = 0)]
     pub duration_ms: Option<i64>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = super::json_schema::inputs)]
     pub inputs: Option<Value>,
     #[schema(pattern = r"^[^\u0000]*$")]
     pub outputs_uri: Option<String>,
