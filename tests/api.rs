@@ -246,6 +246,7 @@ async fn bad_input_gets_a_named_error(#[case] backend: Backend) {
         ("POST", "/agents/tasks", r#"{"task": "t", "run_id": "r", "status": "running", "decided_at": "2025-01-01T00:00:00Z"}"#.into(), StatusCode::UNPROCESSABLE_ENTITY, Some("decided_at")),
         ("POST", "/agents/tasks", r#"{"task": "t", "run_id": "r", "status": "running", "started_at": "yesterday"}"#.into(), StatusCode::UNPROCESSABLE_ENTITY, Some("started_at")),
         ("POST", "/agents/tasks", r#"{"task": "a b", "run_id": "r", "status": "running"}"#.into(), StatusCode::UNPROCESSABLE_ENTITY, Some("task")),
+        ("POST", "/agents/tasks", r#"{"task": "t", "run_id": "..", "status": "running"}"#.into(), StatusCode::UNPROCESSABLE_ENTITY, Some("run_id")),
         ("POST", "/agents/tasks", r#"{"run_id": "r", "status": "running"}"#.into(), StatusCode::UNPROCESSABLE_ENTITY, None),
         ("POST", "/agents/tasks", format!(r#"{{"task": "t", "run_id": "r", "status": "running", "log_excerpt": "{}"}}"#, "x".repeat(1024 * 1024 + 10)), StatusCode::PAYLOAD_TOO_LARGE, None),
         ("PATCH", "/agents/tasks/1", r#"{"approver": "me"}"#.into(), StatusCode::UNPROCESSABLE_ENTITY, Some("approver")),
@@ -455,6 +456,22 @@ async fn openapi_lists_every_route(#[case] backend: Backend) {
         assert!(string["pattern"].as_str().unwrap().contains(r"[^\u0000]"));
         let object = any_of.iter().find(|s| s["type"] == "object").unwrap();
         assert!(object["propertyNames"]["pattern"].is_string(), "{inner}");
+    }
+    // The names' pattern is the server's rule, `.` and `..` excluded (schemathesis sent `.`).
+    for field in ["task", "run_id"] {
+        let pattern = schemas["CreateTask"]["properties"][field]["pattern"]
+            .as_str()
+            .unwrap();
+        let re = regex::Regex::new(pattern).unwrap();
+        for name in [
+            ".", "..", "...", ".a", "..a", "a.", "a..b", "-", "_", "x", "a b", "", "é",
+        ] {
+            assert_eq!(
+                re.is_match(name),
+                orch::plan::is_valid_name(name),
+                "{field}: `{name}` against {pattern}"
+            );
+        }
     }
     // `by` is optional in the schema but required on an open server: the description says it.
     let by = schemas["DecisionBody"]["properties"]["by"]["description"]

@@ -54,10 +54,19 @@ impl axum::extract::FromRequestParts<AppState> for TaskId {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTask {
-    /// Letters, digits, `.`, `_` and `-` (not `.` or `..`): it becomes a file name.
-    #[schema(pattern = r"^[A-Za-z0-9._-]+$", min_length = 1)]
+    /// Letters, digits, `.`, `_` and `-`, and not `.` or `..`: it becomes a file name.
+    // The pattern is "any of those characters but all dots unless three or more", which is
+    // `is_valid_name` without a lookahead (not every client's regex engine has one).
+    #[schema(
+        pattern = r"^(\.{0,2}[A-Za-z0-9_-]|\.{3})[A-Za-z0-9._-]*$",
+        min_length = 1
+    )]
     pub task: String,
-    #[schema(pattern = r"^[A-Za-z0-9._-]+$", min_length = 1)]
+    /// As `task`: it names the run's log folder.
+    #[schema(
+        pattern = r"^(\.{0,2}[A-Za-z0-9_-]|\.{3})[A-Za-z0-9._-]*$",
+        min_length = 1
+    )]
     pub run_id: String,
     pub status: TaskStatus,
     pub started_at: Option<DateTime<Utc>>,
@@ -158,7 +167,7 @@ pub async fn create(
         if !is_valid_name(value) {
             return Err(unprocessable(
                 field,
-                format!("`{field}` must match `[A-Za-z0-9._-]+`"),
+                format!("`{field}` must be letters, digits, `.`, `_` and `-`, and not `.` or `..`"),
             ));
         }
     }
