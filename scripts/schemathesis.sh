@@ -6,16 +6,24 @@
 #   bash scripts/schemathesis.sh              # debug build, 40 s per pass, without and with a token
 #   ORCH=target/release/orch MAX_TIME=120 bash scripts/schemathesis.sh
 #
-# Needs python3 with venv; schemathesis is installed into target/schemathesis-venv.
+# Needs python3 with venv; schemathesis is installed into target/schemathesis-venv (PYTHON=…
+# picks the interpreter, and the venv is then target/schemathesis-venv-VERSION). With Python
+# 3.11.7 and two workers, schemathesis itself sometimes crashes in one operation ("Runtime
+# Error: AST constructor recursion depth mismatch", ast.parse from two threads): a tool error,
+# not a finding; PYTHON=python3.13 did not show it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ORCH=${ORCH:-target/debug/orch}
 MAX_TIME=${MAX_TIME:-40}
 VERSION=${SCHEMATHESIS_VERSION:-4.32.5}
+PYTHON=${PYTHON:-}
 venv=target/schemathesis-venv
+if [ -n "$PYTHON" ]; then
+  venv=$venv-$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+fi
 [ -x "$ORCH" ] || cargo build --quiet
 if [ ! -x "$venv/bin/schemathesis" ]; then
-  python3 -m venv "$venv"
+  "${PYTHON:-python3}" -m venv "$venv"
   "$venv/bin/pip" install --quiet "schemathesis==$VERSION"
 fi
 work=$(mktemp -d)

@@ -451,8 +451,25 @@ pub enum UsersCommand {
     ///
     /// Exit status: 5 when the name is taken.
     Add(UsersAddArgs),
-    /// List users and their groups.
+    /// List users, their groups, and when each was disabled.
     List(JsonArgs),
+    /// Disable a user: their tokens are refused (401) from the next request on.
+    ///
+    /// A trusted proxy naming them is refused too (403). The tokens are kept, not revoked:
+    /// `orch users enable` brings them back.
+    ///
+    /// Exit status: 4 for an unknown user. A user disabled already is said so, with 0.
+    Disable(UserNameArgs),
+    /// Enable a disabled user: their tokens work again (unless revoked or expired).
+    ///
+    /// Exit status: 4 for an unknown user. A user who is not disabled is said so, with 0.
+    Enable(UserNameArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UserNameArgs {
+    /// The user's name, as `orch users list` shows it.
+    pub name: String,
 }
 
 #[derive(Debug, Args)]

@@ -708,7 +708,7 @@ impl fmt::Display for Error {
             ),
             Error::UnknownUser { name } => write!(
                 f,
-                "no user `{name}`: add it with `orch users add {name}` first"
+                "no user `{name}`: see `orch users list`, or add it with `orch users add {name}`"
             ),
             Error::UnknownApiToken { id } => write!(
                 f,

@@ -246,6 +246,7 @@ async fn bad_input_gets_a_named_error(#[case] backend: Backend) {
         ("POST", "/agents/tasks", r#"{"task": "t", "run_id": "r", "status": "running", "decided_at": "2025-01-01T00:00:00Z"}"#.into(), StatusCode::UNPROCESSABLE_ENTITY, Some("decided_at")),
         ("POST", "/agents/tasks", r#"{"task": "t", "run_id": "r", "status": "running", "started_at": "yesterday"}"#.into(), StatusCode::UNPROCESSABLE_ENTITY, Some("started_at")),
         ("POST", "/agents/tasks", r#"{"task": "a b", "run_id": "r", "status": "running"}"#.into(), StatusCode::UNPROCESSABLE_ENTITY, Some("task")),
+        ("POST", "/agents/tasks", r#"{"task": "t", "run_id": "..", "status": "running"}"#.into(), StatusCode::UNPROCESSABLE_ENTITY, Some("run_id")),
         ("POST", "/agents/tasks", r#"{"run_id": "r", "status": "running"}"#.into(), StatusCode::UNPROCESSABLE_ENTITY, None),
         ("POST", "/agents/tasks", format!(r#"{{"task": "t", "run_id": "r", "status": "running", "log_excerpt": "{}"}}"#, "x".repeat(1024 * 1024 + 10)), StatusCode::PAYLOAD_TOO_LARGE, None),
         ("PATCH", "/agents/tasks/1", r#"{"approver": "me"}"#.into(), StatusCode::UNPROCESSABLE_ENTITY, Some("approver")),
@@ -259,6 +260,14 @@ async fn bad_input_gets_a_named_error(#[case] backend: Backend) {
         ("POST", "/agents/tasks", r#"{"task": "t", "run_id": "r", "status": "running", "inputs": [null, null]}"#.into(), StatusCode::UNPROCESSABLE_ENTITY, Some("inputs")),
         ("PATCH", "/agents/tasks/1", r#"{"inputs": 3}"#.into(), StatusCode::UNPROCESSABLE_ENTITY, Some("inputs")),
         ("GET", "/agents/tasks?run_id=%00", String::new(), StatusCode::UNPROCESSABLE_ENTITY, Some("run_id")),
+        ("GET", "/agents/tasks?task=a%00", String::new(), StatusCode::UNPROCESSABLE_ENTITY, Some("task")),
+        ("GET", "/agents/tasks?status=%00", String::new(), StatusCode::UNPROCESSABLE_ENTITY, Some("status")),
+        ("GET", "/agents/tasks?limit=%00", String::new(), StatusCode::UNPROCESSABLE_ENTITY, Some("limit")),
+        // The enum has no empty value (an empty filter once answered every row).
+        ("GET", "/agents/tasks?status=", String::new(), StatusCode::UNPROCESSABLE_ENTITY, Some("status")),
+        // An integral number written with a fraction is an integer (below); a fraction is not.
+        ("POST", "/agents/tasks", r#"{"task": "t", "run_id": "r", "status": "running", "duration_ms": 249.5}"#.into(), StatusCode::UNPROCESSABLE_ENTITY, Some("duration_ms")),
+        ("PATCH", "/agents/tasks/1", r#"{"duration_ms": 1e30}"#.into(), StatusCode::UNPROCESSABLE_ENTITY, Some("duration_ms")),
         ("POST", "/agents/tasks/1/approve", r#"{"by": "a\u0000b"}"#.into(), StatusCode::UNPROCESSABLE_ENTITY, Some("by")),
         // Years a calendar (and PostgreSQL) cannot hold, or that would sort first for ever.
         ("POST", "/agents/tasks", r#"{"task": "t", "run_id": "r", "status": "running", "started_at": "-4713-01-15T02:30:00Z"}"#.into(), StatusCode::UNPROCESSABLE_ENTITY, Some("started_at")),
@@ -292,8 +301,51 @@ async fn bad_input_gets_a_named_error(#[case] backend: Backend) {
             );
         }
     }
+    let (_, err) = s.raw("GET", "/agents/tasks?status=", "").await;
+    assert!(
+        err["error"].as_str().is_some_and(
+            |e| e.contains("queued, running, succeeded, failed, awaiting_approval, skipped")
+        ),
+        "the allowed values are listed: {err}"
+    );
     let (_, rows) = s.send("GET", "/agents/tasks", None, None).await;
     assert_eq!(rows, json!([]), "no bad request wrote a row");
+}
+
+/// JSON Schema counts `249.0` as an integer, so a client generating requests from the
+/// document may send it (schemathesis did): it is stored as 249.
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn integral_numbers_written_with_a_fraction_are_integers(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let s = ApiServer::start(&db, None).await;
+    let (code, row) = s
+        .raw(
+            "POST",
+            "/agents/tasks",
+            r#"{"task": "t", "run_id": "r", "status": "running", "duration_ms": 249.0}"#,
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{row}");
+    assert_eq!(row["duration_ms"], json!(249));
+    let id = row["id"].as_i64().unwrap();
+    let (code, row) = s
+        .raw(
+            "PATCH",
+            &format!("/agents/tasks/{id}"),
+            r#"{"duration_ms": 2.5e2}"#,
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{row}");
+    assert_eq!(row["duration_ms"], json!(250));
+    let (_, again) = s
+        .send("GET", &format!("/agents/tasks/{id}"), None, None)
+        .await;
+    assert_eq!(again["duration_ms"], json!(250), "stored as an integer");
 }
 
 #[rstest]
@@ -385,6 +437,61 @@ async fn openapi_lists_every_route(#[case] backend: Backend) {
         assert!(
             pattern.contains(r"[^\u0000]"),
             "{schema}.{field}: {pattern}"
+        );
+    }
+    // `inputs` too, at any depth: its keys, and every string and key inside (schemathesis
+    // sent `{"a\u0000": 1}`, which the document called valid).
+    for schema in ["CreateTask", "PatchTask"] {
+        let inputs = &schemas[schema]["properties"]["inputs"];
+        assert!(
+            inputs["propertyNames"]["pattern"]
+                .as_str()
+                .is_some_and(|p| p.contains(r"[^\u0000]")),
+            "{schema}.inputs: {inputs}"
+        );
+        let inner = inputs["additionalProperties"]["$ref"].as_str().unwrap();
+        let inner = &schemas[inner.rsplit('/').next().unwrap()];
+        let any_of = inner["anyOf"].as_array().unwrap();
+        let string = any_of.iter().find(|s| s["type"] == "string").unwrap();
+        assert!(string["pattern"].as_str().unwrap().contains(r"[^\u0000]"));
+        let object = any_of.iter().find(|s| s["type"] == "object").unwrap();
+        assert!(object["propertyNames"]["pattern"].is_string(), "{inner}");
+    }
+    // The names' pattern is the server's rule, `.` and `..` excluded (schemathesis sent `.`).
+    for field in ["task", "run_id"] {
+        let pattern = schemas["CreateTask"]["properties"][field]["pattern"]
+            .as_str()
+            .unwrap();
+        let re = regex::Regex::new(pattern).unwrap();
+        for name in [
+            ".", "..", "...", ".a", "..a", "a.", "a..b", "-", "_", "x", "a b", "", "é",
+        ] {
+            assert_eq!(
+                re.is_match(name),
+                orch::plan::is_valid_name(name),
+                "{field}: `{name}` against {pattern}"
+            );
+        }
+    }
+    // `by` is optional in the schema but required on an open server: the description says it.
+    let by = schemas["DecisionBody"]["properties"]["by"]["description"]
+        .as_str()
+        .unwrap();
+    assert!(
+        by.contains("open server") && by.contains("required") && by.contains("422"),
+        "{by}"
+    );
+    // The query parameters too: a NUL there is refused with 422 as in a body.
+    let params = doc["paths"]["/agents/tasks"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    for name in ["run_id", "task"] {
+        let param = params.iter().find(|p| p["name"] == name).unwrap();
+        assert!(
+            param["schema"]["pattern"]
+                .as_str()
+                .is_some_and(|p| p.contains(r"[^\u0000]")),
+            "?{name} declares no NUL pattern: {param}"
         );
     }
     let paths = doc["paths"].as_object().unwrap();

@@ -255,6 +255,16 @@ async fn the_proxy_header_counts_only_from_the_trusted_proxy(#[case] backend: Ba
             assert_eq!(body["approver"], "ana");
             let other = approve("mallory").await.unwrap();
             assert_eq!(other.status(), StatusCode::FORBIDDEN, "not an orch user");
+            // A disabled user is refused too, and told so rather than to be added.
+            db.orch().args(["users", "disable", "ana"]).success();
+            let disabled = approve("ana").await.unwrap();
+            assert_eq!(disabled.status(), StatusCode::FORBIDDEN);
+            let body: serde_json::Value = disabled.json().await.unwrap();
+            assert!(
+                body["error"].as_str().unwrap().contains("disabled"),
+                "{body}"
+            );
+            db.orch().args(["users", "enable", "ana"]).success();
             server.stop();
         } else {
             assert_eq!(code, StatusCode::UNAUTHORIZED, "{body}");
@@ -447,5 +457,120 @@ async fn blurred_names_and_impossible_lifetimes_are_refused() {
         db.orch()
             .args(["tokens", "create", "--user", "ana", "--expires", bad])
             .code(2);
+    }
+}
+
+/// `last_used_at` is written when it is a minute old (or unset), not on every request: a
+/// value seeded just now stays as it is through a request, an old one is refreshed.
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn last_used_is_written_at_most_once_a_minute(#[case] backend: Backend) {
+    use orch::store::entity::orch_api_token::{Column, Entity};
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{EntityTrait, QueryFilter};
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    db.orch().args(["users", "add", "ana"]).success();
+    let t = token(&db, "ana", "read", "90d");
+    let store = db.store().await;
+    let seed = |at: chrono::DateTime<chrono::Utc>| {
+        Entity::update_many()
+            .col_expr(Column::LastUsedAt, Expr::value(at))
+            .filter(sea_orm::ColumnTrait::eq(&Column::Id, 1))
+            .exec(&store.db)
+    };
+    let last_used = || async {
+        Entity::find_by_id(1)
+            .one(&store.db)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_used_at
+    };
+    let s = ApiServer::start(&db, None).await;
+
+    // Whole seconds: both databases hold them exactly.
+    let recent = chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp() - 1, 0).unwrap();
+    seed(recent).await.unwrap();
+    let (code, _) = s.send("GET", "/agents/tasks", None, Some(&t)).await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(
+        last_used().await,
+        Some(recent),
+        "a recent value is left alone"
+    );
+
+    let old = chrono::DateTime::from_timestamp(946_684_800, 0).unwrap(); // 2000-01-01
+    seed(old).await.unwrap();
+    let (code, _) = s.send("GET", "/agents/tasks", None, Some(&t)).await;
+    assert_eq!(code, StatusCode::OK);
+    let refreshed = last_used().await.unwrap();
+    assert!(
+        refreshed >= recent,
+        "an old value is refreshed: {refreshed}"
+    );
+}
+
+/// `orch users disable` refuses the user's tokens at once (401), `enable` lets them in again;
+/// both are shown by `users list`, and an unknown name exits 4.
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabled_users_tokens_are_refused_until_enabled(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    db.orch().args(["users", "add", "ana"]).success();
+    let t = token(&db, "ana", "decide", "90d");
+    let s = ApiServer::start(&db, None).await;
+    let (code, _) = s.send("GET", "/agents/tasks", None, Some(&t)).await;
+    assert_eq!(code, StatusCode::OK);
+
+    db.orch()
+        .args(["users", "disable", "ana"])
+        .success()
+        .stdout_has("disabled user `ana`");
+    let (code, err) = s.send("GET", "/agents/tasks", None, Some(&t)).await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED, "{err}");
+    assert!(err["error"].as_str().unwrap().contains("disabled"), "{err}");
+    db.orch()
+        .args(["users", "disable", "ana"])
+        .success()
+        .stdout_has("was disabled already");
+    let listed = db.orch().args(["users", "list"]).success().stdout();
+    assert!(listed.contains("DISABLED"), "{listed}");
+    let row = db
+        .orch()
+        .args(["users", "list", "--json"])
+        .success()
+        .stdout_json();
+    assert!(row[0]["disabled_at"].is_string(), "{row}");
+
+    db.orch()
+        .args(["users", "enable", "ana"])
+        .success()
+        .stdout_has("enabled user `ana`");
+    let (code, err) = s.send("GET", "/agents/tasks", None, Some(&t)).await;
+    assert_eq!(code, StatusCode::OK, "{err}");
+    db.orch()
+        .args(["users", "enable", "ana"])
+        .success()
+        .stdout_has("is not disabled");
+    let row = db
+        .orch()
+        .args(["users", "list", "--json"])
+        .success()
+        .stdout_json();
+    assert_eq!(row[0]["disabled_at"], json!(null), "{row}");
+
+    for verb in ["disable", "enable"] {
+        db.orch()
+            .args(["users", verb, "bob"])
+            .code(4)
+            .stderr_has("no user `bob`");
     }
 }

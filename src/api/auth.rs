@@ -47,7 +47,8 @@ pub struct TrustedProxy {
 }
 
 /// The user a trusted proxy names, when the request comes from it. From any other peer the
-/// header is ignored and logged. A named user who is not in `orch users` is refused (403).
+/// header is ignored and logged. A named user who is not in `orch users`, or is disabled, is
+/// refused (403).
 async fn proxied(
     parts: &Parts,
     state: &AppState,
@@ -76,7 +77,13 @@ async fn proxied(
             scope: Scope::Decide,
             via: Via::TrustedProxy,
         })),
-        _ => Err(ApiError::new(
+        Some(_) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "the proxy names `{name}`, whose user is disabled: `orch users enable {name}` lets them in again"
+            ),
+        )),
+        None => Err(ApiError::new(
             StatusCode::FORBIDDEN,
             format!(
                 "the proxy names `{name}`, who is not an orch user: add them with `orch users add`"

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod body;
 mod checks;
 pub mod error;
+mod json_schema;
 mod origin;
 mod pages;
 pub mod tasks;
@@ -59,7 +60,7 @@ pub struct AppState {
         title = "orch",
         description = "Records and decides tasks in `agents_tasks`. Writes need a bearer token when the server has one."
     ),
-    components(schemas(crate::store::json::TaskJson<'static>)),
+    components(schemas(crate::store::json::TaskJson<'static>, json_schema::NulFreeJson)),
     modifiers(&BearerScheme)
 )]
 struct ApiDoc;

@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::auth::{AdminAccess, DecideAccess, ReadAccess};
-use super::body::parse;
+use super::body::{integral, parse};
 use super::checks::{
     check_duration, check_param, check_row_values, check_values, refuse_decision_fields,
     unprocessable,
@@ -52,17 +52,27 @@ impl axum::extract::FromRequestParts<AppState> for TaskId {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTask {
-    /// Letters, digits, `.`, `_` and `-` (not `.` or `..`): it becomes a file name.
-    #[schema(pattern = r"^[A-Za-z0-9._-]+$", min_length = 1)]
+    /// Letters, digits, `.`, `_` and `-`, and not `.` or `..`: it becomes a file name.
+    // The pattern is "any of those characters but all dots unless three or more", which is
+    // `is_valid_name` without a lookahead (not every client's regex engine has one).
+    #[schema(
+        pattern = r"^(\.{0,2}[A-Za-z0-9_-]|\.{3})[A-Za-z0-9._-]*$",
+        min_length = 1
+    )]
     pub task: String,
-    #[schema(pattern = r"^[A-Za-z0-9._-]+$", min_length = 1)]
+    /// As `task`: it names the run's log folder.
+    #[schema(
+        pattern = r"^(\.{0,2}[A-Za-z0-9_-]|\.{3})[A-Za-z0-9._-]*$",
+        min_length = 1
+    )]
     pub run_id: String,
     pub status: TaskStatus,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "integral")]
     #[schema(minimum = 0)]
     pub duration_ms: Option<i64>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = super::json_schema::inputs)]
     pub inputs: Option<Value>,
     #[schema(pattern = r"^[^\u0000]*$")]
     pub outputs_uri: Option<String>,
@@ -89,9 +99,10 @@ pub struct PatchTask {
     pub status: Option<TaskStatus>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "integral")]
     #[schema(minimum = 0)]
     pub duration_ms: Option<i64>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = super::json_schema::inputs)]
     pub inputs: Option<Value>,
     #[schema(pattern = r"^[^\u0000]*$")]
     pub outputs_uri: Option<String>,
@@ -115,8 +126,11 @@ pub struct PatchTask {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionBody {
-    /// Defaults to the token's user; naming anyone else is refused (403). Required, and taken
-    /// as given, only when the server is open (loopback, no credential configured).
+    /// Who decides. With a credential it defaults to the credential's user, and naming anyone
+    /// else is refused (403). On an open server (loopback, no credential configured and no
+    /// user token ever issued) there is no user to default to: there `by` is required and
+    /// recorded as given, and a decision without it is refused with 422. The schema cannot
+    /// say "required" for one mode only, so it calls `by` optional.
     #[schema(pattern = r"^[^\u0000]*\S[^\u0000]*$", min_length = 1)]
     pub by: Option<String>,
     #[schema(pattern = r"^[^\u0000]*$")]
@@ -151,7 +165,7 @@ pub async fn create(
         if !is_valid_name(value) {
             return Err(unprocessable(
                 field,
-                format!("`{field}` must match `[A-Za-z0-9._-]+`"),
+                format!("`{field}` must be letters, digits, `.`, `_` and `-`, and not `.` or `..`"),
             ));
         }
     }
@@ -249,9 +263,9 @@ pub async fn patch(
 /// List rows, newest first.
 #[utoipa::path(get, path = "/agents/tasks",
     params(
-        ("run_id" = Option<String>, Query, description = "Only this run"),
-        ("status" = Option<TaskStatus>, Query, description = "Only this status"),
-        ("task" = Option<String>, Query, description = "Only this task name"),
+        ("run_id" = Option<String>, Query, pattern = r"^[^\u0000]*$", description = "Only this run (empty: any run)"),
+        ("status" = Option<TaskStatus>, Query, description = "Only this status (an empty value is refused: leave the parameter out for any status)"),
+        ("task" = Option<String>, Query, pattern = r"^[^\u0000]*$", description = "Only this task name (empty: any task)"),
         ("limit" = Option<u64>, Query, minimum = 1, maximum = 1000, description = "At most this many rows (1–1000, default 50)"),
     ),
     responses(
@@ -272,7 +286,10 @@ pub async fn list(
         match key.as_str() {
             "run_id" => filter.run_id = Some(value).filter(|v| !v.is_empty()),
             "task" => filter.task = Some(value).filter(|v| !v.is_empty()),
-            "status" if value.is_empty() => {}
+            // The document's enum has no empty value, and a client whose variable came out
+            // empty means something: refused, not taken as "any status" (answering every row
+            // to a filter that was meant to narrow them is the surprise a client cannot see).
+            "status" if value.is_empty() => return Err(empty_status()),
             "status" => {
                 filter.status = Some(
                     value
@@ -312,6 +329,17 @@ pub async fn list(
         bytes,
     )
         .into_response())
+}
+
+fn empty_status() -> ApiError {
+    let all: Vec<&str> = TaskStatus::ALL.iter().map(|s| s.as_str()).collect();
+    unprocessable(
+        "status",
+        format!(
+            "`status` is empty: use one of {}, or leave it out for any status",
+            all.join(", ")
+        ),
+    )
 }
 
 /// One row.

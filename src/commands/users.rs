@@ -1,4 +1,4 @@
-//! `orch users add` and `orch users list`.
+//! `orch users add`, `list`, `disable` and `enable`.
 
 use serde_json::json;
 
@@ -6,7 +6,7 @@ use crate::cli::UsersCommand;
 use crate::error::Result;
 use crate::format::time::timestamp;
 use crate::store::Store;
-use crate::store::users::{self, User};
+use crate::store::users::{self, Toggled, User};
 use crate::ui::{Output, identity};
 
 pub async fn run(store: &Store, cmd: UsersCommand, out: Output) -> Result<i32> {
@@ -29,6 +29,22 @@ pub async fn run(store: &Store, cmd: UsersCommand, out: Output) -> Result<i32> {
                 out.print("no users yet: add one with `orch users add NAME`")?;
             } else {
                 out.print(&identity::users(&all, out.tty))?;
+            }
+        }
+        UsersCommand::Disable(args) => {
+            let name = &args.name;
+            match users::set_disabled(&store.db, name, true).await? {
+                Toggled::Now => out.print(&format!(
+                    "disabled user `{name}`: their tokens are refused from now on"
+                ))?,
+                Toggled::Already => out.print(&format!("user `{name}` was disabled already"))?,
+            }
+        }
+        UsersCommand::Enable(args) => {
+            let name = &args.name;
+            match users::set_disabled(&store.db, name, false).await? {
+                Toggled::Now => out.print(&format!("enabled user `{name}`"))?,
+                Toggled::Already => out.print(&format!("user `{name}` is not disabled"))?,
             }
         }
     }

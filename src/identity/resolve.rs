@@ -67,7 +67,7 @@ pub async fn bearer(
         // The CHECK constraint makes this unreachable; refuse rather than guess.
         return Ok(Err(Refused::Unknown));
     };
-    tokens::touch(db, token.id).await;
+    tokens::touch(db, &token).await;
     Ok(Ok(Principal {
         user: Some(user.name),
         scope,

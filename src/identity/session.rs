@@ -111,12 +111,19 @@ pub async fn resolve(
         return Ok(Err(Ended::Expired));
     }
     let standing = match (s.token_id, &s.admin_token_hash) {
-        (Some(id), _) => sessions::token_of(db, id).await?.is_some_and(|(t, u)| {
-            t.revoked_at.is_none()
-                && t.expires_at.is_none_or(|e| e > now)
-                && u.disabled_at.is_none()
-                && u.name == s.user_name
-        }),
+        (Some(id), _) => match sessions::token_of(db, id).await? {
+            Some((t, u))
+                if t.revoked_at.is_none()
+                    && t.expires_at.is_none_or(|e| e > now)
+                    && u.disabled_at.is_none()
+                    && u.name == s.user_name =>
+            {
+                // Using the pages is using the token: `orch tokens list` shows it.
+                crate::store::tokens::touch(db, &t).await;
+                true
+            }
+            _ => false,
+        },
         (None, Some(bound)) => {
             admin_digest.is_some_and(|d| digests_match(&admin_binding(d, cookie), bound))
         }

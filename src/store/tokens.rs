@@ -141,14 +141,45 @@ pub async fn any_issued(db: &impl ConnectionTrait) -> Result<bool> {
         .is_some())
 }
 
-/// Marks the token used (best effort: a failure here never refuses the request).
-pub async fn touch(db: &impl ConnectionTrait, id: i64) {
+/// How stale `last_used_at` may get before a request writes it again.
+pub const TOUCH_EVERY: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+
+/// Marks the token used, at most once a minute (best effort: a failure here never refuses the
+/// request). Writing on every request would turn each authenticated read into a write: on
+/// SQLite it takes the one writer's lock (a busy `GET` then competes with `orch run`'s
+/// records), on PostgreSQL it leaves a dead row version and WAL per request. `tokens list`
+/// shows the time to the minute, so a fresher value tells nobody anything. The row was read
+/// by [`by_digest`] just before, so the check costs no query.
+pub async fn touch(db: &impl ConnectionTrait, token: &orch_api_token::Model) {
+    let now = crate::store::now();
+    if !touch_due(token.last_used_at, now) {
+        return;
+    }
     let _ = orch_api_token::Entity::update_many()
-        .col_expr(
-            orch_api_token::Column::LastUsedAt,
-            Expr::value(crate::store::now()),
-        )
-        .filter(orch_api_token::Column::Id.eq(id))
+        .col_expr(orch_api_token::Column::LastUsedAt, Expr::value(now))
+        .filter(orch_api_token::Column::Id.eq(token.id))
         .exec(db)
         .await;
+}
+
+/// Whether `last_used_at` is old enough (or unset) to be written again. A value ahead of
+/// `now` (another host's clock) counts as recent.
+fn touch_due(last_used_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+    last_used_at.is_none_or(|last| now - last >= TOUCH_EVERY)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_used_is_written_when_unset_or_a_minute_old() {
+        let now = Utc::now();
+        assert!(touch_due(None, now));
+        assert!(touch_due(Some(now - TOUCH_EVERY), now));
+        assert!(touch_due(Some(now - chrono::TimeDelta::days(3)), now));
+        assert!(!touch_due(Some(now), now));
+        assert!(!touch_due(Some(now - chrono::TimeDelta::seconds(59)), now));
+        assert!(!touch_due(Some(now + chrono::TimeDelta::seconds(30)), now));
+    }
 }

@@ -1,6 +1,8 @@
-//! `orch_users` and `orch_user_groups`: adding users with their groups, listing them, and
-//! finding one by name (the trusted proxy's header, `tokens create --user`).
+//! `orch_users` and `orch_user_groups`: adding users with their groups, listing them,
+//! finding one by name (the trusted proxy's header, `tokens create --user`), and disabling or
+//! enabling one (each one guarded update).
 
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
     TransactionTrait,
@@ -68,6 +70,43 @@ pub async fn get(db: &impl ConnectionTrait, name: &str) -> Result<orch_user::Mod
     find(db, name).await?.ok_or_else(|| Error::UnknownUser {
         name: name.to_owned(),
     })
+}
+
+/// What `set_disabled` did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Toggled {
+    Now,
+    Already,
+}
+
+/// Disables (`disable = true`) or enables user `name` with one `UPDATE … WHERE name = ? AND
+/// disabled_at IS [NOT] NULL`: of two at once, one changes the row and the other is told it
+/// was so already. A disabled user's tokens and proxy header are refused from the next
+/// request on (they are checked against the row on every request); the tokens themselves are
+/// kept, so enabling the user brings them back.
+pub async fn set_disabled(db: &impl ConnectionTrait, name: &str, disable: bool) -> Result<Toggled> {
+    let (value, guard) = if disable {
+        (
+            Expr::value(Some(crate::store::now())),
+            orch_user::Column::DisabledAt.is_null(),
+        )
+    } else {
+        (
+            Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
+            orch_user::Column::DisabledAt.is_not_null(),
+        )
+    };
+    let result = orch_user::Entity::update_many()
+        .col_expr(orch_user::Column::DisabledAt, value)
+        .filter(orch_user::Column::Name.eq(name))
+        .filter(guard)
+        .exec(db)
+        .await
+        .map_err(Error::db)?;
+    if result.rows_affected == 1 {
+        return Ok(Toggled::Now);
+    }
+    get(db, name).await.map(|_| Toggled::Already)
 }
 
 /// Every user by name, with their groups.

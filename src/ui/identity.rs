@@ -7,13 +7,14 @@ use crate::store::users::User;
 use crate::ui::table::{new_table, render};
 
 pub fn users(users: &[User], tty: bool) -> String {
-    let mut table = new_table(tty, &["USER", "GROUPS", "CREATED"]);
+    let mut table = new_table(tty, &["USER", "GROUPS", "CREATED", "DISABLED"]);
     for u in users {
         let groups = u.groups.join(",");
         table.add_row(vec![
             u.user.name.clone(),
             or_dash(Some(groups.as_str())),
             when(Some(&u.user.created_at)),
+            when(u.user.disabled_at.as_ref()),
         ]);
     }
     render(&table)
