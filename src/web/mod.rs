@@ -3,14 +3,17 @@
 //! in this phase; decisions stay with `orch approve` and the API until the forms land.
 //!
 //! URL layout: `/` inbox, `/runs` every run, `/runs/{run_id}` one run, `/tasks/{id}` one
-//! task, `/tasks/{id}/log?from=N` a byte range of its log, `/assets/{name}` embedded files.
+//! task, `/tasks/{id}/log?from=N` a byte range of its log, `/runs/{run_id}/tasks` a run's task
+//! rows as JSON (for the live run page), `/assets/{name}` embedded files.
 
 mod assets;
 mod errors;
 mod inbox;
 mod log;
+mod params;
 mod run;
 mod runs;
+mod saved_plan;
 mod task;
 mod view;
 pub mod viewer;
@@ -32,10 +35,12 @@ pub fn router(store: Store) -> Router {
         .route("/", get(inbox::page))
         .route("/runs", get(runs::page))
         .route("/runs/{run_id}", get(run::page))
+        .route("/runs/{run_id}/tasks", get(run::rows))
         .route("/tasks/{id}", get(task::page))
         .route("/tasks/{id}/log", get(task::log_range))
         .route("/assets/{name}", get(assets::serve))
         .with_state(store)
+        .layer(middleware::from_fn(params::clean_address))
         .layer(middleware::from_fn(security_headers))
 }
 
