@@ -8,14 +8,16 @@ use std::collections::HashMap;
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Response};
+use sea_orm::EntityTrait;
 use serde::Serialize;
 
 use super::errors::PageError;
 use super::saved_plan;
 use super::view;
 use super::viewer::Viewer;
-use crate::store::query::{RunSummary, get_run, previous_run, run_tasks, task_durations};
-use crate::store::{ApprovalState, Store, TaskStatus, agents_task};
+use crate::error::Error;
+use crate::store::query::{previous_run, run_tasks, task_durations};
+use crate::store::{ApprovalState, Store, TaskStatus, agents_run, agents_task};
 
 /// The cells that change while a run goes on; the page's script sets them by `data-cell`.
 #[derive(Serialize)]
@@ -94,22 +96,29 @@ fn cells(t: &agents_task::Model, previous: &HashMap<String, i64>) -> LiveCells {
     }
 }
 
-/// The run, its tasks, and the previous run's durations by task name (one query for them all).
-async fn load(
-    store: &Store,
-    run_id: &str,
-) -> Result<
-    (
-        RunSummary,
-        Vec<agents_task::Model>,
-        Option<String>,
-        HashMap<String, i64>,
-    ),
-    PageError,
-> {
-    let summary = get_run(&store.db, run_id).await?;
+/// What both the page and its live rows read: the run's record (absent for rows another tool
+/// wrote), its tasks, and the previous run of its plan with that run's durations by task
+/// name (one query for them all). Four small reads, polled every two seconds while live.
+struct Loaded {
+    record: Option<agents_run::Model>,
+    tasks: Vec<agents_task::Model>,
+    previous: Option<String>,
+    durations: HashMap<String, i64>,
+}
+
+async fn load(store: &Store, run_id: &str) -> Result<Loaded, PageError> {
+    let record = agents_run::Entity::find_by_id(run_id.to_owned())
+        .one(&store.db)
+        .await
+        .map_err(Error::db)?;
     let tasks = run_tasks(&store.db, run_id).await?;
-    let previous = match &summary.record {
+    if record.is_none() && tasks.is_empty() {
+        return Err(Error::UnknownRun {
+            run_id: run_id.to_owned(),
+        }
+        .into());
+    }
+    let previous = match &record {
         Some(r) => previous_run(&store.db, r).await?,
         None => None,
     };
@@ -117,7 +126,12 @@ async fn load(
         Some(p) => task_durations(&store.db, &p.run_id).await?,
         None => HashMap::new(),
     };
-    Ok((summary, tasks, previous.map(|p| p.run_id), durations))
+    Ok(Loaded {
+        record,
+        tasks,
+        previous: previous.map(|p| p.run_id),
+        durations,
+    })
 }
 
 pub async fn page(
@@ -125,9 +139,14 @@ pub async fn page(
     State(store): State<Store>,
     Path(run_id): Path<String>,
 ) -> Result<Response, PageError> {
-    let (summary, tasks, previous, durations) = load(&store, &run_id).await?;
+    let Loaded {
+        record,
+        tasks,
+        previous,
+        durations,
+    } = load(&store, &run_id).await?;
     let live = tasks.iter().any(|t| !t.status.is_final());
-    let plan = saved_plan::read(&run_id, summary.record.as_ref());
+    let plan = saved_plan::read(&run_id, record.as_ref());
     let deps: HashMap<&str, String> = match &plan {
         Ok(p) => p
             .tasks
@@ -145,7 +164,7 @@ pub async fn page(
         })
         .collect();
     let page = RunPage {
-        plan: summary.record.map(|r| r.plan_name).unwrap_or_default(),
+        plan: record.map(|r| r.plan_name).unwrap_or_default(),
         plan_problem: plan.err(),
         previous,
         tasks,
@@ -161,10 +180,14 @@ pub async fn rows(
     State(store): State<Store>,
     Path(run_id): Path<String>,
 ) -> Result<Response, PageError> {
-    let (_, tasks, _, durations) = load(&store, &run_id).await?;
+    let loaded = load(&store, &run_id).await?;
     let body = LiveRows {
-        live: tasks.iter().any(|t| !t.status.is_final()),
-        tasks: tasks.iter().map(|t| cells(t, &durations)).collect(),
+        live: loaded.tasks.iter().any(|t| !t.status.is_final()),
+        tasks: loaded
+            .tasks
+            .iter()
+            .map(|t| cells(t, &loaded.durations))
+            .collect(),
     };
     Ok(axum::Json(body).into_response())
 }
