@@ -77,7 +77,7 @@ pub async fn page(_viewer: Viewer, State(store): State<Store>) -> Result<Respons
                         later: d.later.join(", "),
                     })
                 }
-                Err(why) => Err(why.clone()),
+                Err(why) => Err(why.to_owned()),
             },
             id: t.id,
             waited: t

@@ -22,20 +22,34 @@ pub fn read(run_id: &str, record: Option<&agents_run::Model>) -> Result<Plan, St
     crate::plan::parse(&origin, record.plan_text.clone()).map_err(|e| e.to_string())
 }
 
-/// Plans read once per run: the inbox's gates often share a run.
+/// Plans read once per text: the inbox's gates come from runs of a few plans, and the runs of
+/// one plan mostly saved the same text. Keyed by the text itself, not the stored SHA-256, which
+/// a row written by another tool need not keep true. A text that does not parse is kept per
+/// run, since its message names the run.
 #[derive(Default)]
 pub struct Plans {
-    by_run: HashMap<String, Result<Plan, String>>,
+    by_text: HashMap<String, Plan>,
+    failed: HashMap<String, String>,
 }
 
 impl Plans {
-    pub fn get(
-        &mut self,
-        run_id: &str,
-        record: Option<&agents_run::Model>,
-    ) -> &Result<Plan, String> {
-        self.by_run
-            .entry(run_id.to_owned())
-            .or_insert_with(|| read(run_id, record))
+    pub fn get(&mut self, run_id: &str, record: Option<&agents_run::Model>) -> Result<&Plan, &str> {
+        let text = record.map(|r| r.plan_text.as_str());
+        let known = text.is_some_and(|t| self.by_text.contains_key(t));
+        if !known && !self.failed.contains_key(run_id) {
+            match read(run_id, record) {
+                Ok(plan) => {
+                    self.by_text.insert(plan.source.text.clone(), plan);
+                }
+                Err(why) => {
+                    self.failed.insert(run_id.to_owned(), why);
+                }
+            }
+        }
+        if let Some(why) = self.failed.get(run_id) {
+            return Err(why);
+        }
+        // Present: parsed above or before (a run without a record always fails to read).
+        text.and_then(|t| self.by_text.get(t)).ok_or("")
     }
 }
