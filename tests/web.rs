@@ -400,6 +400,14 @@ async fn the_inbox_says_what_approving_lets_run_and_when_it_cannot_tell(#[case] 
         "planted name escaped: {inbox}"
     );
     assert!(inbox.contains(&format!("href=\"/tasks/{}\"", planted.id)));
+    // Its run page is served too, saying why it shows no dependencies.
+    let (status, _, run) = get(&server.url("/runs/r%22planted")).await;
+    assert_eq!(status, StatusCode::OK, "{run}");
+    assert!(
+        run.contains("Dependencies unknown: no plan is saved"),
+        "{run}"
+    );
+    assert!(!run.contains("<script>x"), "{run}");
     assert!(server.stop().success());
 }
 
@@ -625,4 +633,41 @@ async fn tables_become_labelled_cards_on_a_phone_and_live_updates_say_when_they_
     let (_, _, js) = get(&server.url("/assets/orch.js")).await;
     assert!(js.contains("!r.ok") && js.contains("live updates stopped: reload"));
     assert!(server.stop().success());
+}
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runs_live_rows_follow_the_pages_read_rule(#[case] backend: Backend) {
+    use crate::support::http::ApiServer;
+
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    db.run(CHAIN).args(["--run-id", "r-1"]).success();
+    db.orch().args(["users", "add", "ana"]).success();
+    let reader = db
+        .orch()
+        .args(["tokens", "create", "--user", "ana", "--scope", "read"])
+        .success()
+        .stdout()
+        .trim()
+        .to_owned();
+    // As a server listening beyond loopback: reading needs a credential.
+    let s = ApiServer::start_as(&db, None, true).await;
+    let url = format!("{}/runs/r-1/tasks", s.base);
+    let refused = s.http.get(&url).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let body: serde_json::Value = s
+        .http
+        .get(&url)
+        .bearer_auth(&reader)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["tasks"].as_array().unwrap().len(), 5, "{body}");
 }
