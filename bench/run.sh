@@ -6,6 +6,7 @@
 #   REPS=3 bash bench/run.sh     # fewer repetitions
 #   SMOKE=1 bash bench/run.sh    # every scenario at tiny sizes, 1 repetition, into
 #                                # target/bench-smoke.md (checks the script, not orch's speed)
+#   ONLY=pages bash bench/run.sh # the pages scenario alone, into bench/results-pages.md
 #
 # Needs: a release build (made here), PostgreSQL on 127.0.0.1:5432 (trust auth), wrk for the
 # API scenario and GNU time for the output scenario (both installed from Debian's packages
@@ -56,7 +57,7 @@ install_peers() { # the virtualenv is kept between runs; pip leaves pinned versi
   "$venv/bin/pip" install --quiet --disable-pip-version-check "go-task-bin==$GO_TASK_VERSION" "doit==$DOIT_VERSION"
 }
 peers=1
-if ! install_peers; then
+if [ "${ONLY:-}" != pages ] && ! install_peers; then
   echo "bench: go-task or doit could not be installed into $venv; the peer scenario is skipped"; peers=0
 fi
 
@@ -105,6 +106,129 @@ plan_of() { # plan_of N COMMAND... → a plan of N tasks running COMMAND
   for i in $(seq 1 "$n"); do echo "  - task: t$i"; echo "    run: $argv"; done
 }
 loop_true() { for _ in $(seq 1 "$1"); do /usr/bin/true; done; } # the baseline: N execs
+
+# The listing's rows, a realistic mix: runs of 30 tasks (33,334 of them in 1,000,000 rows),
+# mostly succeeded, 2% failed, 0.1% waiting for a decision.
+make_list_sqlite() { # make_list_sqlite FILE N: N rows of that mix in a fresh SQLite file
+  DATABASE_URL="sqlite://$1" "$ORCH" migrate up >/dev/null
+  python3 - "$1" "$2" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+def rows():
+    for i in range(int(sys.argv[2])):
+        s = "awaiting_approval" if i % 1000 == 7 else ("failed" if i % 50 == 3 else "succeeded")
+        yield (f"t{i % 30}", f"nightly-{i // 30}", s, "pending" if s == "awaiting_approval" else None,
+               "2026-11-01T02:30:00+00:00", "2026-11-01T02:31:00+00:00", 60000, "ok")
+db.executemany("INSERT INTO agents_tasks (task, run_id, status, approval_state, started_at, finished_at, duration_ms, log_excerpt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows())
+db.commit()
+db.execute("ANALYZE")
+PY
+}
+make_list_pg() { # make_list_pg URL N: the same N rows in a fresh PostgreSQL database
+  DATABASE_URL=$1 "$ORCH" migrate up >/dev/null
+  psql -q "$1" >/dev/null <<SQL
+INSERT INTO agents_tasks (task, run_id, status, approval_state, started_at, finished_at, duration_ms, log_excerpt)
+SELECT 't' || (i % 30), 'nightly-' || (i / 30),
+       CASE WHEN i % 1000 = 7 THEN 'awaiting_approval' WHEN i % 50 = 3 THEN 'failed' ELSE 'succeeded' END,
+       CASE WHEN i % 1000 = 7 THEN 'pending' END,
+       '2026-11-01T02:30:00Z', '2026-11-01T02:31:00Z', 60000, 'ok'
+FROM generate_series(0, $(($2 - 1))) AS i;
+ANALYZE agents_tasks;
+SQL
+}
+
+# The pages under load on the listing's rows (issue 19's targets). A function: the full run
+# calls it in its place, and `ONLY=pages` runs it alone.
+pages_scenario() {
+  command -v wrk >/dev/null || return 0
+  {
+  echo
+  echo "## Pages: \`orch serve\` on $(commas "$LIST_BIG") rows under wrk (2 threads, 16 connections, $WRK_SECS s)"
+  echo
+  echo "The listing's rows (runs of 30 tasks, 0.1% waiting), each run with its \`agents_runs\` row and saved plan (a chain of 30 tasks, the gate 8th), so the inbox parses plans for what approving lets run and the runs page has every run to page through. Size is the page's HTML (the task page without a log). The last row is a task page whose log is $(commas "$OUT_BYTES") bytes: the page reads one 64 KiB range, and the server's peak RSS (VmHWM, after everything else on the row's backend) says it never loads the log."
+  echo
+  echo "| page | backend | req/s | p95 | size | target | met |"
+  echo "|---|---|---|---|---|---|---|"
+  } >> "$out"
+  cat > "$work/p95.lua" <<'LUA'
+done = function(summary, latency, requests)
+  io.write(string.format("P95 %.3f\n", latency:percentile(95) / 1000))
+end
+LUA
+  measure_page() { # measure_page URL → "RPS P95_MS"
+    wrk -t2 -c16 -d"${WRK_SECS}s" -s "$work/p95.lua" "$1" | awk '/Requests\/sec/ {r=$2} /^P95/ {p=$2} END {print r, p}'
+  }
+  # The plan every run saved: t0 → t1 → … → t29, t7 the gate.
+  plan_text=$(python3 -c '
+print("name: nightly\ntasks:")
+for k in range(30):
+    print(f"  - task: t{k}\n    shell: \"true\"" + ("\n    approval: always" if k == 7 else "") + (f"\n    depends_on: [t{k-1}]" if k else ""))')
+  n_runs=$(( (LIST_BIG + 29) / 30 ))
+  rm -rf "$work/pages"; mkdir -p "$work/pages"
+  pages_sqlite="$work/pages/orch.db"
+  make_list_sqlite "$pages_sqlite" "$LIST_BIG"
+  python3 - "$pages_sqlite" "$n_runs" "$plan_text" <<'PY'
+import datetime, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+t0 = datetime.datetime(2026, 11, 1, 2, 30, tzinfo=datetime.timezone.utc)
+db.executemany(
+    "INSERT INTO agents_runs (run_id, plan_name, plan_text, plan_sha256, host, orch_version, trigger, started_at) VALUES (?, 'nightly', ?, 'bench', 'bench', '0.1.0', 'schedule', ?)",
+    ((f"nightly-{i}", sys.argv[3], (t0 + datetime.timedelta(minutes=i)).isoformat()) for i in range(int(sys.argv[2]))),
+)
+db.commit()
+db.execute("ANALYZE")
+PY
+  pages_pg="orch_bench_pages_$$"
+  psql -q "$PG_ADMIN" -c "CREATE DATABASE $pages_pg" >/dev/null
+  pages_pg_url="${PG_ADMIN%/*}/$pages_pg"
+  make_list_pg "$pages_pg_url" "$LIST_BIG"
+  psql -q "$pages_pg_url" -v plan="$plan_text" >/dev/null <<SQL
+INSERT INTO agents_runs (run_id, plan_name, plan_text, plan_sha256, host, orch_version, trigger, started_at)
+SELECT 'nightly-' || i, 'nightly', :'plan', 'bench', 'bench', '0.1.0', 'schedule',
+       timestamptz '2026-11-01 02:30:00+00' + i * interval '1 minute'
+FROM generate_series(0, $((n_runs - 1))) AS i;
+ANALYZE agents_runs;
+SQL
+  # Row i (id i + 1) is task t(i % 30) of run nightly-(i / 30): the task page reads a row from
+  # the middle; the next row gets the big log, where `orch run` would have written it.
+  mid=$((LIST_BIG / 2))
+  big=$((mid + 1))
+  big_log="$work/pages/.orch/logs/nightly-$((mid / 30))/t$((mid % 30)).log"
+  mkdir -p "$(dirname "$big_log")"
+  yes "a line of a long log, as a build or a test suite prints it" | head -c "$OUT_BYTES" > "$big_log"
+  for backend in sqlite postgres; do
+    if [ "$backend" = sqlite ]; then url="sqlite://$pages_sqlite"; else url=$pages_pg_url; fi
+    (cd "$work/pages" && exec env DATABASE_URL="$url" "$ORCH" serve --bind 127.0.0.1:18092 2>/dev/null) &
+    serve_pid=$!
+    sleep 2
+    base="http://127.0.0.1:18092"
+    for page in "inbox|/|100" "runs|/runs|100" "task|/tasks/$mid|50" "task, $(commas "$OUT_BYTES") B log|/tasks/$big|50"; do
+      IFS='|' read -r name path target <<<"$page"
+      size=$(curl -s "$base$path" | wc -c)
+      read -r rps p95 < <(measure_page "$base$path")
+      echo "| $name (\`$path\`) | $backend | $rps | $p95 ms | $(calc "$size / 1024") KiB | p95 ≤ $target ms, < 100 KiB | $(met "$p95 <= $target and $size < 102400") |" >> "$out"
+    done
+    rss=$(awk '/VmHWM/ {print $2}' "/proc/$serve_pid/status")
+    echo "| server peak RSS | $backend | – | – | $(calc "$rss / 1024") MiB | reported | – |" >> "$out"
+    kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true
+  done
+  psql -q "$PG_ADMIN" -c "DROP DATABASE $pages_pg WITH (FORCE)" >/dev/null
+}
+
+if [ "${ONLY:-}" = pages ]; then
+  # The pages alone, into their own file and their own place in the report, so the other
+  # scenarios' figures stay those of their last full run.
+  [ "$SMOKE" = 1 ] || out=bench/results-pages.md
+  {
+  echo "# Benchmark results: the pages"
+  echo
+  echo "Measured by \`ONLY=pages bench/run.sh\` on $(nproc) cores, $(date -u +%Y-%m-%d); load average when it began: $(cut -d' ' -f1-3 /proc/loadavg)."
+  } > "$out"
+  pages_scenario
+  cat "$out"
+  [ "$SMOKE" = 1 ] || python3 bench/splice.py "$out" pages
+  exit 0
+fi
 
 N_RUN_=$(commas "$N_RUN")
 {
@@ -313,21 +437,6 @@ echo
 echo "| scenario | baseline: the database's own client, same query | orch tasks list | orch / client | target | met |"
 echo "|---|---|---|---|---|---|"
 } >> "$out"
-make_list_sqlite() { # make_list_sqlite FILE N: N rows, the mix described below
-  DATABASE_URL="sqlite://$1" "$ORCH" migrate up >/dev/null
-  python3 - "$1" "$2" <<'PY'
-import sqlite3, sys
-db = sqlite3.connect(sys.argv[1])
-def rows():
-    for i in range(int(sys.argv[2])):
-        s = "awaiting_approval" if i % 1000 == 7 else ("failed" if i % 50 == 3 else "succeeded")
-        yield (f"t{i % 30}", f"nightly-{i // 30}", s, "pending" if s == "awaiting_approval" else None,
-               "2026-11-01T02:30:00+00:00", "2026-11-01T02:31:00+00:00", 60000, "ok")
-db.executemany("INSERT INTO agents_tasks (task, run_id, status, approval_state, started_at, finished_at, duration_ms, log_excerpt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows())
-db.commit()
-db.execute("ANALYZE")
-PY
-}
 # A realistic mix: runs of 30 tasks (33,334 of them in 1,000,000 rows), mostly succeeded, 2%
 # failed, 0.1% waiting for a decision.
 rm -rf "$work/list"; mkdir -p "$work/list"
@@ -336,16 +445,7 @@ make_list_sqlite "$list_sqlite" "$LIST_BIG"
 list_pg="orch_bench_list_$$"
 psql -q "$PG_ADMIN" -c "CREATE DATABASE $list_pg" >/dev/null
 list_pg_url="${PG_ADMIN%/*}/$list_pg"
-DATABASE_URL=$list_pg_url "$ORCH" migrate up >/dev/null
-psql -q "$list_pg_url" >/dev/null <<SQL
-INSERT INTO agents_tasks (task, run_id, status, approval_state, started_at, finished_at, duration_ms, log_excerpt)
-SELECT 't' || (i % 30), 'nightly-' || (i / 30),
-       CASE WHEN i % 1000 = 7 THEN 'awaiting_approval' WHEN i % 50 = 3 THEN 'failed' ELSE 'succeeded' END,
-       CASE WHEN i % 1000 = 7 THEN 'pending' END,
-       '2026-11-01T02:30:00Z', '2026-11-01T02:31:00Z', 60000, 'ok'
-FROM generate_series(0, $((LIST_BIG - 1))) AS i;
-ANALYZE agents_tasks;
-SQL
+make_list_pg "$list_pg_url" "$LIST_BIG"
 run_q="nightly-$((LIST_BIG / 50))" # a run 60% of the way in (nightly-20000 of 33,334)
 q_status="SELECT * FROM agents_tasks WHERE status = 'awaiting_approval' ORDER BY id DESC LIMIT 50"
 q_run="SELECT * FROM agents_tasks WHERE run_id = '$run_q' ORDER BY id DESC LIMIT 50"
@@ -438,6 +538,8 @@ LUA
   echo "| POST /agents/tasks/ (SQLite) | $hr ($hp) | $pr ($pp) | $(calc "$pr / $hr") | reported | – |" >> "$out"
   unset DATABASE_URL
 fi
+
+pages_scenario
 
 {
 echo

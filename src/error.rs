@@ -198,6 +198,23 @@ pub enum Error {
         id: i64,
         path: String,
     },
+    /// A row's run id or task name cannot name a log file (`..`, `/`: written by another
+    /// tool), so no file is read for it: it would lie outside the log folder.
+    UnsafeLogName {
+        run_id: String,
+        task: String,
+    },
+    /// A run has no `agents_runs` row (its tasks were written by another tool), so no plan
+    /// says what depends on what.
+    NoSavedPlan {
+        run_id: String,
+    },
+    /// A page's address holds a NUL or a byte that is not UTF-8 once decoded.
+    UnreadableAddress,
+    /// A page's query parameter does not parse (`?from=x`).
+    BadPageParameter {
+        detail: String,
+    },
     /// `--only` names a task the plan does not have.
     UnknownPlanTask {
         name: String,
@@ -326,6 +343,8 @@ impl Error {
             Error::UnknownTask { .. }
             | Error::UnknownRun { .. }
             | Error::LogMissing { .. }
+            | Error::UnsafeLogName { .. }
+            | Error::NoSavedPlan { .. }
             | Error::NoLogYet { .. }
             | Error::UnknownDelivery { .. }
             | Error::UnknownUser { .. }
@@ -358,7 +377,9 @@ impl Error {
             | Error::BadBind { .. }
             | Error::ConfirmationRequired { .. }
             | Error::NotifyNotConfigured { .. }
-            | Error::NotResumable { .. } => Class::Usage,
+            | Error::NotResumable { .. }
+            | Error::UnreadableAddress
+            | Error::BadPageParameter { .. } => Class::Usage,
             Error::Undelivered { .. } | Error::NotifyTestFailed { .. } => Class::Undelivered,
             Error::Io { .. } => Class::Io,
         }
@@ -689,6 +710,21 @@ impl fmt::Display for Error {
                 f,
                 "the log of task {id} is gone: `{path}` does not exist, though the task started (every task that starts gets its file); it was deleted, moved or pruned, or the run was on another machine. Look there, or rerun the task"
             ),
+            Error::UnsafeLogName { run_id, task } => write!(
+                f,
+                "no log is read for run `{run_id}`, task `{task}`: a run id and a task name must be letters, digits, `.`, `_` and `-`, and not `.` or `..`, to name a file in the log folder (this row was not written by orch)"
+            ),
+            Error::NoSavedPlan { run_id } => write!(
+                f,
+                "no plan is saved with run `{run_id}` (its rows were not written by `orch run`), so what depends on what is unknown"
+            ),
+            Error::UnreadableAddress => write!(
+                f,
+                "the address holds a NUL or a byte that is not UTF-8: remove it and ask again"
+            ),
+            Error::BadPageParameter { detail } => {
+                write!(f, "a parameter of the address cannot be read: {detail}")
+            }
             Error::UnknownPlanTask { name, known } => write!(
                 f,
                 "the plan has no task `{name}`: it has {}",

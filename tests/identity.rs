@@ -296,7 +296,10 @@ async fn reads_beyond_loopback_need_a_token(#[case] backend: Backend) {
     // login page (followed here), a bad token is refused with a page saying why; the embedded
     // assets stay open.
     let page = |path: &str, bearer: Option<&str>| {
-        let mut req = s.http.get(format!("{}{path}", s.base));
+        let mut req = s
+            .http
+            .get(format!("{}{path}", s.base))
+            .header("accept", "text/html");
         if let Some(t) = bearer {
             req = req.bearer_auth(t);
         }

@@ -192,6 +192,7 @@ async fn beyond_loopback_reading_needs_a_login_that_returns_the_person(#[case] b
     let from_slack = ana
         .http
         .get(server.url("/runs"))
+        .header("accept", "text/html")
         .header("sec-fetch-site", "cross-site")
         // A load balancer's affinity cookie does come along; the session's does not.
         .header("cookie", "AWSALBCORS=abc")
@@ -296,6 +297,7 @@ async fn an_https_public_url_makes_the_cookie_secure(#[case] backend: Backend) {
     let bare = v
         .http
         .get(server.url("/runs"))
+        .header("accept", "text/html")
         .header("host", "orch.example.com")
         .send()
         .await
@@ -307,6 +309,7 @@ async fn an_https_public_url_makes_the_cookie_secure(#[case] backend: Backend) {
     let plain = v
         .http
         .get(server.url("/runs"))
+        .header("accept", "text/html")
         .header("cookie", "orch_session=whatever")
         .send()
         .await

@@ -313,6 +313,18 @@ async fn the_person_the_proxy_names_decides_with_the_form(#[case] backend: Backe
     let row = gate_row(&db).await;
     assert_eq!(row.approver.as_deref(), Some("bob"));
     // Without the header, reading needs a login.
-    let bare = http.get(&path).send().await.unwrap();
+    let bare = http
+        .get(&path)
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bare.status(), StatusCode::SEE_OTHER);
+    // The pages' script polling without a credential is told 401, not sent to a login page.
+    let polled = http
+        .get(server.url(&format!("/tasks/{gate}/log")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(polled.status(), StatusCode::UNAUTHORIZED);
 }

@@ -269,7 +269,7 @@ async fn the_runs_page_counts_times_and_filters_runs(#[case] backend: Backend) {
         "counts per status: {all}"
     );
     assert!(
-        all.contains("<td>1m 30s</td>"),
+        all.contains(&cell("Duration", "1m 30s")),
         "first start to last finish: {all}"
     );
 
@@ -319,4 +319,355 @@ async fn the_runs_page_counts_times_and_filters_runs(#[case] backend: Backend) {
     assert!(body.contains("give the day as YYYY-MM-DD"), "{body}");
     assert!(!body.contains("<b>yesterday"), "escaped: {body}");
     assert!(server.stop().success());
+}
+
+const CHAIN: &str = r#"
+name: chain
+tasks:
+  - task: build
+    shell: "true"
+  - task: gate
+    shell: "echo 'review https://github.com/acme/site/pull/9'"
+    approval: always
+    depends_on: [build]
+  - task: deploy
+    shell: "true"
+    depends_on: [gate]
+  - task: announce
+    shell: "true"
+    depends_on: [deploy]
+  - task: unrelated
+    shell: "true"
+"#;
+
+/// `<td data-label="LABEL">VALUE</td>` as the cards' markup has it.
+fn cell(label: &str, value: &str) -> String {
+    format!("<td data-label=\"{label}\">{value}</td>")
+}
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_inbox_says_what_approving_lets_run_and_when_it_cannot_tell(#[case] backend: Backend) {
+    use orch::store::agents_run;
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    db.run(CHAIN).args(["--run-id", "r-good"]).success();
+    db.run(CHAIN).args(["--run-id", "r-bad"]).success();
+    // One run's saved plan no longer parses; a gate planted by another tool has no run row,
+    // and a name no plan would allow.
+    let store = db.store().await;
+    agents_run::Entity::update_many()
+        .col_expr(agents_run::Column::PlanText, Expr::value("tasks: [ {"))
+        .filter(agents_run::Column::RunId.eq("r-bad"))
+        .exec(&store.db)
+        .await
+        .unwrap();
+    let planted = crate::support::seed_task(
+        &store,
+        "<script>x</script>",
+        "r\"planted",
+        orch::store::TaskStatus::AwaitingApproval,
+        None,
+    )
+    .await;
+    store.db.close().await.ok();
+
+    let server = Served::start(db.orch());
+    let (status, _, inbox) = get(&server.url("/")).await;
+    assert_eq!(status, StatusCode::OK, "{inbox}");
+    assert!(
+        inbox.contains(&cell("Lets run", "deploy; then announce")),
+        "direct, then transitive, by name: {inbox}"
+    );
+    assert!(!inbox.contains("unrelated"), "{inbox}");
+    assert!(
+        inbox.contains("unknown: (plan saved with run r-bad):"),
+        "an unreadable plan is said on its row: {inbox}"
+    );
+    assert!(
+        inbox.contains("unknown: no plan is saved with run `r&#34;planted`")
+            || inbox.contains("unknown: no plan is saved with run `r&quot;planted`"),
+        "{inbox}"
+    );
+    assert!(
+        !inbox.contains("<script>x"),
+        "planted name escaped: {inbox}"
+    );
+    assert!(inbox.contains(&format!("href=\"/tasks/{}\"", planted.id)));
+    // Its run page is served too, saying why it shows no dependencies.
+    let (status, _, run) = get(&server.url("/runs/r%22planted")).await;
+    assert_eq!(status, StatusCode::OK, "{run}");
+    assert!(
+        run.contains("Dependencies unknown: no plan is saved"),
+        "{run}"
+    );
+    assert!(!run.contains("<script>x"), "{run}");
+    assert!(server.stop().success());
+}
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_run_page_shows_dependencies_previous_durations_and_decisions(
+    #[case] backend: Backend,
+) {
+    use orch::store::agents_task;
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    db.run(CHAIN).args(["--run-id", "r-1"]).success();
+    db.run(CHAIN).args(["--run-id", "r-2"]).success();
+    let store = db.store().await;
+    for (run, ms) in [("r-1", 900), ("r-2", 1234)] {
+        agents_task::Entity::update_many()
+            .col_expr(agents_task::Column::DurationMs, Expr::value(ms))
+            .filter(agents_task::Column::RunId.eq(run))
+            .filter(agents_task::Column::Task.eq("build"))
+            .exec(&store.db)
+            .await
+            .unwrap();
+    }
+    store.db.close().await.ok();
+    let rows = db.rows().await;
+    let gate = rows
+        .iter()
+        .find(|r| r.run_id == "r-2" && r.task == "gate")
+        .unwrap();
+    let note = "<script>alert(1)</script> ship it";
+    db.orch()
+        .args(["approve", &gate.id.to_string(), "--note", note])
+        .success();
+
+    let server = Served::start(db.orch());
+    let (status, _, page) = get(&server.url("/runs/r-2")).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(
+        page.contains("1.2s (prev 900 ms)"),
+        "against the previous run of the plan: {page}"
+    );
+    assert!(page.contains("href=\"/runs/r-1\""), "{page}");
+    assert!(page.contains(&cell("Depends on", "gate")), "{page}");
+    assert!(page.contains(&cell("Depends on", "")), "build has none");
+    assert!(page.contains("approved by tester at "), "{page}");
+    assert!(page.contains("ship it"), "the note: {page}");
+    assert!(!page.contains("<script>alert"), "the note escaped: {page}");
+    // The first run has nothing before it.
+    let (_, _, first) = get(&server.url("/runs/r-1")).await;
+    assert!(
+        first.contains(">900 ms<") && !first.contains("(prev"),
+        "{first}"
+    );
+
+    // Still going (deploy waits for a resume): the page polls its rows, which the endpoint
+    // gives as JSON under the same read rule.
+    assert!(
+        page.contains("data-poll=\"/runs/r-2/tasks\""),
+        "live while a task is not final: {page}"
+    );
+    let resp = http_client()
+        .get(server.url("/runs/r-2/tasks"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["live"], true);
+    let gate_cells = body["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == gate.id)
+        .unwrap();
+    assert_eq!(gate_cells["status"], "succeeded");
+    assert_eq!(
+        gate_cells["note"], note,
+        "raw in JSON: the script sets text"
+    );
+    let (status, _, _) = get(&server.url("/runs/nope/tasks")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Once every task is final, nothing polls.
+    db.orch().args(["resume", "r-2"]).success();
+    let (_, _, done) = get(&server.url("/runs/r-2")).await;
+    assert!(!done.contains("data-poll"), "{done}");
+    let (_, _, body) = get(&server.url("/runs/r-2/tasks")).await;
+    assert!(body.contains("\"live\":false"), "{body}");
+    assert!(server.stop().success());
+}
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nul_or_unreadable_parameter_is_a_400_page_never_a_500(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    db.run(CHAIN).args(["--run-id", "r-1"]).success();
+    let server = Served::start(db.orch());
+    for path in [
+        "/runs?plan=%00",
+        "/runs?plan=a%00b&status=failed",
+        "/runs?before=2026-01-01T00:00:00Z%7Cr%00",
+        "/runs?plan=%FF",
+        "/runs?plan=a&plan=b",
+        "/runs/%00",
+        "/runs/r%00/tasks",
+        "/tasks/1?from=x",
+        "/tasks/1?from=%00",
+        "/tasks/1/log?from=-1",
+    ] {
+        let (status, headers, body) = get(&server.url(path)).await;
+        assert!(
+            status == StatusCode::BAD_REQUEST || status == StatusCode::NOT_FOUND,
+            "{path}: {status} {body}"
+        );
+        assert!(
+            headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html"),
+            "{path}"
+        );
+        assert!(headers.contains_key("content-security-policy"), "{path}");
+    }
+    let (_, _, body) = get(&server.url("/runs?plan=%00")).await;
+    assert!(body.contains("holds a NUL"), "{body}");
+    let (_, _, body) = get(&server.url("/tasks/1?from=x")).await;
+    assert!(body.contains("from: invalid digit"), "{body}");
+    assert!(server.stop().success());
+}
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_whose_names_leave_the_log_folder_reads_no_file(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    // What `<log_dir>/<run_id>/<task>.log` would reach from the names below.
+    std::fs::create_dir_all(db.path().join(".orch/logs")).unwrap();
+    std::fs::write(db.path().join(".orch/secret.log"), "TOPSECRET").unwrap();
+    let server = Served::start(db.orch());
+
+    // The API refuses such names when a row is created...
+    let resp = http_client()
+        .post(server.url("/agents/tasks"))
+        .json(&serde_json::json!({"task": "secret", "run_id": "..", "status": "succeeded"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // ...but another tool writing the table directly does not ask it.
+    let store = db.store().await;
+    let succeeded = orch::store::TaskStatus::Succeeded;
+    let started = Some(at(10, 0));
+    let up = crate::support::seed_task(&store, "secret", "..", succeeded, started).await;
+    let slash = crate::support::seed_task(&store, "../../secret", "r", succeeded, started).await;
+    store.db.close().await.ok();
+
+    for row in [&up, &slash] {
+        let (status, _, page) = get(&server.url(&format!("/tasks/{}", row.id))).await;
+        assert_eq!(status, StatusCode::OK, "the row is shown: {page}");
+        assert!(!page.contains("TOPSECRET"), "{page}");
+        assert!(page.contains("no log is read for run"), "{page}");
+        let (status, _, text) = get(&server.url(&format!("/tasks/{}/log?from=0", row.id))).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{text}");
+        assert!(!text.contains("TOPSECRET"), "{text}");
+    }
+    db.orch()
+        .args(["logs", &up.id.to_string()])
+        .code(4)
+        .stderr_has("no log is read for run `..`")
+        .stdout_lacks("TOPSECRET");
+    assert!(server.stop().success());
+}
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tables_become_labelled_cards_on_a_phone_and_live_updates_say_when_they_stop(
+    #[case] backend: Backend,
+) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    db.run(CHAIN).args(["--run-id", "r-1"]).success();
+    let server = Served::start(db.orch());
+    for path in ["/", "/runs", "/runs/r-1"] {
+        let (_, _, page) = get(&server.url(path)).await;
+        let tables = page.matches("<table").count();
+        assert!(tables > 0, "{path}");
+        assert_eq!(
+            page.matches("<table class=\"cards\"").count(),
+            tables,
+            "{path}"
+        );
+        assert_eq!(
+            page.matches("<td").count(),
+            page.matches("<td data-label=\"").count(),
+            "every cell labelled on {path}: {page}"
+        );
+    }
+    let (_, _, css) = get(&server.url("/assets/orch.css")).await;
+    assert!(css.contains("content:attr(data-label)"), "{css}");
+    assert!(!css.contains("min-width:44rem"), "no sideways scrolling");
+    let (_, _, js) = get(&server.url("/assets/orch.js")).await;
+    assert!(js.contains("!r.ok") && js.contains("live updates stopped: reload"));
+    assert!(server.stop().success());
+}
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runs_live_rows_follow_the_pages_read_rule(#[case] backend: Backend) {
+    use crate::support::http::ApiServer;
+
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    db.run(CHAIN).args(["--run-id", "r-1"]).success();
+    db.orch().args(["users", "add", "ana"]).success();
+    let reader = db
+        .orch()
+        .args(["tokens", "create", "--user", "ana", "--scope", "read"])
+        .success()
+        .stdout()
+        .trim()
+        .to_owned();
+    // As a server listening beyond loopback: reading needs a credential.
+    let s = ApiServer::start_as(&db, None, true).await;
+    let url = format!("{}/runs/r-1/tasks", s.base);
+    let refused = s.http.get(&url).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let body: serde_json::Value = s
+        .http
+        .get(&url)
+        .bearer_auth(&reader)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["tasks"].as_array().unwrap().len(), 5, "{body}");
 }

@@ -82,11 +82,23 @@ async fn viewer(parts: &mut Parts, state: &AppState) -> Result<(Viewer, Option<E
             ))
         }
         Err(_) if login_page => Ok((Viewer::anonymous(), ended)),
-        Err(e) if e.status == StatusCode::UNAUTHORIZED && !has_bearer(parts) => {
+        Err(e)
+            if e.status == StatusCode::UNAUTHORIZED && !has_bearer(parts) && wants_page(parts) =>
+        {
             Err(to_login(parts, ended, state.secure_cookies))
         }
         Err(e) => Err(refused(e)),
     }
+}
+
+/// A browser opening a page or sending a form (it accepts HTML), not the pages' script
+/// polling a log or a run's rows: that gets the 401 itself, and says live updates stopped.
+fn wants_page(parts: &Parts) -> bool {
+    parts
+        .headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"))
 }
 
 fn has_bearer(parts: &Parts) -> bool {

@@ -104,3 +104,72 @@ pub fn with_dependencies(tasks: &[TaskSpec], names: &[String]) -> Vec<String> {
     }
     wanted
 }
+
+/// The tasks that depend on `name`: those naming it in `depends_on` (`direct`), then those
+/// reached through them (`later`), each once, in plan order. What a gate's approval lets run.
+pub fn dependents(tasks: &[TaskSpec], name: &str) -> Dependents {
+    // Who names whom: one pass over the edges, so a plan of 10,000 tasks is not walked once
+    // per task reached.
+    let mut named_by: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, t) in tasks.iter().enumerate() {
+        for d in &t.depends_on {
+            named_by.entry(d.as_str()).or_default().push(i);
+        }
+    }
+    let mut reached = vec![false; tasks.len()];
+    let mut direct = vec![false; tasks.len()];
+    let mut todo: Vec<(&str, bool)> = vec![(name, true)];
+    while let Some((from, first_hop)) = todo.pop() {
+        for &i in named_by.get(from).map_or(&[][..], Vec::as_slice) {
+            if !reached[i] && tasks[i].name != name {
+                reached[i] = true;
+                direct[i] = first_hop;
+                todo.push((tasks[i].name.as_str(), false));
+            }
+        }
+    }
+    let pick = |keep: &dyn Fn(usize) -> bool| -> Vec<String> {
+        (0..tasks.len())
+            .filter(|&i| keep(i))
+            .map(|i| tasks[i].name.clone())
+            .collect()
+    };
+    Dependents {
+        direct: pick(&|i| direct[i]),
+        later: pick(&|i| reached[i] && !direct[i]),
+    }
+}
+
+/// A task's dependents, see [`dependents`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Dependents {
+    pub direct: Vec<String>,
+    pub later: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Dependents, dependents};
+
+    #[test]
+    fn dependents_are_direct_then_transitive_in_plan_order_each_once() {
+        let yaml = "name: p\ntasks:\n\
+            - {task: gate, shell: 'true'}\n\
+            - {task: other, shell: 'true'}\n\
+            - {task: deploy, shell: 'true', depends_on: [gate]}\n\
+            - {task: docs, shell: 'true', depends_on: [gate, other]}\n\
+            - {task: notify, shell: 'true', depends_on: [deploy, docs]}\n\
+            - {task: smoke, shell: 'true', depends_on: [notify]}\n";
+        let plan = crate::plan::parse(std::path::Path::new("p.yaml"), yaml.to_owned()).unwrap();
+        let strings = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect();
+        assert_eq!(
+            dependents(&plan.tasks, "gate"),
+            Dependents {
+                direct: strings(&["deploy", "docs"]),
+                later: strings(&["notify", "smoke"]),
+            }
+        );
+        assert_eq!(dependents(&plan.tasks, "smoke"), Dependents::default());
+        assert_eq!(dependents(&plan.tasks, "missing"), Dependents::default());
+    }
+}

@@ -18,7 +18,7 @@ use super::capture::{Piece, SLICE, Splitter, Stream};
 use super::excerpt::Excerpt;
 use super::log_file::LogFile;
 use super::outputs::ResultLine;
-use crate::plan::Timeout;
+use crate::plan::{Timeout, is_valid_name};
 use crate::secrets::Redactor;
 use collector::Collector;
 
@@ -356,12 +356,21 @@ pub fn recorded_log_dir(log_dir: Option<&str>) -> PathBuf {
 }
 
 /// A recorded task's log file, found the same way by `orch logs`, the pages and resume.
+/// The row may come from another tool (the API checks names, a direct INSERT does not): a
+/// run id or task name that is not a plain file name (`..`, `/`) is refused before it is
+/// joined into a path, so nothing outside the log folder is ever read for a row.
 pub async fn recorded_log_path(
     db: &impl sea_orm::ConnectionTrait,
     run_id: &str,
     task: &str,
 ) -> crate::error::Result<PathBuf> {
     use sea_orm::EntityTrait;
+    if !is_valid_name(run_id) || !is_valid_name(task) {
+        return Err(crate::error::Error::UnsafeLogName {
+            run_id: run_id.to_owned(),
+            task: task.to_owned(),
+        });
+    }
     let run = crate::store::agents_run::Entity::find_by_id(run_id.to_owned())
         .one(db)
         .await

@@ -244,3 +244,49 @@ pub async fn run_tasks(db: &impl ConnectionTrait, run_id: &str) -> Result<Vec<ag
         .await
         .map_err(Error::db)
 }
+
+/// The run of the same plan that started just before `run` (ties broken by run id, as the
+/// runs page orders them), if there is one.
+pub async fn previous_run(
+    db: &impl ConnectionTrait,
+    run: &agents_run::Model,
+) -> Result<Option<agents_run::Model>> {
+    use agents_run::Column as C;
+    use sea_orm::Condition;
+    agents_run::Entity::find()
+        .filter(C::PlanName.eq(run.plan_name.as_str()))
+        .filter(
+            Condition::any().add(C::StartedAt.lt(run.started_at)).add(
+                Condition::all()
+                    .add(C::StartedAt.eq(run.started_at))
+                    .add(C::RunId.lt(run.run_id.as_str())),
+            ),
+        )
+        .order_by_desc(C::StartedAt)
+        .order_by_desc(C::RunId)
+        .one(db)
+        .await
+        .map_err(Error::db)
+}
+
+/// How long each task of a run took, by task name (finished tasks only), in one query.
+pub async fn task_durations(
+    db: &impl ConnectionTrait,
+    run_id: &str,
+) -> Result<HashMap<String, i64>> {
+    use agents_task::Column as C;
+    let rows: Vec<(String, Option<i64>)> = agents_task::Entity::find()
+        .select_only()
+        .column(C::Task)
+        .column(C::DurationMs)
+        .filter(C::RunId.eq(run_id))
+        .filter(C::DurationMs.is_not_null())
+        .into_tuple()
+        .all(db)
+        .await
+        .map_err(Error::db)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(task, d)| d.map(|d| (task, d)))
+        .collect())
+}

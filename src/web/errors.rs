@@ -18,7 +18,7 @@ struct ErrorPage<'a> {
 #[derive(Debug)]
 pub enum PageError {
     NotFound(String),
-    /// A query parameter that cannot be read (a filter's status or date).
+    /// A query parameter that cannot be read (a filter's status or date, a NUL).
     BadRequest(String),
     /// 401 or 403: the viewer has no credential, or one that does not allow reading.
     Refused(StatusCode, String),
@@ -30,6 +30,7 @@ impl From<Error> for PageError {
     fn from(e: Error) -> Self {
         match e.class() {
             Class::NotFound => PageError::NotFound(e.to_string()),
+            Class::Usage => PageError::BadRequest(e.to_string()),
             Class::Unavailable => PageError::Unavailable,
             _ => PageError::Internal(e.to_string()),
         }

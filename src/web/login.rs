@@ -4,13 +4,14 @@
 
 use askama::Template;
 use axum::Form;
+use axum::extract::State;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::errors::PageError;
+use super::params::Params;
 use super::site::Site;
 use super::viewer::{Nav, Viewer};
 use super::{cookie, forms};
@@ -62,7 +63,7 @@ fn why_message(word: &str) -> Option<String> {
     Some(ended.message().to_owned())
 }
 
-pub async fn page(viewer: Viewer, Query(q): Query<Next>) -> Result<Response, PageError> {
+pub async fn page(viewer: Viewer, Params(q): Params<Next>) -> Result<Response, PageError> {
     let page = LoginPage {
         nav: viewer.nav(),
         next: forms::safe_next(q.next.as_deref()).to_owned(),

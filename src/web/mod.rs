@@ -4,9 +4,9 @@
 //! in with a token (`/login`) and gets a session cookie, or is named by a trusted proxy.
 //!
 //! URL layout: `/` inbox, `/runs` every run, `/runs/{run_id}` one run, `/tasks/{id}` one
-//! task, `/tasks/{id}/log?from=N` a byte range of its log, `POST /tasks/{id}/approve` and
-//! `/reject` the task page's forms, `/login` and `POST /logout`, `/assets/{name}` embedded
-//! files.
+//! task, `/tasks/{id}/log?from=N` a byte range of its log, `/runs/{run_id}/tasks` a run's task
+//! rows as JSON (for the live run page), `POST /tasks/{id}/approve` and `/reject` the task
+//! page's forms, `/login` and `POST /logout`, `/assets/{name}` embedded files.
 
 mod assets;
 pub mod cookie;
@@ -16,8 +16,10 @@ mod forms;
 mod inbox;
 mod log;
 pub mod login;
+mod params;
 mod run;
 mod runs;
+mod saved_plan;
 pub mod site;
 mod task;
 mod view;
@@ -39,6 +41,7 @@ pub fn router(site: Site) -> Router {
         .route("/", get(inbox::page))
         .route("/runs", get(runs::page))
         .route("/runs/{run_id}", get(run::page))
+        .route("/runs/{run_id}/tasks", get(run::rows))
         .route("/tasks/{id}", get(task::page))
         .route("/tasks/{id}/log", get(task::log_range))
         .route("/tasks/{id}/approve", post(decide::approve))
@@ -47,6 +50,7 @@ pub fn router(site: Site) -> Router {
         .route("/logout", post(login::logout))
         .route("/assets/{name}", get(assets::serve))
         .with_state(site)
+        .layer(middleware::from_fn(params::clean_address))
         .layer(middleware::from_fn(security_headers))
 }
 

@@ -7,7 +7,7 @@
 use std::str::FromStr;
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::{Html, IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::Query as Sql;
@@ -15,6 +15,7 @@ use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, Quer
 use serde::Deserialize;
 
 use super::errors::PageError;
+use super::params::Params;
 use super::view;
 use super::viewer::{Nav, Viewer};
 use crate::error::Error;
@@ -113,7 +114,7 @@ fn nonempty(v: Option<String>) -> Option<String> {
 pub async fn page(
     viewer: Viewer,
     State(store): State<Store>,
-    Query(filter): Query<Filter>,
+    Params(filter): Params<Filter>,
 ) -> Result<Response, PageError> {
     let mut q = agents_run::Entity::find();
     let plan = nonempty(filter.plan).unwrap_or_default();

@@ -5,16 +5,18 @@
 use std::path::PathBuf;
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
 use super::errors::PageError;
 use super::log::{self, CHUNK};
+use super::params::Params;
 use super::site::Site;
 use super::view;
 use super::viewer::{Nav, Viewer};
+use crate::error::Error;
 use crate::runner::process::recorded_log_path;
 use crate::store::query::find_task;
 use crate::store::{Store, agents_task};
@@ -40,13 +42,24 @@ struct TaskPage {
     earlier: Option<u64>,
     later: Option<u64>,
     live: bool,
+    /// Why no log is read at all (the row's names cannot name a file).
+    no_log: Option<String>,
 }
 
-async fn load(store: &Store, id: &str) -> Result<(agents_task::Model, PathBuf), PageError> {
+/// The task and where its log is; a row whose run id or task name cannot name a file (see
+/// `recorded_log_path`) has no log to read, and says why.
+async fn load(
+    store: &Store,
+    id: &str,
+) -> Result<(agents_task::Model, Result<PathBuf, String>), PageError> {
     let missing = || PageError::NotFound(format!("no task with id `{id}`"));
     let id: i64 = id.parse().map_err(|_| missing())?;
     let t = find_task(&store.db, id).await?.ok_or_else(missing)?;
-    let path = recorded_log_path(&store.db, &t.run_id, &t.task).await?;
+    let path = match recorded_log_path(&store.db, &t.run_id, &t.task).await {
+        Ok(path) => Ok(path),
+        Err(e @ Error::UnsafeLogName { .. }) => Err(e.to_string()),
+        Err(e) => return Err(e.into()),
+    };
     Ok((t, path))
 }
 
@@ -54,7 +67,7 @@ pub async fn page(
     viewer: Viewer,
     State(site): State<Site>,
     Path(id): Path<String>,
-    Query(range): Query<Range>,
+    Params(range): Params<Range>,
 ) -> Result<Response, PageError> {
     render(&site, &viewer, &id, range.from, None, StatusCode::OK).await
 }
@@ -69,7 +82,8 @@ pub async fn render(
     status: StatusCode,
 ) -> Result<Response, PageError> {
     let (t, path) = load(&site.store, id).await?;
-    let log = log::read(&path, from);
+    let log = path.as_ref().ok().and_then(|p| log::read(p, from));
+    let no_log = path.err();
     let earlier = log
         .as_ref()
         .filter(|l| l.from > 0)
@@ -123,6 +137,7 @@ pub async fn render(
         earlier,
         later,
         live,
+        no_log,
         t,
     };
     Ok((status, Html(page.render()?)).into_response())
@@ -134,9 +149,10 @@ pub async fn log_range(
     _viewer: Viewer,
     State(store): State<Store>,
     Path(id): Path<String>,
-    Query(range): Query<Range>,
+    Params(range): Params<Range>,
 ) -> Result<Response, PageError> {
     let (_, path) = load(&store, &id).await?;
+    let path = path.map_err(PageError::NotFound)?;
     let from = range.from.unwrap_or(0);
     let slice = log::read(&path, Some(from));
     let (to, text) = slice.map_or((from, String::new()), |s| (s.to, s.text));

@@ -62,7 +62,9 @@ impl Visitor {
         }
     }
 
+    /// As a browser: it accepts HTML (a script's fetch does not say so), and sends the cookie.
     fn with_cookie(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        let req = req.header("accept", "text/html,application/xhtml+xml,*/*;q=0.8");
         match &self.cookie {
             Some(c) => req.header("cookie", c.as_str()),
             None => req,
