@@ -4,8 +4,10 @@
 //! - `process`: `Cmd`, the builder that drives the orch binary and checks what it did, and
 //!   pid helpers;
 //! - `http`: webhook receivers, the API in this process, `orch serve` as a process;
-//! - `wait`: bounded polling for what another process does.
+//! - `wait`: bounded polling for what another process does;
+//! - `browser`: headless Chromium driven over WebDriver, for the browser tests.
 
+pub mod browser;
 pub mod db;
 pub mod http;
 pub mod process;
