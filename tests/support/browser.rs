@@ -100,6 +100,21 @@ impl Browser {
         if skip(missing()) {
             return None;
         }
+        // The free port may be taken before chromedriver binds it: then it exits, and a new
+        // port is tried.
+        let mut exits = Vec::new();
+        for _ in 0..3 {
+            match Browser::launch(options).await {
+                Ok(browser) => return Some(browser),
+                Err(exited) => exits.push(exited),
+            }
+        }
+        panic!("chromedriver exited at start, three times: {exits:?}");
+    }
+
+    /// One try: chromedriver on a free port, then a session; `Err` when chromedriver exited
+    /// before a session could be made.
+    async fn launch(options: Options) -> Result<Browser, String> {
         let port = free_port();
         let scratch = tempfile::tempdir().unwrap();
         let (profile, tmp) = (scratch.path().join("profile"), scratch.path().join("tmp"));
@@ -132,12 +147,12 @@ impl Browser {
                         _scratch: scratch,
                     };
                     browser.resize(options.width, options.height).await;
-                    return Some(browser);
+                    return Ok(browser);
                 }
                 Err(e) => last = Some(e),
             }
             if let Ok(Some(status)) = driver.try_wait() {
-                panic!("chromedriver exited at start: {status}");
+                return Err(format!("{status} (port {port}; last error: {last:?})"));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -307,6 +322,9 @@ fn capabilities(options: Options, profile: &Path) -> Capabilities {
         "browserName": "chrome",
         // A dialog stays open for `assert_no_dialog` to see, rather than being dismissed.
         "unhandledPromptBehavior": "ignore",
+        // A page or script that hangs fails the test in bounded time (the defaults are
+        // minutes).
+        "timeouts": {"pageLoad": 30_000, "script": 30_000, "implicit": 0},
         "goog:chromeOptions": {
             "binary": CHROMIUM,
             "args": [
