@@ -36,6 +36,29 @@
 //! - Webhook receivers, the API in this process and `orch serve`: `support/http.rs`. Waiting
 //!   for another process: `support/wait.rs` (`wait_for_status`, `eventually`).
 //!
+//! A browser test (in `browser/`) drives Debian's headless Chromium against `orch serve`:
+//!
+//! ```ignore
+//! let Some(browser) = Browser::start(Options::phone()).await else {
+//!     return; // no /usr/bin/chromium or /usr/bin/chromedriver: the test says it skipped
+//! };
+//! let gated = Gated::start(&db).await; // a run whose gate waits, served by `orch serve`
+//! browser.open(&gated.server.url("/")).await;
+//! browser.click_and_wait(&format!("a[href='/tasks/{}']", gated.gate)).await;
+//! browser.fill("#note", "looks good").await; // then click_and_wait on the button
+//! assert!(browser.text("#log").await.contains("review https://"));
+//! browser.close().await;
+//! ```
+//!
+//! - `Browser` (`support/browser.rs`): `Options::desktop()` / `phone()`, with
+//!   `.without_javascript()`; `open`, `find`/`count`/`text` by CSS selector, `fill`,
+//!   `click_and_wait` (follows a link or submits a form, with or without JavaScript),
+//!   `wait_for_text` (bounded polling), `eval`, `assert_no_dialog`, `scroll_width`,
+//!   `screenshot`; `client()` for anything else fantoccini does. Dropped, it kills chromedriver
+//!   and Chromium. `node_module(path)` reads what `.ci/run` installed in `browser/node_modules`.
+//! - Without the browser the test prints that it skipped; `ORCH_TEST_REQUIRE_BROWSER=1` (as in
+//!   CI) makes that a failure. Assert on what the page shows, never on how long it took.
+//!
 //! PostgreSQL tests need `ORCH_TEST_POSTGRES_URL` (e.g.
 //! `postgres://postgres@127.0.0.1:5432/test`); without it they print that they skipped, and
 //! with `ORCH_TEST_REQUIRE_POSTGRES=1` a skip is a failure, as in CI.
@@ -55,6 +78,7 @@ mod support;
 mod api;
 mod approvals;
 mod batch;
+mod browser;
 mod cli_basics;
 mod deploy;
 mod docs_examples;

@@ -45,13 +45,24 @@ impl LogFile {
         }
     }
 
-    /// Flushes what is buffered; returns the first failure, if any.
-    pub async fn finish(&mut self) -> Option<String> {
+    /// Whether output waits in the buffer (and a write failure has not stopped the log).
+    pub fn buffered(&self) -> bool {
+        self.error.is_none() && !self.file.buffer().is_empty()
+    }
+
+    /// Writes out what is buffered, for whoever reads the file while the task runs (`orch
+    /// logs`, a task page following it); a failure stops the log as a failed write does.
+    pub async fn flush(&mut self) {
         if self.error.is_none()
             && let Err(e) = self.file.flush().await
         {
             self.error = Some(format!("log `{}` not written: {e}", self.path.display()));
         }
+    }
+
+    /// Flushes what is buffered; returns the first failure, if any.
+    pub async fn finish(&mut self) -> Option<String> {
+        self.flush().await;
         self.error.clone()
     }
 }
@@ -83,6 +94,21 @@ mod tests {
             std::fs::read_to_string(&path).unwrap(),
             "=== attempt 2 of 2 ===\nhello\n"
         );
+    }
+
+    #[tokio::test]
+    async fn a_flush_shows_what_was_written_so_far() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run").join("slow.log");
+        let mut log = LogFile::prepare(&path).unwrap();
+        log.write_all(b"first line\n").await;
+        assert!(log.buffered());
+        log.flush().await;
+        assert!(!log.buffered());
+        assert_eq!(std::fs::read(&path).unwrap(), b"first line\n");
+        log.write_all(b"second line\n").await;
+        assert_eq!(log.finish().await, None);
+        assert_eq!(std::fs::read(&path).unwrap(), b"first line\nsecond line\n");
     }
 
     #[tokio::test]

@@ -148,16 +148,35 @@ fn read_output(
     (futures_join(readers), rx)
 }
 
-/// Everything the readers send, into the collector, until both pipes are closed.
+/// Everything the readers send, into the collector, until both pipes are closed. Once the
+/// process has been quiet for `QUIET` with output still buffered, the buffer is written out:
+/// while output pours in the log is written a whole buffer at a time as before, and a slow
+/// task's lines reach the file (and a task page following it) as it prints them, not when it
+/// ends.
 async fn collect(
     mut pieces: mpsc::Receiver<Piece>,
     collector: &mut Collector,
 ) -> std::io::Result<()> {
-    while let Some(piece) = pieces.recv().await {
+    loop {
+        let piece = if collector.buffered() {
+            match tokio::time::timeout(QUIET, pieces.recv()).await {
+                Ok(piece) => piece,
+                Err(_) => {
+                    collector.flush().await;
+                    continue;
+                }
+            }
+        } else {
+            pieces.recv().await
+        };
+        let Some(piece) = piece else { break };
         collector.take(piece).await?;
     }
     collector.finish().await
 }
+
+/// How long output may sit in the log's buffer once the process stops printing.
+const QUIET: Duration = Duration::from_millis(100);
 
 /// Waits for the process to exit, be cancelled or time out, then for its output to drain.
 async fn supervise(

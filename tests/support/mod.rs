@@ -5,8 +5,10 @@
 //!   pid helpers;
 //! - `http`: webhook receivers, the API in this process, `orch serve` as a process;
 //! - `pages`: `Visitor`, a person at the pages over HTTP (login, cookie, forms);
-//! - `wait`: bounded polling for what another process does.
+//! - `wait`: bounded polling for what another process does;
+//! - `browser`: headless Chromium driven over WebDriver, for the browser tests.
 
+pub mod browser;
 pub mod db;
 pub mod http;
 pub mod pages;

@@ -135,6 +135,16 @@ impl Collector {
         line.started = false;
     }
 
+    /// Whether the log holds output not yet written to its file.
+    pub(super) fn buffered(&self) -> bool {
+        self.log.buffered()
+    }
+
+    /// Writes the log's buffer out (the process went quiet: see `collect`).
+    pub(super) async fn flush(&mut self) {
+        self.log.flush().await;
+    }
+
     pub(super) async fn finish(&mut self) -> std::io::Result<()> {
         self.log_error = self.log.finish().await;
         Ok(())

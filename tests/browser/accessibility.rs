@@ -1,0 +1,71 @@
+//! axe-core (pinned in tests/browser/package.json) finds no serious or critical violation on
+//! any page: contrast, labels, landmarks, names of links and controls.
+
+use serde_json::Value;
+
+use super::Gated;
+use crate::support::TestDb;
+use crate::support::browser::{Browser, Options, node_module};
+
+/// axe's violations of impact `serious` or `critical` on the loaded page, one line each.
+async fn serious_violations(browser: &Browser, axe: &str) -> Vec<String> {
+    browser.eval(axe).await;
+    let result = browser
+        .client()
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, {resultTypes: ['violations']})
+                .then(r => done(r.violations), e => done(String(e)));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let Value::Array(violations) = result else {
+        panic!("axe failed: {result}");
+    };
+    violations
+        .iter()
+        .filter(|v| matches!(v["impact"].as_str(), Some("serious" | "critical")))
+        .map(|v| {
+            let targets: Vec<String> = v["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| n["target"].to_string())
+                .collect();
+            format!(
+                "{} ({}): {} at {}",
+                v["id"],
+                v["impact"],
+                v["help"],
+                targets.join(", ")
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_page_has_a_serious_accessibility_violation() {
+    let db = TestDb::sqlite().await;
+    let Some(axe) = node_module("axe-core/axe.min.js") else {
+        return;
+    };
+    let axe = std::fs::read_to_string(axe).unwrap();
+    let gated = Gated::start(&db).await;
+    let mut pages = gated.pages();
+    pages.push(gated.server.url("/tasks/999"));
+    let mut found = Vec::new();
+    for options in [Options::desktop(), Options::phone()] {
+        let Some(browser) = Browser::start(options).await else {
+            return;
+        };
+        for url in &pages {
+            browser.open(url).await;
+            for v in serious_violations(&browser, &axe).await {
+                found.push(format!("{url} at {} px: {v}", options.width));
+            }
+        }
+        browser.close().await;
+    }
+    assert!(found.is_empty(), "axe found:\n{}", found.join("\n"));
+}
