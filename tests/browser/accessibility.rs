@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::Gated;
+use super::{Gated, log_in, token};
 use crate::support::TestDb;
 use crate::support::browser::{Browser, Options, node_module};
 
@@ -52,8 +52,11 @@ async fn no_page_has_a_serious_accessibility_violation() {
     };
     let axe = std::fs::read_to_string(axe).unwrap();
     let gated = Gated::start(&db).await;
+    let ana = token(&db, "ana");
     let mut pages = gated.pages();
     pages.push(gated.server.url("/tasks/999"));
+    pages.push(gated.server.url("/login"));
+    let gate = gated.server.url(&format!("/tasks/{}", gated.gate));
     let mut found = Vec::new();
     for options in [Options::desktop(), Options::phone()] {
         let Some(browser) = Browser::start(options).await else {
@@ -64,6 +67,16 @@ async fn no_page_has_a_serious_accessibility_violation() {
             for v in serious_violations(&browser, &axe).await {
                 found.push(format!("{url} at {} px: {v}", options.width));
             }
+        }
+        // Logged in: the header's account part and the task page's forms.
+        log_in(&browser, &gated, &ana).await;
+        browser.open(&gate).await;
+        assert!(
+            browser.count("form.decide").await == 1,
+            "the forms are on the page"
+        );
+        for v in serious_violations(&browser, &axe).await {
+            found.push(format!("{gate} logged in at {} px: {v}", options.width));
         }
         browser.close().await;
     }

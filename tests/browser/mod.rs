@@ -8,12 +8,14 @@
 //! `tests/browser/node_modules` (gitignored). The tests only read it from there.
 
 mod accessibility;
+mod decide;
 mod hostile;
 mod live_log;
 mod no_javascript;
 mod phone;
 mod screenshots;
 
+use crate::support::browser::Browser;
 use crate::support::http::Served;
 use crate::support::{TestDb, by_task};
 
@@ -68,4 +70,24 @@ impl Gated {
             self.server.url(&format!("/tasks/{}", self.review)),
         ]
     }
+}
+
+/// A user `user` with a `decide` token; the token.
+pub fn token(db: &TestDb, user: &str) -> String {
+    db.orch().args(["users", "add", user]).success();
+    db.orch()
+        .args(["tokens", "create", "--user", user, "--scope", "decide"])
+        .success()
+        .stdout()
+        .trim()
+        .to_owned()
+}
+
+/// Logs in on `/login` through the form, as a person does.
+pub async fn log_in(browser: &Browser, gated: &Gated, token: &str) {
+    browser.open(&gated.server.url("/login")).await;
+    browser.fill("#token", token).await;
+    browser
+        .click_and_wait("main form button[type=submit]")
+        .await;
 }

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use super::Gated;
+use super::{Gated, log_in, token};
 use crate::support::TestDb;
 use crate::support::browser::{Browser, Options};
 
@@ -19,12 +19,15 @@ fn png_width(png: &[u8]) -> u32 {
 async fn screenshots_of_the_inbox_and_a_task_page() {
     let db = TestDb::sqlite().await;
     let gated = Gated::start(&db).await;
+    let ana = token(&db, "ana");
     let write = std::env::var("ORCH_SCREENSHOTS").as_deref() == Ok("1");
     let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
     for (size, options) in [("phone", Options::phone()), ("desktop", Options::desktop())] {
         let Some(browser) = Browser::start(options).await else {
             return;
         };
+        // As the person who decides sees them: signed in, with the task page's forms.
+        log_in(&browser, &gated, &ana).await;
         let pages = [
             ("inbox", gated.server.url("/")),
             ("task", gated.server.url(&format!("/tasks/{}", gated.gate))),
