@@ -103,7 +103,7 @@ fn bad_regexes_names_and_values_are_located() {
     );
     assert_error(
         "name: x\ntasks:\n  - task: a/b\n    run: [ls]\n",
-        "plan.yaml:3:11: task name `a/b` must match `[A-Za-z0-9._-]+`",
+        "plan.yaml:3:11: task name `a/b` must be letters, digits, `.`, `_` and `-`, and not `.` or `..`",
     );
     assert_error(
         "name: bad name\ntasks: []\n",

@@ -160,8 +160,8 @@ impl fmt::Display for Problem {
 
             Problem::BadPlanName { name } => write!(
                 f,
-                "plan name `{name}` must match `[A-Za-z0-9._-]+` (it becomes part of run ids \
-                 and file names)"
+                "plan name `{name}` must be letters, digits, `.`, `_` and `-`, and not `.` or `..` (it becomes part of \
+                 run ids and file names)"
             ),
             Problem::RunIdPlaceholder { template } => write!(
                 f,
@@ -170,7 +170,8 @@ impl fmt::Display for Problem {
             ),
             Problem::BadRunId { template } => write!(
                 f,
-                "`run_id: {template}` must give a name matching `[A-Za-z0-9._-]+`"
+                "`run_id: {template}` must give a name of letters, digits, `.`, `_` and `-`, \
+                 not `.` or `..`"
             ),
             Problem::BadSecretName { name } => {
                 write!(
@@ -208,7 +209,8 @@ impl fmt::Display for Problem {
 
             Problem::BadTaskName { name } => write!(
                 f,
-                "task name `{name}` must match `[A-Za-z0-9._-]+` (it becomes a log file name)"
+                "task name `{name}` must be letters, digits, `.`, `_` and `-`, and not `.` or `..` (it becomes a log \
+                 file name)"
             ),
             Problem::DuplicateTask { name, first_line } => write!(
                 f,
@@ -257,7 +259,7 @@ impl fmt::Display for Problem {
             Problem::BadTargetName { target } => {
                 write!(
                     f,
-                    "notify target name `{target}` must match `[A-Za-z0-9._-]+`"
+                    "notify target name `{target}` must be letters, digits, `.`, `_` and `-`, and not `.` or `..`"
                 )
             }
             Problem::UnknownTargetType { target, kind } => write!(
