@@ -230,6 +230,10 @@ pub enum Error {
     UnknownUser {
         name: String,
     },
+    /// `orch tokens create` for a user who is disabled: the token could never be used.
+    UserDisabled {
+        name: String,
+    },
     UnknownApiToken {
         id: i64,
     },
@@ -358,7 +362,8 @@ impl Error {
             | Error::DrivenByOrch { .. }
             | Error::GateEvidence { .. }
             | Error::DeliveryBusy { .. }
-            | Error::UserExists { .. } => Class::Conflict,
+            | Error::UserExists { .. }
+            | Error::UserDisabled { .. } => Class::Conflict,
             Error::IllegalTransition { .. } => Class::BadTransition,
             Error::UnsupportedDatabaseUrl { .. }
             | Error::PlanRead { .. }
@@ -745,6 +750,11 @@ impl fmt::Display for Error {
             Error::UnknownUser { name } => write!(
                 f,
                 "no user `{name}`: see `orch users list`, or add it with `orch users add {name}`"
+            ),
+            Error::UserDisabled { name } => write!(
+                f,
+                "user `{name}` is disabled, so a token for them would be refused: enable them \
+                 first with `orch users enable {name}`"
             ),
             Error::UnknownApiToken { id } => write!(
                 f,

@@ -552,6 +552,16 @@ async fn a_disabled_users_tokens_are_refused_until_enabled(#[case] backend: Back
         .success()
         .stdout_json();
     assert!(row[0]["disabled_at"].is_string(), "{row}");
+    // No new token for them while disabled: it could never be used.
+    let refused = db
+        .orch()
+        .args(["tokens", "create", "--user", "ana"])
+        .code(5);
+    assert!(
+        refused.stderr().contains("orch users enable ana"),
+        "{}",
+        refused.stderr()
+    );
 
     db.orch()
         .args(["users", "enable", "ana"])

@@ -17,6 +17,9 @@ pub async fn run(store: &Store, cmd: TokensCommand, out: Output) -> Result<i32> 
     match cmd {
         TokensCommand::Create(args) => {
             let user = users::get(&store.db, &args.user).await?;
+            if user.disabled_at.is_some() {
+                return Err(Error::UserDisabled { name: user.name });
+            }
             let expires_at = match args.expires {
                 Expiry::Never => None,
                 Expiry::After(d) => Some(
