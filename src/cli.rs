@@ -123,6 +123,11 @@ pub enum Command {
     /// Users' API tokens: create one (printed once), list them, revoke one.
     #[command(subcommand)]
     Tokens(TokensCommand),
+    /// Print the metrics `orch serve` serves at `/metrics`, once, in the Prometheus text format.
+    ///
+    /// Computed from the database as it is now: for node_exporter's textfile collector on a
+    /// machine without `orch serve` (`orch metrics > DIR/orch.prom.tmp && mv …`).
+    Metrics,
     /// Delete runs older than a bound: their rows, delivery records and log folders.
     ///
     /// A run at a time, each in a transaction; then SQLite is compacted (`VACUUM`). A run being

@@ -11,6 +11,7 @@ pub mod config;
 pub mod error;
 pub mod format;
 pub mod identity;
+pub mod metrics;
 pub mod notify;
 pub mod plan;
 pub mod runner;

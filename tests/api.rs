@@ -513,6 +513,7 @@ async fn openapi_lists_every_route(#[case] backend: Backend) {
             "GET /agents/tasks",
             "GET /agents/tasks/{id}",
             "GET /healthz",
+            "GET /metrics",
             "PATCH /agents/tasks/{id}",
             "POST /agents/tasks",
             "POST /agents/tasks/{id}/approve",

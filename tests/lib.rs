@@ -89,6 +89,7 @@ mod identity;
 mod leases;
 mod listing;
 mod login;
+mod metrics;
 mod migrations;
 mod notify;
 mod outage;

@@ -7,6 +7,7 @@ pub mod body;
 mod checks;
 pub mod error;
 mod json_schema;
+mod metrics;
 mod origin;
 mod pages;
 pub mod tasks;
@@ -98,6 +99,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(tasks::approve))
         .routes(routes!(tasks::reject))
         .routes(routes!(tasks::healthz))
+        .routes(routes!(metrics::scrape))
         .with_state(state)
         .split_for_parts();
     let doc = api.clone();

@@ -3,6 +3,7 @@
 
 mod decide;
 mod logs;
+mod metrics;
 mod migrate;
 mod notify;
 mod plan;
@@ -62,6 +63,7 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
                 Command::Tasks(_)
                 | Command::Runs(_)
                 | Command::Logs(_)
+                | Command::Metrics
                 | Command::Prune(_)
                 | Command::Users(_)
                 | Command::Tokens(_) => Pool::Single,
@@ -75,6 +77,7 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
                 Command::Approve(args) => decide::run(&store, config, args, true, out).await,
                 Command::Reject(args) => decide::run(&store, config, args, false, out).await,
                 Command::Logs(args) => logs::run(&store, args).await,
+                Command::Metrics => metrics::run(&store, out).await,
                 Command::Resume(args) => {
                     let (id, concurrency) = (&args.run_id, args.concurrency);
                     resume::run(&store, config, id, concurrency, args.json, out).await

@@ -16,6 +16,7 @@ pub mod outage;
 pub mod prune;
 pub mod query;
 pub mod sessions;
+pub mod stats;
 pub mod tokens;
 pub mod transition;
 pub mod users;

@@ -56,7 +56,10 @@ pub fn router(site: Site) -> Router {
 
 /// Whether an unknown path belongs to the API (answered in JSON) rather than the pages.
 pub fn is_api_path(path: &str) -> bool {
-    path.starts_with("/agents") || path == "/openapi.json" || path == "/healthz"
+    path.starts_with("/agents")
+        || path == "/openapi.json"
+        || path == "/healthz"
+        || path == "/metrics"
 }
 
 /// On every page: no inline script or style, no framing, no sniffing, no referrer abroad.

@@ -1,0 +1,274 @@
+//! `orch metrics` and `GET /metrics`: the values come from the rows, on both databases;
+//! promtool finds nothing to say about the text; a real Prometheus scrapes `orch serve`.
+
+use std::time::Duration;
+
+use orch::store::delivery::{NewDelivery, insert};
+use rstest::rstest;
+
+use crate::support::http::{ApiServer, Served, free_port, http_client};
+use crate::support::wait::eventually;
+use crate::support::{Backend, Cmd, TestDb, by_task};
+
+/// build succeeds, lint fails, the gate waits for a decision.
+const NIGHTLY: &str = r#"
+name: nightly
+tasks:
+  - task: build
+    run: ["true"]
+  - task: lint
+    run: ["false"]
+  - task: gate
+    run: ["true"]
+    approval: always
+"#;
+
+/// The value of the sample whose name and labels are exactly `series` (`name{a="b"}`).
+fn sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no sample `{series}` in:\n{text}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// The nightly plan run once, and one webhook delivery still pending.
+async fn nightly(db: &TestDb) {
+    db.run(NIGHTLY).code(1);
+    let gate = by_task(&db.rows().await, "gate").clone();
+    insert(
+        &db.store().await.db,
+        NewDelivery {
+            task_id: Some(gate.id),
+            run_id: gate.run_id,
+            event: "awaiting_approval".into(),
+            target: "slack".into(),
+            kind: "slack".into(),
+            url_redacted: "https://hooks.slack.com".into(),
+            payload: "{}".into(),
+        },
+    )
+    .await
+    .unwrap();
+}
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_the_rows_as_they_are(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    nightly(&db).await;
+    let rows = db.rows().await;
+    let text = db.orch().arg("metrics").success().stdout();
+    assert_eq!(sample(&text, r#"orch_tasks{status="succeeded"}"#), 1.0);
+    assert_eq!(sample(&text, r#"orch_tasks{status="failed"}"#), 1.0);
+    assert_eq!(
+        sample(&text, r#"orch_tasks{status="awaiting_approval"}"#),
+        1.0
+    );
+    assert_eq!(sample(&text, r#"orch_tasks{status="queued"}"#), 0.0);
+    assert_eq!(sample(&text, "orch_approvals_pending"), 1.0);
+    assert!(sample(&text, "orch_approval_oldest_pending_age_seconds") >= 0.0);
+    let build = by_task(&rows, "build");
+    assert_eq!(
+        sample(
+            &text,
+            r#"orch_task_last_success_timestamp_seconds{plan="nightly",task="build"}"#
+        ),
+        build.finished_at.unwrap().timestamp_micros() as f64 / 1e6
+    );
+    let lint = by_task(&rows, "lint");
+    assert_eq!(
+        sample(
+            &text,
+            r#"orch_task_last_duration_seconds{plan="nightly",task="lint"}"#
+        ),
+        lint.duration_ms.unwrap() as f64 / 1000.0
+    );
+    // lint never succeeded: no success time for it.
+    assert!(
+        !text.contains(r#"orch_task_last_success_timestamp_seconds{plan="nightly",task="lint"}"#)
+    );
+    assert_eq!(
+        sample(&text, r#"orch_webhook_deliveries{status="pending"}"#),
+        1.0
+    );
+    assert_eq!(
+        sample(&text, r#"orch_webhook_deliveries{status="delivered"}"#),
+        0.0
+    );
+    assert!(sample(&text, "orch_webhook_oldest_undelivered_age_seconds") >= 0.0);
+    assert_eq!(
+        sample(
+            &text,
+            &format!(
+                r#"orch_build_info{{version="{}"}}"#,
+                env!("CARGO_PKG_VERSION")
+            )
+        ),
+        1.0
+    );
+    // Never a run id or a task id in a label.
+    assert!(!text.contains(&build.run_id), "{text}");
+
+    // A second run: the gauges follow the rows.
+    db.orch()
+        .args(["approve", &by_task(&rows, "gate").id.to_string()])
+        .success();
+    let text = db.orch().arg("metrics").success().stdout();
+    assert_eq!(sample(&text, "orch_approvals_pending"), 0.0);
+    assert_eq!(
+        sample(&text, "orch_approval_oldest_pending_age_seconds"),
+        0.0
+    );
+    assert_eq!(sample(&text, r#"orch_tasks{status="succeeded"}"#), 2.0);
+}
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_answers_metrics_with_the_same_text_and_its_content_type(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    nightly(&db).await;
+    let served = Served::start(db.orch());
+    let resp = http_client()
+        .get(served.url("/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.headers()["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    let text = resp.text().await.unwrap();
+    assert_eq!(sample(&text, "orch_approvals_pending"), 1.0);
+    // Unknown methods answer in JSON, as every API path does.
+    let resp = http_client()
+        .post(served.url("/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 405);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+}
+
+#[tokio::test]
+async fn metrics_beyond_loopback_need_a_read_token() {
+    let db = TestDb::sqlite().await;
+    let server = ApiServer::start_as(&db, Some("admin-secret"), true).await;
+    let (status, _) = server.send("GET", "/metrics", None, None).await;
+    assert_eq!(status, 401);
+    let (status, body) = server
+        .send("GET", "/metrics", None, Some("admin-secret"))
+        .await;
+    assert_eq!(status, 200);
+    assert!(body.as_str().unwrap().contains("orch_approvals_pending 0"));
+}
+
+/// Whether promtool must be there (CI); without it, and not required, a test says it skipped.
+fn tool(path: &str) -> Option<&str> {
+    if std::path::Path::new(path).exists() {
+        return Some(path);
+    }
+    if std::env::var("ORCH_TEST_REQUIRE_PROMETHEUS").as_deref() == Ok("1") {
+        panic!("ORCH_TEST_REQUIRE_PROMETHEUS=1 but {path} is missing: apt-get install prometheus");
+    }
+    eprintln!("skipped: {path} is missing (Debian's `prometheus` package)");
+    None
+}
+
+#[tokio::test]
+async fn promtool_finds_nothing_to_say_about_the_metrics() {
+    let Some(promtool) = tool("/usr/bin/promtool") else {
+        return;
+    };
+    let db = TestDb::sqlite().await;
+    nightly(&db).await;
+    let text = db.orch().arg("metrics").success().stdout();
+    std::fs::write(db.path().join("orch.prom"), &text).unwrap();
+    let out = Cmd::new("sh")
+        .args(["-c", &format!("{promtool} check metrics < orch.prom")])
+        .current_dir(db.path())
+        .success();
+    assert_eq!(out.stdout(), "", "{text}");
+    assert_eq!(out.stderr(), "", "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_prometheus_scrapes_orch_serve() {
+    let Some(prometheus) = tool("/usr/bin/prometheus") else {
+        return;
+    };
+    let db = TestDb::sqlite().await;
+    nightly(&db).await;
+    let served = Served::start(db.orch());
+    let port = free_port();
+    let config = format!(
+        "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: orch\n    \
+         static_configs:\n      - targets: ['127.0.0.1:{}']\n",
+        served.port
+    );
+    std::fs::write(db.path().join("prometheus.yml"), config).unwrap();
+    let server = Cmd::new(prometheus)
+        .arg("--config.file=prometheus.yml")
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            db.path().join("tsdb").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .current_dir(db.path())
+        .spawn();
+    let http = http_client();
+    let query = |q: &'static str| {
+        let http = http.clone();
+        async move {
+            let encoded: String = q
+                .bytes()
+                .map(|b| match b {
+                    b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' => (b as char).to_string(),
+                    _ => format!("%{b:02X}"),
+                })
+                .collect();
+            let url = format!("http://127.0.0.1:{port}/api/v1/query?query={encoded}");
+            match http.get(url).send().await {
+                Ok(r) => r.json::<serde_json::Value>().await.unwrap_or_default(),
+                Err(_) => serde_json::Value::Null,
+            }
+        }
+    };
+    let value = |v: &serde_json::Value| {
+        v["data"]["result"][0]["value"][1]
+            .as_str()
+            .map(str::to_owned)
+    };
+    let pending = eventually(
+        120,
+        Duration::from_millis(500),
+        || query("orch_approvals_pending"),
+        |v| value(v).is_some(),
+    )
+    .await;
+    let duration = query(r#"orch_task_last_duration_seconds{plan="nightly",task="lint"}"#).await;
+    server.kill();
+    assert_eq!(value(&pending).as_deref(), Some("1"), "{pending}");
+    let lint = by_task(&db.rows().await, "lint").duration_ms.unwrap() as f64 / 1000.0;
+    let got: f64 = value(&duration)
+        .unwrap_or_else(|| panic!("{duration}"))
+        .parse()
+        .unwrap();
+    assert_eq!(got, lint);
+}
