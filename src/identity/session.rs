@@ -111,7 +111,7 @@ pub async fn resolve(
         return Ok(Err(Ended::Expired));
     }
     let standing = match (s.token_id, &s.admin_token_hash) {
-        (Some(id), _) => match sessions::token_of(db, id).await? {
+        (Some(id), _) => match crate::store::tokens::by_id(db, id).await? {
             Some((t, u))
                 if t.revoked_at.is_none()
                     && t.expires_at.is_none_or(|e| e > now)

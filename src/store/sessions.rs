@@ -73,28 +73,3 @@ pub async fn revoke(db: &impl ConnectionTrait, id: i64) -> Result<()> {
         .map_err(Error::db)?;
     Ok(())
 }
-
-/// The user's token a session was opened with, and its user, by the token's id.
-pub async fn token_of(
-    db: &impl ConnectionTrait,
-    token_id: i64,
-) -> Result<
-    Option<(
-        crate::store::entity::orch_api_token::Model,
-        crate::store::entity::orch_user::Model,
-    )>,
-> {
-    use crate::store::entity::{orch_api_token, orch_user};
-    let Some(token) = orch_api_token::Entity::find_by_id(token_id)
-        .one(db)
-        .await
-        .map_err(Error::db)?
-    else {
-        return Ok(None);
-    };
-    let user = orch_user::Entity::find_by_id(token.user_id)
-        .one(db)
-        .await
-        .map_err(Error::db)?;
-    Ok(user.map(|u| (token, u)))
-}

@@ -99,12 +99,31 @@ pub async fn by_digest(
     db: &impl ConnectionTrait,
     digest: &str,
 ) -> Result<Option<(orch_api_token::Model, orch_user::Model)>> {
-    let Some(token) = orch_api_token::Entity::find()
+    let token = orch_api_token::Entity::find()
         .filter(orch_api_token::Column::TokenHash.eq(digest))
         .one(db)
         .await
-        .map_err(Error::db)?
-    else {
+        .map_err(Error::db)?;
+    with_user(db, token).await
+}
+
+/// Token `id` with its user (what a page session stands on).
+pub async fn by_id(
+    db: &impl ConnectionTrait,
+    id: i64,
+) -> Result<Option<(orch_api_token::Model, orch_user::Model)>> {
+    let token = orch_api_token::Entity::find_by_id(id)
+        .one(db)
+        .await
+        .map_err(Error::db)?;
+    with_user(db, token).await
+}
+
+async fn with_user(
+    db: &impl ConnectionTrait,
+    token: Option<orch_api_token::Model>,
+) -> Result<Option<(orch_api_token::Model, orch_user::Model)>> {
+    let Some(token) = token else {
         return Ok(None);
     };
     let user = orch_user::Entity::find_by_id(token.user_id)

@@ -109,7 +109,7 @@ pub async fn submit(
         Err(refused) => return refuse(StatusCode::UNAUTHORIZED, refused.message()),
     };
     let token_expires = match who.via {
-        Via::UserToken { token_id } => crate::store::sessions::token_of(&site.store.db, token_id)
+        Via::UserToken { token_id } => crate::store::tokens::by_id(&site.store.db, token_id)
             .await?
             .and_then(|(t, _)| t.expires_at),
         _ => None,
