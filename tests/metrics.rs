@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use orch::store::delivery::{NewDelivery, insert};
 use rstest::rstest;
+use sea_orm::ConnectionTrait;
 
 use crate::support::http::{ApiServer, Served, free_port, http_client};
 use crate::support::wait::eventually;
@@ -271,4 +272,119 @@ async fn a_real_prometheus_scrapes_orch_serve() {
         .parse()
         .unwrap();
     assert_eq!(got, lint);
+}
+
+/// Every `orch_task_transitions_total` sample, as `plan/task/status` and value, sorted (a
+/// family writes its series in no set order).
+fn transitions(text: &str) -> Vec<(String, f64)> {
+    let mut found: Vec<(String, f64)> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("orch_task_transitions_total{"))
+        .map(|l| {
+            let (labels, value) = l.split_once("} ").unwrap();
+            let get = |k: &str| {
+                let start = labels.find(&format!("{k}=\"")).unwrap() + k.len() + 2;
+                labels[start..].split('"').next().unwrap().to_owned()
+            };
+            let key = format!("{}/{}/{}", get("plan"), get("task"), get("status"));
+            (key, value.trim().parse().unwrap())
+        })
+        .collect();
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    found
+}
+
+fn counted(pairs: &[(&str, f64)]) -> Vec<(String, f64)> {
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
+}
+
+/// The counters count each end once, through every path (a run's batches, a decision either
+/// way), and neither `orch prune` nor a migration down and up again lowers them.
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transition_counters_never_go_down(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    db.run(NIGHTLY).code(1);
+    let gate = by_task(&db.rows().await, "gate").id.to_string();
+    db.orch().args(["approve", &gate]).success();
+    db.run(NIGHTLY).code(1);
+    let rows = db.rows().await;
+    let gate = rows
+        .iter()
+        .filter(|r| r.task == "gate")
+        .map(|r| r.id)
+        .max()
+        .unwrap();
+    db.orch()
+        .args(["reject", &gate.to_string(), "--note", "no"])
+        .success();
+    let expected = counted(&[
+        ("nightly/build/succeeded", 2.0),
+        ("nightly/gate/failed", 1.0),
+        ("nightly/gate/succeeded", 1.0),
+        ("nightly/lint/failed", 2.0),
+    ]);
+    let text = db.orch().arg("metrics").success().stdout();
+    assert!(
+        text.contains("# TYPE orch_task_transitions_total counter"),
+        "{text}"
+    );
+    assert_eq!(transitions(&text), expected, "{text}");
+
+    // Both runs made old, then pruned: the rows go, the counters stay.
+    let store = db.store().await;
+    let old = "'2026-01-01T00:00:00Z'";
+    for sql in [
+        format!("UPDATE agents_runs SET started_at = {old}, finished_at = {old}"),
+        format!("UPDATE agents_tasks SET started_at = {old}, finished_at = {old}"),
+    ] {
+        store.db.execute_unprepared(&sql).await.unwrap();
+    }
+    db.orch()
+        .args(["prune", "--older-than", "30d", "--include-pending"])
+        .success()
+        .stdout_has("pruned 2 run(s)");
+    assert!(db.rows().await.is_empty());
+    let text = db.orch().arg("metrics").success().stdout();
+    assert_eq!(sample(&text, r#"orch_tasks{status="succeeded"}"#), 0.0);
+    assert_eq!(transitions(&text), expected, "{text}");
+
+    // A third run counts on from there.
+    db.run(NIGHTLY).code(1);
+    let text = db.orch().arg("metrics").success().stdout();
+    let mut more = expected.clone();
+    more[0].1 = 3.0;
+    more[3].1 = 3.0;
+    assert_eq!(transitions(&text), more, "{text}");
+}
+
+/// Upgrading fills the counts from the rows already there, rather than starting them at 0.
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_counters_migration_counts_the_history_present(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    db.run(NIGHTLY).code(1);
+    db.orch()
+        .args(["migrate", "down", "--steps", "1"])
+        .success();
+    // Recorded while the table and its triggers were gone.
+    db.run(NIGHTLY).code(1);
+    db.orch().args(["migrate", "up"]).success();
+    let text = db.orch().arg("metrics").success().stdout();
+    assert_eq!(
+        transitions(&text),
+        counted(&[
+            ("nightly/build/succeeded", 2.0),
+            ("nightly/lint/failed", 2.0)
+        ]),
+        "{text}"
+    );
 }

@@ -17,6 +17,7 @@ mod m20261201_000008_create_agents_run_locks;
 mod m20261201_000009_add_task_status_and_owner_indexes;
 mod m20261202_000010_create_users_and_tokens;
 mod m20261202_000011_create_sessions;
+mod m20261202_000012_create_task_transition_counts;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000009_add_task_status_and_owner_indexes::Migration),
             Box::new(m20261202_000010_create_users_and_tokens::Migration),
             Box::new(m20261202_000011_create_sessions::Migration),
+            Box::new(m20261202_000012_create_task_transition_counts::Migration),
         ]
     }
 }

@@ -7,6 +7,7 @@ mod build;
 mod deliveries;
 mod plan_tasks;
 mod tasks;
+mod transitions;
 
 use chrono::{DateTime, Utc};
 use prometheus_client::encoding::EncodeLabelSet;
@@ -41,6 +42,7 @@ pub async fn render(store: &Store) -> Result<String> {
     let mut registry = Registry::default();
     tasks::add(&mut registry, store, now).await?;
     plan_tasks::add(&mut registry, store).await?;
+    transitions::add(&mut registry, store).await?;
     deliveries::add(&mut registry, store, now).await?;
     build::add(&mut registry);
     let mut text = String::new();

@@ -108,3 +108,21 @@ pub async fn last_durations(db: &impl ConnectionTrait) -> Result<Vec<(String, St
         .map(|r| Ok((get(r, 0)?, get(r, 1)?, get(r, 2)?)))
         .collect()
 }
+
+/// Per plan, task and final status, how many times a task ended so
+/// (`orch_task_transition_counts`, kept by a trigger and never pruned).
+pub async fn transition_counts(
+    db: &impl ConnectionTrait,
+) -> Result<Vec<(String, String, String, i64)>> {
+    // Three final statuses per pair: the same bound on pairs as the other families.
+    let sql = format!(
+        "SELECT plan, task, status, count FROM orch_task_transition_counts \
+         ORDER BY plan, task, status LIMIT {}",
+        3 * MAX_PLAN_TASKS
+    );
+    rows(db, &sql)
+        .await?
+        .iter()
+        .map(|r| Ok((get(r, 0)?, get(r, 1)?, get(r, 2)?, get(r, 3)?)))
+        .collect()
+}
