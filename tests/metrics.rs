@@ -209,6 +209,31 @@ async fn promtool_finds_nothing_to_say_about_the_metrics() {
     assert_eq!(out.stderr(), "", "{text}");
 }
 
+/// The shipped alert rules load, and their unit tests (each rule firing and not) pass.
+#[test]
+fn the_shipped_alert_rules_pass_their_promtool_tests() {
+    let Some(promtool) = tool("/usr/bin/promtool") else {
+        return;
+    };
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/prometheus");
+    for args in [
+        ["check", "rules", "orch.rules.yml"],
+        ["test", "rules", "orch.rules.test.yml"],
+    ] {
+        let out = std::process::Command::new(promtool)
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "promtool {args:?}:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_real_prometheus_scrapes_orch_serve() {
     let Some(prometheus) = tool("/usr/bin/prometheus") else {
