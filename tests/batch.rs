@@ -118,3 +118,48 @@ async fn a_batch_with_a_lost_guard_records_nothing(#[case] backend: Backend) {
         "{err:?}"
     );
 }
+
+/// SQLite keeps the batch's text per shape (`store::batch_sql`): the second commit of the same
+/// shape reuses the first one's text, and must still record its own values, row by row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reused_batch_text_records_each_commits_own_values() {
+    let Some(db) = TestDb::new(Backend::Sqlite).await else {
+        return;
+    };
+    let store = db.store().await;
+    let (a, b, c) = (
+        task(&store, "a", Running).await,
+        task(&store, "b", Queued).await,
+        task(&store, "c", Queued).await,
+    );
+    commit(
+        &store,
+        &[
+            step(a.id, Running, Succeeded, "a's end"),
+            step(b.id, Queued, Running, "b's start"),
+        ],
+    )
+    .await
+    .unwrap();
+    // Kept only when sea-query's values came in the order batch_sql gathers them.
+    assert!(orch::store::batch_sql::kept_shapes() >= 1);
+    let rows = commit(
+        &store,
+        &[
+            step(b.id, Running, Failed, "b's end"),
+            step(c.id, Queued, Running, "c's start"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(rows.iter().map(|r| r.id).collect::<Vec<_>>(), [b.id, c.id]);
+    for (id, status, excerpt) in [
+        (a.id, Succeeded, "a's end"),
+        (b.id, Failed, "b's end"),
+        (c.id, Running, "c's start"),
+    ] {
+        let row = get_task(&store.db, id).await.unwrap();
+        assert_eq!(row.status, status, "task {id}");
+        assert_eq!(row.log_excerpt.as_deref(), Some(excerpt), "task {id}");
+    }
+}

@@ -6,12 +6,12 @@
 //! trip, or one trip to SQLite's worker thread, instead of BEGIN, an UPDATE per row and
 //! COMMIT): data-modifying CTEs on PostgreSQL, one UPDATE with a CASE per column on SQLite
 //! (which allows no UPDATE in a CTE). When a guard fails, the transaction path runs to say
-//! which.
+//! which. SQLite's statement text is built once per shape and reused ([`super::batch_sql`]).
 
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::sea_query::{
     Alias, Asterisk, CaseStatement, CommonTableExpression, Condition, Expr, PostgresQueryBuilder,
-    Query, SimpleExpr, UnionType, WithClause,
+    Query, UnionType, UpdateStatement, WithClause,
 };
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, FromQueryResult, Statement,
@@ -21,7 +21,7 @@ use sea_orm::{
 use crate::error::{Error, Result};
 use crate::store::agents_task::Column;
 use crate::store::transition::{Transition, guard};
-use crate::store::{Store, agents_task, query::get_task};
+use crate::store::{Store, agents_task, batch_sql, query::get_task};
 
 /// One transition, ridden through an outage ([`Store::outage`]). A retry that finds the row
 /// already moved to `to` — by this process (same `owner`), when the change names one — takes
@@ -154,12 +154,9 @@ async fn sqlite_case_update(
     steps: &[Transition],
 ) -> Result<Option<Vec<agents_task::Model>>> {
     let backend = DbBackend::Sqlite;
-    let mut guards = Condition::any();
     // Each column any step sets, with the value per row.
-    let mut columns: Vec<(Column, Vec<(i64, SimpleExpr)>)> = Vec::new();
+    let mut columns: batch_sql::Columns = Vec::new();
     for step in steps {
-        // The same guard as a single transition's (the gate's `approval_state` included).
-        guards = guards.add(guard(step.id, step.from));
         for (col, value) in step.sets(backend)? {
             let same = |c: &Column| std::mem::discriminant(c) == std::mem::discriminant(&col);
             match columns.iter_mut().find(|(c, _)| same(c)) {
@@ -167,6 +164,39 @@ async fn sqlite_case_update(
                 None => columns.push((col, vec![(step.id, value)])),
             }
         }
+    }
+    let shape = batch_sql::shape(steps, &columns);
+    let statement = match batch_sql::cached(&shape) {
+        Some(sql) => Statement::from_sql_and_values(
+            backend,
+            sql.as_ref(),
+            batch_sql::Values::of(steps, &columns),
+        ),
+        None => {
+            let gathered = batch_sql::Values::of(steps, &columns);
+            let statement = backend.build(&case_update(steps, columns));
+            if let Some(built) = &statement.values {
+                batch_sql::keep(shape, &statement.sql, &built.0, &gathered);
+            }
+            statement
+        }
+    };
+    let rows = agents_task::Model::find_by_statement(statement)
+        .all(db)
+        .await
+        .map_err(Error::db)?;
+    if rows.len() != steps.len() {
+        return Ok(None);
+    }
+    in_step_order(rows, steps).map(Some)
+}
+
+/// The statement [`sqlite_case_update`] sends, built by sea-query.
+fn case_update(steps: &[Transition], columns: batch_sql::Columns) -> UpdateStatement {
+    let mut guards = Condition::any();
+    for step in steps {
+        // The same guard as a single transition's (the gate's `approval_state` included).
+        guards = guards.add(guard(step.id, step.from));
     }
     let mut update = Query::update();
     update.table(agents_task::Entity);
@@ -186,14 +216,7 @@ async fn sqlite_case_update(
         .cond_where(guards)
         .and_where(Expr::SubQuery(None, Box::new(held.into())).eq(steps.len() as i64))
         .returning_all();
-    let rows = agents_task::Model::find_by_statement(backend.build(&update))
-        .all(db)
-        .await
-        .map_err(Error::db)?;
-    if rows.len() != steps.len() {
-        return Ok(None);
-    }
-    in_step_order(rows, steps).map(Some)
+    update
 }
 
 /// The rows back in the order of `steps` (a statement returns them in its own order).

@@ -3,6 +3,7 @@
 //! a row.
 
 pub mod batch;
+pub mod batch_sql;
 pub mod clock;
 pub mod connect;
 pub mod delivery;
