@@ -4,20 +4,26 @@
 #
 #   bash bench/profile.sh
 #
-# Needs what bench/run.sh needs, plus strace, perf (linux-perf) and pgbench (installed from
-# Debian's packages when missing). Counts, not timings, are what to compare between machines.
+# Needs what bench/run.sh needs, plus valgrind, strace, perf (linux-perf) and pgbench
+# (installed from Debian's packages when missing). Counts, not timings, are what to compare
+# between machines: the first section, instructions per task under callgrind, is the figure
+# issue 23 moves, and it does not change with the machine's load.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-1000}
+CG_N=${CG_N:-200}
 PG_ADMIN=${ORCH_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 out=bench/profile.md
 
 cargo build --release --quiet --bin orch --example bench_spawn
+# The same code with line tables (Cargo.toml's `profiling` profile), for callgrind to name
+# the file and function of every instruction.
+cargo build --profile profiling --quiet --bin orch --example bench_spawn
 ORCH=$PWD/target/release/orch
 SPAWN=$PWD/target/release/examples/bench_spawn
-for tool in strace perf pgbench wrk /usr/bin/time; do
+for tool in valgrind strace perf pgbench wrk /usr/bin/time; do
   if ! command -v "$tool" >/dev/null; then
     case $tool in perf) pkg=linux-perf ;; pgbench) pkg=postgresql-contrib ;; /usr/bin/time) pkg=time ;; *) pkg=$tool ;; esac
     apt-get install -y "$pkg" >/dev/null 2>&1 || true
@@ -34,7 +40,34 @@ fresh() { rm -rf "$work/s"; mkdir -p "$work/s"; DATABASE_URL="sqlite://$work/s/o
 {
 echo "# Profiles"
 echo
-echo "Written by \`bench/profile.sh\` on $(nproc) cores, $(date -u +%Y-%m-%d); $N tasks of \`/usr/bin/true\`."
+echo "Written by \`bench/profile.sh\` on $(nproc) cores, $(date -u +%Y-%m-%d); $N tasks of \`/usr/bin/true\` (the instruction counts: $CG_N)."
+echo
+echo "## Instructions per task: orch against its own process handling"
+echo
+echo "\`valgrind --tool=callgrind\` counts every instruction orch runs in user space, on every thread (sqlx's SQLite worker included; the children and the kernel are not counted). Each program ran a plan of one task and one of 1 + $CG_N tasks; a task's cost is the difference divided by $CG_N, so start-up does not blur it. The parts are \`bench/callgrind_split.py\`'s reading of \`callgrind_annotate\`."
+echo
+} > "$out"
+# One plan of a single task and one of 1 + CG_N, both through the profiling build.
+plan_of() { # plan_of COUNT FILE
+  { echo "name: profile"; echo "tasks:"
+    for i in $(seq 1 "$1"); do echo "  - task: t$i"; echo '    run: ["/usr/bin/true"]'; done; } > "$2"
+}
+plan_of 1 "$work/one.yaml"
+plan_of $((CG_N + 1)) "$work/many.yaml"
+PORCH=$PWD/target/profiling/orch
+PSPAWN=$PWD/target/profiling/examples/bench_spawn
+for size in one many; do
+  rm -rf "$work/cg"; mkdir -p "$work/cg"
+  DATABASE_URL="sqlite://$work/cg/orch.db" "$PORCH" migrate up >/dev/null
+  DATABASE_URL="sqlite://$work/cg/orch.db" valgrind --tool=callgrind --callgrind-out-file="$work/orch-$size.cg" \
+    "$PORCH" run "$work/$size.yaml" --log-dir "$work/cg/logs" >/dev/null 2>&1
+done
+valgrind --tool=callgrind --callgrind-out-file="$work/spawn-one.cg" "$PSPAWN" 1 /usr/bin/true >/dev/null 2>&1
+valgrind --tool=callgrind --callgrind-out-file="$work/spawn-many.cg" "$PSPAWN" $((CG_N + 1)) /usr/bin/true >/dev/null 2>&1
+python3 bench/callgrind_split.py "$work/orch-one.cg" "$work/orch-many.cg" \
+  "$work/spawn-one.cg" "$work/spawn-many.cg" "$CG_N" >> "$out"
+
+{
 echo
 echo "## CPU and context switches: orch against its own process handling"
 echo
@@ -42,7 +75,7 @@ echo "\`perf stat\` of \`orch run\` (SQLite) and of \`examples/bench_spawn.rs\` 
 echo
 echo '| program | task-clock (ms) | user (s) | sys (s) | context switches | wall (s) |'
 echo '|---|---|---|---|---|---|'
-} > "$out"
+} >> "$out"
 perf_row() { # perf_row NAME COMMAND...
   local name=$1; shift
   if perf stat -x, -e task-clock,context-switches -o "$work/perf.csv" "$@" >/dev/null 2>"$work/perf.err"; then
