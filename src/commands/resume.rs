@@ -1,5 +1,6 @@
 //! `orch resume RUN_ID`: go on with a recorded run from the plan text saved with it (never
-//! the current file), after decisions were taken on its gates.
+//! the current file), after decisions were taken on its gates. `orch retry` drives the run
+//! the same way, once it has queued its tasks again under the run's lease.
 
 use std::path::PathBuf;
 
@@ -17,6 +18,7 @@ use crate::runner::session::Session;
 use crate::runner::{ResumeRequest, RunReport, resume};
 use crate::store::lease::LeaseKey;
 use crate::store::query::run_tasks;
+use crate::store::requeue::requeue;
 use crate::store::{Store, TaskStatus, agents_run, agents_task};
 use crate::ui::Output;
 use crate::ui::progress::reporter;
@@ -30,6 +32,27 @@ pub async fn run(
     json: bool,
     out: Output,
 ) -> Result<i32> {
+    drive(store, config, run_id, concurrency, json, out, None).await
+}
+
+/// What `orch retry` asks of the drive: these tasks (all failed or cancelled ones when
+/// empty) run again, in `by`'s name.
+pub struct Retry {
+    pub tasks: Vec<String>,
+    pub by: String,
+}
+
+/// Resumes the run; with `retry`, first queues the tasks to retry, under the run's lease
+/// (so a run another orch drives is refused before anything changes).
+pub(super) async fn drive(
+    store: &Store,
+    config: &Config,
+    run_id: &str,
+    concurrency: Option<u32>,
+    json: bool,
+    out: Output,
+    retry: Option<Retry>,
+) -> Result<i32> {
     // A gate past its deadline is rejected before the run's rows are read.
     let mut session = Session::begin(store, config).await?;
     let (record, rows) = recorded_run(store, run_id).await?;
@@ -41,10 +64,16 @@ pub async fn run(
     session.resend_stale(&notifier).await;
     // One driver per run: a second resume (or the original run, still going) is refused.
     let key = LeaseKey::Run(run_id.to_owned());
-    session.lease(key, &record.plan_name, Some(run_id)).await?;
+    session
+        .lease_before_beat(key, &record.plan_name, Some(run_id))
+        .await?;
     // Read again under the lease: what we read before may have moved on meanwhile.
-    let rows = match run_tasks(&store.db, run_id).await {
-        Ok(rows) => rows,
+    let rows = match reread(store, &plan, run_id, retry).await {
+        Ok(rows) => {
+            // From here on the drive hears of a cancel at each beat.
+            session.beat();
+            rows
+        }
         Err(e) => {
             // The lease and its heartbeat go with the error, not a minute later.
             session.end(config.notify.wait).await;
@@ -81,6 +110,22 @@ pub async fn run(
     session.end(config.notify.wait).await;
     recorded?;
     code
+}
+
+/// The run's rows under its lease; with `retry`, after the tasks to retry are queued again.
+async fn reread(
+    store: &Store,
+    plan: &Plan,
+    run_id: &str,
+    retry: Option<Retry>,
+) -> Result<Vec<agents_task::Model>> {
+    let rows = run_tasks(&store.db, run_id).await?;
+    let Some(retry) = retry else {
+        return Ok(rows);
+    };
+    let chosen = crate::runner::retry::select(&plan.tasks, &rows, &retry.tasks)?;
+    requeue(&store.db, run_id, &chosen, &retry.by, crate::store::now()).await?;
+    run_tasks(&store.db, run_id).await
 }
 
 /// The run's record and rows; a run without a record (rows written through the API) has no

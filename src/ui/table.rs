@@ -7,10 +7,10 @@ use crate::format::or_dash;
 use crate::format::time::{duration_ms, when};
 use crate::status::TaskStatus;
 use crate::status::status_counts;
-use crate::store::agents_task;
 use crate::store::json::timestamp;
 use crate::store::migrate::MigrationState;
 use crate::store::query::RunSummary;
+use crate::store::{agents_task, agents_task_attempt};
 
 pub fn new_table(tty: bool, header: &[&str]) -> Table {
     let mut table = Table::new();
@@ -111,6 +111,38 @@ pub fn task_detail(r: &agents_task::Model, tty: bool) -> String {
     out.push_str("\n\nlog_excerpt:\n");
     out.push_str(r.log_excerpt.as_deref().unwrap_or("(none)"));
     out
+}
+
+/// A retried task's earlier attempts, oldest first, under its detail: how each ended, who
+/// ran it again, and the last line of its excerpt.
+pub fn previous_attempts(attempts: &[agents_task_attempt::Model], tty: bool) -> String {
+    let mut table = new_table(
+        tty,
+        &[
+            "ATTEMPT",
+            "STATUS",
+            "EXIT",
+            "FINISHED",
+            "RETRIED BY",
+            "REASON",
+        ],
+    );
+    for a in attempts {
+        let reason = a
+            .log_excerpt
+            .as_deref()
+            .and_then(|e| e.lines().last())
+            .unwrap_or("");
+        table.add_row(vec![
+            a.attempt.to_string(),
+            a.status.to_string(),
+            or_dash(a.exit_code.map(|c| c.to_string()).as_deref()),
+            when(a.finished_at.as_ref()),
+            a.retried_by.clone(),
+            or_dash(Some(reason)),
+        ]);
+    }
+    format!("\n\nprevious attempts:\n{}", render(&table))
 }
 
 pub fn runs(runs: &[RunSummary], tty: bool) -> String {
