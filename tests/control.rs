@@ -289,3 +289,129 @@ async fn wait_until_decided_returns_when_another_process_approves(#[case] backen
         .code(2);
     db.orch().args(["wait", "999999"]).code(4);
 }
+
+fn token(db: &TestDb, user: &str, scope: &str) -> String {
+    db.orch().args(["users", "add", user]).success();
+    db.orch()
+        .args(["tokens", "create", "--user", user, "--scope", scope])
+        .success()
+        .stdout()
+        .trim()
+        .to_owned()
+}
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_run_page_cancels_and_retries_as_the_logged_in_person(#[case] backend: Backend) {
+    use crate::support::http::Served;
+    use crate::support::pages::Visitor;
+    use reqwest::StatusCode;
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    db.run(GATED).success();
+    let run_id = db.rows().await[0].run_id.clone();
+    let (ana_token, rita_token) = (token(&db, "ana", "decide"), token(&db, "rita", "read"));
+    let server = Served::start(db.orch());
+    let page_path = format!("/runs/{run_id}");
+    let cancel_path = format!("/runs/{run_id}/cancel");
+    let retry_path = format!("/runs/{run_id}/retry");
+
+    // A read-only person sees no forms, and a post of theirs is refused.
+    let mut rita = Visitor::new(&server.url(""));
+    rita.login(&rita_token).await;
+    let page = rita.get(&page_path).await;
+    assert!(!page.body.contains("Cancel run"), "{}", page.body);
+    let token_of_rita = page.form_token().unwrap_or_default();
+    let refused = rita
+        .post(&cancel_path, &[("form_token", &token_of_rita)])
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+
+    let mut ana = Visitor::new(&server.url(""));
+    ana.login(&ana_token).await;
+    let page = ana.get(&page_path).await;
+    assert!(page.body.contains(">Cancel run</button>"), "{}", page.body);
+    assert!(
+        !page.body.contains("Retry failed tasks"),
+        "nothing failed yet"
+    );
+    // Without the form's token nothing changes.
+    let forged = ana.post(&cancel_path, &[]).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.body);
+    // Nor from another site, even with it.
+    let token_of_ana = page.form_token().unwrap();
+    let elsewhere = ana
+        .post_from(
+            &cancel_path,
+            &[("form_token", &token_of_ana)],
+            "https://evil.example",
+        )
+        .await;
+    assert_eq!(
+        elsewhere.status,
+        StatusCode::FORBIDDEN,
+        "{}",
+        elsewhere.body
+    );
+    assert_eq!(
+        by_task(&db.rows().await, "gate").status,
+        TaskStatus::AwaitingApproval
+    );
+
+    let done = ana.submit(&page_path, &cancel_path, &[]).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert!(
+        done.body
+            .contains("Cancelled by ana: 1 queued task(s) skipped, 1 gate(s) rejected."),
+        "{}",
+        done.body
+    );
+    let gate = by_task(&db.rows().await, "gate").clone();
+    assert_eq!(gate.approver.as_deref(), Some("ana"));
+    assert_eq!(gate.approval_note.as_deref(), Some("cancelled by ana"));
+
+    // The run has ended: Retry is offered, Cancel is not; a stale Cancel is refused with 409.
+    assert!(
+        done.body.contains(">Retry failed tasks</button>"),
+        "{}",
+        done.body
+    );
+    assert!(!done.body.contains(">Cancel run</button>"));
+    let again = ana.submit(&page_path, &cancel_path, &[]).await;
+    assert_eq!(
+        again.status,
+        StatusCode::OK,
+        "a second cancel is told, not refused"
+    );
+    assert!(
+        again.body.contains("already asked for by ana"),
+        "{}",
+        again.body
+    );
+
+    let retried = ana.submit(&page_path, &retry_path, &[]).await;
+    assert_eq!(retried.status, StatusCode::OK, "{}", retried.body);
+    assert!(
+        retried.body.contains("2 task(s) queued again by ana")
+            && retried.body.contains(&format!("orch resume {run_id}")),
+        "{}",
+        retried.body
+    );
+    let rows = db.rows().await;
+    assert!(
+        rows.iter()
+            .all(|r| r.status == TaskStatus::Queued && r.attempt == 2)
+    );
+    let nothing = ana.submit(&page_path, &retry_path, &[]).await;
+    assert_eq!(nothing.status, StatusCode::CONFLICT, "{}", nothing.body);
+    // The page only queued them: the CLI drives the run.
+    db.orch().args(["resume", &run_id]).success();
+    assert_eq!(
+        by_task(&db.rows().await, "gate").status,
+        TaskStatus::AwaitingApproval
+    );
+    server.stop();
+}

@@ -16,8 +16,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::session::{StopSender, stop_once};
-use super::stop::Stop;
+use super::stop::{Stop, StopSender, stop_once};
 use crate::config::Timing;
 use crate::store::Store;
 use crate::store::lease;

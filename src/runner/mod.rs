@@ -6,6 +6,7 @@
 
 pub mod attempt;
 pub mod capture;
+pub mod control;
 pub mod decision;
 pub mod excerpt;
 mod frontier;

@@ -21,7 +21,7 @@ use tokio::sync::watch;
 
 use super::heartbeat::{Gone, Heartbeat};
 use super::recovery::{Recovery, recover};
-use super::stop::{Stop, Stops};
+use super::stop::{Stop, StopSender, Stops, stop_once};
 use crate::config::{Config, DatabaseTarget, Timing};
 use crate::error::{Error, Result};
 use crate::notify::Notifier;
@@ -32,20 +32,6 @@ use crate::warning::{Warning, say};
 
 /// Why the drive stops, once it should: a signal (`SIGINT` = 2, `SIGTERM` = 15) or a cancel.
 pub type Cancel = Stops;
-
-/// The sending side, shared by the signal handler and the heartbeat: the first stop wins.
-pub type StopSender = Arc<watch::Sender<Option<Stop>>>;
-
-/// Records `stop` unless the drive is stopping already.
-pub fn stop_once(tx: &StopSender, stop: Stop) {
-    tx.send_if_modified(|now| {
-        if now.is_some() {
-            return false;
-        }
-        *now = Some(stop);
-        true
-    });
-}
 
 pub struct Session {
     store: Store,

@@ -20,6 +20,20 @@ pub enum Stop {
 /// The stop, once one came; the drive and every task it runs listen to it.
 pub type Stops = watch::Receiver<Option<Stop>>;
 
+/// The sending side, shared by the signal handler and the heartbeat: the first stop wins.
+pub type StopSender = std::sync::Arc<watch::Sender<Option<Stop>>>;
+
+/// Records `stop` unless the drive is stopping already.
+pub fn stop_once(tx: &StopSender, stop: Stop) {
+    tx.send_if_modified(|now| {
+        if now.is_some() {
+            return false;
+        }
+        *now = Some(stop);
+        true
+    });
+}
+
 impl Stop {
     /// The signal the running tasks' process groups get first.
     pub fn signal(&self) -> i32 {
