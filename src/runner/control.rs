@@ -139,14 +139,17 @@ pub async fn cancel(
     }
 }
 
-/// Sets the run's `finished_at` once nothing of it runs, is queued or waits.
+/// Sets the run's `finished_at` once nothing of it runs, is queued or waits, when this cancel
+/// closed something or nobody ended the run before (a second cancel, or one after the driver
+/// ended it, sends no second `run_finished`).
 async fn end_if_over(
     store: &Store,
     record: &agents_run::Model,
     closed: Vec<agents_task::Model>,
 ) -> Result<(Vec<agents_task::Model>, Option<Notice>)> {
     let rows = run_tasks(&store.db, &record.run_id).await?;
-    if !is_over(&rows) {
+    let ended_before = closed.is_empty() && record.finished_at.is_some();
+    if ended_before || !is_over(&rows) {
         return Ok((closed, None));
     }
     finish_run(&store.db, &record.run_id, now()).await?;
