@@ -79,13 +79,17 @@ pub fn task(m: &agents_task::Model) -> serde_json::Value {
     serde_json::to_value(TaskJson::from(m)).unwrap_or_default()
 }
 
-/// A task row with its earlier attempts (`orch tasks show --json`): the row's keys, then
-/// `previous_attempts`, oldest first (empty unless the task was retried).
+/// A task row with its earlier attempts (`orch tasks show --json`): the row's keys, then,
+/// for a task that was retried, `previous_attempts`, oldest first. A task never retried
+/// prints exactly the row, the API's shape (scripts compare the two).
 pub fn task_with_attempts(
     m: &agents_task::Model,
     attempts: &[agents_task_attempt::Model],
 ) -> serde_json::Value {
     let mut value = task(m);
+    if attempts.is_empty() {
+        return value;
+    }
     if let serde_json::Value::Object(map) = &mut value {
         let previous = attempts.iter().map(attempt).collect();
         map.insert(
