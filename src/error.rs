@@ -841,7 +841,8 @@ impl fmt::Display for Error {
             Error::NotResumable { run_id } => write!(
                 f,
                 "run `{run_id}` has no saved plan (its rows were written through the API or \
-                 another tool), so it cannot be resumed: only runs started by `orch run` can"
+                 another tool), so it cannot be resumed, retried or cancelled: only runs \
+                 started by `orch run` can"
             ),
             Error::DeliveryBusy { id, until } => {
                 write!(f, "delivery {id} is held by another orch")?;

@@ -4,22 +4,21 @@
 
 use std::path::PathBuf;
 
-use sea_orm::EntityTrait;
-
 use super::run::{conclude, extra_secrets};
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::notify::Notifier;
 use crate::notify::notifier::saved_targets;
 use crate::notify::target::effective;
 use crate::plan::Plan;
 use crate::plan::resolve::{Resolved, resolve};
+use crate::runner::control::recorded;
 use crate::runner::session::Session;
 use crate::runner::{ResumeRequest, RunReport, resume};
 use crate::store::lease::LeaseKey;
 use crate::store::query::run_tasks;
 use crate::store::requeue::requeue;
-use crate::store::{Store, TaskStatus, agents_run, agents_task};
+use crate::store::{Store, TaskStatus, agents_task};
 use crate::ui::Output;
 use crate::ui::progress::reporter;
 use crate::warning::{Warning, say};
@@ -55,7 +54,7 @@ pub(super) async fn drive(
 ) -> Result<i32> {
     // A gate past its deadline is rejected before the run's rows are read.
     let mut session = Session::begin(store, config).await?;
-    let (record, rows) = recorded_run(store, run_id).await?;
+    let (record, rows) = recorded(store, run_id).await?;
     // Errors in the saved text (it was valid when the run started, but a newer orch may read
     // it differently) point at the run rather than at a file.
     let origin = PathBuf::from(format!("(plan saved with run {run_id})"));
@@ -126,28 +125,6 @@ async fn reread(
     let chosen = crate::runner::retry::select(&plan.tasks, &rows, &retry.tasks)?;
     requeue(&store.db, run_id, &chosen, &retry.by, crate::store::now()).await?;
     run_tasks(&store.db, run_id).await
-}
-
-/// The run's record and rows; a run without a record (rows written through the API) has no
-/// saved plan to resume from.
-async fn recorded_run(
-    store: &Store,
-    run_id: &str,
-) -> Result<(agents_run::Model, Vec<agents_task::Model>)> {
-    let rows = run_tasks(&store.db, run_id).await?;
-    let record = agents_run::Entity::find_by_id(run_id.to_owned())
-        .one(&store.db)
-        .await
-        .map_err(Error::db)?;
-    match record {
-        Some(record) => Ok((record, rows)),
-        None if rows.is_empty() => Err(Error::UnknownRun {
-            run_id: run_id.to_owned(),
-        }),
-        None => Err(Error::NotResumable {
-            run_id: run_id.to_owned(),
-        }),
-    }
 }
 
 /// The saved plan resolved again for exactly the tasks that have rows, with the targets
