@@ -99,6 +99,10 @@ async fn a_cancel_of_a_run_waiting_on_a_gate_rejects_it_and_skips_its_dependents
     let deploy = by_task(&rows, "deploy");
     assert_eq!(deploy.status, TaskStatus::Skipped);
     assert_excerpt_starts_with(deploy, "skipped: cancelled by carol");
+    db.orch()
+        .args(["runs", "show", &run_id])
+        .success()
+        .stdout_has("cancelled: by carol at ");
     // The second cancel names the first canceller.
     db.orch()
         .args(["cancel", &run_id])

@@ -190,6 +190,9 @@ pub fn run_detail(run: &RunSummary, rows: &[agents_task::Model], tty: bool) -> S
         if let Some(c) = &rec.git_commit {
             out.push_str(&format!("git commit: {c}\n"));
         }
+        if let (Some(at), Some(by)) = (&rec.cancel_requested_at, &rec.cancel_requested_by) {
+            out.push_str(&format!("cancelled: by {by} at {}\n", when(Some(at))));
+        }
     }
     out.push_str(&format!(
         "started: {}  finished: {}\n",
