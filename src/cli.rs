@@ -16,6 +16,9 @@ Exit codes:
   5    conflict: the task is not awaiting a decision, someone decided first (or its
        approval_timeout passed), or another orch is driving the run or plan
   6    a notification could not be delivered (`orch notify test`, `orch notify retry`)
+  7    the run was cancelled (`orch cancel`): by its driver and by `orch wait`
+  8    the run has ended, or has nothing to retry (`orch cancel`, `orch retry`)
+  9    `orch wait` gave up at its `--timeout`
   130  interrupted (SIGINT)
   143  terminated (SIGTERM)";
 
@@ -68,6 +71,50 @@ pub enum Command {
     /// run written through the API or another tool (no saved plan); 4 for an unknown run; 5
     /// while another orch drives the run; 130 or 143 after SIGINT or SIGTERM.
     Resume(ResumeArgs),
+    /// Stop a run: what runs is stopped, what is queued is skipped, gates are rejected.
+    ///
+    /// Works for a run driven by an `orch run` or `orch resume` on any machine sharing the
+    /// database: its driver reads the request at its next heartbeat (`ORCH_HEARTBEAT_MS`,
+    /// 5 s by default) and stops its running tasks as a signal would (SIGTERM, then SIGKILL
+    /// after their `kill_grace`); they are recorded as `failed`, with `cancelled by USER` as
+    /// the excerpt's last line. When nobody drives the run (it waits on a gate, or its orch
+    /// died), this command closes it itself. Queued tasks become `skipped`, gates awaiting a
+    /// decision are rejected by the canceller with the note `cancelled by USER`. The
+    /// canceller is the user orch runs as (`USER`), as for `orch approve`. A second cancel
+    /// changes nothing and says who asked first. `orch wait RUN_ID` waits for the driver to
+    /// stop; it then exits 7.
+    ///
+    /// Exit status: 0 when the cancel is recorded (or was already); 2 for a run without a
+    /// saved plan; 4 for an unknown run; 8 when the run has ended (nothing runs, is queued
+    /// or waits).
+    Cancel(CancelArgs),
+    /// Run a run's failed and cancelled tasks again, with their dependents.
+    ///
+    /// Each task retried keeps its row: its attempt as it ended is copied to the history
+    /// (`orch tasks show` lists it), then the row is queued again with `attempt` one higher.
+    /// Without `--task`, every task that failed (a rejected gate included) or that a cancel
+    /// or signal kept from starting is retried; with it, the tasks named. Their dependents
+    /// that did not succeed run again with them; what succeeded is kept. The run is then
+    /// driven as `orch resume` drives it, from the plan text saved with it. The retrier is
+    /// the user orch runs as (`USER`).
+    ///
+    /// Exit status: as `orch resume`; 4 for an unknown run or a task not in it; 5 while
+    /// another orch drives the run; 8 when a task named did not fail, or nothing is left to
+    /// retry.
+    Retry(RetryArgs),
+    /// Wait until a run ends, or a task ends or its gate is decided; exit with its code.
+    ///
+    /// A run has ended when none of its tasks runs, is queued or waits for a decision; a
+    /// task, when its status is final. `ID` is a run id, or a task id (a number, when a task
+    /// with that id exists). The database is read every `--interval`, so the driver may be on
+    /// another machine, and the decision taken anywhere (CLI, API, page): a CI job can wait
+    /// for a gate decided elsewhere. Quiet unless it times out.
+    ///
+    /// Exit status: for a run, 0 when no task failed, 1 when one did, 7 when it was
+    /// cancelled; for a task, 0 when it succeeded or was skipped (or its gate was approved),
+    /// 1 when it failed (or was rejected); 2 for `--until decided` with a run id; 4 for an
+    /// unknown id; 9 when `--timeout` passed first.
+    Wait(WaitArgs),
     /// Check plan files without running them or touching the database.
     #[command(subcommand)]
     Plan(PlanCommand),
@@ -201,6 +248,61 @@ pub struct ResumeArgs {
     /// Print the summary as JSON instead of the table.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CancelArgs {
+    /// The run's id (`orch runs list`).
+    pub run_id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RetryArgs {
+    /// The run's id (`orch runs list`).
+    pub run_id: String,
+    /// Retry only this task (and its dependents); repeat for several.
+    #[arg(long = "task", value_name = "TASK")]
+    pub tasks: Vec<String>,
+    /// At most this many tasks at once (default: the saved plan's `concurrency`).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub concurrency: Option<u32>,
+    /// Print the summary as JSON instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What `orch wait` waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Until {
+    /// The run has ended, or the task's status is final.
+    Done,
+    /// The task's gate is decided (or the task ended without one).
+    Decided,
+}
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// A run id, or a task id.
+    pub id: String,
+    /// What to wait for.
+    #[arg(long, value_enum, default_value_t = Until::Done)]
+    pub until: Until,
+    /// Give up after this long (`30m`, `2h`) with exit 9; without it, wait as long as it takes.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub timeout: Option<std::time::Duration>,
+    /// How often to read the database.
+    #[arg(long, default_value = "2s", value_parser = parse_interval)]
+    pub interval: std::time::Duration,
+}
+
+/// `--interval`: a duration of at least 10 ms, so a typo never spins on the database.
+fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
+    let d = humantime::parse_duration(s)
+        .map_err(|e| format!("{e}: use a duration such as `2s` or `500ms`"))?;
+    if d < std::time::Duration::from_millis(10) {
+        return Err("at least `10ms`".to_owned());
+    }
+    Ok(d)
 }
 
 #[derive(Debug, Args)]

@@ -22,6 +22,9 @@ pub mod code {
     pub const NOT_FOUND: i32 = 4;
     pub const CONFLICT: i32 = 5;
     pub const UNDELIVERED: i32 = 6;
+    pub const CANCELLED: i32 = 7;
+    pub const ENDED: i32 = 8;
+    pub const WAIT_TIMED_OUT: i32 = 9;
     pub const INTERRUPTED: i32 = 130;
     pub const TERMINATED: i32 = 143;
 }
@@ -223,6 +226,34 @@ pub enum Error {
     UnknownDelivery {
         id: i64,
     },
+    /// `orch cancel` of a run where nothing runs, is queued or waits any more.
+    RunEnded {
+        run_id: String,
+    },
+    /// `orch retry` of a run without a failed or cancelled task.
+    NothingToRetry {
+        run_id: String,
+    },
+    /// `orch retry --task` of a task that neither failed nor was skipped.
+    NotRetryable {
+        run_id: String,
+        task: String,
+        status: TaskStatus,
+    },
+    /// `orch retry --task` names no task of the run.
+    UnknownRunTask {
+        run_id: String,
+        task: String,
+    },
+    /// `orch wait --until decided` of a run: only a task has a gate.
+    DecidedNeedsTask {
+        run_id: String,
+    },
+    /// `orch wait` gave up after `--timeout`; `what` says what it still waited for.
+    WaitTimedOut {
+        waited: std::time::Duration,
+        what: String,
+    },
     /// `orch users add` with a name already taken.
     UserExists {
         name: String,
@@ -313,6 +344,11 @@ pub enum Class {
     BadTransition,
     /// A webhook receiver did not take a notification: exit 6, HTTP 502.
     Undelivered,
+    /// The run has ended, or has nothing of the kind asked for (cancel, retry): exit 8,
+    /// HTTP 409.
+    Ended,
+    /// `orch wait` stopped waiting at its `--timeout`: exit 9, HTTP 504.
+    TimedOut,
 }
 
 impl Class {
@@ -324,6 +360,8 @@ impl Class {
             Class::NotFound => code::NOT_FOUND,
             Class::Conflict | Class::BadTransition => code::CONFLICT,
             Class::Undelivered => code::UNDELIVERED,
+            Class::Ended => code::ENDED,
+            Class::TimedOut => code::WAIT_TIMED_OUT,
         }
     }
 }
@@ -352,7 +390,12 @@ impl Error {
             | Error::NoLogYet { .. }
             | Error::UnknownDelivery { .. }
             | Error::UnknownUser { .. }
-            | Error::UnknownApiToken { .. } => Class::NotFound,
+            | Error::UnknownApiToken { .. }
+            | Error::UnknownRunTask { .. } => Class::NotFound,
+            Error::RunEnded { .. } | Error::NothingToRetry { .. } | Error::NotRetryable { .. } => {
+                Class::Ended
+            }
+            Error::WaitTimedOut { .. } => Class::TimedOut,
             Error::NotAwaitingDecision { .. }
             | Error::AlreadyDecided { .. }
             | Error::ApprovalTimedOut { .. }
@@ -383,6 +426,7 @@ impl Error {
             | Error::ConfirmationRequired { .. }
             | Error::NotifyNotConfigured { .. }
             | Error::NotResumable { .. }
+            | Error::DecidedNeedsTask { .. }
             | Error::UnreadableAddress
             | Error::BadPageParameter { .. } => Class::Usage,
             Error::Undelivered { .. } | Error::NotifyTestFailed { .. } => Class::Undelivered,
@@ -760,10 +804,45 @@ impl fmt::Display for Error {
                 f,
                 "no token with id {id}: see `orch tokens list` for the ids that exist"
             ),
+            Error::RunEnded { run_id } => write!(
+                f,
+                "run `{run_id}` has ended: no task of it runs, is queued or waits for a \
+                 decision, so there is nothing to cancel (`orch retry {run_id}` runs its \
+                 failed tasks again)"
+            ),
+            Error::NothingToRetry { run_id } => write!(
+                f,
+                "run `{run_id}` has no failed or cancelled task to retry (what succeeded is \
+                 kept; a queued or waiting task goes on with `orch resume {run_id}`)"
+            ),
+            Error::NotRetryable {
+                run_id,
+                task,
+                status,
+            } => write!(
+                f,
+                "task `{task}` of run `{run_id}` is `{status}`: only a failed task, or one \
+                 skipped without running, is retried"
+            ),
+            Error::UnknownRunTask { run_id, task } => write!(
+                f,
+                "run `{run_id}` has no task `{task}`: see `orch tasks list --run-id {run_id}`"
+            ),
+            Error::DecidedNeedsTask { run_id } => write!(
+                f,
+                "`--until decided` waits for one gate's decision: give the task's id, not the \
+                 run `{run_id}` (`orch tasks list --run-id {run_id}`)"
+            ),
+            Error::WaitTimedOut { waited, what } => write!(
+                f,
+                "gave up waiting after {}: {what}",
+                humantime::format_duration(*waited)
+            ),
             Error::NotResumable { run_id } => write!(
                 f,
                 "run `{run_id}` has no saved plan (its rows were written through the API or \
-                 another tool), so it cannot be resumed: only runs started by `orch run` can"
+                 another tool), so it cannot be resumed, retried or cancelled: only runs \
+                 started by `orch run` can"
             ),
             Error::DeliveryBusy { id, until } => {
                 write!(f, "delivery {id} is held by another orch")?;

@@ -61,6 +61,12 @@ pub enum Warning {
     },
     /// `orch resume` of a run with nothing queued.
     NothingToResume { run_id: String },
+    /// `orch cancel` of a run whose cancel was asked for already.
+    CancelAlreadyRequested {
+        run_id: String,
+        by: String,
+        at: chrono::DateTime<chrono::Utc>,
+    },
     /// Migrations were applied at start.
     MigrationsApplied {
         count: usize,
@@ -108,6 +114,7 @@ impl Warning {
                 | Warning::TaskLost { .. }
                 | Warning::ApprovalExpired { .. }
                 | Warning::NothingToResume { .. }
+                | Warning::CancelAlreadyRequested { .. }
                 | Warning::MigrationsApplied { .. }
                 | Warning::Undelivered { .. }
         )
@@ -171,6 +178,11 @@ impl fmt::Display for Warning {
             Warning::NothingToResume { run_id } => {
                 write!(f, "resume: run {run_id} has no queued task: nothing to do")
             }
+            Warning::CancelAlreadyRequested { run_id, by, at } => write!(
+                f,
+                "cancel: run {run_id} was already asked to stop by {by} at {}",
+                crate::format::time::timestamp(at)
+            ),
             Warning::MigrationsApplied {
                 count,
                 database,

@@ -80,6 +80,7 @@ mod approvals;
 mod batch;
 mod browser;
 mod cli_basics;
+mod control;
 mod deploy;
 mod docs_examples;
 mod docs_reference;

@@ -188,7 +188,9 @@ async fn agents_runs_keys_runs_by_id(#[case] backend: Backend) {
             "started_at",
             "finished_at",
             "log_dir",
-            "notify"
+            "notify",
+            "cancel_requested_at",
+            "cancel_requested_by"
         ]
     );
     let insert = "INSERT INTO agents_runs (run_id, plan_name, plan_text, plan_sha256, host, \

@@ -48,7 +48,8 @@ impl From<Error> for ApiError {
         // The same classification as the exit codes: every error has its status.
         let status = match err.class() {
             Class::NotFound => StatusCode::NOT_FOUND,
-            Class::Conflict => StatusCode::CONFLICT,
+            Class::Conflict | Class::Ended => StatusCode::CONFLICT,
+            Class::TimedOut => StatusCode::GATEWAY_TIMEOUT,
             Class::BadTransition => {
                 return ApiError::field(
                     StatusCode::UNPROCESSABLE_ENTITY,

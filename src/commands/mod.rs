@@ -1,6 +1,7 @@
 //! One file per subcommand; `dispatch` builds the configuration once ([`Config`]) and hands
 //! each command what it needs. Every command returns the process exit code (or an error that carries one).
 
+mod cancel;
 mod decide;
 mod logs;
 mod metrics;
@@ -9,6 +10,7 @@ mod notify;
 mod plan;
 mod prune;
 mod resume;
+mod retry;
 mod run;
 mod runs;
 mod serve;
@@ -16,6 +18,7 @@ mod shell_help;
 mod tasks;
 mod tokens;
 mod users;
+mod wait;
 
 use crate::cli::{Cli, Command, NotifyCommand};
 use crate::config::Config;
@@ -66,7 +69,8 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
                 | Command::Metrics
                 | Command::Prune(_)
                 | Command::Users(_)
-                | Command::Tokens(_) => Pool::Single,
+                | Command::Tokens(_)
+                | Command::Wait(_) => Pool::Single,
                 _ => Pool::Shared,
             };
             let store = open_store(&config, Schema::Migrate, pool).await?;
@@ -82,6 +86,9 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
                     let (id, concurrency) = (&args.run_id, args.concurrency);
                     resume::run(&store, config, id, concurrency, args.json, out).await
                 }
+                Command::Cancel(args) => cancel::run(&store, config, &args.run_id, out).await,
+                Command::Retry(args) => retry::run(&store, config, args, out).await,
+                Command::Wait(args) => wait::run(&store, args).await,
                 Command::Notify(cmd) => notify::run(&store, config, cmd, out).await,
                 Command::Prune(args) => prune::run(&store, args, out).await,
                 Command::Users(cmd) => users::run(&store, cmd, out).await,

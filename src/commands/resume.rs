@@ -1,23 +1,24 @@
 //! `orch resume RUN_ID`: go on with a recorded run from the plan text saved with it (never
-//! the current file), after decisions were taken on its gates.
+//! the current file), after decisions were taken on its gates. `orch retry` drives the run
+//! the same way, once it has queued its tasks again under the run's lease.
 
 use std::path::PathBuf;
 
-use sea_orm::EntityTrait;
-
 use super::run::{conclude, extra_secrets};
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::notify::Notifier;
 use crate::notify::notifier::saved_targets;
 use crate::notify::target::effective;
 use crate::plan::Plan;
 use crate::plan::resolve::{Resolved, resolve};
+use crate::runner::control::recorded;
 use crate::runner::session::Session;
 use crate::runner::{ResumeRequest, RunReport, resume};
 use crate::store::lease::LeaseKey;
 use crate::store::query::run_tasks;
-use crate::store::{Store, TaskStatus, agents_run, agents_task};
+use crate::store::requeue::requeue;
+use crate::store::{Store, TaskStatus, agents_task};
 use crate::ui::Output;
 use crate::ui::progress::reporter;
 use crate::warning::{Warning, say};
@@ -30,9 +31,30 @@ pub async fn run(
     json: bool,
     out: Output,
 ) -> Result<i32> {
+    drive(store, config, run_id, concurrency, json, out, None).await
+}
+
+/// What `orch retry` asks of the drive: these tasks (all failed or cancelled ones when
+/// empty) run again, in `by`'s name.
+pub struct Retry {
+    pub tasks: Vec<String>,
+    pub by: String,
+}
+
+/// Resumes the run; with `retry`, first queues the tasks to retry, under the run's lease
+/// (so a run another orch drives is refused before anything changes).
+pub(super) async fn drive(
+    store: &Store,
+    config: &Config,
+    run_id: &str,
+    concurrency: Option<u32>,
+    json: bool,
+    out: Output,
+    retry: Option<Retry>,
+) -> Result<i32> {
     // A gate past its deadline is rejected before the run's rows are read.
     let mut session = Session::begin(store, config).await?;
-    let (record, rows) = recorded_run(store, run_id).await?;
+    let (record, rows) = recorded(store, run_id).await?;
     // Errors in the saved text (it was valid when the run started, but a newer orch may read
     // it differently) point at the run rather than at a file.
     let origin = PathBuf::from(format!("(plan saved with run {run_id})"));
@@ -41,10 +63,16 @@ pub async fn run(
     session.resend_stale(&notifier).await;
     // One driver per run: a second resume (or the original run, still going) is refused.
     let key = LeaseKey::Run(run_id.to_owned());
-    session.lease(key, &record.plan_name, Some(run_id)).await?;
+    session
+        .lease_before_beat(key, &record.plan_name, Some(run_id))
+        .await?;
     // Read again under the lease: what we read before may have moved on meanwhile.
-    let rows = match run_tasks(&store.db, run_id).await {
-        Ok(rows) => rows,
+    let rows = match reread(store, &plan, run_id, retry).await {
+        Ok(rows) => {
+            // From here on the drive hears of a cancel at each beat.
+            session.beat();
+            rows
+        }
         Err(e) => {
             // The lease and its heartbeat go with the error, not a minute later.
             session.end(config.notify.wait).await;
@@ -83,26 +111,20 @@ pub async fn run(
     code
 }
 
-/// The run's record and rows; a run without a record (rows written through the API) has no
-/// saved plan to resume from.
-async fn recorded_run(
+/// The run's rows under its lease; with `retry`, after the tasks to retry are queued again.
+async fn reread(
     store: &Store,
+    plan: &Plan,
     run_id: &str,
-) -> Result<(agents_run::Model, Vec<agents_task::Model>)> {
+    retry: Option<Retry>,
+) -> Result<Vec<agents_task::Model>> {
     let rows = run_tasks(&store.db, run_id).await?;
-    let record = agents_run::Entity::find_by_id(run_id.to_owned())
-        .one(&store.db)
-        .await
-        .map_err(Error::db)?;
-    match record {
-        Some(record) => Ok((record, rows)),
-        None if rows.is_empty() => Err(Error::UnknownRun {
-            run_id: run_id.to_owned(),
-        }),
-        None => Err(Error::NotResumable {
-            run_id: run_id.to_owned(),
-        }),
-    }
+    let Some(retry) = retry else {
+        return Ok(rows);
+    };
+    let chosen = crate::runner::retry::select(&plan.tasks, &rows, &retry.tasks)?;
+    requeue(&store.db, run_id, &chosen, &retry.by, crate::store::now()).await?;
+    run_tasks(&store.db, run_id).await
 }
 
 /// The saved plan resolved again for exactly the tasks that have rows, with the targets

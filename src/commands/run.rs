@@ -103,7 +103,7 @@ pub(super) fn extra_secrets(
 }
 
 /// After a run (or a resume): the summary, the bounded wait for notifications, and the exit
-/// code: 130/143 after a signal, 1 when a task of the run failed, else 0.
+/// code: 130/143 after a signal, 7 after a cancel, 1 when a task of the run failed, else 0.
 pub(super) async fn conclude(
     store: &Store,
     config: &Config,
@@ -133,8 +133,8 @@ pub(super) async fn conclude(
     let what = format!("run {}", report.run.run_id);
     super::notify::settle(store, notifier, scope, &what, wait).await;
     printed?;
-    Ok(match report.cancelled {
-        Some(sig) => 128 + sig,
+    Ok(match &report.cancelled {
+        Some(stop) => stop.exit_code(),
         None if report.count(TaskStatus::Failed) > 0 => code::TASK_FAILED,
         None => code::SUCCESS,
     })

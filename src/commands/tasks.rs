@@ -3,6 +3,7 @@
 use crate::cli::TasksCommand;
 use crate::error::Result;
 use crate::store::query::{TaskFilter, get_task, list_tasks};
+use crate::store::requeue::attempts_of;
 use crate::store::{Store, json};
 use crate::ui::{Output, table};
 
@@ -26,10 +27,15 @@ pub async fn run(store: &Store, cmd: TasksCommand, out: Output) -> Result<i32> {
         }
         TasksCommand::Show(args) => {
             let row = get_task(&store.db, args.id).await?;
+            let attempts = attempts_of(&store.db, row.id).await?;
             if args.json {
-                out.json(&json::task(&row))?;
+                out.json(&json::task_with_attempts(&row, &attempts))?;
             } else {
-                out.print(&table::task_detail(&row, out.tty))?;
+                let mut text = table::task_detail(&row, out.tty);
+                if !attempts.is_empty() {
+                    text.push_str(&table::previous_attempts(&attempts, out.tty));
+                }
+                out.print(&text)?;
             }
         }
     }

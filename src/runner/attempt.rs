@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt;
-use tokio::sync::watch;
 
 use super::process::{self, End, Launch, Outcome};
+use super::stop::Stops;
 use super::verdict::verdict;
 use crate::error::Result;
 use crate::plan::resolve::ResolvedTask;
@@ -28,15 +28,18 @@ pub async fn run(
     task: &ResolvedTask,
     log_dir: &Path,
     redactor: &Arc<Redactor>,
-    mut cancel: watch::Receiver<Option<i32>>,
+    mut cancel: Stops,
 ) -> Result<Transition> {
     let clock = Instant::now();
     let launch = launch(task, log_dir, &row.run_id);
     let attempts = task.spec.retries.saturating_add(1);
+    // A row run again by `orch retry` goes on counting where its last attempt ended (the
+    // row's `attempt` was raised when it was queued again); its plan `retries` start afresh.
+    let before = u32::try_from(row.attempt.max(1) - 1).unwrap_or(0);
     let mut attempt = 1;
     let last = loop {
-        if attempts > 1 {
-            header(&launch.log_path, attempt, attempts).await;
+        if attempts > 1 || before > 0 {
+            header(&launch.log_path, before + attempt, before + attempts).await;
         }
         let tried = try_once(&launch, task, redactor, &mut cancel).await;
         let cancelled = matches!(tried.outcome.end, End::Cancelled(_));
@@ -48,10 +51,17 @@ pub async fn run(
             break tried;
         }
         attempt += 1;
-        record_retry(store, row.id, attempt, &tried.outcome).await?;
+        record_retry(store, row.id, before + attempt, &tried.outcome).await?;
     };
     // Recorded by the caller, in the same commit as whatever it starts next.
-    Ok(final_step(row.id, task, attempt, last, clock, redactor))
+    Ok(final_step(
+        row.id,
+        task,
+        before + attempt,
+        last,
+        clock,
+        redactor,
+    ))
 }
 
 /// One attempt, run and judged.
@@ -82,7 +92,7 @@ async fn try_once(
     launch: &Launch,
     task: &ResolvedTask,
     redactor: &Arc<Redactor>,
-    cancel: &mut watch::Receiver<Option<i32>>,
+    cancel: &mut Stops,
 ) -> Attempt {
     let outcome = match process::run(launch, redactor.clone(), cancel).await {
         Ok(o) => o,
@@ -119,11 +129,7 @@ async fn try_once(
 }
 
 /// Waits out the backoff before attempt `attempt + 1`; true when a signal came first.
-async fn stopped_during_backoff(
-    task: &ResolvedTask,
-    attempt: u32,
-    cancel: &mut watch::Receiver<Option<i32>>,
-) -> bool {
+async fn stopped_during_backoff(task: &ResolvedTask, attempt: u32, cancel: &mut Stops) -> bool {
     let wait = crate::backoff::jittered(task.spec.retry_backoff, attempt, MAX_BACKOFF);
     tokio::select! {
         _ = tokio::time::sleep(wait) => false,

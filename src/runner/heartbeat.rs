@@ -7,12 +7,16 @@
 //! [`Gone`], and the drive stops its tasks and ends (exit 3). The bound counts from the last
 //! beat that succeeded, not from the first write that failed: a task that runs for minutes
 //! while the database is away writes nothing, yet its lease lapses all the same.
+//!
+//! Each beat also reads whether someone asked to cancel a run this process leases (`orch
+//! cancel`): the drive learns of it within one heartbeat interval, without a poll of its own.
 
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use super::stop::{Stop, StopSender, stop_once};
 use crate::config::Timing;
 use crate::store::Store;
 use crate::store::lease;
@@ -27,7 +31,13 @@ pub struct Heartbeat {
 }
 
 impl Heartbeat {
-    pub fn start(store: &Store, owner: &str, timing: Timing, gone: Gone) -> Self {
+    pub fn start(
+        store: &Store,
+        owner: &str,
+        timing: Timing,
+        gone: Gone,
+        stop_tx: StopSender,
+    ) -> Self {
         let (stop, mut stopped) = watch::channel(false);
         let (store, owner) = (store.clone(), owner.to_owned());
         let handle = tokio::spawn(async move {
@@ -43,8 +53,11 @@ impl Heartbeat {
                 // Bounded: a hung connection must not silence the heartbeat for good.
                 let beat = tokio::time::timeout(timing.heartbeat, lease::beat(&store.db, &owner));
                 let failed = match beat.await {
-                    Ok(Ok(())) => {
+                    Ok(Ok(cancel)) => {
                         (last_ok, warned) = (Instant::now(), false);
+                        if let Some(by) = cancel {
+                            stop_once(&stop_tx, Stop::Cancelled { by });
+                        }
                         continue;
                     }
                     Ok(Err(e)) => Warning::Heartbeat(e),

@@ -6,6 +6,7 @@
 
 pub mod attempt;
 pub mod capture;
+pub mod control;
 pub mod decision;
 pub mod excerpt;
 mod frontier;
@@ -17,15 +18,15 @@ pub mod process;
 pub mod progress;
 pub mod readiness;
 pub mod recovery;
+pub mod retry;
 pub mod run_id;
 mod scheduler;
 pub mod session;
+pub mod stop;
 pub mod verdict;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-use tokio::sync::watch;
 
 use crate::error::Result;
 use crate::notify::notices::run_finished;
@@ -62,8 +63,8 @@ pub struct RunRequest<'a> {
 pub struct RunReport {
     pub run: agents_run::Model,
     pub rows: Vec<agents_task::Model>,
-    /// The signal that stopped the run early, if one did.
-    pub cancelled: Option<i32>,
+    /// The signal or cancel that stopped the run early, if one did.
+    pub cancelled: Option<stop::Stop>,
 }
 
 impl RunReport {
@@ -224,16 +225,42 @@ async fn run_and_finish(
     run: agents_run::Model,
     state: RunState<'_>,
     reporter: &dyn Reporter,
-    cancel: watch::Receiver<Option<i32>>,
+    cancel: stop::Stops,
 ) -> Result<RunReport> {
     let notifier = state.notifier;
     let (rows, cancelled) = scheduler::run_to_the_end(store, state, reporter, cancel).await?;
+    let (rows, cancelled) = match cancelled {
+        Some(stop) => (rows, Some(stop)),
+        None => cancelled_at_the_end(store, &run.run_id, rows).await?,
+    };
     finish(store, &run, &rows, notifier, reporter).await?;
     Ok(RunReport {
         run,
         rows,
         cancelled,
     })
+}
+
+/// A cancel asked for after the drive's last heartbeat (its loop ended with nothing left to
+/// start): what still waits is closed here, so the cancel never depends on that timing.
+async fn cancelled_at_the_end(
+    store: &Store,
+    run_id: &str,
+    rows: Vec<agents_task::Model>,
+) -> Result<(Vec<agents_task::Model>, Option<stop::Stop>)> {
+    use sea_orm::EntityTrait;
+    let record = agents_run::Entity::find_by_id(run_id.to_owned())
+        .one(&store.db)
+        .await
+        .map_err(crate::error::Error::db)?;
+    let Some(by) = record.and_then(|r| r.cancel_requested_at.and(r.cancel_requested_by)) else {
+        return Ok((rows, None));
+    };
+    crate::store::cancel::close_waiting(&store.db, run_id, &by).await?;
+    Ok((
+        run_tasks(&store.db, run_id).await?,
+        Some(stop::Stop::Cancelled { by }),
+    ))
 }
 
 /// The run ends: its `finished_at`, and the `run_finished` notification.

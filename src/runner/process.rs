@@ -12,12 +12,13 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use regex::Regex;
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 use super::capture::{Piece, SLICE, Splitter, Stream};
 use super::excerpt::Excerpt;
 use super::log_file::LogFile;
 use super::outputs::ResultLine;
+use super::stop::{Stop, Stops};
 use crate::plan::{Timeout, is_valid_name};
 use crate::secrets::Redactor;
 use collector::Collector;
@@ -47,8 +48,8 @@ pub enum End {
     Signaled(i32),
     /// It never started; the reason says why (`program not found: foo`).
     NotStarted(String),
-    /// orch was asked to stop (SIGINT/SIGTERM) and passed the signal on.
-    Cancelled(i32),
+    /// The drive was stopped (a signal to orch, or a user's cancel) and stopped the task.
+    Cancelled(Stop),
     /// The task ran past its `timeout` (as written in the plan).
     TimedOut(String),
 }
@@ -70,10 +71,7 @@ impl End {
             End::Signaled(sig) => Some(format!("killed by signal {sig}")),
             End::NotStarted(why) => Some(why.clone()),
             End::TimedOut(after) => Some(format!("timed out after {after}")),
-            End::Cancelled(sig) => Some(format!(
-                "cancelled: orch received {}",
-                Signal::try_from(*sig).map_or_else(|_| sig.to_string(), |s| s.as_str().to_owned())
-            )),
+            End::Cancelled(stop) => Some(stop.reason()),
         }
     }
 }
@@ -88,19 +86,19 @@ pub struct Outcome {
     pub log_error: Option<String>,
 }
 
-/// Runs `launch` to the end (or until `cancel` carries a signal number).
+/// Runs `launch` to the end (or until `cancel` carries a stop).
 pub async fn run(
     launch: &Launch,
     redactor: Arc<Redactor>,
-    cancel: &mut watch::Receiver<Option<i32>>,
+    cancel: &mut Stops,
 ) -> std::io::Result<Outcome> {
     let log = LogFile::prepare(&launch.log_path)?;
     let mut collector = Collector::new(log, launch.outputs_pattern.clone());
 
     // A signal that arrived since the runner last looked: do not start anything.
-    let pending_cancel = *cancel.borrow();
-    if let Some(sig) = pending_cancel {
-        return collector.without_process(End::Cancelled(sig)).await;
+    let pending_cancel = cancel.borrow().clone();
+    if let Some(stop) = pending_cancel {
+        return collector.without_process(End::Cancelled(stop)).await;
     }
     let mut child = match spawn(launch) {
         Ok(child) => child,
@@ -183,16 +181,16 @@ async fn supervise(
     child: &mut tokio::process::Child,
     pgid: Option<Pid>,
     launch: &Launch,
-    cancel: &mut watch::Receiver<Option<i32>>,
+    cancel: &mut Stops,
     readers: Readers,
 ) -> End {
     let end = tokio::select! {
         // A process that already ended is recorded as it ended, not as cancelled.
         biased;
         status = child.wait() => exit_end(status),
-        sig = wait_cancel(cancel) => {
-            stop_group(pgid, sig, launch.kill_grace, child).await;
-            End::Cancelled(sig)
+        stop = wait_cancel(cancel) => {
+            stop_group(pgid, stop.signal(), launch.kill_grace, child).await;
+            End::Cancelled(stop)
         }
         _ = sleep_for(launch.timeout.as_ref()) => {
             stop_group(pgid, Signal::SIGTERM as i32, launch.kill_grace, child).await;
@@ -282,10 +280,10 @@ fn exit_end(status: std::io::Result<std::process::ExitStatus>) -> End {
     }
 }
 
-async fn wait_cancel(cancel: &mut watch::Receiver<Option<i32>>) -> i32 {
+async fn wait_cancel(cancel: &mut Stops) -> Stop {
     loop {
-        if let Some(sig) = *cancel.borrow_and_update() {
-            return sig;
+        if let Some(stop) = cancel.borrow_and_update().clone() {
+            return stop;
         }
         if cancel.changed().await.is_err() {
             // Nobody can cancel any more: wait forever (the other select branch wins).

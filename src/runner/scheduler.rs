@@ -16,14 +16,15 @@ use super::frontier::Frontier;
 use super::heartbeat::until_gone;
 use super::moves::{Graph, Move, next_moves};
 use super::progress::Reporter;
+use super::stop::{Stop, Stops};
 use super::{finish_unstarted, notify_finished};
 use crate::error::{Error, Result};
 use crate::notify::Notifier;
 use crate::plan::resolve::ResolvedTask;
 use crate::secrets::Redactor;
-use crate::store::batch;
 use crate::store::transition::{TaskChange, Transition};
 use crate::store::{Store, TaskStatus, agents_task, now};
+use crate::store::{batch, cancel};
 
 /// A run's tasks and their rows, index for index, and what running them needs.
 pub(super) struct RunState<'a> {
@@ -49,8 +50,8 @@ pub(super) async fn run_to_the_end(
     store: &Store,
     state: RunState<'_>,
     reporter: &dyn Reporter,
-    cancel: watch::Receiver<Option<i32>>,
-) -> Result<(Vec<agents_task::Model>, Option<i32>)> {
+    cancel: Stops,
+) -> Result<(Vec<agents_task::Model>, Option<Stop>)> {
     // The tasks listen to our own channel, fed by the caller's (signals) and by us (errors).
     let (stop_tx, stop_rx) = watch::channel(None);
     let stop_tx = std::sync::Arc::new(stop_tx);
@@ -58,8 +59,8 @@ pub(super) async fn run_to_the_end(
         let (mut outside, stop_tx) = (cancel, stop_tx.clone());
         tokio::spawn(async move {
             if outside.wait_for(Option::is_some).await.is_ok() {
-                let sig = *outside.borrow();
-                stop_tx.send_replace(sig);
+                let stop = outside.borrow().clone();
+                stop_tx.send_replace(stop);
             }
         })
     };
@@ -67,7 +68,7 @@ pub(super) async fn run_to_the_end(
     let result = run_loop(store, state, reporter, stop_rx, &mut running).await;
     forward.abort();
     if result.is_err() && !running.is_empty() {
-        stop_tx.send_replace(Some(nix::sys::signal::Signal::SIGTERM as i32));
+        stop_tx.send_replace(Some(Stop::Signal(nix::sys::signal::Signal::SIGTERM as i32)));
         while running.join_next().await.is_some() {}
     }
     result
@@ -79,9 +80,9 @@ async fn run_loop(
     store: &Store,
     state: RunState<'_>,
     reporter: &dyn Reporter,
-    cancel: watch::Receiver<Option<i32>>,
+    cancel: Stops,
     running: &mut JoinSet<(usize, Result<Transition>)>,
-) -> Result<(Vec<agents_task::Model>, Option<i32>)> {
+) -> Result<(Vec<agents_task::Model>, Option<Stop>)> {
     let RunState {
         tasks,
         mut rows,
@@ -109,7 +110,7 @@ async fn run_loop(
     let mut frontier = Frontier::new(&graph.depends_on);
     loop {
         if cancelled.is_none() {
-            cancelled = *cancel.borrow();
+            cancelled = cancel.borrow().clone();
         }
         if cancelled.is_none() {
             let room = limit.saturating_sub(running.len());
@@ -156,13 +157,13 @@ async fn run_loop(
                 frontier.changed(i);
             }
             _ = watch_cancel.wait_for(Option::is_some), if cancelled.is_none() => {
-                cancelled = *cancel.borrow();
+                cancelled = cancel.borrow().clone();
             }
             waited = until_gone(&mut gone) => return Err(heartbeats_failed(waited)),
         }
     }
-    if let Some(sig) = cancelled {
-        skip_unstarted(store, &mut rows, sig).await?;
+    if let Some(stop) = &cancelled {
+        skip_unstarted(store, &mut rows, stop).await?;
     }
     Ok((rows, cancelled))
 }
@@ -194,10 +195,21 @@ fn queue_moves(moves: Vec<Move>, rows: &mut [agents_task::Model], batch: &mut Ba
     }
 }
 
-/// Stopped by a signal: what never started will not start.
-async fn skip_unstarted(store: &Store, rows: &mut [agents_task::Model], sig: i32) -> Result<()> {
+/// Stopped: what never started will not start, and after a user's cancel the gates still
+/// waiting are rejected by that user (a signal leaves them for a later decision).
+async fn skip_unstarted(store: &Store, rows: &mut [agents_task::Model], stop: &Stop) -> Result<()> {
     for row in rows.iter_mut().filter(|r| r.status == TaskStatus::Queued) {
-        *row = finish_unstarted(store, row, format!("skipped: orch received signal {sig}")).await?;
+        *row = finish_unstarted(store, row, stop.skip_reason()).await?;
+    }
+    if let Stop::Cancelled { by } = stop {
+        for row in rows
+            .iter_mut()
+            .filter(|r| r.status == TaskStatus::AwaitingApproval)
+        {
+            if let Some(rejected) = cancel::reject_gate(&store.db, row.id, by).await? {
+                *row = rejected;
+            }
+        }
     }
     Ok(())
 }
@@ -208,7 +220,7 @@ struct Spawn<'a> {
     tasks: &'a [ResolvedTask],
     log_dir: PathBuf,
     redactor: Arc<Redactor>,
-    cancel: watch::Receiver<Option<i32>>,
+    cancel: Stops,
 }
 
 impl Spawn<'_> {

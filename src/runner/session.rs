@@ -7,7 +7,12 @@
 //! (a SIGTERM while leases are being taken still ends cleanly), what dead orchs left is
 //! recovered, leases are taken (the heartbeat starts with the first), and at the end the
 //! heartbeat stops before the leases go.
+//!
+//! A drive stops early for a signal or for a cancel someone asked for; both arrive on one
+//! channel ([`Stop`]): signals from here, cancels from the heartbeat, which reads them in the
+//! transaction that renews the leases.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
@@ -16,6 +21,7 @@ use tokio::sync::watch;
 
 use super::heartbeat::{Gone, Heartbeat};
 use super::recovery::{Recovery, recover};
+use super::stop::{Stop, StopSender, Stops, stop_once};
 use crate::config::{Config, DatabaseTarget, Timing};
 use crate::error::{Error, Result};
 use crate::notify::Notifier;
@@ -24,8 +30,8 @@ use crate::store::Store;
 use crate::store::lease::{self, Lease, LeaseGuard, LeaseKey, owner_id};
 use crate::warning::{Warning, say};
 
-/// The signal that stopped the drive, once one came (`SIGINT` = 2, `SIGTERM` = 15).
-pub type Cancel = watch::Receiver<Option<i32>>;
+/// Why the drive stops, once it should: a signal (`SIGINT` = 2, `SIGTERM` = 15) or a cancel.
+pub type Cancel = Stops;
 
 pub struct Session {
     store: Store,
@@ -35,6 +41,7 @@ pub struct Session {
     owner: String,
     timing: Timing,
     cancel: Cancel,
+    stop: StopSender,
     heartbeat: Option<Heartbeat>,
     /// Set by the heartbeat when the database went without a beat past the outage bound.
     gone: Gone,
@@ -47,7 +54,8 @@ impl Session {
     /// behind (lost tasks, stale leases, overdue approvals) before this drive reads any row.
     pub async fn begin(store: &Store, config: &Config) -> Result<Session> {
         let (tx, cancel) = watch::channel(None);
-        tokio::spawn(forward_signals(tx));
+        let tx = Arc::new(tx);
+        tokio::spawn(forward_signals(tx.clone()));
         let recovery = recover(store, config).await?;
         Ok(Session {
             sqlite_file: sqlite_identity(&store.target),
@@ -55,6 +63,7 @@ impl Session {
             owner: owner_id(),
             timing: config.timing,
             cancel,
+            stop: tx,
             heartbeat: None,
             gone: watch::channel(None).0,
             leases: Vec::new(),
@@ -77,7 +86,7 @@ impl Session {
         self.gone.subscribe()
     }
 
-    /// Tells the drive a signal came; it stops its tasks and ends.
+    /// Tells the drive a signal or a cancel came; it stops its tasks and ends.
     pub fn cancel(&self) -> Cancel {
         self.cancel.clone()
     }
@@ -85,6 +94,20 @@ impl Session {
     /// Takes a lease for this drive, or fails with `Error::Leased` naming who holds it.
     /// The heartbeat that renews it starts with the first lease.
     pub async fn lease(
+        &mut self,
+        key: LeaseKey,
+        plan_name: &str,
+        run_id: Option<&str>,
+    ) -> Result<()> {
+        self.lease_before_beat(key, plan_name, run_id).await?;
+        self.beat();
+        Ok(())
+    }
+
+    /// Takes a lease as [`Session::lease`] does, without starting the heartbeat: for what
+    /// must happen under the lease before the drive may hear of a cancel (a retry clears the
+    /// run's cancel request first). The caller starts it with [`Session::beat`] soon after.
+    pub async fn lease_before_beat(
         &mut self,
         key: LeaseKey,
         plan_name: &str,
@@ -102,7 +125,6 @@ impl Session {
         )
         .await?;
         self.leases.push(guard);
-        self.beat();
         Ok(())
     }
 
@@ -127,6 +149,7 @@ impl Session {
                 &self.owner,
                 self.timing,
                 self.gone.clone(),
+                self.stop.clone(),
             ));
         }
     }
@@ -189,7 +212,7 @@ fn sqlite_identity(target: &DatabaseTarget) -> Option<(u64, u64)> {
 }
 
 /// SIGINT and SIGTERM are passed to the running task's process group; the drive then stops.
-async fn forward_signals(tx: watch::Sender<Option<i32>>) {
+async fn forward_signals(tx: StopSender) {
     let (Ok(mut int), Ok(mut term)) = (
         signal(SignalKind::interrupt()),
         signal(SignalKind::terminate()),
@@ -200,5 +223,5 @@ async fn forward_signals(tx: watch::Sender<Option<i32>>) {
         _ = int.recv() => Signal::SIGINT,
         _ = term.recv() => Signal::SIGTERM,
     };
-    let _ = tx.send(Some(sig as i32));
+    stop_once(&tx, Stop::Signal(sig as i32));
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::status::{ApprovalState, TaskStatus};
 use crate::store::query::RunSummary;
-use crate::store::{agents_task, webhook_delivery};
+use crate::store::{agents_task, agents_task_attempt, webhook_delivery};
 
 pub use crate::format::time::timestamp;
 
@@ -77,6 +77,47 @@ impl<'a> From<&'a agents_task::Model> for TaskJson<'a> {
 
 pub fn task(m: &agents_task::Model) -> serde_json::Value {
     serde_json::to_value(TaskJson::from(m)).unwrap_or_default()
+}
+
+/// A task row with its earlier attempts (`orch tasks show --json`): the row's keys, then,
+/// for a task that was retried, `previous_attempts`, oldest first. A task never retried
+/// prints exactly the row, the API's shape (scripts compare the two).
+pub fn task_with_attempts(
+    m: &agents_task::Model,
+    attempts: &[agents_task_attempt::Model],
+) -> serde_json::Value {
+    let mut value = task(m);
+    if attempts.is_empty() {
+        return value;
+    }
+    if let serde_json::Value::Object(map) = &mut value {
+        let previous = attempts.iter().map(attempt).collect();
+        map.insert(
+            "previous_attempts".to_owned(),
+            serde_json::Value::Array(previous),
+        );
+    }
+    value
+}
+
+/// One earlier attempt of a task, as it ended before `orch retry` ran it again.
+pub fn attempt(a: &agents_task_attempt::Model) -> serde_json::Value {
+    serde_json::json!({
+        "attempt": a.attempt,
+        "status": a.status,
+        "exit_code": a.exit_code,
+        "started_at": ts(&a.started_at),
+        "finished_at": ts(&a.finished_at),
+        "duration_ms": a.duration_ms,
+        "log_excerpt": a.log_excerpt,
+        "outputs_uri": a.outputs_uri,
+        "approval_state": a.approval_state,
+        "approver": a.approver,
+        "approval_note": a.approval_note,
+        "decided_at": ts(&a.decided_at),
+        "retried_at": timestamp(&a.retried_at),
+        "retried_by": a.retried_by,
+    })
 }
 
 pub fn tasks(rows: &[agents_task::Model]) -> serde_json::Value {

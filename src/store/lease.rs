@@ -15,7 +15,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 pub use crate::error::Holder;
 use crate::error::{Error, LeaseHint, Result};
 use crate::store::agents_run_lock::{self, Column, Entity};
-use crate::store::{agents_task, clock};
+use crate::store::{agents_run, agents_task, clock};
 
 /// This process, as lease rows and running tasks name it: `host:pid:random`.
 pub fn owner_id() -> String {
@@ -156,8 +156,9 @@ pub async fn set_run_id(
 }
 
 /// Renews every lease of `owner` and the heartbeat of each task it is running, in one
-/// transaction (a lease renewed while its tasks are not would let them be judged lost).
-pub async fn beat(db: &sea_orm::DatabaseConnection, owner: &str) -> Result<()> {
+/// transaction (a lease renewed while its tasks are not would let them be judged lost), and
+/// reads there whether someone asked to cancel a run it leases: who, if so.
+pub async fn beat(db: &sea_orm::DatabaseConnection, owner: &str) -> Result<Option<String>> {
     use sea_orm::TransactionTrait;
     let backend = db.get_database_backend();
     let txn = db.begin().await.map_err(Error::db)?;
@@ -174,7 +175,20 @@ pub async fn beat(db: &sea_orm::DatabaseConnection, owner: &str) -> Result<()> {
         .exec(&txn)
         .await
         .map_err(Error::db)?;
-    txn.commit().await.map_err(Error::db)
+    let leased = Query::select()
+        .column(Column::RunId)
+        .from(Entity)
+        .and_where(Column::Owner.eq(owner))
+        .and_where(Column::RunId.is_not_null())
+        .to_owned();
+    let cancel = agents_run::Entity::find()
+        .filter(agents_run::Column::RunId.in_subquery(leased))
+        .filter(agents_run::Column::CancelRequestedAt.is_not_null())
+        .one(&txn)
+        .await
+        .map_err(Error::db)?;
+    txn.commit().await.map_err(Error::db)?;
+    Ok(cancel.map(|run| run.cancel_requested_by.unwrap_or_default()))
 }
 
 /// Gives up every lease of `owner`.

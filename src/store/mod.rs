@@ -4,6 +4,7 @@
 
 pub mod batch;
 pub mod batch_sql;
+pub mod cancel;
 pub mod clock;
 pub mod connect;
 pub mod delivery;
@@ -16,6 +17,8 @@ mod open;
 pub mod outage;
 pub mod prune;
 pub mod query;
+pub mod requeue;
+pub mod run_end;
 pub mod sessions;
 pub mod stats;
 pub mod tokens;
@@ -23,7 +26,7 @@ pub mod transition;
 pub mod users;
 
 pub use connect::Store;
-pub use entity::{agents_run, agents_run_lock, agents_task, webhook_delivery};
+pub use entity::{agents_run, agents_run_lock, agents_task, agents_task_attempt, webhook_delivery};
 pub use open::{open, open_limited};
 // The statuses are a leaf of their own (error messages name them); the store keeps them
 // where its callers look for them.

@@ -115,6 +115,8 @@ pub async fn insert_run(db: &impl ConnectionTrait, new: NewRun) -> Result<agents
         finished_at: Set(None),
         log_dir: Set(new.log_dir),
         notify: Set(new.notify),
+        cancel_requested_at: Set(None),
+        cancel_requested_by: Set(None),
     }
     .insert(db)
     .await

@@ -4,6 +4,7 @@
 
 use crate::format::time::duration_ms;
 use crate::runner::RunReport;
+use crate::runner::stop::Stop;
 use crate::status::status_counts;
 use crate::store::TaskStatus;
 
@@ -53,8 +54,14 @@ pub fn markdown(report: &RunReport) -> String {
         }
         md.push_str("```\n");
     }
-    if let Some(sig) = report.cancelled {
-        md.push_str(&format!("\nThe run was cancelled by signal {sig}.\n"));
+    match &report.cancelled {
+        Some(Stop::Signal(sig)) => {
+            md.push_str(&format!("\nThe run was cancelled by signal {sig}.\n"));
+        }
+        Some(Stop::Cancelled { by }) => {
+            md.push_str(&format!("\nThe run was cancelled by {by}.\n"));
+        }
+        None => {}
     }
     md
 }

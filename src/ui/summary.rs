@@ -4,6 +4,7 @@
 use crate::format::or_dash;
 use crate::format::time::duration_ms;
 use crate::runner::RunReport;
+use crate::runner::stop::Stop;
 use crate::status::status_counts;
 use crate::store::TaskStatus;
 use crate::ui::table::new_table;
@@ -41,10 +42,15 @@ pub fn render(report: &RunReport, tty: bool) -> String {
             out.push_str(&format!("  orch approve {}    # {}\n", r.id, r.task));
         }
     }
-    if let Some(sig) = report.cancelled {
-        out.push_str(&format!(
+    match &report.cancelled {
+        Some(Stop::Signal(sig)) => out.push_str(&format!(
             "the run was cancelled by signal {sig}: running tasks were stopped, queued ones skipped\n"
-        ));
+        )),
+        Some(Stop::Cancelled { by }) => out.push_str(&format!(
+            "the run was cancelled by {by}: running tasks were stopped, queued ones skipped, \
+             waiting gates rejected\n"
+        )),
+        None => {}
     }
     out
 }
@@ -74,7 +80,14 @@ pub fn json(report: &RunReport) -> serde_json::Value {
             .iter()
             .map(|s| (s.as_str().to_owned(), serde_json::json!(report.count(*s))))
             .collect::<serde_json::Map<_, _>>(),
-        "cancelled_by_signal": report.cancelled,
+        "cancelled_by_signal": match &report.cancelled {
+            Some(Stop::Signal(sig)) => Some(*sig),
+            _ => None,
+        },
+        "cancelled_by": match &report.cancelled {
+            Some(Stop::Cancelled { by }) => Some(by.as_str()),
+            _ => None,
+        },
         "tasks": json::tasks(&report.rows),
         "awaiting_approval": gates,
     })

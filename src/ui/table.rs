@@ -7,10 +7,10 @@ use crate::format::or_dash;
 use crate::format::time::{duration_ms, when};
 use crate::status::TaskStatus;
 use crate::status::status_counts;
-use crate::store::agents_task;
 use crate::store::json::timestamp;
 use crate::store::migrate::MigrationState;
 use crate::store::query::RunSummary;
+use crate::store::{agents_task, agents_task_attempt};
 
 pub fn new_table(tty: bool, header: &[&str]) -> Table {
     let mut table = Table::new();
@@ -113,6 +113,38 @@ pub fn task_detail(r: &agents_task::Model, tty: bool) -> String {
     out
 }
 
+/// A retried task's earlier attempts, oldest first, under its detail: how each ended, who
+/// ran it again, and the last line of its excerpt.
+pub fn previous_attempts(attempts: &[agents_task_attempt::Model], tty: bool) -> String {
+    let mut table = new_table(
+        tty,
+        &[
+            "ATTEMPT",
+            "STATUS",
+            "EXIT",
+            "FINISHED",
+            "RETRIED BY",
+            "REASON",
+        ],
+    );
+    for a in attempts {
+        let reason = a
+            .log_excerpt
+            .as_deref()
+            .and_then(|e| e.lines().last())
+            .unwrap_or("");
+        table.add_row(vec![
+            a.attempt.to_string(),
+            a.status.to_string(),
+            or_dash(a.exit_code.map(|c| c.to_string()).as_deref()),
+            when(a.finished_at.as_ref()),
+            a.retried_by.clone(),
+            or_dash(Some(reason)),
+        ]);
+    }
+    format!("\n\nprevious attempts:\n{}", render(&table))
+}
+
 pub fn runs(runs: &[RunSummary], tty: bool) -> String {
     let mut header = vec!["RUN", "PLAN", "STARTED", "FINISHED", "TASKS"];
     header.extend(TaskStatus::ALL.iter().map(|s| short(*s)));
@@ -157,6 +189,9 @@ pub fn run_detail(run: &RunSummary, rows: &[agents_task::Model], tty: bool) -> S
         ));
         if let Some(c) = &rec.git_commit {
             out.push_str(&format!("git commit: {c}\n"));
+        }
+        if let (Some(at), Some(by)) = (&rec.cancel_requested_at, &rec.cancel_requested_by) {
+            out.push_str(&format!("cancelled: by {by} at {}\n", when(Some(at))));
         }
     }
     out.push_str(&format!(

@@ -6,9 +6,11 @@
 //! URL layout: `/` inbox, `/runs` every run, `/runs/{run_id}` one run, `/tasks/{id}` one
 //! task, `/tasks/{id}/log?from=N` a byte range of its log, `/runs/{run_id}/tasks` a run's task
 //! rows as JSON (for the live run page), `POST /tasks/{id}/approve` and `/reject` the task
-//! page's forms, `/login` and `POST /logout`, `/assets/{name}` embedded files.
+//! page's forms, `POST /runs/{run_id}/cancel` and `/retry` the run page's, `/login` and
+//! `POST /logout`, `/assets/{name}` embedded files.
 
 mod assets;
+mod control;
 pub mod cookie;
 mod decide;
 mod errors;
@@ -42,6 +44,8 @@ pub fn router(site: Site) -> Router {
         .route("/runs", get(runs::page))
         .route("/runs/{run_id}", get(run::page))
         .route("/runs/{run_id}/tasks", get(run::rows))
+        .route("/runs/{run_id}/cancel", post(control::cancel))
+        .route("/runs/{run_id}/retry", post(control::retry))
         .route("/tasks/{id}", get(task::page))
         .route("/tasks/{id}/log", get(task::log_range))
         .route("/tasks/{id}/approve", post(decide::approve))

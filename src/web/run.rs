@@ -2,11 +2,14 @@
 //! the previous run of the plan), dependencies (from the plan saved with the run) and the
 //! gates' decisions. `/runs/{run_id}/tasks` is the same rows' changing cells as JSON, which
 //! the page's script polls while a task is not final, so the page updates without a reload.
+//! A viewer who may decide also gets the Cancel and Retry forms (`web/control.rs`) when the
+//! run allows them.
 
 use std::collections::HashMap;
 
 use askama::Template;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use sea_orm::EntityTrait;
 use serde::Serialize;
@@ -17,6 +20,7 @@ use super::view;
 use super::viewer::{Nav, Viewer};
 use crate::error::Error;
 use crate::store::query::{previous_run, run_tasks, task_durations};
+use crate::store::run_end::is_over;
 use crate::store::{ApprovalState, Store, TaskStatus, agents_run, agents_task};
 
 /// The cells that change while a run goes on; the page's script sets them by `data-cell`.
@@ -54,6 +58,14 @@ struct RunPage {
     previous: Option<String>,
     tasks: Vec<TaskRow>,
     live: bool,
+    /// What the last Cancel or Retry did, or why it was refused.
+    notice: Option<String>,
+    /// The viewer's form token, when they may cancel or retry (a `decide` credential).
+    form_token: Option<String>,
+    /// Something runs, is queued or waits: Cancel is offered.
+    cancellable: bool,
+    /// A task failed or a stop kept it from starting: Retry is offered.
+    retryable: bool,
 }
 
 /// What changes of one task: its status, attempt, duration so far or in all, with the same
@@ -140,14 +152,32 @@ pub async fn page(
     State(store): State<Store>,
     Path(run_id): Path<String>,
 ) -> Result<Response, PageError> {
+    render(&store, &viewer, run_id, None, StatusCode::OK).await
+}
+
+/// The run page, with a notice above the tasks when a form was just sent.
+pub async fn render(
+    store: &Store,
+    viewer: &Viewer,
+    run_id: String,
+    notice: Option<String>,
+    status: StatusCode,
+) -> Result<Response, PageError> {
     let Loaded {
         record,
         tasks,
         previous,
         durations,
-    } = load(&store, &run_id).await?;
+    } = load(store, &run_id).await?;
     let live = tasks.iter().any(|t| !t.status.is_final());
     let plan = saved_plan::read(&run_id, record.as_ref());
+    // Only a run orch recorded can be cancelled or retried (it has a saved plan).
+    let recorded = record.is_some() && plan.is_ok();
+    let cancellable = recorded && !is_over(&tasks);
+    let retryable = match &plan {
+        Ok(p) if recorded => crate::runner::retry::select(&p.tasks, &tasks, &[]).is_ok(),
+        _ => false,
+    };
     let deps: HashMap<&str, String> = match &plan {
         Ok(p) => p
             .tasks
@@ -172,8 +202,15 @@ pub async fn page(
         tasks,
         live,
         run_id,
+        notice,
+        form_token: viewer
+            .form_token
+            .clone()
+            .filter(|_| viewer.may_decide() && (cancellable || retryable)),
+        cancellable,
+        retryable,
     };
-    Ok(Html(page.render()?).into_response())
+    Ok((status, Html(page.render()?)).into_response())
 }
 
 /// The run's task rows' changing cells, as JSON, under the pages' read rule.

@@ -19,6 +19,7 @@ use super::viewer::{Nav, Viewer};
 use crate::error::Error;
 use crate::runner::process::recorded_log_path;
 use crate::store::query::find_task;
+use crate::store::requeue::attempts_of;
 use crate::store::{Store, agents_task};
 
 #[derive(Deserialize, Default)]
@@ -44,6 +45,36 @@ struct TaskPage {
     live: bool,
     /// Why no log is read at all (the row's names cannot name a file).
     no_log: Option<String>,
+    /// Earlier attempts kept by `orch retry`, oldest first.
+    previous: Vec<Previous>,
+}
+
+/// One earlier attempt as the page shows it.
+struct Previous {
+    attempt: i32,
+    status: String,
+    exit_code: String,
+    finished: String,
+    retried: String,
+    reason: String,
+}
+
+impl Previous {
+    fn of(a: &crate::store::agents_task_attempt::Model) -> Previous {
+        Previous {
+            attempt: a.attempt,
+            status: a.status.to_string(),
+            exit_code: a.exit_code.map(|c| c.to_string()).unwrap_or_default(),
+            finished: view::at(a.finished_at),
+            retried: format!("by {} at {}", a.retried_by, view::at(Some(a.retried_at))),
+            reason: a
+                .log_excerpt
+                .as_deref()
+                .and_then(|e| e.lines().last())
+                .unwrap_or_default()
+                .to_owned(),
+        }
+    }
 }
 
 /// The task and where its log is; a row whose run id or task name cannot name a file (see
@@ -82,6 +113,11 @@ pub async fn render(
     status: StatusCode,
 ) -> Result<Response, PageError> {
     let (t, path) = load(&site.store, id).await?;
+    let previous = attempts_of(&site.store.db, t.id)
+        .await?
+        .iter()
+        .map(Previous::of)
+        .collect();
     let log = path.as_ref().ok().and_then(|p| log::read(p, from));
     let no_log = path.err();
     let earlier = log
@@ -138,6 +174,7 @@ pub async fn render(
         later,
         live,
         no_log,
+        previous,
         t,
     };
     Ok((status, Html(page.render()?)).into_response())

@@ -30,6 +30,11 @@ pub struct Model {
     /// The run's notification targets as JSON (`notify::Target`s, URLs as `${VAR}`).
     #[sea_orm(column_type = "Text")]
     pub notify: Option<String>,
+    /// When someone asked `orch cancel` (or the page's Cancel) to stop the run, and who: the
+    /// driver reads it at its heartbeat. Cleared when the run is retried.
+    pub cancel_requested_at: Option<DateTimeUtc>,
+    #[sea_orm(column_type = "Text")]
+    pub cancel_requested_by: Option<String>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}
