@@ -1,6 +1,7 @@
 //! Plans: the YAML a team writes, parsed with a location for every value, validated once, and
 //! turned into types the runner can trust without checking again.
 
+mod approval;
 pub mod expand;
 pub mod graph;
 mod issues;
@@ -16,6 +17,7 @@ use std::path::PathBuf;
 
 use regex::Regex;
 
+pub use approval::{Escalate, Gate};
 pub use load::{load, parse};
 pub use problem::Problem;
 
@@ -135,6 +137,8 @@ pub struct TaskSpec {
     pub cwd: Option<(String, Loc)>,
     pub inputs: Option<serde_json::Value>,
     pub approval: Approval,
+    /// What the gate does while it waits: reminders, escalation (the object form's keys).
+    pub gate: Gate,
     /// A custom pattern for the outputs URI: the last match (its first group if it has one).
     pub outputs_uri: Option<Regex>,
     pub depends_on: Vec<String>,

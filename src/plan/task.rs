@@ -73,11 +73,18 @@ pub(super) fn task(
         .as_ref()
         .and_then(|k| duration(k, "kill_grace", issues))
         .unwrap_or(defaults.kill_grace);
-    let approval = raw.approval.as_ref().map_or(Approval::Never, |a| a.value);
+    let (approval, gate) = super::approval::approval(raw.approval.as_ref(), &name, issues);
     let approval_timeout = approval_timeout(
         raw.approval_timeout.as_ref(),
         approval,
         defaults,
+        &name,
+        issues,
+    );
+    super::approval::check_against_timeout(
+        &gate,
+        raw.approval.as_ref(),
+        approval_timeout.as_ref(),
         &name,
         issues,
     );
@@ -88,6 +95,7 @@ pub(super) fn task(
         cwd,
         inputs: raw.inputs,
         approval,
+        gate,
         outputs_uri,
         depends_on: raw.depends_on.into_iter().map(|d| d.value).collect(),
         when: raw.when.map_or(When::Success, |w| w.value),
@@ -277,7 +285,11 @@ fn duration(
 }
 
 /// A duration that keeps its text as written, for the excerpt's `timed out after 10m`.
-fn timeout(s: &Spanned<String>, key: &'static str, issues: &mut Vec<PlanIssue>) -> Option<Timeout> {
+pub(super) fn timeout(
+    s: &Spanned<String>,
+    key: &'static str,
+    issues: &mut Vec<PlanIssue>,
+) -> Option<Timeout> {
     duration(s, key, issues).map(|after| Timeout {
         after,
         text: s.value.trim().to_owned(),
