@@ -13,10 +13,10 @@ use serde::Deserialize;
 use serde::de::{self, IntoDeserializer, MapAccess, Visitor};
 use serde_saphyr::Spanned;
 
+use super::duration::timeout;
 use super::issues::{at, issue};
 use super::problem::Problem;
 use super::schema::{Duration, Name};
-use super::task::timeout;
 use super::{Approval, Loc, Timeout};
 use crate::error::PlanIssue;
 

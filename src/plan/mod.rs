@@ -2,6 +2,7 @@
 //! turned into types the runner can trust without checking again.
 
 mod approval;
+mod duration;
 pub mod expand;
 pub mod graph;
 mod issues;

@@ -1,5 +1,5 @@
 //! Validating one task of a plan, and the value checks the plan's own keys share with it
-//! (`env` entries and durations). Each step adds its problems to the issue list and goes on,
+//! (`env` entries; durations are in `duration.rs`). Each step adds its problems to the issue list and goes on,
 //! so one run of `orch plan check` reports every mistake at its place.
 
 use std::collections::HashMap;
@@ -8,6 +8,7 @@ use std::time::Duration;
 use regex::{Regex, RegexBuilder};
 use serde_saphyr::Spanned;
 
+use super::duration::{duration, timeout};
 use super::expand::{self, ExpandError};
 use super::issues::{at, issue};
 use super::problem::Problem;
@@ -262,36 +263,4 @@ pub(super) fn env_vars(
             }
         })
         .collect()
-}
-
-/// `30s`, `10m`, `1h30m`, `500ms`.
-fn duration(
-    s: &Spanned<String>,
-    key: &'static str,
-    issues: &mut Vec<PlanIssue>,
-) -> Option<Duration> {
-    match humantime::parse_duration(s.value.trim()) {
-        Ok(d) if !d.is_zero() => Some(d),
-        Ok(_) => {
-            issue(issues, at(s), Problem::ZeroDuration { key });
-            None
-        }
-        Err(_) => {
-            let value = s.value.clone();
-            issue(issues, at(s), Problem::BadDuration { key, value });
-            None
-        }
-    }
-}
-
-/// A duration that keeps its text as written, for the excerpt's `timed out after 10m`.
-pub(super) fn timeout(
-    s: &Spanned<String>,
-    key: &'static str,
-    issues: &mut Vec<PlanIssue>,
-) -> Option<Timeout> {
-    duration(s, key, issues).map(|after| Timeout {
-        after,
-        text: s.value.trim().to_owned(),
-    })
 }

@@ -15,6 +15,7 @@ mod open;
 pub mod outage;
 pub mod prune;
 pub mod query;
+pub mod reminders;
 pub mod sessions;
 pub mod stats;
 pub mod tokens;
@@ -22,7 +23,7 @@ pub mod transition;
 pub mod users;
 
 pub use connect::Store;
-pub use entity::{agents_run, agents_run_lock, agents_task, webhook_delivery};
+pub use entity::{agents_run, agents_run_lock, agents_task, approval_reminder, webhook_delivery};
 pub use open::{open, open_limited};
 // The statuses are a leaf of their own (error messages name them); the store keeps them
 // where its callers look for them.

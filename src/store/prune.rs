@@ -10,7 +10,9 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 
 use crate::error::{Error, Result};
 use crate::store::query::{RunSummary, list_runs};
-use crate::store::{Store, TaskStatus, agents_run, agents_task, lease, webhook_delivery};
+use crate::store::{
+    Store, TaskStatus, agents_run, agents_task, approval_reminder, lease, webhook_delivery,
+};
 use crate::warning::{Warning, say};
 
 /// Which runs may be deleted.
@@ -135,6 +137,11 @@ pub async fn delete_runs(db: &sea_orm::DatabaseConnection, run_ids: &[String]) -
             .await
             .map_err(Error::db)?
             .rows_affected;
+        approval_reminder::Entity::delete_many()
+            .filter(approval_reminder::Column::RunId.is_in(ids.clone()))
+            .exec(&txn)
+            .await
+            .map_err(Error::db)?;
         removed.tasks += agents_task::Entity::delete_many()
             .filter(agents_task::Column::RunId.is_in(ids.clone()))
             .exec(&txn)

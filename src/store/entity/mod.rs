@@ -4,6 +4,7 @@
 pub mod agents_run;
 pub mod agents_run_lock;
 pub mod agents_task;
+pub mod approval_reminder;
 pub mod orch_api_token;
 pub mod orch_session;
 pub mod orch_user;

@@ -1,0 +1,235 @@
+//! The reminders and escalations due now: for each gate still waiting, the schedule of the
+//! plan saved with its run (`agents_runs.plan_text`, read as `orch resume` reads it), and for
+//! each age reached, one transaction that claims the reminder's row and records its
+//! deliveries. A racing sweeper's claim changes no row, and it sends nothing.
+//!
+//! The schedule is read from the saved plan rather than copied onto the task row: the plan
+//! is already saved with every run, the runner stays as it is, and what a gate does while it
+//! waits is read from the same text its run was started from.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use sea_orm::TransactionTrait;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::notify::payload::Reminder;
+use crate::notify::{Event, Notice, Notifier, Target};
+use crate::plan::{Plan, TaskSpec, Timeout};
+use crate::store::approval_reminder::ReminderKind;
+use crate::store::reminders::{NewReminder, OpenGate, claim, open_gates};
+use crate::store::{Store, now};
+use crate::warning::{Warning, say};
+
+/// A reminder or escalation this pass sent.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Sent {
+    pub task_id: i64,
+    pub task: String,
+    pub run_id: String,
+    pub kind: ReminderKind,
+    /// The age it was due at, as the plan wrote it.
+    pub after: String,
+    pub due_at: String,
+    /// The targets it went to.
+    pub targets: Vec<String>,
+}
+
+/// Sends every reminder due now that nobody sent yet.
+pub(super) async fn send_due(store: &Store, config: &Config) -> Result<(Vec<Sent>, Vec<Notifier>)> {
+    let at = now();
+    let mut plans = SavedPlans::default();
+    let mut notifiers: HashMap<String, Notifier> = HashMap::new();
+    let mut sent = Vec::new();
+    for gate in open_gates(&store.db).await? {
+        // Rejected at the deadline instead (the pass did that first, or the next one will).
+        if gate.task.approval_deadline.is_some_and(|d| d <= at) {
+            continue;
+        }
+        let Some(plan) = plans.get(&gate) else {
+            continue;
+        };
+        let Some(spec) = plan.tasks.iter().find(|t| t.name == gate.task.task) else {
+            continue;
+        };
+        let due = due(spec, gate.opened_at, at);
+        if due.is_empty() {
+            continue;
+        }
+        if !notifiers.contains_key(&gate.task.run_id) {
+            let n = Notifier::for_run(store, config, Some(&gate.task.run_id)).await?;
+            notifiers.insert(gate.task.run_id.clone(), n);
+        }
+        let Some(notifier) = notifiers.get(&gate.task.run_id) else {
+            continue;
+        };
+        for d in due {
+            let targets = targets(d.kind, spec, plan, notifier);
+            if let Some(s) = send(store, notifier, &gate, &d, &targets).await? {
+                sent.push(s);
+            }
+        }
+    }
+    Ok((sent, notifiers.into_values().collect()))
+}
+
+/// One age of a gate's schedule that has been reached.
+struct Due<'a> {
+    kind: ReminderKind,
+    after: &'a Timeout,
+    due_at: DateTime<Utc>,
+    /// A later reminder is due too (the sweeper was not running): this one is claimed
+    /// without being sent, so a gate is not reminded of each age at once.
+    superseded: bool,
+}
+
+/// The reminders and the escalation of `spec` reached at `at` by a gate opened at `opened`.
+fn due(spec: &TaskSpec, opened: DateTime<Utc>, at: DateTime<Utc>) -> Vec<Due<'_>> {
+    let reached = |t: &Timeout| {
+        let due_at = chrono::Duration::from_std(t.after)
+            .ok()
+            .and_then(|d| opened.checked_add_signed(d))?;
+        (due_at <= at).then_some(due_at)
+    };
+    let mut due: Vec<Due> = spec
+        .gate
+        .remind
+        .iter()
+        .filter_map(|t| {
+            Some(Due {
+                kind: ReminderKind::Remind,
+                after: t,
+                due_at: reached(t)?,
+                superseded: false,
+            })
+        })
+        .collect();
+    let reminders = due.len();
+    for d in due.iter_mut().take(reminders.saturating_sub(1)) {
+        d.superseded = true;
+    }
+    if let Some(e) = &spec.gate.escalate
+        && let Some(due_at) = reached(&e.after)
+    {
+        due.push(Due {
+            kind: ReminderKind::Escalate,
+            after: &e.after,
+            due_at,
+            superseded: false,
+        });
+    }
+    due
+}
+
+/// Reminders go to the run's targets that hear `awaiting_approval`; the escalation to the
+/// targets its `notify` names (those saved with the run, else the plan's own definition),
+/// whatever their `on`.
+fn targets(kind: ReminderKind, spec: &TaskSpec, plan: &Plan, notifier: &Notifier) -> Vec<Target> {
+    match kind {
+        ReminderKind::Remind => notifier
+            .targets()
+            .iter()
+            .filter(|t| t.wants(Event::AwaitingApproval))
+            .cloned()
+            .collect(),
+        ReminderKind::Escalate => {
+            let names = spec.gate.escalate.iter().flat_map(|e| &e.notify);
+            names
+                .filter_map(|name| {
+                    let saved = notifier.targets().iter().find(|t| &t.name == name);
+                    saved
+                        .or_else(|| plan.notify.iter().find(|t| &t.name == name))
+                        .cloned()
+                })
+                .collect()
+        }
+    }
+}
+
+/// Claims reminder `d` of `gate` and records its deliveries in one transaction, then starts
+/// sending them; `None` when another process claimed it first.
+async fn send(
+    store: &Store,
+    notifier: &Notifier,
+    gate: &OpenGate,
+    d: &Due<'_>,
+    targets: &[Target],
+) -> Result<Option<Sent>> {
+    let new = NewReminder {
+        task_id: gate.task.id,
+        run_id: gate.task.run_id.clone(),
+        opened_at: gate.opened_at,
+        kind: d.kind,
+        after_ms: i64::try_from(d.after.after.as_millis()).unwrap_or(i64::MAX),
+        due_at: d.due_at,
+    };
+    let txn = store.db.begin().await.map_err(Error::db)?;
+    if !claim(&txn, &new).await? {
+        txn.rollback().await.map_err(Error::db)?;
+        return Ok(None);
+    }
+    let notice = Notice {
+        event: Event::AwaitingApproval,
+        run_id: gate.task.run_id.clone(),
+        task: Some(gate.task.clone()),
+        digest: None,
+        at: now(),
+    };
+    let reminder = Reminder {
+        kind: d.kind,
+        age: d.after.text.clone(),
+    };
+    let chosen: Vec<&Target> = if d.superseded {
+        Vec::new()
+    } else {
+        targets.iter().collect()
+    };
+    let jobs = notifier
+        .record_reminder(&txn, &notice, &reminder, &chosen)
+        .await?;
+    txn.commit().await.map_err(Error::db)?;
+    notifier.start(jobs);
+    if d.superseded {
+        return Ok(None);
+    }
+    let names: Vec<String> = chosen.iter().map(|t| t.name.clone()).collect();
+    Ok(Some(Sent {
+        task_id: gate.task.id,
+        task: gate.task.task.clone(),
+        run_id: gate.task.run_id.clone(),
+        kind: d.kind,
+        after: d.after.text.clone(),
+        due_at: crate::store::json::timestamp(&d.due_at),
+        targets: names,
+    }))
+}
+
+/// Plans saved with runs, parsed once per text in a pass; one that does not parse is said
+/// once per run and its gates left alone.
+#[derive(Default)]
+struct SavedPlans {
+    by_text: HashMap<String, Option<Plan>>,
+}
+
+impl SavedPlans {
+    fn get(&mut self, gate: &OpenGate) -> Option<&Plan> {
+        let text = gate.plan_text.as_ref()?;
+        if !self.by_text.contains_key(text) {
+            let origin = PathBuf::from(format!("(plan saved with run {})", gate.task.run_id));
+            let plan = match crate::plan::parse(&origin, text.clone()) {
+                Ok(plan) => Some(plan),
+                Err(e) => {
+                    say(Warning::SweepPlanUnreadable {
+                        run_id: gate.task.run_id.clone(),
+                        detail: e.to_string(),
+                    });
+                    None
+                }
+            };
+            self.by_text.insert(text.clone(), plan);
+        }
+        self.by_text.get(text).and_then(Option::as_ref)
+    }
+}
