@@ -100,5 +100,6 @@ mod redaction;
 mod resume;
 mod run;
 mod schema;
+mod sweeper;
 mod transitions;
 mod web;
