@@ -9,6 +9,8 @@
 
 use std::fmt;
 
+use chrono::{DateTime, Utc};
+
 use serde::Deserialize;
 use serde::de::{self, IntoDeserializer, MapAccess, Visitor};
 use serde_saphyr::Spanned;
@@ -112,6 +114,25 @@ pub struct Gate {
     /// Ages at which the gate's targets are reminded, increasing.
     pub remind: Vec<Timeout>,
     pub escalate: Option<Escalate>,
+}
+
+impl Gate {
+    /// Whether a gate opened at `opened`, still undecided at `now`, waits longer than its plan
+    /// allows: past its `approval_timeout` (`deadline`), or past `escalate.after`.
+    pub fn overdue(
+        &self,
+        opened: DateTime<Utc>,
+        deadline: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> bool {
+        let escalated = self.escalate.as_ref().is_some_and(|e| {
+            chrono::Duration::from_std(e.after.after)
+                .ok()
+                .and_then(|d| opened.checked_add_signed(d))
+                .is_some_and(|at| at <= now)
+        });
+        escalated || deadline.is_some_and(|d| d <= now)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -11,6 +11,7 @@ mod notify;
 pub mod problem;
 mod raw;
 pub mod resolve;
+pub mod saved;
 pub mod schema;
 mod task;
 

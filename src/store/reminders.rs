@@ -21,6 +21,8 @@ pub struct OpenGate {
     pub opened_at: DateTime<Utc>,
     /// `None` when the run has no record (rows written through the API).
     pub plan_text: Option<String>,
+    /// The run's plan, as recorded (`None` without a record).
+    pub plan_name: Option<String>,
 }
 
 /// Every gate still waiting for a decision, oldest first, with its run's saved plan.
@@ -34,22 +36,27 @@ pub async fn open_gates(db: &impl ConnectionTrait) -> Result<Vec<OpenGate>> {
     let mut run_ids: Vec<String> = tasks.iter().map(|t| t.run_id.clone()).collect();
     run_ids.sort();
     run_ids.dedup();
-    let mut plans: HashMap<String, String> = HashMap::new();
+    let mut plans: HashMap<String, (String, String)> = HashMap::new();
     for chunk in run_ids.chunks(500) {
         let runs = agents_run::Entity::find()
             .filter(agents_run::Column::RunId.is_in(chunk.iter().cloned()))
             .all(db)
             .await
             .map_err(Error::db)?;
-        plans.extend(runs.into_iter().map(|r| (r.run_id, r.plan_text)));
+        plans.extend(
+            runs.into_iter()
+                .map(|r| (r.run_id, (r.plan_name, r.plan_text))),
+        );
     }
     let mut gates: Vec<OpenGate> = tasks
         .into_iter()
         // A gate without `finished_at` was written by hand: it has no age to remind at.
         .filter_map(|task| {
+            let run = plans.get(&task.run_id);
             Some(OpenGate {
                 opened_at: task.finished_at?,
-                plan_text: plans.get(&task.run_id).cloned(),
+                plan_text: run.map(|(_, text)| text.clone()),
+                plan_name: run.map(|(name, _)| name.clone()),
                 task,
             })
         })

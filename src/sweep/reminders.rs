@@ -7,8 +7,7 @@
 //! is already saved with every run, the runner stays as it is, and what a gate does while it
 //! waits is read from the same text its run was started from.
 
-use std::collections::HashMap;
-use std::path::PathBuf;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sea_orm::TransactionTrait;
@@ -17,6 +16,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::notify::payload::Reminder;
 use crate::notify::{Event, Notice, Notifier, Target};
+use crate::plan::saved::SavedPlans;
 use crate::plan::{Plan, TaskSpec, Timeout};
 use crate::store::approval_reminder::ReminderKind;
 use crate::store::reminders::{NewReminder, OpenGate, claim, open_gates};
@@ -41,6 +41,7 @@ pub struct Sent {
 pub(super) async fn send_due(store: &Store, config: &Config) -> Result<(Vec<Sent>, Vec<Notifier>)> {
     let at = now();
     let mut plans = SavedPlans::default();
+    let mut unreadable: HashSet<String> = HashSet::new();
     let mut notifiers: HashMap<String, Notifier> = HashMap::new();
     let mut sent = Vec::new();
     for gate in open_gates(&store.db).await? {
@@ -48,8 +49,21 @@ pub(super) async fn send_due(store: &Store, config: &Config) -> Result<(Vec<Sent
         if gate.task.approval_deadline.is_some_and(|d| d <= at) {
             continue;
         }
-        let Some(plan) = plans.get(&gate) else {
+        let Some(text) = &gate.plan_text else {
             continue;
+        };
+        let plan = match plans.get(&gate.task.run_id, text) {
+            Ok(plan) => plan,
+            Err(why) => {
+                // Said once per pass and run, not for each of its gates.
+                if unreadable.insert(gate.task.run_id.clone()) {
+                    say(Warning::SweepPlanUnreadable {
+                        run_id: gate.task.run_id.clone(),
+                        detail: why.to_owned(),
+                    });
+                }
+                continue;
+            }
         };
         let Some(spec) = plan.tasks.iter().find(|t| t.name == gate.task.task) else {
             continue;
@@ -204,32 +218,4 @@ async fn send(
         due_at: crate::store::json::timestamp(&d.due_at),
         targets: names,
     }))
-}
-
-/// Plans saved with runs, parsed once per text in a pass; one that does not parse is said
-/// once per run and its gates left alone.
-#[derive(Default)]
-struct SavedPlans {
-    by_text: HashMap<String, Option<Plan>>,
-}
-
-impl SavedPlans {
-    fn get(&mut self, gate: &OpenGate) -> Option<&Plan> {
-        let text = gate.plan_text.as_ref()?;
-        if !self.by_text.contains_key(text) {
-            let origin = PathBuf::from(format!("(plan saved with run {})", gate.task.run_id));
-            let plan = match crate::plan::parse(&origin, text.clone()) {
-                Ok(plan) => Some(plan),
-                Err(e) => {
-                    say(Warning::SweepPlanUnreadable {
-                        run_id: gate.task.run_id.clone(),
-                        detail: e.to_string(),
-                    });
-                    None
-                }
-            };
-            self.by_text.insert(text.clone(), plan);
-        }
-        self.by_text.get(text).and_then(Option::as_ref)
-    }
 }
