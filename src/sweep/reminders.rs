@@ -219,3 +219,63 @@ async fn send(
         targets: names,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(yaml_approval: &str) -> TaskSpec {
+        let text = format!(
+            "name: p\nnotify:\n  oncall:\n    url: ${{ONCALL}}\ntasks:\n  - task: gate\n    \
+             run: [\"true\"]\n    approval: {yaml_approval}\n"
+        );
+        let plan = crate::plan::parse(std::path::Path::new("p.yaml"), text).unwrap();
+        plan.tasks.into_iter().next().unwrap()
+    }
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap()
+    }
+
+    /// (kind, age, superseded) of what is due `secs` after the gate opened.
+    fn due_after(spec: &TaskSpec, secs: i64) -> Vec<(ReminderKind, String, bool)> {
+        due(spec, at(0), at(secs))
+            .iter()
+            .map(|d| (d.kind, d.after.text.clone(), d.superseded))
+            .collect()
+    }
+
+    #[test]
+    fn each_age_is_due_once_reached_and_only_the_latest_reminder_is_sent() {
+        let s = spec("{remind: [1h, 4h], escalate: {after: 8h, notify: [oncall]}}");
+        assert!(due_after(&s, 3599).is_empty());
+        assert_eq!(
+            due_after(&s, 3600),
+            [(ReminderKind::Remind, "1h".to_owned(), false)]
+        );
+        // Both reminders reached at once (no sweeper ran between): the first is not sent.
+        assert_eq!(
+            due_after(&s, 5 * 3600),
+            [
+                (ReminderKind::Remind, "1h".to_owned(), true),
+                (ReminderKind::Remind, "4h".to_owned(), false)
+            ]
+        );
+        assert_eq!(
+            due_after(&s, 8 * 3600).last(),
+            Some(&(ReminderKind::Escalate, "8h".to_owned(), false))
+        );
+        // The short form has no schedule.
+        assert!(due_after(&spec("always"), 10 * 3600).is_empty());
+    }
+
+    #[test]
+    fn a_gate_is_overdue_past_its_escalation_or_its_deadline() {
+        let s = spec("{escalate: {after: 2h, notify: [oncall]}}");
+        assert!(!s.gate.overdue(at(0), None, at(7199)));
+        assert!(s.gate.overdue(at(0), None, at(7200)));
+        let plain = spec("always");
+        assert!(!plain.gate.overdue(at(0), None, at(99_999)));
+        assert!(plain.gate.overdue(at(0), Some(at(60)), at(61)));
+    }
+}
