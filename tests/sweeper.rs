@@ -277,3 +277,73 @@ tasks:
     sweep(false).success().stdout_is("nothing due\n");
     assert_eq!(slack_texts(&server).await.len(), 2);
 }
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reminder_is_claimed_once_and_a_pass_under_way_is_left_alone(#[case] backend: Backend) {
+    use orch::store::lease::{Lease, LeaseKey, acquire};
+    use orch::store::reminders::{NewReminder, claim};
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    db.run("name: p\ntasks:\n  - task: gate\n    run: [\"true\"]\n    approval: {remind: [1s]}\n")
+        .success();
+    let gate = db.rows().await.remove(0);
+    let store = db.store().await;
+    let new = NewReminder {
+        task_id: gate.id,
+        run_id: gate.run_id.clone(),
+        opened_at: gate.finished_at.unwrap(),
+        kind: ReminderKind::Remind,
+        after_ms: 1000,
+        due_at: gate.finished_at.unwrap() + chrono::Duration::seconds(1),
+    };
+    // The database decides: the second insert of the same reminder changes nothing.
+    assert!(claim(&store.db, &new).await.unwrap());
+    assert!(!claim(&store.db, &new).await.unwrap());
+    // Another opening of the same gate is another reminder.
+    let reopened = NewReminder {
+        opened_at: new.opened_at + chrono::Duration::minutes(5),
+        ..new.clone()
+    };
+    assert!(claim(&store.db, &reopened).await.unwrap());
+
+    // While another process is in a pass, a sweep does nothing and says so.
+    let _held = acquire(
+        &store.db,
+        &Lease {
+            key: LeaseKey::Sweeper,
+            plan_name: "",
+            run_id: None,
+            owner: "elsewhere:1:abc",
+            stale_after: Duration::from_secs(60),
+        },
+    )
+    .await
+    .unwrap();
+    db.orch()
+        .args(["approvals", "sweep"])
+        .success()
+        .stdout_is("another sweeper is in a pass (elsewhere:1:abc): nothing done\n");
+    let out = db
+        .orch()
+        .args(["approvals", "sweep", "--json"])
+        .success()
+        .stdout_json();
+    assert_eq!(out["busy"]["owner"], "elsewhere:1:abc");
+}
+
+#[test]
+fn a_sweep_without_its_database_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = crate::support::http::free_port();
+    crate::support::Cmd::orch_in(dir.path())
+        .env(
+            "DATABASE_URL",
+            format!("postgres://postgres@127.0.0.1:{port}/none"),
+        )
+        .args(["approvals", "sweep"])
+        .code(3);
+}
