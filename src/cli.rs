@@ -151,12 +151,18 @@ pub enum Command {
     /// Exit status: 4 for an unknown id; 5 when the task is not awaiting a decision or someone
     /// decided first. With `--resume`, then as `orch resume`.
     Reject(DecideArgs),
+    /// Gates awaiting a decision: send the reminders due, reject those past their timeout.
+    #[command(subcommand)]
+    Approvals(ApprovalsCommand),
     /// Serve the REST API over the same database.
     ///
     /// List, read, create and update task rows, approve and reject, with the same rules as the
     /// commands; it never runs anything. Writes need `Authorization: Bearer <token>` (the
     /// admin `ORCH_API_TOKEN` or a user's token from `orch tokens create`) once either exists;
     /// beyond loopback reads need one too. One log line per request on stderr.
+    ///
+    /// It also runs the approvals sweeper every `--sweep-every` (see `orch approvals sweep`);
+    /// its failures are logged and never stop the server.
     ///
     /// Exit status: 0 once stopped by SIGINT or SIGTERM; 1 when the address is in use or the
     /// token file cannot be read; 2 when asked to listen beyond loopback without any credential.
@@ -295,7 +301,8 @@ pub struct WaitArgs {
     pub interval: std::time::Duration,
 }
 
-/// `--interval`: a duration of at least 10 ms, so a typo never spins on the database.
+/// `--interval` and `--sweep-every`: a duration of at least 10 ms, so a typo never spins on
+/// the database.
 fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
     let d = humantime::parse_duration(s)
         .map_err(|e| format!("{e}: use a duration such as `2s` or `500ms`"))?;
@@ -332,6 +339,30 @@ pub struct ServeArgs {
     /// forms posted from this origin are accepted even when the proxy rewrites `Host`.
     #[arg(long, value_name = "URL", value_parser = parse_public_url)]
     pub public_url: Option<PublicUrl>,
+    /// How often the approvals sweeper runs a pass: reminders, escalations, `approval_timeout`.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_interval)]
+    pub sweep_every: std::time::Duration,
+    /// Do not run the approvals sweeper in this server (another process or cron runs it).
+    #[arg(long)]
+    pub no_sweep: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApprovalsCommand {
+    /// One pass of the approvals sweeper, as `orch serve` runs every `--sweep-every`.
+    ///
+    /// Rejects the gates past their `approval_timeout` (as every command's recovery does), sends
+    /// the reminders and escalations of the plans' `approval: {remind, escalate}` that are due
+    /// (each once, whatever number of sweepers run), and resends deliveries left pending. For
+    /// installs without `orch serve`: run it from cron every minute or so. One pass runs at a
+    /// time across processes; a second one at the same moment does nothing and says so.
+    ///
+    /// Exit status: 0 (also when another pass was under way); 3 when the database is unreachable.
+    Sweep {
+        /// Print what was done as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `--public-url`: its origin (`scheme://host[:port]`) and whether it is https.

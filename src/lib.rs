@@ -19,6 +19,7 @@ pub mod scope;
 pub mod secrets;
 pub mod status;
 pub mod store;
+pub mod sweep;
 pub mod ui;
 pub mod warning;
 pub mod web;

@@ -59,6 +59,20 @@ pub enum Warning {
         task: String,
         run_id: String,
     },
+    /// The sweeper sent a reminder or escalation about a gate.
+    Reminded {
+        id: i64,
+        task: String,
+        run_id: String,
+        /// `reminder` or `escalation`.
+        what: &'static str,
+        age: String,
+        targets: Vec<String>,
+    },
+    /// The sweeper cannot read the plan saved with a run: its gates get no reminders.
+    SweepPlanUnreadable { run_id: String, detail: String },
+    /// A sweeper pass failed; the next one tries again.
+    SweepFailed(Error),
     /// `orch resume` of a run with nothing queued.
     NothingToResume { run_id: String },
     /// `orch cancel` of a run whose cancel was asked for already.
@@ -113,6 +127,7 @@ impl Warning {
             Warning::DatabaseBack
                 | Warning::TaskLost { .. }
                 | Warning::ApprovalExpired { .. }
+                | Warning::Reminded { .. }
                 | Warning::NothingToResume { .. }
                 | Warning::CancelAlreadyRequested { .. }
                 | Warning::MigrationsApplied { .. }
@@ -175,6 +190,31 @@ impl fmt::Display for Warning {
                 "orch: task {id} `{task}` (run {run_id}) got no decision within its \
                  `approval_timeout`: rejected"
             ),
+            Warning::Reminded {
+                id,
+                task,
+                run_id,
+                what,
+                age,
+                targets,
+            } => {
+                write!(
+                    f,
+                    "orch: task {id} `{task}` (run {run_id}) has awaited approval for {age}: \
+                     {what} sent to "
+                )?;
+                if targets.is_empty() {
+                    f.write_str("no target (none hears `awaiting_approval`)")
+                } else {
+                    f.write_str(&targets.join(", "))
+                }
+            }
+            Warning::SweepPlanUnreadable { run_id, detail } => write!(
+                f,
+                "sweeper: the plan saved with run `{run_id}` cannot be read, so its gates get \
+                 no reminders ({detail})"
+            ),
+            Warning::SweepFailed(e) => write!(f, "sweeper: {e}; trying again at the next pass"),
             Warning::NothingToResume { run_id } => {
                 write!(f, "resume: run {run_id} has no queued task: nothing to do")
             }

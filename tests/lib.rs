@@ -101,5 +101,6 @@ mod redaction;
 mod resume;
 mod run;
 mod schema;
+mod sweeper;
 mod transitions;
 mod web;

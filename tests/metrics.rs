@@ -75,6 +75,11 @@ async fn metrics_count_the_rows_as_they_are(#[case] backend: Backend) {
     assert_eq!(sample(&text, r#"orch_tasks{status="queued"}"#), 0.0);
     assert_eq!(sample(&text, "orch_approvals_pending"), 1.0);
     assert!(sample(&text, "orch_approval_oldest_pending_age_seconds") >= 0.0);
+    // The gate has no `approval_timeout` nor `escalate`: it may wait as long as it takes.
+    assert_eq!(
+        sample(&text, r#"orch_approvals_overdue{plan="nightly"}"#),
+        0.0
+    );
     let build = by_task(&rows, "build");
     assert_eq!(
         sample(
@@ -412,4 +417,50 @@ async fn the_counters_migration_counts_the_history_present(#[case] backend: Back
         ]),
         "{text}"
     );
+}
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gates_past_their_escalation_or_timeout_count_as_overdue(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    // No sweeper runs: the timeout is not enforced, and the gauge shows it.
+    let plan = r#"
+name: slow
+notify:
+  oncall:
+    url: ${ONCALL_URL}
+tasks:
+  - task: escalated
+    run: ["true"]
+    approval: {escalate: {after: 1s, notify: [oncall]}}
+  - task: timed
+    run: ["true"]
+    approval_timeout: 1s
+    approval: always
+  - task: patient
+    run: ["true"]
+    approval: {remind: [1h]}
+"#;
+    db.run(plan).success();
+    let text = eventually(
+        100,
+        Duration::from_millis(100),
+        || async { db.orch().arg("metrics").success().stdout() },
+        |t| sample(t, r#"orch_approvals_overdue{plan="slow"}"#) == 2.0,
+    )
+    .await;
+    assert_eq!(sample(&text, r#"orch_approvals_overdue{plan="slow"}"#), 2.0);
+    // Deciding one takes it out.
+    let rows = db.rows().await;
+    db.orch()
+        .args(["approve", &by_task(&rows, "escalated").id.to_string()])
+        .success();
+    let text = db.orch().arg("metrics").success().stdout();
+    // `approve` recovered first: the timed-out gate was rejected, the patient one waits.
+    assert_eq!(sample(&text, r#"orch_approvals_overdue{plan="slow"}"#), 0.0);
+    assert_eq!(sample(&text, "orch_approvals_pending"), 1.0);
 }

@@ -111,7 +111,8 @@ fn bad_regexes_names_and_values_are_located() {
     );
     assert_error(
         "name: x\ntasks:\n  - task: a\n    run: [ls]\n    approval: sometimes\n",
-        "plan.yaml:5:15: unknown variant `sometimes`, expected one of never, always, on_output_uri",
+        "plan.yaml:5:15: `approval: sometimes` is unknown: use `never`, `always`, `on_output_uri`, \
+         or a mapping of `when`, `remind` and `escalate`",
     );
     assert_error(
         "name: x\nrun_id: \"{name}-{week}\"\ntasks:\n  - task: a\n    run: [ls]\n",
@@ -304,4 +305,59 @@ fn a_plan_too_large_to_read_is_refused_before_it_is_read() {
         .args(["plan", "validate", "huge.yaml"])
         .code(2)
         .stderr_has("plan `huge.yaml` is 9437184 bytes, more than the 8388608 orch reads");
+}
+
+/// The object form of `approval`: reminders and escalation, each mistake at its place; the
+/// short form stays valid beside it.
+#[test]
+fn approval_objects_are_checked_at_their_place() {
+    let plan = |approval: &str| {
+        format!(
+            "name: x\nnotify:\n  oncall:\n    url: ${{ONCALL_URL}}\ntasks:\n  - task: a\n    \
+             shell: \"true\"\n    approval_timeout: 5h\n    approval: {approval}\n  - task: b\n    \
+             shell: \"true\"\n    approval: on_output_uri\n"
+        )
+    };
+    let (code, err, _) = validate(
+        &plan("{when: on_output_uri, remind: [1h, 4h], escalate: {after: 2h, notify: [oncall]}}"),
+        &[],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert_error(
+        &plan("{remind: [1h], approvers: [alice]}"),
+        "plan.yaml:9:30: unknown field `approvers`, expected one of when, remind, escalate",
+    );
+    assert_error(
+        &plan("{remind: [1h, 30m]}"),
+        "plan.yaml:9:29: task `a`: reminder `30m` comes after `1h` in `remind` but is not later",
+    );
+    assert_error(
+        &plan("{remind: [1h, soon]}"),
+        "plan.yaml:9:29: `remind: soon` is not a duration",
+    );
+    assert_error(
+        &plan("{remind: [1h, 5h]}"),
+        "plan.yaml:9:24: task `a`: reminder `5h` is not before `approval_timeout: 5h`",
+    );
+    assert_error(
+        &plan("{escalate: {after: 6h, notify: [oncall]}}"),
+        "plan.yaml:9:34: task `a`: `escalate.after: 6h` is not before `approval_timeout: 5h`",
+    );
+    assert_error(
+        &plan("{escalate: {after: 1h, notify: [pager]}}"),
+        "plan.yaml:9:47: task `a`: `escalate.notify` names `pager`, which the plan's `notify` \
+         block does not have",
+    );
+    assert_error(
+        &plan("{escalate: {after: 1h}}"),
+        "plan.yaml:9:27: missing field `notify`",
+    );
+    assert_error(
+        &plan("{when: never, remind: [1h]}"),
+        "plan.yaml:9:22: task `a`: `when: never` means the task never waits",
+    );
+    assert_error(
+        &plan("{remind: []}"),
+        "plan.yaml:9:24: task `a`: `remind` is empty",
+    );
 }

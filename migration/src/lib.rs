@@ -18,6 +18,7 @@ mod m20261201_000009_add_task_status_and_owner_indexes;
 mod m20261202_000010_create_users_and_tokens;
 mod m20261202_000011_create_sessions;
 mod m20261202_000012_create_task_transition_counts;
+mod m20261203_000013_create_approval_reminders;
 mod m20261203_000014_add_run_control;
 
 pub struct Migrator;
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000010_create_users_and_tokens::Migration),
             Box::new(m20261202_000011_create_sessions::Migration),
             Box::new(m20261202_000012_create_task_transition_counts::Migration),
+            Box::new(m20261203_000013_create_approval_reminders::Migration),
             Box::new(m20261203_000014_add_run_control::Migration),
         ]
     }

@@ -1,6 +1,7 @@
 //! One file per subcommand; `dispatch` builds the configuration once ([`Config`]) and hands
 //! each command what it needs. Every command returns the process exit code (or an error that carries one).
 
+mod approvals;
 mod cancel;
 mod decide;
 mod logs;
@@ -82,6 +83,7 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
                 Command::Reject(args) => decide::run(&store, config, args, false, out).await,
                 Command::Logs(args) => logs::run(&store, args).await,
                 Command::Metrics => metrics::run(&store, out).await,
+                Command::Approvals(cmd) => approvals::run(&store, config, cmd, out).await,
                 Command::Resume(args) => {
                     let (id, concurrency) = (&args.run_id, args.concurrency);
                     resume::run(&store, config, id, concurrency, args.json, out).await

@@ -1,4 +1,5 @@
-//! `orch serve`: the REST API, refusing to listen beyond loopback without a token.
+//! `orch serve`: the REST API, refusing to listen beyond loopback without a token, and the
+//! approvals sweeper beside it.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -67,12 +68,22 @@ pub async fn run(config: Config, args: ServeArgs) -> Result<i32> {
         secure_cookies: args.public_url.as_ref().is_some_and(|u| u.https),
         public_origin: args.public_url.as_ref().map(|u| u.origin.clone()),
     };
-    serve(listener, state, shutdown_signal())
-        .await
-        .map_err(|source| Error::Io {
-            context: "the server stopped".to_owned(),
-            source,
-        })?;
+    // Reminders, escalations and `approval_timeout` on time, beside the API; ended with it.
+    let sweeper = (!args.no_sweep).then(|| {
+        tokio::spawn(crate::sweep::run_loop(
+            state.store.clone(),
+            state.config.clone(),
+            args.sweep_every,
+        ))
+    });
+    let served = serve(listener, state, shutdown_signal()).await;
+    if let Some(s) = sweeper {
+        s.abort();
+    }
+    served.map_err(|source| Error::Io {
+        context: "the server stopped".to_owned(),
+        source,
+    })?;
     tracing::info!("orch serve stopped");
     Ok(code::SUCCESS)
 }

@@ -3,6 +3,7 @@
 //! `orch metrics`. One file per group of families; each adds its families to a registry of
 //! our own, never a global one. Labels are bounded: plan, task, status, never a run or task id.
 
+mod approvals;
 mod build;
 mod deliveries;
 mod plan_tasks;
@@ -44,6 +45,7 @@ pub async fn render(store: &Store) -> Result<String> {
     plan_tasks::add(&mut registry, store).await?;
     transitions::add(&mut registry, store).await?;
     deliveries::add(&mut registry, store, now).await?;
+    approvals::add(&mut registry, store, now).await?;
     build::add(&mut registry);
     let mut text = String::new();
     // The only error the encoder passes on is its writer's, and a `String` never refuses.

@@ -9,7 +9,9 @@ use chrono::Duration as ChronoDuration;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::payload::{Notice, body};
+use sea_orm::ConnectionTrait;
+
+use super::payload::{Notice, Reminder, body, reminder_body};
 use super::retry::{Job, Sender};
 use super::target::{Endpoint, Target, with_env_defaults};
 use crate::config::{Config, NotifySettings};
@@ -40,6 +42,12 @@ struct Inner {
     /// At most this many requests at once: resending after a long outage must not flood the
     /// receiver (Slack answers a burst with 429s) or the database pool.
     permits: Arc<Semaphore>,
+}
+
+/// A delivery recorded and claimed, not yet sent.
+pub struct Outgoing {
+    job: Job,
+    endpoint: Result<Endpoint, String>,
 }
 
 /// Requests in flight at once, per process.
@@ -121,13 +129,53 @@ impl Notifier {
     /// Records one delivery for every target that wants `notice`'s event and starts sending
     /// them. Returns as soon as the rows are written: the requests never hold the caller.
     pub async fn emit(&self, notice: &Notice) -> Result<()> {
+        let targets: Vec<&Target> = self
+            .inner
+            .targets
+            .iter()
+            .filter(|t| t.wants(notice.event))
+            .collect();
+        let jobs = self
+            .record(&self.inner.store.db, notice, &targets, |t| {
+                body(t.kind, notice)
+            })
+            .await?;
+        self.start(jobs);
+        Ok(())
+    }
+
+    /// Records reminder `reminder` about `notice`'s gate for `targets`, with `db` (the
+    /// transaction that also claims the reminder: both are written or neither). Nothing is
+    /// sent until [`Notifier::start`] is given what this returns, after the commit.
+    pub async fn record_reminder(
+        &self,
+        db: &impl ConnectionTrait,
+        notice: &Notice,
+        reminder: &Reminder,
+        targets: &[&Target],
+    ) -> Result<Vec<Outgoing>> {
+        self.record(db, notice, targets, |t| {
+            reminder_body(t.kind, notice, reminder)
+        })
+        .await
+    }
+
+    /// One delivery row for each of `targets`, claimed by this process to send.
+    async fn record(
+        &self,
+        db: &impl ConnectionTrait,
+        notice: &Notice,
+        targets: &[&Target],
+        body_of: impl Fn(&Target) -> serde_json::Value,
+    ) -> Result<Vec<Outgoing>> {
         let inner = &self.inner;
-        for target in inner.targets.iter().filter(|t| t.wants(notice.event)) {
-            let value = inner.redactor.redact_json(&body(target.kind, notice));
+        let mut jobs = Vec::new();
+        for target in targets {
+            let value = inner.redactor.redact_json(&body_of(target));
             let payload = serde_json::to_string(&value).unwrap_or_default();
             let endpoint = self.endpoint(target);
             let row = delivery::insert(
-                &inner.store.db,
+                db,
                 NewDelivery {
                     task_id: notice.task.as_ref().map(|t| t.id),
                     run_id: notice.run_id.clone(),
@@ -150,9 +198,16 @@ impl Notifier {
                 payload,
                 event: notice.event.as_str().to_owned(),
             };
-            self.spawn(job, endpoint);
+            jobs.push(Outgoing { job, endpoint });
         }
-        Ok(())
+        Ok(jobs)
+    }
+
+    /// Starts sending deliveries recorded by [`Notifier::record_reminder`].
+    pub fn start(&self, jobs: Vec<Outgoing>) {
+        for o in jobs {
+            self.spawn(o.job, o.endpoint);
+        }
     }
 
     /// Takes every delivery `which` selects that nobody else holds and sends it again.

@@ -9,6 +9,7 @@ use super::event::Event;
 use super::target::TargetKind;
 use crate::format::time::duration_ms;
 use crate::status::status_counts;
+use crate::store::approval_reminder::ReminderKind;
 use crate::store::json::{task as task_json, timestamp};
 use crate::store::{TaskStatus, agents_task};
 
@@ -68,6 +69,15 @@ impl RunDigest {
     }
 }
 
+/// A reminder or escalation about a gate still waiting: sent as an `awaiting_approval`
+/// notice of the gate again, with what it is and the age it was due at.
+#[derive(Clone, Debug)]
+pub struct Reminder {
+    pub kind: ReminderKind,
+    /// The age as the plan wrote it (`4h`).
+    pub age: String,
+}
+
 /// The body for a target of `kind`.
 pub fn body(kind: TargetKind, notice: &Notice) -> Value {
     match kind {
@@ -77,12 +87,29 @@ pub fn body(kind: TargetKind, notice: &Notice) -> Value {
     }
 }
 
+/// The body of reminder `r` about the gate of `notice` (an `awaiting_approval` notice): the
+/// Slack sentence says it; the email and generic webhook bodies are the gate's own, with a
+/// `reminder` object added (`kind`, `after`).
+pub fn reminder_body(kind: TargetKind, notice: &Notice, r: &Reminder) -> Value {
+    let tag = json!({"kind": r.kind.as_str(), "after": r.age});
+    match kind {
+        TargetKind::Slack => json!({ "text": reminder_text(notice, r) }),
+        TargetKind::Email | TargetKind::Webhook => {
+            let mut value = body(kind, notice);
+            if let Value::Object(m) = &mut value {
+                m.insert("reminder".into(), tag);
+            }
+            value
+        }
+    }
+}
+
 /// The one sentence Slack gets for each event.
 pub fn slack_text(n: &Notice) -> String {
     let Some(t) = &n.task else {
         return run_sentence(n);
     };
-    let place = format!("(run {}, id {})", t.run_id, t.id);
+    let place = place(t);
     match n.event {
         Event::AwaitingApproval => match &t.outputs_uri {
             Some(uri) => format!("Task {} awaiting approval: {uri}", t.task),
@@ -99,6 +126,27 @@ pub fn slack_text(n: &Notice) -> String {
         }
         Event::RunFinished => run_sentence(n),
     }
+}
+
+/// The Slack sentence of a reminder, in the style of the gate's own: the link when the task
+/// produced one, else where the gate is.
+pub fn reminder_text(n: &Notice, r: &Reminder) -> String {
+    let lead = match r.kind {
+        ReminderKind::Remind => "Reminder",
+        ReminderKind::Escalate => "Escalation",
+    };
+    let Some(t) = &n.task else {
+        return format!("{lead}: run {} has a gate awaiting approval", n.run_id);
+    };
+    let waited = format!("{lead}: task {} has awaited approval for {}", t.task, r.age);
+    match &t.outputs_uri {
+        Some(uri) => format!("{waited}: {uri}"),
+        None => format!("{waited} {}", place(t)),
+    }
+}
+
+fn place(t: &agents_task::Model) -> String {
+    format!("(run {}, id {})", t.run_id, t.id)
 }
 
 fn run_sentence(n: &Notice) -> String {

@@ -121,6 +121,8 @@ fn validate(raw: RawPlan, issues: &mut Vec<PlanIssue>) -> Plan {
     let defaults = Defaults::from_plan(&raw, issues);
     let tasks = tasks(raw.tasks.value, &defaults, issues);
     let notify = super::notify::targets(&raw.notify, issues);
+    let names: Vec<&str> = raw.notify.keys().map(String::as_str).collect();
+    super::approval::check_targets(&tasks, &names, issues);
     Plan {
         name,
         run_id_template,

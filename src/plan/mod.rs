@@ -1,6 +1,8 @@
 //! Plans: the YAML a team writes, parsed with a location for every value, validated once, and
 //! turned into types the runner can trust without checking again.
 
+mod approval;
+mod duration;
 pub mod expand;
 pub mod graph;
 mod issues;
@@ -9,6 +11,7 @@ mod notify;
 pub mod problem;
 mod raw;
 pub mod resolve;
+pub mod saved;
 pub mod schema;
 mod task;
 
@@ -16,6 +19,7 @@ use std::path::PathBuf;
 
 use regex::Regex;
 
+pub use approval::{Escalate, Gate};
 pub use load::{load, parse};
 pub use problem::Problem;
 
@@ -135,6 +139,8 @@ pub struct TaskSpec {
     pub cwd: Option<(String, Loc)>,
     pub inputs: Option<serde_json::Value>,
     pub approval: Approval,
+    /// What the gate does while it waits: reminders, escalation (the object form's keys).
+    pub gate: Gate,
     /// A custom pattern for the outputs URI: the last match (its first group if it has one).
     pub outputs_uri: Option<Regex>,
     pub depends_on: Vec<String>,

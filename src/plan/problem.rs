@@ -91,6 +91,38 @@ pub enum Problem {
     NeedlessApprovalTimeout {
         task: String,
     },
+    UnknownApproval {
+        value: String,
+    },
+    /// `approval: {when: never, …}`.
+    GateNeverWaits {
+        task: String,
+    },
+    NoReminders {
+        task: String,
+    },
+    RemindNotIncreasing {
+        task: String,
+        age: String,
+        before: String,
+    },
+    RemindAfterTimeout {
+        task: String,
+        age: String,
+        timeout: String,
+    },
+    EscalateAfterTimeout {
+        task: String,
+        after: String,
+        timeout: String,
+    },
+    NoEscalateTargets {
+        task: String,
+    },
+    UnknownEscalateTarget {
+        task: String,
+        target: String,
+    },
 
     // The dependency graph.
     SelfDependency {
@@ -247,6 +279,49 @@ impl fmt::Display for Problem {
                 f,
                 "task `{task}`: `approval_timeout` needs `approval: always` or \
                  `approval: on_output_uri` (this task never waits for a decision)"
+            ),
+            Problem::UnknownApproval { value } => write!(
+                f,
+                "`approval: {value}` is unknown: use `never`, `always`, `on_output_uri`, or a \
+                 mapping of `when`, `remind` and `escalate`"
+            ),
+            Problem::GateNeverWaits { task } => write!(
+                f,
+                "task `{task}`: `when: never` means the task never waits for a decision: use \
+                 `always` or `on_output_uri`, or remove `approval`"
+            ),
+            Problem::NoReminders { task } => write!(
+                f,
+                "task `{task}`: `remind` is empty: list the ages to remind at, e.g. \
+                 `remind: [1h, 4h]`, or remove it"
+            ),
+            Problem::RemindNotIncreasing { task, age, before } => write!(
+                f,
+                "task `{task}`: reminder `{age}` comes after `{before}` in `remind` but is not \
+                 later: list the ages in increasing order, each once"
+            ),
+            Problem::RemindAfterTimeout { task, age, timeout } => write!(
+                f,
+                "task `{task}`: reminder `{age}` is not before `approval_timeout: {timeout}`, \
+                 when orch rejects the gate: it could never be sent"
+            ),
+            Problem::EscalateAfterTimeout {
+                task,
+                after,
+                timeout,
+            } => write!(
+                f,
+                "task `{task}`: `escalate.after: {after}` is not before `approval_timeout: \
+                 {timeout}`, when orch rejects the gate: it could never be sent"
+            ),
+            Problem::NoEscalateTargets { task } => write!(
+                f,
+                "task `{task}`: `escalate.notify` is empty: name the targets to escalate to"
+            ),
+            Problem::UnknownEscalateTarget { task, target } => write!(
+                f,
+                "task `{task}`: `escalate.notify` names `{target}`, which the plan's `notify` \
+                 block does not have: add it there (with its `url`)"
             ),
 
             Problem::SelfDependency { task } => write!(f, "task `{task}` depends on itself"),

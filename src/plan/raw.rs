@@ -9,8 +9,9 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+use super::When;
+use super::approval::{ApprovalShape, RawApproval};
 use super::schema::{Duration, EnvName, EnvValue, Name, Reference};
-use super::{Approval, When};
 use crate::notify::{Event, TargetKind};
 
 /// An orch plan: tasks to run and record, see docs/PLANS.md.
@@ -98,9 +99,10 @@ pub struct RawTask {
     pub cwd: Option<Spanned<String>>,
     /// Anything: stored as JSON in `agents_tasks.inputs`.
     pub inputs: Option<serde_json::Value>,
-    /// When a task that exited 0 waits for a person (default `never`).
-    #[schemars(with = "Option<Approval>")]
-    pub approval: Option<Spanned<Approval>>,
+    /// When a task that exited 0 waits for a person (default `never`): `always`,
+    /// `on_output_uri`, or an object that also reminds and escalates while it waits.
+    #[schemars(with = "Option<ApprovalShape>")]
+    pub approval: Option<Spanned<RawApproval>>,
     /// A regex for the outputs URI (its first group if it has one).
     #[schemars(with = "Option<String>")]
     pub outputs_uri: Option<Spanned<String>>,

@@ -1,5 +1,5 @@
 //! Validating one task of a plan, and the value checks the plan's own keys share with it
-//! (`env` entries and durations). Each step adds its problems to the issue list and goes on,
+//! (`env` entries; durations are in `duration.rs`). Each step adds its problems to the issue list and goes on,
 //! so one run of `orch plan check` reports every mistake at its place.
 
 use std::collections::HashMap;
@@ -8,6 +8,7 @@ use std::time::Duration;
 use regex::{Regex, RegexBuilder};
 use serde_saphyr::Spanned;
 
+use super::duration::{duration, timeout};
 use super::expand::{self, ExpandError};
 use super::issues::{at, issue};
 use super::problem::Problem;
@@ -73,11 +74,18 @@ pub(super) fn task(
         .as_ref()
         .and_then(|k| duration(k, "kill_grace", issues))
         .unwrap_or(defaults.kill_grace);
-    let approval = raw.approval.as_ref().map_or(Approval::Never, |a| a.value);
+    let (approval, gate) = super::approval::approval(raw.approval.as_ref(), &name, issues);
     let approval_timeout = approval_timeout(
         raw.approval_timeout.as_ref(),
         approval,
         defaults,
+        &name,
+        issues,
+    );
+    super::approval::check_against_timeout(
+        &gate,
+        raw.approval.as_ref(),
+        approval_timeout.as_ref(),
         &name,
         issues,
     );
@@ -88,6 +96,7 @@ pub(super) fn task(
         cwd,
         inputs: raw.inputs,
         approval,
+        gate,
         outputs_uri,
         depends_on: raw.depends_on.into_iter().map(|d| d.value).collect(),
         when: raw.when.map_or(When::Success, |w| w.value),
@@ -254,32 +263,4 @@ pub(super) fn env_vars(
             }
         })
         .collect()
-}
-
-/// `30s`, `10m`, `1h30m`, `500ms`.
-fn duration(
-    s: &Spanned<String>,
-    key: &'static str,
-    issues: &mut Vec<PlanIssue>,
-) -> Option<Duration> {
-    match humantime::parse_duration(s.value.trim()) {
-        Ok(d) if !d.is_zero() => Some(d),
-        Ok(_) => {
-            issue(issues, at(s), Problem::ZeroDuration { key });
-            None
-        }
-        Err(_) => {
-            let value = s.value.clone();
-            issue(issues, at(s), Problem::BadDuration { key, value });
-            None
-        }
-    }
-}
-
-/// A duration that keeps its text as written, for the excerpt's `timed out after 10m`.
-fn timeout(s: &Spanned<String>, key: &'static str, issues: &mut Vec<PlanIssue>) -> Option<Timeout> {
-    duration(s, key, issues).map(|after| Timeout {
-        after,
-        text: s.value.trim().to_owned(),
-    })
 }

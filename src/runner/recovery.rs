@@ -40,15 +40,33 @@ pub async fn recover(store: &Store, config: &Config) -> Result<Recovery> {
         notifiers.push(notify(store, config, &row, &notice).await?);
     }
     drop_stale(&store.db, timing.stale_after).await?;
+    let expired = reject_overdue(store, config).await?;
+    notifiers.extend(expired.notifiers);
+    Ok(Recovery { notifiers })
+}
+
+/// Rejects the approvals past their `approval_timeout`, says so and notifies each: the part
+/// of recovery the approvals sweeper runs on its own, on time.
+pub async fn reject_overdue(store: &Store, config: &Config) -> Result<Expired> {
+    let mut expired = Expired::default();
     for row in expire_approvals(&store.db, now()).await? {
         say(Warning::ApprovalExpired {
             id: row.id,
             task: row.task.clone(),
             run_id: row.run_id.clone(),
         });
-        notifiers.push(notify(store, config, &row, &decision_notice(&row)).await?);
+        let notifier = notify(store, config, &row, &decision_notice(&row)).await?;
+        expired.notifiers.push(notifier);
+        expired.rows.push(row);
     }
-    Ok(Recovery { notifiers })
+    Ok(expired)
+}
+
+/// The gates [`reject_overdue`] rejected, and the notifications about them under way.
+#[derive(Default)]
+pub struct Expired {
+    pub rows: Vec<agents_task::Model>,
+    pub notifiers: Vec<Notifier>,
 }
 
 async fn notify(

@@ -27,20 +27,23 @@ pub fn owner_id() -> String {
     )
 }
 
-/// What a lease is on: one run (one driver at a time), or one plan (no overlapping runs of
-/// it unless `--allow-overlap`).
+/// What a lease is on: one run (one driver at a time), one plan (no overlapping runs of
+/// it unless `--allow-overlap`), or the approvals sweeper (one pass at a time across every
+/// process sharing the database).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LeaseKey {
     Run(String),
     Plan(String),
+    Sweeper,
 }
 
 impl LeaseKey {
-    /// The row's `lock_key`: `run:ID` or `plan:NAME`.
+    /// The row's `lock_key`: `run:ID`, `plan:NAME` or `sweeper`.
     pub fn key(&self) -> String {
         match self {
             LeaseKey::Run(id) => format!("run:{id}"),
             LeaseKey::Plan(name) => format!("plan:{name}"),
+            LeaseKey::Sweeper => "sweeper".to_owned(),
         }
     }
 
@@ -49,6 +52,7 @@ impl LeaseKey {
         let (what, hint) = match self {
             LeaseKey::Run(id) => (format!("run `{id}`"), LeaseHint::Wait),
             LeaseKey::Plan(name) => (format!("plan `{name}`"), LeaseHint::Overlap),
+            LeaseKey::Sweeper => ("the approvals sweeper".to_owned(), LeaseHint::Wait),
         };
         Error::Leased { what, holder, hint }
     }
@@ -194,6 +198,18 @@ pub async fn beat(db: &sea_orm::DatabaseConnection, owner: &str) -> Result<Optio
 /// Gives up every lease of `owner`.
 pub async fn release(db: &impl ConnectionTrait, owner: &str) -> Result<()> {
     Entity::delete_many()
+        .filter(Column::Owner.eq(owner))
+        .exec(db)
+        .await
+        .map_err(Error::db)?;
+    Ok(())
+}
+
+/// Gives up lease `key` if `owner` still holds it (the sweeper's, after each pass: the
+/// process may hold leases of its own besides).
+pub async fn release_key(db: &impl ConnectionTrait, key: &LeaseKey, owner: &str) -> Result<()> {
+    Entity::delete_many()
+        .filter(Column::LockKey.eq(key.key()))
         .filter(Column::Owner.eq(owner))
         .exec(db)
         .await

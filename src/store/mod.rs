@@ -17,6 +17,7 @@ mod open;
 pub mod outage;
 pub mod prune;
 pub mod query;
+pub mod reminders;
 pub mod requeue;
 pub mod run_end;
 pub mod sessions;
@@ -26,7 +27,10 @@ pub mod transition;
 pub mod users;
 
 pub use connect::Store;
-pub use entity::{agents_run, agents_run_lock, agents_task, agents_task_attempt, webhook_delivery};
+pub use entity::{
+    agents_run, agents_run_lock, agents_task, agents_task_attempt, approval_reminder,
+    webhook_delivery,
+};
 pub use open::{open, open_limited};
 // The statuses are a leaf of their own (error messages name them); the store keeps them
 // where its callers look for them.

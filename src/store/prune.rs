@@ -11,7 +11,8 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 use crate::error::{Error, Result};
 use crate::store::query::{RunSummary, list_runs};
 use crate::store::{
-    Store, TaskStatus, agents_run, agents_task, agents_task_attempt, lease, webhook_delivery,
+    Store, TaskStatus, agents_run, agents_task, agents_task_attempt, approval_reminder, lease,
+    webhook_delivery,
 };
 use crate::warning::{Warning, say};
 
@@ -137,6 +138,11 @@ pub async fn delete_runs(db: &sea_orm::DatabaseConnection, run_ids: &[String]) -
             .await
             .map_err(Error::db)?
             .rows_affected;
+        approval_reminder::Entity::delete_many()
+            .filter(approval_reminder::Column::RunId.is_in(ids.clone()))
+            .exec(&txn)
+            .await
+            .map_err(Error::db)?;
         // A task's earlier attempts go with it (counted as part of it, not on their own).
         agents_task_attempt::Entity::delete_many()
             .filter(agents_task_attempt::Column::RunId.is_in(ids.clone()))

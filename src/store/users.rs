@@ -20,12 +20,11 @@ pub struct User {
 
 /// Adds `name` with `groups` in one transaction; a taken name is `Error::UserExists`.
 pub async fn add(db: &sea_orm::DatabaseConnection, name: &str, groups: &[String]) -> Result<User> {
+    // The insert comes first, with no read before it: on SQLite a transaction that reads and
+    // then writes is refused at once (`database is locked`, no busy wait) when another process
+    // wrote in between, as `orch serve`'s sweeper does every pass. A taken name is told by the
+    // unique index instead.
     let txn = db.begin().await.map_err(Error::db)?;
-    if find(&txn, name).await?.is_some() {
-        return Err(Error::UserExists {
-            name: name.to_owned(),
-        });
-    }
     let user = orch_user::ActiveModel {
         name: Set(name.to_owned()),
         created_at: Set(crate::store::now()),
@@ -34,7 +33,7 @@ pub async fn add(db: &sea_orm::DatabaseConnection, name: &str, groups: &[String]
     }
     .insert(&txn)
     .await
-    // Two adds at once: the unique index decides, and the loser is told as above.
+    // The name taken (also by an add at the same moment): the unique index decides.
     .map_err(|e| match e.sql_err() {
         Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => Error::UserExists {
             name: name.to_owned(),

@@ -219,6 +219,11 @@ impl Served {
         }
     }
 
+    /// The server's process id (lease owners name it: `host:pid:random`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// `http://127.0.0.1:PORT` followed by `path`.
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
