@@ -103,6 +103,13 @@ async fn a_cancel_of_a_run_waiting_on_a_gate_rejects_it_and_skips_its_dependents
         .args(["runs", "show", &run_id])
         .success()
         .stdout_has("cancelled: by carol at ");
+    let shown = db
+        .orch()
+        .args(["runs", "show", &run_id, "--json"])
+        .success()
+        .stdout_json();
+    assert_eq!(shown["cancel_requested_by"], "carol");
+    assert!(shown["cancel_requested_at"].is_string(), "{shown}");
     // The second cancel names the first canceller.
     db.orch()
         .args(["cancel", &run_id])

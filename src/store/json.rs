@@ -136,6 +136,10 @@ pub struct RunJson<'a> {
     pub trigger: Option<&'a str>,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
+    /// Who asked `orch cancel` (or the run page) to stop the run, and when; `null` when no
+    /// one did, or the run was retried since.
+    pub cancel_requested_at: Option<String>,
+    pub cancel_requested_by: Option<&'a str>,
     pub tasks: i64,
     pub counts: BTreeMap<&'static str, i64>,
 }
@@ -153,6 +157,8 @@ impl<'a> From<&'a RunSummary> for RunJson<'a> {
             trigger: rec.map(|x| x.trigger.as_str()),
             started_at: ts(&r.started_at),
             finished_at: ts(&r.finished_at),
+            cancel_requested_at: rec.and_then(|x| ts(&x.cancel_requested_at)),
+            cancel_requested_by: rec.and_then(|x| x.cancel_requested_by.as_deref()),
             tasks: r.total(),
             // Every status present, zero when none, so scripts need no defaults.
             counts: TaskStatus::ALL
