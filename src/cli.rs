@@ -19,6 +19,8 @@ Exit codes:
   7    the run was cancelled (`orch cancel`): by its driver and by `orch wait`
   8    the run has ended, or has nothing to retry (`orch cancel`, `orch retry`)
   9    `orch wait` gave up at its `--timeout`
+  10   not allowed: the gate's approval policy does not let you vote (not an approver, or
+       you started the run and it has `forbid_self`)
   130  interrupted (SIGINT)
   143  terminated (SIGTERM)";
 
@@ -138,9 +140,14 @@ pub enum Command {
     /// the run that asked for `approved` are notified; a notification never changes the exit
     /// status.
     ///
+    /// On a gate with an approval policy (`approvers`, `required`, `forbid_self`), this is a
+    /// vote, cast as the user orch runs as (`USER`; `--by` is refused): the gate is approved
+    /// when `required` distinct allowed approvals are in, and until then the command says
+    /// where it stands ("1 of 2 approvals: alice approved; needs 1 more of ...").
+    ///
     /// Exit status: 4 for an unknown id; 5 when the task is not awaiting a decision, someone
-    /// decided first, or its `approval_timeout` passed (orch rejected it). With `--resume`,
-    /// then as `orch resume`.
+    /// decided first, you voted already, or its `approval_timeout` passed (orch rejected it);
+    /// 10 when the policy does not let you vote. With `--resume`, then as `orch resume`.
     Approve(DecideArgs),
     /// Reject a task awaiting approval: it becomes `failed`.
     ///
@@ -148,8 +155,12 @@ pub enum Command {
     /// that need the gate to succeed are skipped. A decision is taken once, as for `orch approve`. The targets saved
     /// with the run that asked for `rejected` are notified.
     ///
-    /// Exit status: 4 for an unknown id; 5 when the task is not awaiting a decision or someone
-    /// decided first. With `--resume`, then as `orch resume`.
+    /// On a gate with an approval policy, this is a vote, as for `orch approve`: one rejection
+    /// rejects it (`reject: veto`, the default), or `required` of them (`reject: quorum`).
+    ///
+    /// Exit status: 4 for an unknown id; 5 when the task is not awaiting a decision, someone
+    /// decided first or you voted already; 10 when the policy does not let you vote. With
+    /// `--resume`, then as `orch resume`.
     Reject(DecideArgs),
     /// Gates awaiting a decision: send the reminders due, reject those past their timeout.
     #[command(subcommand)]
@@ -477,7 +488,8 @@ pub struct DecideArgs {
     ///
     /// Then `USERNAME`, `LOGNAME`, the name of the account orch runs as, or `unknown`. Not
     /// checked against `orch users`: whoever can reach the database is trusted, as that access
-    /// is total already (the API records its token's user instead).
+    /// is total already (the API records its token's user instead). Refused on a gate with an
+    /// approval policy, whose votes are the caller's own.
     #[arg(long)]
     pub by: Option<String>,
     /// Why; recorded with the decision.

@@ -112,6 +112,8 @@ impl Default for NotifySettings {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GitHubStep {
     pub step_summary: Option<PathBuf>,
+    /// `GITHUB_ACTOR`: who triggered the workflow, recorded as the run's initiator.
+    pub actor: Option<String>,
 }
 
 /// A bearer token as read from the environment; `Debug` never shows it.
@@ -161,6 +163,9 @@ impl Config {
         };
         let github = (get("GITHUB_ACTIONS") == Some("true")).then(|| GitHubStep {
             step_summary: get("GITHUB_STEP_SUMMARY").map(PathBuf::from),
+            actor: get("GITHUB_ACTOR")
+                .filter(|a| !a.trim().is_empty())
+                .map(str::to_owned),
         });
         let api_token = get("ORCH_API_TOKEN").map(|t| ApiTokenText(t.to_owned()));
         let user = ["USER", "USERNAME", "LOGNAME"]
@@ -180,6 +185,15 @@ impl Config {
             api_token,
             user,
         })
+    }
+
+    /// Who starts a run from this process, recorded with it (`agents_runs.initiator`): the
+    /// GitHub user who triggered the workflow in GitHub Actions, else the operating-system user.
+    pub fn initiator(&self) -> String {
+        self.github
+            .as_ref()
+            .and_then(|g| g.actor.clone())
+            .unwrap_or_else(|| self.user.clone())
     }
 
     /// The database to open, checked: a bad URL is a usage error (exit 2).

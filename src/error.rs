@@ -25,6 +25,7 @@ pub mod code {
     pub const CANCELLED: i32 = 7;
     pub const ENDED: i32 = 8;
     pub const WAIT_TIMED_OUT: i32 = 9;
+    pub const NOT_ALLOWED: i32 = 10;
     pub const INTERRUPTED: i32 = 130;
     pub const TERMINATED: i32 = 143;
 }
@@ -88,6 +89,37 @@ pub enum Error {
         state: ApprovalState,
         approver: Option<String>,
         decided_at: Option<DateTime<Utc>>,
+    },
+    /// The gate's policy does not list this voter.
+    NotAnApprover {
+        id: i64,
+        voter: String,
+        approvers: Vec<String>,
+    },
+    /// `forbid_self`: the run's initiator voted on its gate.
+    OwnRun {
+        id: i64,
+        voter: String,
+    },
+    /// This voter already voted on the gate as it is.
+    AlreadyVoted {
+        id: i64,
+        voter: String,
+        verdict: &'static str,
+        cast_at: DateTime<Utc>,
+    },
+    /// The gate the voter was shown is not the gate now (the task ran again).
+    SubjectChanged {
+        id: i64,
+    },
+    /// A plan's `approvers` names users or groups the database does not have.
+    UnknownApprovers {
+        task: String,
+        entries: Vec<String>,
+    },
+    /// `--by` on a gate with an approval policy, whose votes are the caller's own.
+    ByOnPolicyGate {
+        id: i64,
     },
     /// Another live orch holds the lease on this run or plan.
     Leased {
@@ -349,6 +381,8 @@ pub enum Class {
     Ended,
     /// `orch wait` stopped waiting at its `--timeout`: exit 9, HTTP 504.
     TimedOut,
+    /// The gate's approval policy does not let this identity vote: exit 10, HTTP 403.
+    NotAllowed,
 }
 
 impl Class {
@@ -362,6 +396,7 @@ impl Class {
             Class::Undelivered => code::UNDELIVERED,
             Class::Ended => code::ENDED,
             Class::TimedOut => code::WAIT_TIMED_OUT,
+            Class::NotAllowed => code::NOT_ALLOWED,
         }
     }
 }
@@ -396,8 +431,13 @@ impl Error {
                 Class::Ended
             }
             Error::WaitTimedOut { .. } => Class::TimedOut,
+            Error::NotAnApprover { .. } | Error::OwnRun { .. } | Error::ByOnPolicyGate { .. } => {
+                Class::NotAllowed
+            }
             Error::NotAwaitingDecision { .. }
             | Error::AlreadyDecided { .. }
+            | Error::AlreadyVoted { .. }
+            | Error::SubjectChanged { .. }
             | Error::ApprovalTimedOut { .. }
             | Error::Leased { .. }
             | Error::DecidedWhileDriven { .. }
@@ -427,6 +467,7 @@ impl Error {
             | Error::NotifyNotConfigured { .. }
             | Error::NotResumable { .. }
             | Error::DecidedNeedsTask { .. }
+            | Error::UnknownApprovers { .. }
             | Error::UnreadableAddress
             | Error::BadPageParameter { .. } => Class::Usage,
             Error::Undelivered { .. } | Error::NotifyTestFailed { .. } => Class::Undelivered,
@@ -603,6 +644,57 @@ impl fmt::Display for Error {
                 }
                 write!(f, ": a decision cannot be changed")
             }
+            Error::NotAnApprover {
+                id,
+                voter,
+                approvers,
+            } => write!(
+                f,
+                "`{voter}` may not vote on task {id}: its approvers are {} (groups as they \
+                 were when the gate opened); ask one of them",
+                approvers
+                    .iter()
+                    .map(|a| format!("`{a}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Error::OwnRun { id, voter } => write!(
+                f,
+                "`{voter}` started the run of task {id}, and its gate has `forbid_self`: \
+                 someone else must approve or reject it"
+            ),
+            Error::AlreadyVoted {
+                id,
+                voter,
+                verdict,
+                cast_at,
+            } => write!(
+                f,
+                "`{voter}` already {verdict} task {id} at {}: a vote counts once and cannot \
+                 be changed",
+                timestamp(cast_at)
+            ),
+            Error::SubjectChanged { id } => write!(
+                f,
+                "task {id} ran again since it was shown to you: nothing was recorded; look at \
+                 its new output and vote again"
+            ),
+            Error::UnknownApprovers { task, entries } => write!(
+                f,
+                "task `{task}`: `approvers` names {}, which the database has no user for (or no \
+                 member of, for a group): add them with `orch users add NAME --group GROUP`, or \
+                 fix the plan; nothing was run",
+                entries
+                    .iter()
+                    .map(|e| format!("`{e}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Error::ByOnPolicyGate { id } => write!(
+                f,
+                "task {id}'s gate has an approval policy: votes are cast as the user orch runs \
+                 as (`USER`), not `--by`; run it as the approver, or use their API token"
+            ),
             Error::Leased { what, holder, hint } => {
                 write!(f, "{what} is being driven by `{}`", holder.owner)?;
                 if let Some(run) = &holder.run_id

@@ -143,6 +143,32 @@ impl fmt::Display for ApprovalState {
     }
 }
 
+/// The prefix that makes an `approvers` entry a group of `orch users` (`group:release`).
+pub const GROUP_PREFIX: &str = "group:";
+
+/// A gate policy's `reject:`: what rejections do. Here rather than in `plan` because the
+/// policy a gate opened with is kept with its row, and `store::votes` enforces it.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectRule {
+    /// One allowed rejection settles the gate as rejected (the default).
+    #[default]
+    Veto,
+    /// As many distinct rejections as `required` settle it as rejected.
+    Quorum,
+}
+
+impl RejectRule {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectRule::Veto => "veto",
+            RejectRule::Quorum => "quorum",
+        }
+    }
+}
+
 /// `2 succeeded, 1 failed` for the statuses that have any tasks (`none` otherwise).
 pub fn status_counts(count: impl Fn(TaskStatus) -> i64) -> String {
     let parts: Vec<String> = TaskStatus::ALL

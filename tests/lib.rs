@@ -96,6 +96,7 @@ mod notify;
 mod outage;
 mod page_decisions;
 mod plans;
+mod policy;
 mod prune;
 mod redaction;
 mod resume;

@@ -197,6 +197,7 @@ async fn runs_list_counts_each_status(#[case] backend: Backend) {
             host: "ci-1".into(),
             orch_version: "0.1.0".into(),
             trigger: "ci".into(),
+            initiator: None,
             started_at: at(2, 30),
             log_dir: None,
             notify: None,

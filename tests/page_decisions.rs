@@ -328,3 +328,85 @@ async fn the_person_the_proxy_names_decides_with_the_form(#[case] backend: Backe
         .unwrap();
     assert_eq!(polled.status(), StatusCode::UNAUTHORIZED);
 }
+
+const TWO_APPROVERS: &str = r#"
+name: release
+tasks:
+  - task: gate
+    run: [echo, "ready <script>alert(1)</script>"]
+    approval:
+      approvers: [ana, bob]
+      required: 2
+      forbid_self: true
+"#;
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_two_approver_gate_counts_page_votes_until_both_are_in(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    for name in ["ana", "bob", "cy"] {
+        db.orch().args(["users", "add", name]).success();
+    }
+    // Started by cy, who is not an approver; then cy tries anyway.
+    db.run(TWO_APPROVERS).env("USER", "cy").success();
+    let gate = by_task(&db.rows().await, "gate").id;
+    let (ana_token, bob_token, cy_token) = (
+        token(&db, "ana", "decide"),
+        token(&db, "bob", "decide"),
+        token(&db, "cy", "decide"),
+    );
+    let server = Served::start(db.orch());
+    let path = format!("/tasks/{gate}");
+    let approve = format!("/tasks/{gate}/approve");
+
+    let mut cy = Visitor::new(&server.url(""));
+    cy.login(&cy_token).await;
+    let refused = cy.submit(&path, &approve, &[]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    assert!(refused.body.contains("may not vote"), "{}", refused.body);
+
+    let mut ana = Visitor::new(&server.url(""));
+    ana.login(&ana_token).await;
+    // A vote carrying a subject the gate no longer has (another run of the task) is refused.
+    let stale = "0".repeat(64);
+    let page = ana.get(&path).await;
+    let form = page.form_token().unwrap();
+    let old = ana
+        .post(&approve, &[("form_token", &form), ("subject", &stale)])
+        .await;
+    assert_eq!(old.status, StatusCode::CONFLICT, "{}", old.body);
+    assert!(old.body.contains("ran again"), "{}", old.body);
+
+    let first = ana.submit(&path, &approve, &[]).await;
+    assert_eq!(first.status, StatusCode::SEE_OTHER, "{}", first.body);
+    assert_eq!(gate_row(&db).await.status, TaskStatus::AwaitingApproval);
+    let shown = ana.get(&path).await;
+    assert!(
+        shown
+            .body
+            .contains("1 of 2 approvals: ana approved; needs 1 more of"),
+        "{}",
+        shown.body
+    );
+    assert!(shown.body.contains(r#"id="votes""#), "{}", shown.body);
+    assert!(!shown.body.contains("<script>alert"), "{}", shown.body);
+
+    let mut bob = Visitor::new(&server.url(""));
+    bob.login(&bob_token).await;
+    let second = bob.submit(&path, &approve, &[("note", "both agree")]).await;
+    assert_eq!(second.status, StatusCode::SEE_OTHER, "{}", second.body);
+    let row = gate_row(&db).await;
+    assert_eq!(row.approval_state, Some(ApprovalState::Approved));
+    assert_eq!(row.approver.as_deref(), Some("ana, bob"));
+    let after = bob.get(&path).await;
+    assert!(
+        after.body.contains("approved by ana, bob"),
+        "{}",
+        after.body
+    );
+    assert!(after.body.contains("2 of 2 approvals"), "{}", after.body);
+}

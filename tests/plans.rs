@@ -324,8 +324,8 @@ fn approval_objects_are_checked_at_their_place() {
     );
     assert_eq!(code, Some(0), "{err}");
     assert_error(
-        &plan("{remind: [1h], approvers: [alice]}"),
-        "plan.yaml:9:30: unknown field `approvers`, expected one of when, remind, escalate",
+        &plan("{remind: [1h], links: 24h}"),
+        "plan.yaml:9:30: unknown field `links`, expected one of when, remind, escalate, approvers, required, forbid_self, reject",
     );
     assert_error(
         &plan("{remind: [1h, 30m]}"),

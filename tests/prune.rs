@@ -26,6 +26,7 @@ async fn seed_run(db: &TestDb, run_id: &str, days_ago: i64, statuses: &[TaskStat
             host: "h".into(),
             orch_version: "0".into(),
             trigger: "manual".into(),
+            initiator: None,
             started_at: at,
             log_dir: Some(logs.display().to_string()),
             notify: None,

@@ -8,7 +8,7 @@ use rstest::rstest;
 use crate::support::{Backend, TestDb, query_strings};
 
 /// (column, PostgreSQL type, SQLite declared type, nullable)
-const AGENTS_TASKS: [(&str, &str, &str, bool); 19] = [
+const AGENTS_TASKS: [(&str, &str, &str, bool); 20] = [
     ("id", "bigint", "integer", false),
     ("task", "text", "text", false),
     ("run_id", "text", "text", false),
@@ -53,6 +53,7 @@ const AGENTS_TASKS: [(&str, &str, &str, bool); 19] = [
         "timestamp_with_timezone_text",
         true,
     ),
+    ("approval_policy", "jsonb", "jsonb_text", true),
 ];
 
 async fn columns(db: &TestDb) -> Vec<(String, String, bool)> {
@@ -190,7 +191,8 @@ async fn agents_runs_keys_runs_by_id(#[case] backend: Backend) {
             "log_dir",
             "notify",
             "cancel_requested_at",
-            "cancel_requested_by"
+            "cancel_requested_by",
+            "initiator"
         ]
     );
     let insert = "INSERT INTO agents_runs (run_id, plan_name, plan_text, plan_sha256, host, \

@@ -50,6 +50,7 @@ impl From<Error> for ApiError {
             Class::NotFound => StatusCode::NOT_FOUND,
             Class::Conflict | Class::Ended => StatusCode::CONFLICT,
             Class::TimedOut => StatusCode::GATEWAY_TIMEOUT,
+            Class::NotAllowed => StatusCode::FORBIDDEN,
             Class::BadTransition => {
                 return ApiError::field(
                     StatusCode::UNPROCESSABLE_ENTITY,

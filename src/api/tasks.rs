@@ -135,6 +135,11 @@ pub struct DecisionBody {
     pub by: Option<String>,
     #[schema(pattern = r"^[^\u0000]*$")]
     pub note: Option<String>,
+    /// The gate's `approval.subject` as the caller saw it (from `GET /tasks/{id}`): when it
+    /// is given and the task ran again since, the vote is refused (409) instead of counting
+    /// for output the caller has not seen.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
+    pub subject: Option<String>,
 }
 
 /// Create a task row.
@@ -358,7 +363,8 @@ pub async fn get_one(
     TaskId(id): TaskId,
 ) -> Result<Json<Value>, ApiError> {
     let row = query::get_task(&state.store.db, id).await?;
-    Ok(Json(json::task(&row)))
+    let votes = crate::store::votes::votes(&state.store.db, id).await?;
+    Ok(Json(json::task_with_votes(&row, &votes)))
 }
 
 async fn decide_with(
@@ -371,10 +377,16 @@ async fn decide_with(
     let req: DecisionBody = parse(body)?;
     let by = approver(&who, req.by.as_deref())?;
     check_values(&[("by", Some(&by)), ("note", req.note.as_ref())], &[], None)?;
-    let row =
-        crate::runner::decision::decide_as(&state.store, &state.config, id, by, req.note, approve)
-            .await?;
-    Ok(Json(json::task(&row)))
+    let ballot = crate::runner::decision::Ballot {
+        voter: by,
+        approve,
+        note: req.note,
+        channel: crate::store::approval_vote::Channel::Api,
+        seen: req.subject,
+    };
+    let cast = crate::runner::decision::decide_as(&state.store, &state.config, id, ballot).await?;
+    let votes = crate::store::votes::votes(&state.store.db, id).await?;
+    Ok(Json(json::task_with_votes(cast.row(), &votes)))
 }
 
 /// Who is recorded as deciding: the credential's user. A `by` naming someone else is refused;

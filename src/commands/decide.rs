@@ -5,10 +5,12 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::notify::Notifier;
 use crate::notify::notices::decision_notice;
-use crate::notify::notifier::{note_redactor, stale_deliveries};
+use crate::notify::notifier::stale_deliveries;
+use crate::runner::decision::{Ballot, vote};
+use crate::store::approval_vote::Channel;
 use crate::store::delivery::DeliveryFilter;
-use crate::store::transition::{Decision, decide};
-use crate::store::{Store, json};
+use crate::store::votes::{Cast, GatePolicy, Tally, cast};
+use crate::store::{Store, agents_task, json};
 use crate::ui::Output;
 use crate::warning::{Warning, say};
 
@@ -19,6 +21,12 @@ pub async fn run(
     approve: bool,
     out: Output,
 ) -> Result<i32> {
+    // A policy gate's votes are the caller's own: the operating-system user, never a name
+    // typed in (anyone with database access could type any).
+    let gate = crate::store::query::get_task(&store.db, args.id).await?;
+    if gate.approval_policy.is_some() && args.by.is_some() {
+        return Err(Error::ByOnPolicyGate { id: args.id });
+    }
     let by = match args.by {
         Some(name) => name,
         None => config.user.clone(),
@@ -27,25 +35,22 @@ pub async fn run(
     if by.is_empty() {
         return Err(Error::EmptyDecider);
     }
-    let note = args
-        .note
-        .filter(|n| !n.trim().is_empty())
-        .map(|n| note_redactor(config).redact(&n));
-    // Past its deadline, the task is rejected first, and this decision is refused (exit 5).
+    let ballot = Ballot {
+        voter: by,
+        approve,
+        note: args.note,
+        channel: Channel::Cli,
+        seen: None,
+    };
+    // Past its deadline, the task is rejected first, and this vote is refused (exit 5).
     let expired = crate::runner::recovery::recover(store, config).await?;
-    let decided = decide(
-        &store.db,
-        args.id,
-        Decision {
-            approve,
-            by,
-            note,
-            at: crate::store::now(),
-        },
-    )
-    .await;
-    let row = match decided {
-        Ok(row) => row,
+    let cast = cast(&store.db, args.id, vote(config, ballot)).await;
+    let row = match cast {
+        Ok(Cast::Decided(row)) => row,
+        Ok(Cast::Counted { row, policy, tally }) => {
+            expired.drain(config.notify.wait).await;
+            return counted(store, &row, &policy, &tally, args.json, out).await;
+        }
         Err(e) => {
             expired.drain(config.notify.wait).await;
             return Err(e);
@@ -64,7 +69,8 @@ pub async fn run(
         // One JSON document on stdout: the resumed run's summary, which holds this row.
         Ok(())
     } else if args.json {
-        out.json(&json::task(&row))
+        let votes = crate::store::votes::votes(&store.db, row.id).await?;
+        out.json(&json::task_with_votes(&row, &votes))
     } else {
         let verb = if approve { "approved" } else { "rejected" };
         out.print(&format!(
@@ -98,5 +104,31 @@ pub async fn run(
             other => other,
         };
     }
+    Ok(0)
+}
+
+/// A vote counted on a gate that still waits: says so, and what it still needs. Nothing to
+/// notify or resume: the gate is as open as it was.
+async fn counted(
+    store: &Store,
+    row: &agents_task::Model,
+    policy: &GatePolicy,
+    tally: &Tally,
+    as_json: bool,
+    out: Output,
+) -> Result<i32> {
+    if as_json {
+        let votes = crate::store::votes::votes(&store.db, row.id).await?;
+        out.json(&json::task_with_votes(row, &votes))?;
+        return Ok(0);
+    }
+    let initiator = crate::store::votes::initiator(&store.db, &row.run_id).await?;
+    out.print(&format!(
+        "task {} `{}` (run {}): vote recorded, still awaiting approval: {}",
+        row.id,
+        row.task,
+        row.run_id,
+        crate::store::standing::standing(policy, tally, initiator.as_deref())
+    ))?;
     Ok(0)
 }

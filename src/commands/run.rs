@@ -49,6 +49,7 @@ pub async fn run(config: &Config, args: RunArgs, out: Output) -> Result<i32> {
     }
 
     let store = super::open_store(config, Schema::Migrate, Pool::Shared).await?;
+    check_approvers(&store, &resolved).await?;
     let mut session = Session::begin(&store, config).await?;
     if !args.allow_overlap {
         session
@@ -65,6 +66,7 @@ pub async fn run(config: &Config, args: RunArgs, out: Output) -> Result<i32> {
         run_id: args.run_id,
         log_dir: args.log_dir,
         trigger: config.trigger.to_owned(),
+        initiator: config.initiator(),
         concurrency: args.concurrency.unwrap_or(plan.concurrency),
         notifier: notifier.clone(),
     };
@@ -240,4 +242,26 @@ fn dry_run(
         ));
     }
     out
+}
+
+/// Every `approvers` entry of the tasks to run names a user, or a group someone is in: a gate
+/// nobody listed can vote on is refused before anything runs, not found out at the gate.
+async fn check_approvers(store: &Store, resolved: &Resolved) -> Result<()> {
+    for task in &resolved.tasks {
+        let Some(policy) = &task.spec.gate.policy else {
+            continue;
+        };
+        if policy.approvers.is_empty() {
+            continue;
+        }
+        let entries: Vec<String> = policy.approvers.iter().map(|a| a.written()).collect();
+        let found = crate::store::users::resolve_approvers(&store.db, &entries).await?;
+        if !found.unknown.is_empty() {
+            return Err(Error::UnknownApprovers {
+                task: task.spec.name.clone(),
+                entries: found.unknown,
+            });
+        }
+    }
+    Ok(())
 }

@@ -28,10 +28,17 @@ pub async fn run(store: &Store, cmd: TasksCommand, out: Output) -> Result<i32> {
         TasksCommand::Show(args) => {
             let row = get_task(&store.db, args.id).await?;
             let attempts = attempts_of(&store.db, row.id).await?;
+            let votes = crate::store::votes::votes(&store.db, row.id).await?;
             if args.json {
-                out.json(&json::task_with_attempts(&row, &attempts))?;
+                let mut value = json::task_with_attempts(&row, &attempts);
+                json::add_approval(&mut value, &row, &votes);
+                out.json(&value)?;
             } else {
                 let mut text = table::task_detail(&row, out.tty);
+                if row.approval_state.is_some() {
+                    let initiator = crate::store::votes::initiator(&store.db, &row.run_id).await?;
+                    text.push_str(&table::votes(&row, &votes, initiator.as_deref(), out.tty));
+                }
                 if !attempts.is_empty() {
                     text.push_str(&table::previous_attempts(&attempts, out.tty));
                 }

@@ -17,6 +17,7 @@ use serde_saphyr::Spanned;
 
 use super::duration::timeout;
 use super::issues::{at, issue};
+use super::policy::{Policy, RawPolicy, RejectRule};
 use super::problem::Problem;
 use super::schema::{Duration, Name};
 use super::{Approval, Loc, Timeout};
@@ -32,8 +33,8 @@ pub enum RawApproval {
     Object(Box<RawGate>),
 }
 
-// Issue #20's `approvers`, `required`, `forbid_self`, `reject` and `links` are meant to join
-// these keys; until they are enforced they stay unknown keys.
+// Issue #20's `links` is meant to join these keys; until one-click links exist it stays an
+// unknown key.
 /// The object form of `approval`: when the gate opens, and what it does while it waits.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -48,6 +49,20 @@ pub struct RawGate {
     /// Who else hears of the gate, once, when it has waited this long.
     #[schemars(with = "Option<RawEscalate>")]
     pub escalate: Option<Spanned<RawEscalate>>,
+    /// Who may vote: user names, and `group:NAME` for every member of a group (resolved when
+    /// the gate opens). Without it, anyone allowed to decide may vote.
+    #[schemars(with = "Option<Vec<String>>", length(min = 1))]
+    pub approvers: Option<Spanned<Vec<Spanned<String>>>>,
+    /// How many distinct approvals settle the gate (default 1).
+    #[schemars(with = "Option<u32>", range(min = 1))]
+    pub required: Option<Spanned<u32>>,
+    /// Whoever started the run may not vote on its gates (default false).
+    #[schemars(with = "Option<bool>")]
+    pub forbid_self: Option<Spanned<bool>>,
+    /// `veto` (default): one rejection settles the gate; `quorum`: as many rejections as
+    /// `required`.
+    #[schemars(with = "Option<RejectRule>")]
+    pub reject: Option<Spanned<RejectRule>>,
 }
 
 /// `escalate:` in the object form.
@@ -90,7 +105,7 @@ impl<'de> Deserialize<'de> for RawApproval {
             type Value = RawApproval;
 
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("`never`, `always`, `on_output_uri`, or a mapping with `when`, `remind`, `escalate`")
+                f.write_str("`never`, `always`, `on_output_uri`, or a mapping with `when`, `remind`, `escalate`, `approvers`, `required`, `forbid_self`, `reject`")
             }
 
             fn visit_str<E: de::Error>(self, s: &str) -> Result<RawApproval, E> {
@@ -114,6 +129,8 @@ pub struct Gate {
     /// Ages at which the gate's targets are reminded, increasing.
     pub remind: Vec<Timeout>,
     pub escalate: Option<Escalate>,
+    /// Who may vote and how many must: `None` is one decision by anyone allowed to decide.
+    pub policy: Option<Policy>,
 }
 
 impl Gate {
@@ -198,7 +215,24 @@ pub(super) fn approval(
             notify_locs: e.value.notify.value.iter().map(at).collect(),
         })
     });
-    (when, Gate { remind, escalate })
+    let policy = super::policy::policy(
+        RawPolicy {
+            approvers: gate.approvers.as_ref(),
+            required: gate.required.as_ref(),
+            forbid_self: gate.forbid_self.as_ref(),
+            reject: gate.reject.as_ref(),
+        },
+        task,
+        issues,
+    );
+    (
+        when,
+        Gate {
+            remind,
+            escalate,
+            policy,
+        },
+    )
 }
 
 /// The `remind` ages: each a duration, each later than the one before.

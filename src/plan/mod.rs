@@ -8,6 +8,7 @@ pub mod graph;
 mod issues;
 mod load;
 mod notify;
+pub mod policy;
 pub mod problem;
 mod raw;
 pub mod resolve;

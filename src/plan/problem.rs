@@ -123,6 +123,25 @@ pub enum Problem {
         task: String,
         target: String,
     },
+    NoApprovers {
+        task: String,
+    },
+    BadApprover {
+        task: String,
+        entry: String,
+    },
+    DuplicateApprover {
+        task: String,
+        entry: String,
+    },
+    RequiredZero {
+        task: String,
+    },
+    RequiredExceedsApprovers {
+        task: String,
+        required: u32,
+        listed: usize,
+    },
 
     // The dependency graph.
     SelfDependency {
@@ -322,6 +341,34 @@ impl fmt::Display for Problem {
                 f,
                 "task `{task}`: `escalate.notify` names `{target}`, which the plan's `notify` \
                  block does not have: add it there (with its `url`)"
+            ),
+            Problem::NoApprovers { task } => write!(
+                f,
+                "task `{task}`: `approvers` is empty: list who may vote (`[alice, \
+                 \"group:release\"]`), or remove it to let anyone allowed to decide vote"
+            ),
+            Problem::BadApprover { task, entry } => write!(
+                f,
+                "task `{task}`: approver `{entry}` is neither a user name nor `group:NAME` \
+                 (names have no spaces or `:`)"
+            ),
+            Problem::DuplicateApprover { task, entry } => write!(
+                f,
+                "task `{task}`: approver `{entry}` is listed twice: list each once"
+            ),
+            Problem::RequiredZero { task } => write!(
+                f,
+                "task `{task}`: `required: 0` would approve without anyone: say how many \
+                 distinct approvals settle the gate (1 or more)"
+            ),
+            Problem::RequiredExceedsApprovers {
+                task,
+                required,
+                listed,
+            } => write!(
+                f,
+                "task `{task}`: `required: {required}` but `approvers` lists {listed}: the gate \
+                 could never be approved; lower `required` or list more approvers"
             ),
 
             Problem::SelfDependency { task } => write!(f, "task `{task}` depends on itself"),

@@ -16,6 +16,7 @@ use crate::plan::resolve::ResolvedTask;
 use crate::secrets::Redactor;
 use crate::store::transition::Transition;
 use crate::store::transition::{TaskChange, update_fields};
+use crate::store::votes::GatePolicy;
 use crate::store::{Store, TaskStatus, agents_task, now};
 use crate::warning::{Warning, say};
 
@@ -53,15 +54,38 @@ pub async fn run(
         attempt += 1;
         record_retry(store, row.id, before + attempt, &tried.outcome).await?;
     };
+    let mut step = final_step(row.id, task, before + attempt, last, clock, redactor);
+    if step.to == TaskStatus::AwaitingApproval {
+        step.change.approval_policy = gate_policy(store, task).await?;
+    }
     // Recorded by the caller, in the same commit as whatever it starts next.
-    Ok(final_step(
-        row.id,
-        task,
-        before + attempt,
-        last,
-        clock,
-        redactor,
-    ))
+    Ok(step)
+}
+
+/// The policy a gate opens with, its groups resolved now: who may vote is fixed when the
+/// gate opens, whatever memberships do later. `None` for a gate without a policy.
+async fn gate_policy(store: &Store, task: &ResolvedTask) -> Result<Option<serde_json::Value>> {
+    let Some(policy) = &task.spec.gate.policy else {
+        return Ok(None);
+    };
+    let approvers: Vec<String> = policy.approvers.iter().map(|a| a.written()).collect();
+    let voters = if approvers.is_empty() {
+        None
+    } else {
+        Some(
+            crate::store::users::resolve_approvers(&store.db, &approvers)
+                .await?
+                .voters,
+        )
+    };
+    let snapshot = GatePolicy {
+        approvers,
+        voters,
+        required: policy.required,
+        forbid_self: policy.forbid_self,
+        reject: policy.reject,
+    };
+    Ok(serde_json::to_value(snapshot).ok())
 }
 
 /// One attempt, run and judged.

@@ -1,47 +1,67 @@
-//! A person's decision taken by a server (the API or a page form): gates past their
-//! deadline are rejected first, the note's secrets masked, the guarded decision made, and
-//! the run's notification targets told in the background. `orch approve` does the same
-//! steps itself, because it also waits for its deliveries and may resume the run.
+//! A person's vote taken by a server (the API or a page form): gates past their deadline are
+//! rejected first, the note's secrets masked, the vote cast through `store::votes::cast`
+//! (which decides the gate when the policy is met), and on a decision the run's notification
+//! targets told in the background. `orch approve` does the same steps itself, because it also
+//! waits for its deliveries and may resume the run.
 
 use std::sync::Arc;
 
 use crate::config::Config;
 use crate::error::Result;
-use crate::store::transition::{Decision, decide};
+use crate::store::approval_vote::{Channel, Verdict};
+use crate::store::votes::{Cast, Vote, cast};
 use crate::store::{Store, agents_task};
 
-/// Decides task `id` in the name of `by` (already proved by the caller's credential).
+/// What a channel hands over: the voter (already proved by the caller's credential), the
+/// verdict, the note, and the subject the voter was shown, when the channel knows it.
+pub struct Ballot {
+    pub voter: String,
+    pub approve: bool,
+    pub note: Option<String>,
+    pub channel: Channel,
+    pub seen: Option<String>,
+}
+
+/// Casts `ballot` on task `id`.
 pub async fn decide_as(
     store: &Store,
     config: &Arc<Config>,
     id: i64,
-    by: String,
-    note: Option<String>,
-    approve: bool,
-) -> Result<agents_task::Model> {
-    // A gate past its deadline is rejected first (and this decision refused).
+    ballot: Ballot,
+) -> Result<Cast> {
+    // A gate past its deadline is rejected first (and this vote refused).
     match super::recovery::recover(store, config).await {
         Ok(expired) => expired.detach(),
         Err(e) => tracing::warn!("approval timeouts: {e}"),
     }
-    let note = note
+    let vote = vote(config, ballot);
+    let cast = cast(&store.db, id, vote).await?;
+    if let Cast::Decided(row) = &cast {
+        // In a task of its own: the answer waits for none of it, and a client that hangs up
+        // cannot cut a delivery off halfway.
+        tokio::spawn(notify_decision(store.clone(), config.clone(), row.clone()));
+    }
+    Ok(cast)
+}
+
+/// The vote a ballot makes: the note's secrets masked, stamped now.
+pub fn vote(config: &Config, ballot: Ballot) -> Vote {
+    let note = ballot
+        .note
         .filter(|n| !n.trim().is_empty())
         .map(|n| crate::notify::notifier::note_redactor(config).redact(&n));
-    let row = decide(
-        &store.db,
-        id,
-        Decision {
-            approve,
-            by,
-            note,
-            at: crate::store::now(),
+    Vote {
+        voter: ballot.voter,
+        verdict: if ballot.approve {
+            Verdict::Approve
+        } else {
+            Verdict::Reject
         },
-    )
-    .await?;
-    // In a task of its own: the answer waits for none of it, and a client that hangs up
-    // cannot cut a delivery off halfway.
-    tokio::spawn(notify_decision(store.clone(), config.clone(), row.clone()));
-    Ok(row)
+        note,
+        channel: ballot.channel,
+        at: crate::store::now(),
+        seen: ballot.seen,
+    }
 }
 
 /// Tells the targets saved with the task's run about the decision. A problem is logged,

@@ -53,6 +53,8 @@ pub struct RunRequest<'a> {
     pub log_dir: PathBuf,
     /// `manual`, or `ci` when the `CI` variable is set.
     pub trigger: String,
+    /// Who started the run (`Config::initiator`).
+    pub initiator: String,
     /// At most this many tasks at once.
     pub concurrency: u32,
     /// Tells the run's notification targets about failures, gates and the end.
@@ -121,6 +123,7 @@ fn run_record(req: &RunRequest<'_>, log_dir: &Path) -> NewRun {
         host: gethostname::gethostname().to_string_lossy().into_owned(),
         orch_version: env!("CARGO_PKG_VERSION").to_owned(),
         trigger: req.trigger.clone(),
+        initiator: Some(req.initiator.clone()),
         started_at: now(),
         log_dir: Some(log_dir.display().to_string()),
         // Saved so that decisions and retries later reach the same targets.

@@ -149,6 +149,7 @@ mod tests {
                 approval_deadline: None,
                 owner: None,
                 heartbeat_at: None,
+                approval_policy: None,
             })
             .collect()
     }

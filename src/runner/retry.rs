@@ -105,6 +105,7 @@ mod tests {
                 approval_deadline: None,
                 owner: None,
                 heartbeat_at: None,
+                approval_policy: None,
             })
             .collect()
     }

@@ -100,6 +100,63 @@ pub fn task_with_attempts(
     value
 }
 
+/// A task row with, for a gate with a policy or votes, `approval`: its policy, the
+/// subject votes are cast on, and every vote (`current: false` for those on an earlier run of
+/// the task, which no longer count). Any other row prints exactly as [`task`].
+pub fn task_with_votes(
+    m: &agents_task::Model,
+    votes: &[crate::store::approval_vote::Model],
+) -> serde_json::Value {
+    let mut value = task(m);
+    add_approval(&mut value, m, votes);
+    value
+}
+
+/// Adds `approval` to a task's JSON when the row is a gate.
+pub fn add_approval(
+    value: &mut serde_json::Value,
+    m: &agents_task::Model,
+    votes: &[crate::store::approval_vote::Model],
+) {
+    // A gate without a policy nobody voted on yet prints as the row alone, as it always did.
+    if m.approval_state.is_none() || (m.approval_policy.is_none() && votes.is_empty()) {
+        return;
+    }
+    if let serde_json::Value::Object(map) = value {
+        map.insert("approval".to_owned(), approval(m, votes));
+    }
+}
+
+fn approval(
+    m: &agents_task::Model,
+    votes: &[crate::store::approval_vote::Model],
+) -> serde_json::Value {
+    let policy = crate::store::votes::GatePolicy::of(m);
+    let subject = crate::store::votes::subject(m);
+    let votes: Vec<serde_json::Value> = votes
+        .iter()
+        .map(|v| {
+            serde_json::json!({
+                "voter": v.voter,
+                "verdict": v.verdict,
+                "note": v.note,
+                "channel": v.channel,
+                "cast_at": timestamp(&v.cast_at),
+                "current": v.subject == subject,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "subject": subject,
+        "approvers": policy.approvers,
+        "voters": policy.voters,
+        "required": policy.required,
+        "forbid_self": policy.forbid_self,
+        "reject": policy.reject,
+        "votes": votes,
+    })
+}
+
 /// One earlier attempt of a task, as it ended before `orch retry` ran it again.
 pub fn attempt(a: &agents_task_attempt::Model) -> serde_json::Value {
     serde_json::json!({

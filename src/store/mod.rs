@@ -21,15 +21,17 @@ pub mod reminders;
 pub mod requeue;
 pub mod run_end;
 pub mod sessions;
+pub mod standing;
 pub mod stats;
 pub mod tokens;
 pub mod transition;
 pub mod users;
+pub mod votes;
 
 pub use connect::Store;
 pub use entity::{
     agents_run, agents_run_lock, agents_task, agents_task_attempt, approval_reminder,
-    webhook_delivery,
+    approval_vote, webhook_delivery,
 };
 pub use open::{open, open_limited};
 // The statuses are a leaf of their own (error messages name them); the store keeps them

@@ -95,6 +95,7 @@ pub struct NewRun {
     pub host: String,
     pub orch_version: String,
     pub trigger: String,
+    pub initiator: Option<String>,
     pub started_at: DateTime<Utc>,
     pub log_dir: Option<String>,
     /// JSON of the run's notification targets (references, never URLs).
@@ -117,6 +118,7 @@ pub async fn insert_run(db: &impl ConnectionTrait, new: NewRun) -> Result<agents
         notify: Set(new.notify),
         cancel_requested_at: Set(None),
         cancel_requested_by: Set(None),
+        initiator: Set(new.initiator),
     }
     .insert(db)
     .await

@@ -32,6 +32,8 @@ pub struct TaskChange {
     /// `Some(None)` clears it (a signal or a failed start has no exit code).
     pub exit_code: Option<Option<i32>>,
     pub approval_deadline: Option<DateTime<Utc>>,
+    /// The policy a gate opens with (`votes::GatePolicy` as JSON), groups resolved.
+    pub approval_policy: Option<serde_json::Value>,
     /// The orch process now driving the task (`host:pid:random`).
     pub owner: Option<String>,
     /// Stamp `heartbeat_at` with the database's clock.
@@ -74,6 +76,9 @@ impl TaskChange {
         if let Some(v) = self.approval_deadline {
             sets.push((Column::ApprovalDeadline, Expr::value(v)));
         }
+        if let Some(v) = self.approval_policy {
+            sets.push((Column::ApprovalPolicy, Expr::value(v)));
+        }
         sets
     }
 
@@ -87,6 +92,7 @@ impl TaskChange {
             && self.attempt.is_none()
             && self.exit_code.is_none()
             && self.approval_deadline.is_none()
+            && self.approval_policy.is_none()
             && self.owner.is_none()
             && !self.heartbeat
     }
@@ -447,7 +453,7 @@ pub async fn decide(
     }
 }
 
-fn explain_lost(row: agents_task::Model, from: TaskStatus) -> Error {
+pub(crate) fn explain_lost(row: agents_task::Model, from: TaskStatus) -> Error {
     if from == TaskStatus::AwaitingApproval {
         let timed_out = row.approver.as_deref() == Some(ORCH_DECIDER)
             && row.approval_note.as_deref() == Some(TIMED_OUT_NOTE);

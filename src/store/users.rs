@@ -143,3 +143,40 @@ pub async fn in_group(db: &impl ConnectionTrait, user_id: i64, group: &str) -> R
             .is_some(),
     )
 }
+
+/// An `approvers` list resolved to the users who may vote.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Approvers {
+    /// Enabled users named, or members of a group named, sorted and each once.
+    pub voters: Vec<String>,
+    /// Entries that name no user, or a group no user is in.
+    pub unknown: Vec<String>,
+}
+
+/// Resolves `approvers` entries (`alice`, `group:release`) to today's enabled users. A
+/// disabled user is known (not reported) but may not vote.
+pub async fn resolve_approvers(db: &impl ConnectionTrait, entries: &[String]) -> Result<Approvers> {
+    let users = list(db).await?;
+    let mut resolved = Approvers::default();
+    for entry in entries {
+        let matched: Vec<&User> = match entry.strip_prefix(crate::status::GROUP_PREFIX) {
+            Some(group) => users
+                .iter()
+                .filter(|u| u.groups.iter().any(|g| g == group))
+                .collect(),
+            None => users.iter().filter(|u| &u.user.name == entry).collect(),
+        };
+        if matched.is_empty() {
+            resolved.unknown.push(entry.clone());
+        }
+        resolved.voters.extend(
+            matched
+                .into_iter()
+                .filter(|u| u.user.disabled_at.is_none())
+                .map(|u| u.user.name.clone()),
+        );
+    }
+    resolved.voters.sort();
+    resolved.voters.dedup();
+    Ok(resolved)
+}

@@ -145,6 +145,44 @@ pub fn previous_attempts(attempts: &[agents_task_attempt::Model], tty: bool) -> 
     format!("\n\nprevious attempts:\n{}", render(&table))
 }
 
+/// A gate's votes under its detail: where it stands, then each vote, oldest first (those on
+/// an earlier run of the task marked: they no longer count).
+pub fn votes(
+    r: &agents_task::Model,
+    votes: &[crate::store::approval_vote::Model],
+    initiator: Option<&str>,
+    tty: bool,
+) -> String {
+    let policy = crate::store::votes::GatePolicy::of(r);
+    let tally = crate::store::votes::current_tally(r, votes);
+    let mut out = format!(
+        "\n\nvotes: {}",
+        crate::store::standing::standing(&policy, &tally, initiator)
+    );
+    if votes.is_empty() {
+        return out;
+    }
+    let subject = crate::store::votes::subject(r);
+    let mut table = new_table(tty, &["VOTER", "VERDICT", "VIA", "AT", "NOTE"]);
+    for v in votes {
+        let verdict = if v.subject == subject {
+            v.verdict.past().to_owned()
+        } else {
+            format!("{} (earlier run)", v.verdict.past())
+        };
+        table.add_row(vec![
+            v.voter.clone(),
+            verdict,
+            v.channel.as_str().to_owned(),
+            when(Some(&v.cast_at)),
+            or_dash(v.note.as_deref()),
+        ]);
+    }
+    out.push('\n');
+    out.push_str(&render(&table));
+    out
+}
+
 pub fn runs(runs: &[RunSummary], tty: bool) -> String {
     let mut header = vec!["RUN", "PLAN", "STARTED", "FINISHED", "TASKS"];
     header.extend(TaskStatus::ALL.iter().map(|s| short(*s)));

@@ -15,7 +15,8 @@ use super::site::Site;
 use super::task;
 use super::viewer::Viewer;
 use crate::error::Class;
-use crate::runner::decision::decide_as;
+use crate::runner::decision::{Ballot, decide_as};
+use crate::store::approval_vote::Channel;
 
 /// A note longer than this is refused (the API's body limit is far larger; a note is a
 /// sentence or two, and it goes into every notification).
@@ -27,6 +28,10 @@ pub struct DecideForm {
     form_token: String,
     #[serde(default)]
     note: String,
+    /// The gate's subject the page showed: a vote on output the viewer has not seen is
+    /// refused.
+    #[serde(default)]
+    subject: Option<String>,
 }
 
 pub async fn approve(
@@ -80,27 +85,22 @@ async fn decide(
         .await;
     }
     let note = Some(form.note).filter(|n| !n.trim().is_empty());
-    match decide_as(
-        &site.store,
-        &site.config,
-        task_id,
-        by.to_owned(),
-        note,
+    let ballot = Ballot {
+        voter: by.to_owned(),
         approve,
-    )
-    .await
-    {
+        note,
+        channel: Channel::Page,
+        seen: form.subject.filter(|s| !s.is_empty()),
+    };
+    match decide_as(&site.store, &site.config, task_id, ballot).await {
         Ok(_) => Ok(Redirect::to(&format!("/tasks/{task_id}")).into_response()),
-        Err(e) if e.class() == Class::Conflict => {
-            task::render(
-                &site,
-                &viewer,
-                &id,
-                None,
-                Some(e.to_string()),
-                StatusCode::CONFLICT,
-            )
-            .await
+        Err(e) if matches!(e.class(), Class::Conflict | Class::NotAllowed) => {
+            let status = if e.class() == Class::NotAllowed {
+                StatusCode::FORBIDDEN
+            } else {
+                StatusCode::CONFLICT
+            };
+            task::render(&site, &viewer, &id, None, Some(e.to_string()), status).await
         }
         Err(e) => Err(e.into()),
     }

@@ -47,6 +47,21 @@ struct TaskPage {
     no_log: Option<String>,
     /// Earlier attempts kept by `orch retry`, oldest first.
     previous: Vec<Previous>,
+    /// The gate's subject, sent back with a vote: a vote on output this page did not show
+    /// (the task ran again meanwhile) is refused.
+    subject: String,
+    /// For a gate: where its votes stand ("1 of 2 approvals: …").
+    standing: Option<String>,
+    votes: Vec<VoteRow>,
+}
+
+/// One vote as the page shows it.
+struct VoteRow {
+    voter: String,
+    verdict: String,
+    channel: String,
+    at: String,
+    note: String,
 }
 
 /// One earlier attempt as the page shows it.
@@ -159,7 +174,39 @@ pub async fn render(
         (None, _) => "no decision".to_owned(),
     };
     let waiting = t.status == crate::store::TaskStatus::AwaitingApproval;
+    let subject = crate::store::votes::subject(&t);
+    let all = crate::store::votes::votes(&site.store.db, t.id).await?;
+    let standing = match t.approval_state {
+        Some(_) => {
+            let policy = crate::store::votes::GatePolicy::of(&t);
+            let tally = crate::store::votes::current_tally(&t, &all);
+            let initiator = crate::store::votes::initiator(&site.store.db, &t.run_id).await?;
+            Some(crate::store::standing::standing(
+                &policy,
+                &tally,
+                initiator.as_deref(),
+            ))
+        }
+        None => None,
+    };
+    let votes = all
+        .iter()
+        .map(|v| VoteRow {
+            voter: v.voter.clone(),
+            verdict: if v.subject == subject {
+                v.verdict.past().to_owned()
+            } else {
+                format!("{} (earlier run: no longer counts)", v.verdict.past())
+            },
+            channel: v.channel.as_str().to_owned(),
+            at: view::at(Some(v.cast_at)),
+            note: v.note.clone().unwrap_or_default(),
+        })
+        .collect();
     let page = TaskPage {
+        subject,
+        standing,
+        votes,
         nav: viewer.nav(),
         form_token: viewer
             .form_token

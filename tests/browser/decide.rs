@@ -101,3 +101,105 @@ async fn a_person_logs_in_on_a_phone_and_approves_and_a_second_sees_who_was_firs
     ana.close().await;
     bob.close().await;
 }
+
+/// A gate for two of ana, bob and cy, its run started by cy (`forbid_self`).
+const TWO_APPROVERS: &str = r#"
+name: release
+tasks:
+  - task: dx.integrate
+    run: [echo, "https://example.test/pr/7"]
+    approval:
+      approvers: ["group:release"]
+      required: 2
+      forbid_self: true
+  - task: dx.deploy
+    run: [echo, deployed]
+    depends_on: [dx.integrate]
+"#;
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_two_approver_gate_waits_for_the_second_and_refuses_the_initiator(
+    #[case] backend: Backend,
+) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let Some(browser) = Browser::start(Options::phone()).await else {
+        return;
+    };
+    let tokens: Vec<String> = ["ana", "bob", "cy"]
+        .iter()
+        .map(|u| {
+            db.orch()
+                .args(["users", "add", u, "--group", "release"])
+                .success();
+            db.orch()
+                .args(["tokens", "create", "--user", u, "--scope", "decide"])
+                .success()
+                .stdout()
+                .trim()
+                .to_owned()
+        })
+        .collect();
+    db.run(TWO_APPROVERS).env("USER", "cy").success();
+    let rows = db.rows().await;
+    let gate = by_task(&rows, "dx.integrate");
+    let gated = Gated {
+        server: crate::support::http::Served::start(db.orch()),
+        run_id: gate.run_id.clone(),
+        gate: gate.id,
+        review: gate.id,
+    };
+    let page = gated.server.url(&format!("/tasks/{}", gated.gate));
+    let approve = format!("button[formaction='/tasks/{}/approve']", gated.gate);
+
+    // cy started the run: the page says no.
+    log_in(&browser, &gated, &tokens[2]).await;
+    browser.open(&page).await;
+    browser.click_and_wait(&approve).await;
+    let notice = browser.text(".notice").await;
+    assert!(notice.contains("forbid_self"), "{notice}");
+
+    // ana's approval counts and the page says what is still needed.
+    browser
+        .click_and_wait("header form[action='/logout'] button")
+        .await;
+    log_in(&browser, &gated, &tokens[0]).await;
+    browser.open(&page).await;
+    browser.click_and_wait(&approve).await;
+    let standing = browser.text("#standing").await;
+    assert!(
+        standing.contains("1 of 2 approvals: ana approved; needs 1 more of `group:release`"),
+        "{standing}"
+    );
+    assert!(standing.contains("`cy` (started the run)"), "{standing}");
+    assert_eq!(
+        by_task(&db.rows().await, "dx.integrate").status,
+        TaskStatus::AwaitingApproval
+    );
+    assert!(
+        browser.scroll_width().await <= 375,
+        "the votes fit the phone"
+    );
+
+    // bob's approval decides it.
+    browser
+        .click_and_wait("header form[action='/logout'] button")
+        .await;
+    log_in(&browser, &gated, &tokens[1]).await;
+    browser.open(&page).await;
+    browser.fill("#note", "second pair of eyes").await;
+    browser.click_and_wait(&approve).await;
+    assert!(
+        browser.body_text().await.contains("approved by ana, bob"),
+        "{}",
+        browser.body_text().await
+    );
+    let gate = by_task(&db.rows().await, "dx.integrate").clone();
+    assert_eq!(gate.approval_state, Some(ApprovalState::Approved));
+    assert_eq!(browser.count("#votes tbody tr").await, 2);
+    browser.close().await;
+}

@@ -35,6 +35,10 @@ pub struct Model {
     pub cancel_requested_at: Option<DateTimeUtc>,
     #[sea_orm(column_type = "Text")]
     pub cancel_requested_by: Option<String>,
+    /// Who started the run (the operating-system user, or `GITHUB_ACTOR` in GitHub Actions):
+    /// a gate with `forbid_self` refuses their vote. Null for runs from before it was kept.
+    #[sea_orm(column_type = "Text")]
+    pub initiator: Option<String>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -41,6 +41,10 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub owner: Option<String>,
     pub heartbeat_at: Option<DateTimeUtc>,
+    /// While a gate with an approval policy is open (and after): the policy it opened with,
+    /// groups resolved to users (`policy::GatePolicy` as JSON).
+    #[sea_orm(column_type = "JsonBinary")]
+    pub approval_policy: Option<Json>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -6,6 +6,7 @@ pub mod agents_run_lock;
 pub mod agents_task;
 pub mod agents_task_attempt;
 pub mod approval_reminder;
+pub mod approval_vote;
 pub mod orch_api_token;
 pub mod orch_session;
 pub mod orch_user;

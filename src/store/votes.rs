@@ -1,0 +1,300 @@
+//! Votes on gates (`approval_votes`) and the one function every vote goes through, whatever
+//! its channel (CLI, API, page, link): [`cast`]. In one transaction, with the task row locked,
+//! it checks that the voter may vote (listed, not the run's initiator under `forbid_self`, the
+//! gate still open and before its deadline, the subject the voter saw still the gate's),
+//! records the vote, and when the quorum or the veto is reached takes the existing guarded
+//! decision (`transition::decide`), so two last votes arriving together decide once.
+//!
+//! A gate without a policy is one vote by anyone allowed to decide: the same path, so every
+//! decision by a person leaves its vote row.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::status::{ApprovalState, RejectRule, TaskStatus};
+use crate::store::agents_task::{self, Column};
+use crate::store::approval_vote::{self, Channel, Verdict};
+use crate::store::query::get_task;
+use crate::store::transition::{Decision, decide, explain_lost};
+
+/// The policy a gate opened with, kept with its row (`agents_tasks.approval_policy`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GatePolicy {
+    /// As the plan wrote them (`alice`, `group:release`); empty: anyone allowed to decide.
+    pub approvers: Vec<String>,
+    /// The users those entries named when the gate opened, groups resolved (sorted); absent
+    /// when `approvers` is empty.
+    pub voters: Option<Vec<String>>,
+    pub required: u32,
+    pub forbid_self: bool,
+    pub reject: RejectRule,
+}
+
+impl GatePolicy {
+    /// The policy of a gate opened without one: one decision by anyone.
+    fn default_for_gate() -> Self {
+        GatePolicy {
+            approvers: Vec::new(),
+            voters: None,
+            required: 1,
+            forbid_self: false,
+            reject: RejectRule::Veto,
+        }
+    }
+
+    /// The policy recorded on `row`, or the default one.
+    pub fn of(row: &agents_task::Model) -> Self {
+        row.approval_policy
+            .as_ref()
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_else(Self::default_for_gate)
+    }
+
+    /// Rejections that settle the gate as rejected.
+    pub fn rejections_needed(&self) -> u32 {
+        match self.reject {
+            RejectRule::Veto => 1,
+            RejectRule::Quorum => self.required,
+        }
+    }
+}
+
+/// What a vote is cast on: a digest of the gate's opening (its attempt, when it opened, its
+/// outputs URI and excerpt). A task run again (a retry, a resume) opens a new subject, on
+/// which earlier votes do not count.
+pub fn subject(row: &agents_task::Model) -> String {
+    let mut h = Sha256::new();
+    h.update(row.attempt.to_le_bytes());
+    h.update(
+        row.finished_at
+            .map_or(0, |t| t.timestamp_micros())
+            .to_le_bytes(),
+    );
+    for part in [&row.outputs_uri, &row.log_excerpt] {
+        let text = part.as_deref().unwrap_or("");
+        h.update((text.len() as u64).to_le_bytes());
+        h.update(text.as_bytes());
+    }
+    format!("{:x}", h.finalize())
+}
+
+/// One person's vote, as a channel hands it over: the voter proved by its credential.
+#[derive(Clone, Debug)]
+pub struct Vote {
+    pub voter: String,
+    pub verdict: Verdict,
+    pub note: Option<String>,
+    pub channel: Channel,
+    pub at: DateTime<Utc>,
+    /// The subject the voter was shown (the page's form carries it); `None` votes on the
+    /// gate as it is.
+    pub seen: Option<String>,
+}
+
+/// The votes counted so far on a gate's current subject.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub approvals: Vec<String>,
+    pub rejections: Vec<String>,
+}
+
+/// What a vote did.
+#[derive(Clone, Debug)]
+pub enum Cast {
+    /// It reached the quorum or the veto: the gate is decided (the row after the decision).
+    Decided(agents_task::Model),
+    /// It is counted; the gate still waits for more.
+    Counted {
+        row: agents_task::Model,
+        policy: GatePolicy,
+        tally: Tally,
+    },
+}
+
+impl Cast {
+    pub fn row(&self) -> &agents_task::Model {
+        match self {
+            Cast::Decided(row) | Cast::Counted { row, .. } => row,
+        }
+    }
+}
+
+/// Casts `vote` on task `id`: the one guarded path from a person's vote to a decision.
+pub async fn cast(db: &sea_orm::DatabaseConnection, id: i64, vote: Vote) -> Result<Cast> {
+    let txn = db.begin().await.map_err(Error::db)?;
+    let cast = cast_in(&txn, id, vote).await;
+    match cast {
+        Ok(c) => {
+            txn.commit().await.map_err(Error::db)?;
+            Ok(c)
+        }
+        // Dropping the transaction rolls it back: a refused vote leaves nothing.
+        Err(e) => Err(e),
+    }
+}
+
+async fn cast_in(txn: &impl ConnectionTrait, id: i64, vote: Vote) -> Result<Cast> {
+    lock_open_gate(txn, id).await?;
+    let row = get_task(txn, id).await?;
+    if row.approval_deadline.is_some_and(|d| d < vote.at) {
+        return Err(Error::ApprovalTimedOut {
+            id,
+            decided_at: None,
+        });
+    }
+    let subject = subject(&row);
+    if vote.seen.as_ref().is_some_and(|seen| *seen != subject) {
+        return Err(Error::SubjectChanged { id });
+    }
+    let policy = GatePolicy::of(&row);
+    if let Some(voters) = &policy.voters
+        && !voters.contains(&vote.voter)
+    {
+        return Err(Error::NotAnApprover {
+            id,
+            voter: vote.voter,
+            approvers: policy.approvers.clone(),
+        });
+    }
+    if policy.forbid_self && initiator(txn, &row.run_id).await?.as_deref() == Some(&vote.voter) {
+        return Err(Error::OwnRun {
+            id,
+            voter: vote.voter,
+        });
+    }
+    let earlier = votes_on(txn, id, &subject).await?;
+    if let Some(v) = earlier.iter().find(|v| v.voter == vote.voter) {
+        return Err(Error::AlreadyVoted {
+            id,
+            voter: vote.voter,
+            verdict: v.verdict.past(),
+            cast_at: v.cast_at,
+        });
+    }
+    approval_vote::ActiveModel {
+        task_id: Set(id),
+        run_id: Set(row.run_id.clone()),
+        subject: Set(subject),
+        voter: Set(vote.voter.clone()),
+        verdict: Set(vote.verdict),
+        note: Set(vote.note.clone()),
+        channel: Set(vote.channel),
+        cast_at: Set(vote.at),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await
+    .map_err(Error::db)?;
+    let mut tally = tally(&earlier);
+    match vote.verdict {
+        Verdict::Approve => tally.approvals.push(vote.voter.clone()),
+        Verdict::Reject => tally.rejections.push(vote.voter.clone()),
+    }
+    let settled = if tally.approvals.len() as u32 >= policy.required {
+        Some((true, tally.approvals.join(", ")))
+    } else if tally.rejections.len() as u32 >= policy.rejections_needed() {
+        Some((false, tally.rejections.join(", ")))
+    } else {
+        None
+    };
+    let Some((approve, by)) = settled else {
+        return Ok(Cast::Counted { row, policy, tally });
+    };
+    let decision = Decision {
+        approve,
+        by,
+        note: vote.note,
+        at: vote.at,
+    };
+    decide(txn, id, decision).await.map(Cast::Decided)
+}
+
+/// Takes the row's lock while it is an open gate (a no-op UPDATE: PostgreSQL's row lock,
+/// SQLite's write lock, both held to the commit), so votes on one gate run one at a time;
+/// anything else is refused with what happened to it.
+async fn lock_open_gate(txn: &impl ConnectionTrait, id: i64) -> Result<()> {
+    let mut lock = Query::update();
+    lock.table(agents_task::Entity)
+        .value(Column::ApprovalState, Expr::col(Column::ApprovalState))
+        .and_where(Column::Id.eq(id))
+        .and_where(Column::Status.eq(TaskStatus::AwaitingApproval))
+        .and_where(Column::ApprovalState.eq(ApprovalState::Pending));
+    let backend = txn.get_database_backend();
+    let locked = txn
+        .execute_raw(backend.build(&lock))
+        .await
+        .map_err(Error::db)?;
+    if locked.rows_affected() == 1 {
+        return Ok(());
+    }
+    Err(explain_lost(
+        get_task(txn, id).await?,
+        TaskStatus::AwaitingApproval,
+    ))
+}
+
+/// Who started run `run_id`, when it was recorded.
+pub async fn initiator(db: &impl ConnectionTrait, run_id: &str) -> Result<Option<String>> {
+    Ok(
+        crate::store::agents_run::Entity::find_by_id(run_id.to_owned())
+            .one(db)
+            .await
+            .map_err(Error::db)?
+            .and_then(|r| r.initiator),
+    )
+}
+
+/// The votes on one subject of a gate, oldest first.
+async fn votes_on(
+    db: &impl ConnectionTrait,
+    id: i64,
+    subject: &str,
+) -> Result<Vec<approval_vote::Model>> {
+    approval_vote::Entity::find()
+        .filter(approval_vote::Column::TaskId.eq(id))
+        .filter(approval_vote::Column::Subject.eq(subject))
+        .order_by_asc(approval_vote::Column::Id)
+        .all(db)
+        .await
+        .map_err(Error::db)
+}
+
+fn tally(votes: &[approval_vote::Model]) -> Tally {
+    let mut t = Tally::default();
+    for v in votes {
+        match v.verdict {
+            Verdict::Approve => t.approvals.push(v.voter.clone()),
+            Verdict::Reject => t.rejections.push(v.voter.clone()),
+        }
+    }
+    t
+}
+
+/// Every vote on task `id`, on any of its gate's openings, oldest first (for `tasks show`
+/// and the task page, which mark those on an earlier subject).
+pub async fn votes(db: &impl ConnectionTrait, id: i64) -> Result<Vec<approval_vote::Model>> {
+    approval_vote::Entity::find()
+        .filter(approval_vote::Column::TaskId.eq(id))
+        .order_by_asc(approval_vote::Column::Id)
+        .all(db)
+        .await
+        .map_err(Error::db)
+}
+
+/// The current subject's tally of `row`, from all its votes.
+pub fn current_tally(row: &agents_task::Model, all: &[approval_vote::Model]) -> Tally {
+    let subject = subject(row);
+    let on: Vec<approval_vote::Model> = all
+        .iter()
+        .filter(|v| v.subject == subject)
+        .cloned()
+        .collect();
+    tally(&on)
+}
