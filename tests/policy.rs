@@ -368,3 +368,211 @@ async fn the_plan_keys_are_checked_before_anything_runs() {
         .stderr_has("orch users add");
     assert!(db.rows().await.is_empty());
 }
+
+/// A small deterministic generator (xorshift64*): each case is reproducible from its seed,
+/// which a failure prints.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// Random interleavings of votes from up to six people (some not listed, one the initiator)
+/// through every channel's label, with quorum 1 to 3, veto or quorum rejection, pairs cast at
+/// the same moment, a retry of the task or the deadline passing partway: each time the gate is
+/// decided at most once, and exactly as replaying the kept votes in order says it should be.
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn random_votes_decide_a_gate_once_and_only_by_its_rules(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let store = db.store().await;
+    let people = ["u1", "u2", "u3", "u4", "u5", "u6"];
+    let channels = [Channel::Cli, Channel::Api, Channel::Page];
+    for seed in 1..=40u64 {
+        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        let required = 1 + rng.below(3) as u32;
+        let quorum = rng.below(2) == 0;
+        let forbid_self = rng.below(2) == 0;
+        let listed: Vec<&str> = people
+            .iter()
+            .copied()
+            .filter(|_| rng.below(4) != 0)
+            .collect();
+        let initiator = people[rng.below(6) as usize];
+        let run = format!("prop{seed}");
+        orch::store::mutation::insert_run(
+            &store.db,
+            orch::store::mutation::NewRun {
+                run_id: run.clone(),
+                plan_name: "prop".into(),
+                plan_text: String::new(),
+                plan_sha256: String::new(),
+                git_commit: None,
+                host: "h".into(),
+                orch_version: "0".into(),
+                trigger: "manual".into(),
+                initiator: Some(initiator.to_owned()),
+                started_at: orch::store::now(),
+                log_dir: None,
+                notify: None,
+            },
+        )
+        .await
+        .unwrap();
+        let gate = seed_task(&store, "gate", &run, TaskStatus::AwaitingApproval, None).await;
+        let policy = json!({
+            "approvers": ["group:ops"],
+            "voters": listed,
+            "required": required,
+            "forbid_self": forbid_self,
+            "reject": if quorum { "quorum" } else { "veto" },
+        });
+        let change = TaskChange {
+            approval_policy: Some(policy),
+            finished_at: Some(orch::store::now()),
+            ..Default::default()
+        };
+        update_fields(&store.db, gate.id, change).await.unwrap();
+        let context = format!(
+            "seed {seed}: required {required}, quorum {quorum}, forbid_self {forbid_self}, \
+             listed {listed:?}, initiator {initiator}"
+        );
+
+        let mut decided_by_vote = 0;
+        let mut timed_out = false;
+        let steps = 4 + rng.below(10);
+        for step in 0..steps {
+            match rng.below(12) {
+                // The task ran again (only an open gate can be): a new subject.
+                0 if get_task(&store.db, gate.id).await.unwrap().approval_state
+                    == Some(ApprovalState::Pending) =>
+                {
+                    let change = TaskChange {
+                        attempt: Some(2 + step as i32),
+                        finished_at: Some(orch::store::now()),
+                        ..Default::default()
+                    };
+                    update_fields(&store.db, gate.id, change).await.unwrap();
+                }
+                // The deadline passes: the sweeper's rejection races what follows.
+                1 if !timed_out => {
+                    timed_out = true;
+                    let past = orch::store::now() - chrono::Duration::seconds(1);
+                    let change = TaskChange {
+                        approval_deadline: Some(past),
+                        ..Default::default()
+                    };
+                    update_fields(&store.db, gate.id, change).await.unwrap();
+                    orch::store::transition::expire_approvals(&store.db, orch::store::now())
+                        .await
+                        .unwrap();
+                }
+                _ => {
+                    let mut ballot = || {
+                        let mut v = vote(
+                            people[rng.below(6) as usize],
+                            if rng.below(3) == 0 {
+                                Verdict::Reject
+                            } else {
+                                Verdict::Approve
+                            },
+                        );
+                        v.channel = channels[rng.below(3) as usize];
+                        v
+                    };
+                    let (a, b) = (ballot(), ballot());
+                    let results = if rng.below(2) == 0 {
+                        vec![cast(&store.db, gate.id, a).await]
+                    } else {
+                        let (x, y) =
+                            tokio::join!(cast(&store.db, gate.id, a), cast(&store.db, gate.id, b));
+                        vec![x, y]
+                    };
+                    for r in results {
+                        match r {
+                            Ok(Cast::Decided(_)) => decided_by_vote += 1,
+                            Ok(Cast::Counted { .. })
+                            | Err(Error::NotAnApprover { .. })
+                            | Err(Error::OwnRun { .. })
+                            | Err(Error::AlreadyVoted { .. })
+                            | Err(Error::AlreadyDecided { .. })
+                            | Err(Error::ApprovalTimedOut { .. }) => {}
+                            Err(e) => panic!("{context}: unexpected {e:?}"),
+                        }
+                    }
+                }
+            }
+        }
+
+        let row = get_task(&store.db, gate.id).await.unwrap();
+        assert!(
+            decided_by_vote <= 1,
+            "{context}: decided {decided_by_vote} times"
+        );
+        let votes = orch::store::votes::votes(&store.db, gate.id).await.unwrap();
+        let subject = orch::store::votes::subject(&row);
+        // Every kept vote is allowed, and one per person per subject.
+        let mut seen = std::collections::HashSet::new();
+        for v in &votes {
+            assert!(listed.contains(&v.voter.as_str()), "{context}: {v:?}");
+            assert!(!(forbid_self && v.voter == initiator), "{context}: {v:?}");
+            assert!(
+                seen.insert((v.subject.clone(), v.voter.clone())),
+                "{context}"
+            );
+        }
+        // Replaying the current subject's votes in the order they were kept says whether and
+        // how the gate was decided by votes, and that nothing was kept after that.
+        let current: Vec<_> = votes.iter().filter(|v| v.subject == subject).collect();
+        let rejections_needed = if quorum { required } else { 1 };
+        let (mut yes, mut no, mut expected) = (0, 0, None);
+        for (i, v) in current.iter().enumerate() {
+            assert!(
+                expected.is_none(),
+                "{context}: vote {i} kept after the decision"
+            );
+            match v.verdict {
+                Verdict::Approve => yes += 1,
+                Verdict::Reject => no += 1,
+            }
+            if yes >= required {
+                expected = Some(ApprovalState::Approved);
+            } else if no >= rejections_needed {
+                expected = Some(ApprovalState::Rejected);
+            }
+        }
+        match expected {
+            Some(state) => {
+                assert_eq!(decided_by_vote, 1, "{context}");
+                assert_eq!(row.approval_state, Some(state), "{context}");
+                assert_ne!(row.approver.as_deref(), Some("orch"), "{context}");
+            }
+            None if row.approval_state == Some(ApprovalState::Pending) => {
+                assert_eq!(decided_by_vote, 0, "{context}");
+            }
+            // Decided without the votes reaching it: only the timeout may, as orch.
+            None => {
+                assert!(timed_out, "{context}: {row:?}");
+                assert_eq!(row.approver.as_deref(), Some("orch"), "{context}");
+                assert_eq!(
+                    row.approval_state,
+                    Some(ApprovalState::Rejected),
+                    "{context}"
+                );
+            }
+        }
+    }
+}
