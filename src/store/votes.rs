@@ -154,20 +154,12 @@ async fn cast_in(txn: &impl ConnectionTrait, id: i64, vote: Vote) -> Result<Cast
         return Err(Error::SubjectChanged { id });
     }
     let policy = GatePolicy::of(&row);
-    if let Some(voters) = &policy.voters
-        && !voters.contains(&vote.voter)
-    {
-        return Err(Error::NotAnApprover {
-            id,
-            voter: vote.voter,
-            approvers: policy.approvers.clone(),
-        });
-    }
-    if policy.forbid_self && initiator(txn, &row.run_id).await?.as_deref() == Some(&vote.voter) {
-        return Err(Error::OwnRun {
-            id,
-            voter: vote.voter,
-        });
+    let initiator = match policy.forbid_self {
+        true => initiator(txn, &row.run_id).await?,
+        false => None,
+    };
+    if let Some(refused) = barred(id, &policy, &vote.voter, initiator.as_deref()) {
+        return Err(refused);
     }
     let earlier = votes_on(txn, id, &subject).await?;
     if let Some(v) = earlier.iter().find(|v| v.voter == vote.voter) {
@@ -214,6 +206,27 @@ async fn cast_in(txn: &impl ConnectionTrait, id: i64, vote: Vote) -> Result<Cast
         at: vote.at,
     };
     decide(txn, id, decision).await.map(Cast::Decided)
+}
+
+/// Why `voter` may not vote on gate `id` under `policy` (its run started by `initiator`), if
+/// they may not: the rule `cast` enforces, and the task page asks before offering its forms.
+pub fn barred(id: i64, policy: &GatePolicy, voter: &str, initiator: Option<&str>) -> Option<Error> {
+    if let Some(voters) = &policy.voters
+        && !voters.iter().any(|v| v == voter)
+    {
+        return Some(Error::NotAnApprover {
+            id,
+            voter: voter.to_owned(),
+            approvers: policy.approvers.clone(),
+        });
+    }
+    if policy.forbid_self && initiator == Some(voter) {
+        return Some(Error::OwnRun {
+            id,
+            voter: voter.to_owned(),
+        });
+    }
+    None
 }
 
 /// Takes the row's lock while it is an open gate (a no-op UPDATE: PostgreSQL's row lock,

@@ -53,6 +53,8 @@ struct TaskPage {
     /// For a gate: where its votes stand ("1 of 2 approvals: …").
     standing: Option<String>,
     votes: Vec<VoteRow>,
+    /// Why the policy does not let this viewer vote (no forms then).
+    barred: Option<String>,
 }
 
 /// One vote as the page shows it.
@@ -176,11 +178,17 @@ pub async fn render(
     let waiting = t.status == crate::store::TaskStatus::AwaitingApproval;
     let subject = crate::store::votes::subject(&t);
     let all = crate::store::votes::votes(&site.store.db, t.id).await?;
+    let mut barred = None;
     let standing = match t.approval_state {
         Some(_) => {
             let policy = crate::store::votes::GatePolicy::of(&t);
             let tally = crate::store::votes::current_tally(&t, &all);
             let initiator = crate::store::votes::initiator(&site.store.db, &t.run_id).await?;
+            // Forms only for someone the policy lets vote; the others are told why.
+            barred = viewer.name().and_then(|me| {
+                crate::store::votes::barred(t.id, &policy, me, initiator.as_deref())
+                    .map(|e| e.to_string())
+            });
             Some(crate::store::standing::standing(
                 &policy,
                 &tally,
@@ -211,7 +219,8 @@ pub async fn render(
         form_token: viewer
             .form_token
             .clone()
-            .filter(|_| waiting && viewer.may_decide()),
+            .filter(|_| waiting && viewer.may_decide() && barred.is_none()),
+        barred: barred.filter(|_| waiting),
         notice,
         decision,
         link: view::http_link(&t.outputs_uri),
