@@ -131,8 +131,8 @@ fn approval(
     m: &agents_task::Model,
     votes: &[crate::store::approval_vote::Model],
 ) -> serde_json::Value {
-    let policy = crate::store::votes::GatePolicy::of(m);
-    let subject = crate::store::votes::subject(m);
+    let policy = crate::store::gate_policy::GatePolicy::of(m);
+    let subject = crate::store::gate_policy::subject(m);
     let votes: Vec<serde_json::Value> = votes
         .iter()
         .map(|v| {

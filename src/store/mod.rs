@@ -9,6 +9,7 @@ pub mod clock;
 pub mod connect;
 pub mod delivery;
 pub mod entity;
+pub mod gate_policy;
 pub mod json;
 pub mod lease;
 pub mod migrate;

@@ -14,76 +14,14 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
     TransactionTrait,
 };
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::status::{ApprovalState, RejectRule, TaskStatus};
+use crate::status::{ApprovalState, TaskStatus};
 use crate::store::agents_task::{self, Column};
 use crate::store::approval_vote::{self, Channel, Verdict};
+pub use crate::store::gate_policy::{GatePolicy, subject};
 use crate::store::query::get_task;
 use crate::store::transition::{Decision, decide, explain_lost};
-
-/// The policy a gate opened with, kept with its row (`agents_tasks.approval_policy`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GatePolicy {
-    /// As the plan wrote them (`alice`, `group:release`); empty: anyone allowed to decide.
-    pub approvers: Vec<String>,
-    /// The users those entries named when the gate opened, groups resolved (sorted); absent
-    /// when `approvers` is empty.
-    pub voters: Option<Vec<String>>,
-    pub required: u32,
-    pub forbid_self: bool,
-    pub reject: RejectRule,
-}
-
-impl GatePolicy {
-    /// The policy of a gate opened without one: one decision by anyone.
-    fn default_for_gate() -> Self {
-        GatePolicy {
-            approvers: Vec::new(),
-            voters: None,
-            required: 1,
-            forbid_self: false,
-            reject: RejectRule::Veto,
-        }
-    }
-
-    /// The policy recorded on `row`, or the default one.
-    pub fn of(row: &agents_task::Model) -> Self {
-        row.approval_policy
-            .as_ref()
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
-            .unwrap_or_else(Self::default_for_gate)
-    }
-
-    /// Rejections that settle the gate as rejected.
-    pub fn rejections_needed(&self) -> u32 {
-        match self.reject {
-            RejectRule::Veto => 1,
-            RejectRule::Quorum => self.required,
-        }
-    }
-}
-
-/// What a vote is cast on: a digest of the gate's opening (its attempt, when it opened, its
-/// outputs URI and excerpt). A task run again (a retry, a resume) opens a new subject, on
-/// which earlier votes do not count.
-pub fn subject(row: &agents_task::Model) -> String {
-    let mut h = Sha256::new();
-    h.update(row.attempt.to_le_bytes());
-    h.update(
-        row.finished_at
-            .map_or(0, |t| t.timestamp_micros())
-            .to_le_bytes(),
-    );
-    for part in [&row.outputs_uri, &row.log_excerpt] {
-        let text = part.as_deref().unwrap_or("");
-        h.update((text.len() as u64).to_le_bytes());
-        h.update(text.as_bytes());
-    }
-    format!("{:x}", h.finalize())
-}
 
 /// One person's vote, as a channel hands it over: the voter proved by its credential.
 #[derive(Clone, Debug)]
