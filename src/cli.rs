@@ -696,6 +696,11 @@ fn parse_identity_name(s: &str) -> Result<String, String> {
             "`{s}` is the admin token's name in decisions: choose another"
         ));
     }
+    if s == crate::store::transition::ORCH_DECIDER {
+        return Err(format!(
+            "`{s}` is the name orch decides under (an approval timeout): choose another"
+        ));
+    }
     Ok(s.to_owned())
 }
 

@@ -112,7 +112,8 @@ impl Default for NotifySettings {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GitHubStep {
     pub step_summary: Option<PathBuf>,
-    /// `GITHUB_ACTOR`: who triggered the workflow, recorded as the run's initiator.
+    /// `GITHUB_TRIGGERING_ACTOR`, else `GITHUB_ACTOR`: who triggered the workflow (or re-ran
+    /// it), recorded as the run's initiator.
     pub actor: Option<String>,
 }
 
@@ -163,8 +164,12 @@ impl Config {
         };
         let github = (get("GITHUB_ACTIONS") == Some("true")).then(|| GitHubStep {
             step_summary: get("GITHUB_STEP_SUMMARY").map(PathBuf::from),
-            actor: get("GITHUB_ACTOR")
-                .filter(|a| !a.trim().is_empty())
+            // Who started this run of the workflow: on a re-run, the one who re-ran it
+            // (`GITHUB_TRIGGERING_ACTOR`), not who first triggered it (`GITHUB_ACTOR`).
+            actor: ["GITHUB_TRIGGERING_ACTOR", "GITHUB_ACTOR"]
+                .iter()
+                .filter_map(|k| get(k))
+                .find(|a| !a.trim().is_empty())
                 .map(str::to_owned),
         });
         let api_token = get("ORCH_API_TOKEN").map(|t| ApiTokenText(t.to_owned()));
@@ -402,7 +407,13 @@ mod tests {
             .captures_iter(source)
             .map(|c| c.get(1).unwrap().as_str())
             .collect();
-        names.extend(["USER", "USERNAME", "LOGNAME", "DATABASE_URL"]);
+        names.extend([
+            "USER",
+            "USERNAME",
+            "LOGNAME",
+            "DATABASE_URL",
+            "GITHUB_TRIGGERING_ACTOR",
+        ]);
         assert!(names.len() > 10, "the pattern found only {names:?}");
         for name in names {
             assert!(

@@ -117,9 +117,42 @@ pub enum Error {
         task: String,
         entries: Vec<String>,
     },
-    /// `--by` on a gate with an approval policy, whose votes are the caller's own.
-    ByOnPolicyGate {
+    /// A name the caller typed (`--by`, an open loopback API's `by`) on a gate with an
+    /// approval policy, whose votes must come from a credential or the caller's own account.
+    UnprovenVoter {
         id: i64,
+        /// The channel's name (`cli`, `api`): what the message tells the voter to do instead.
+        channel: &'static str,
+    },
+    /// A voter listed by the gate's policy whose user has been disabled since it opened.
+    DisabledVoter {
+        id: i64,
+        voter: String,
+    },
+    /// `forbid_self` on a gate whose run's initiator is not recorded: nobody can be sure they
+    /// did not start it.
+    UnknownInitiator {
+        id: i64,
+    },
+    /// The approval policy recorded with a gate cannot be read (damaged, or written by a
+    /// newer orch).
+    UnreadablePolicy {
+        id: i64,
+        reason: String,
+    },
+    /// A plan's gate whose policy no one could ever satisfy: fewer approvers who may vote
+    /// than `required`.
+    TooFewApprovers {
+        task: String,
+        eligible: Vec<String>,
+        required: u32,
+        initiator: Option<String>,
+    },
+    /// `forbid_self` on a run whose initiator is not an orch user: a user of another name
+    /// could be them.
+    InitiatorNotAUser {
+        task: String,
+        initiator: String,
     },
     /// Another live orch holds the lease on this run or plan.
     Leased {
@@ -431,9 +464,12 @@ impl Error {
                 Class::Ended
             }
             Error::WaitTimedOut { .. } => Class::TimedOut,
-            Error::NotAnApprover { .. } | Error::OwnRun { .. } | Error::ByOnPolicyGate { .. } => {
-                Class::NotAllowed
-            }
+            Error::NotAnApprover { .. }
+            | Error::OwnRun { .. }
+            | Error::UnprovenVoter { .. }
+            | Error::DisabledVoter { .. }
+            | Error::UnknownInitiator { .. } => Class::NotAllowed,
+            Error::UnreadablePolicy { .. } => Class::Database,
             Error::NotAwaitingDecision { .. }
             | Error::AlreadyDecided { .. }
             | Error::AlreadyVoted { .. }
@@ -468,6 +504,8 @@ impl Error {
             | Error::NotResumable { .. }
             | Error::DecidedNeedsTask { .. }
             | Error::UnknownApprovers { .. }
+            | Error::TooFewApprovers { .. }
+            | Error::InitiatorNotAUser { .. }
             | Error::UnreadableAddress
             | Error::BadPageParameter { .. } => Class::Usage,
             Error::Undelivered { .. } | Error::NotifyTestFailed { .. } => Class::Undelivered,
@@ -690,10 +728,72 @@ impl fmt::Display for Error {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
-            Error::ByOnPolicyGate { id } => write!(
+            Error::UnprovenVoter { id, channel } => match *channel {
+                "cli" => write!(
+                    f,
+                    "task {id}'s gate has an approval policy: votes are cast as the user orch \
+                     runs as (`USER`), not `--by`; run it as the approver, or use their API \
+                     token or the task page"
+                ),
+                _ => write!(
+                    f,
+                    "task {id}'s gate has an approval policy, and this server has no \
+                     credential to tell who you are (`by` proves nothing): vote with your API \
+                     token (`orch tokens add`, then restart `orch serve` with tokens) or with \
+                     `orch approve` as yourself"
+                ),
+            },
+            Error::DisabledVoter { id, voter } => write!(
                 f,
-                "task {id}'s gate has an approval policy: votes are cast as the user orch runs \
-                 as (`USER`), not `--by`; run it as the approver, or use their API token"
+                "`{voter}` is disabled, so may not vote on task {id}; ask another approver, \
+                 or enable the user with `orch users enable {voter}`"
+            ),
+            Error::UnknownInitiator { id } => write!(
+                f,
+                "task {id}'s gate has `forbid_self`, but who started its run was not recorded, \
+                 so no vote can be shown not to be theirs; reject it (`orch cancel`), and run \
+                 the plan again with this orch"
+            ),
+            Error::UnreadablePolicy { id, reason } => write!(
+                f,
+                "the approval policy recorded with task {id} cannot be read ({reason}): it was \
+                 damaged or written by a newer orch; no vote is taken on it. Use the orch that \
+                 ran it, or cancel the run (`orch cancel`)"
+            ),
+            Error::TooFewApprovers {
+                task,
+                eligible,
+                required,
+                initiator,
+            } => {
+                write!(
+                    f,
+                    "task `{task}` needs {required} approvals, but only {} may vote ({})",
+                    eligible.len(),
+                    if eligible.is_empty() {
+                        "nobody".to_owned()
+                    } else {
+                        eligible
+                            .iter()
+                            .map(|e| format!("`{e}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }
+                )?;
+                if let Some(i) = initiator {
+                    write!(f, ", `{i}` started the run and `forbid_self` bars them")?;
+                }
+                write!(
+                    f,
+                    ": its gate could never be approved. Add approvers (`orch users add NAME \
+                     --group GROUP`, `orch users enable NAME`) or lower `required`; nothing was run"
+                )
+            }
+            Error::InitiatorNotAUser { task, initiator } => write!(
+                f,
+                "task `{task}` has `forbid_self`, but the run would be started by `{initiator}`, \
+                 who is no orch user, so a vote under another name could be theirs: add the \
+                 user (`orch users add {initiator}`), or run as one; nothing was run"
             ),
             Error::Leased { what, holder, hint } => {
                 write!(f, "{what} is being driven by `{}`", holder.owner)?;

@@ -7,7 +7,7 @@ use orch::Error;
 use orch::store::approval_vote::{Channel, Verdict};
 use orch::store::query::get_task;
 use orch::store::transition::{TaskChange, update_fields};
-use orch::store::votes::{Cast, Vote, cast};
+use orch::store::votes::{Cast, Proof, Vote, cast};
 use orch::store::{ApprovalState, Store, TaskStatus, agents_task};
 use reqwest::StatusCode;
 use rstest::rstest;
@@ -224,6 +224,7 @@ async fn policy_gate(store: &Store, run: &str, required: u32) -> agents_task::Mo
 fn vote(voter: &str, verdict: Verdict) -> Vote {
     Vote {
         voter: voter.to_owned(),
+        proof: Proof::Credential,
         verdict,
         note: None,
         channel: Channel::Api,
@@ -575,4 +576,134 @@ async fn random_votes_decide_a_gate_once_and_only_by_its_rules(#[case] backend: 
             }
         }
     }
+}
+
+/// The refusals that keep a policy honest: a gate no one could pass is refused before the
+/// run, a name only typed in never votes on a policy gate, a voter disabled since the gate
+/// opened is refused, and a policy that cannot be read takes no votes (never the default).
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unprovable_or_impossible_votes_are_refused(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    users(&db);
+    // `forbid_self` started by someone orch does not know: they could vote under any name.
+    db.run(TWO_OF)
+        .env("USER", "mallory")
+        .code(2)
+        .stderr_has("`mallory`, who is no orch user");
+    // Three approvals needed, but bob started it: only alice and carol may vote.
+    db.run(&TWO_OF.replace("required: 2", "required: 3"))
+        .env("USER", "bob")
+        .code(2)
+        .stderr_has("only 2 may vote (`alice`, `carol`), `bob` started the run");
+    assert!(db.rows().await.is_empty(), "nothing runs before the checks");
+
+    // In GitHub Actions the initiator of a re-run is who re-ran it.
+    db.run(TWO_OF)
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_ACTOR", "alice")
+        .env("GITHUB_TRIGGERING_ACTOR", "carol")
+        .env("USER", "dave")
+        .success();
+    let id = by_task(&db.rows().await, "deploy").id;
+    vote_as(&db, "carol", "approve", id)
+        .code(10)
+        .stderr_has("forbid_self");
+
+    // An open loopback server (no token issued) takes `by` as typed: not on a policy gate.
+    let s = ApiServer::start(&db, None).await;
+    let (code, body) = s
+        .send(
+            "POST",
+            &format!("/agents/tasks/{id}/approve"),
+            Some(json!({"by": "alice"})),
+            None,
+        )
+        .await;
+    assert_eq!(code, StatusCode::FORBIDDEN, "{body}");
+    assert!(
+        body.to_string()
+            .contains("no credential to tell who you are"),
+        "{body}"
+    );
+
+    // Listed when the gate opened, disabled since.
+    db.orch().args(["users", "disable", "bob"]).success();
+    vote_as(&db, "bob", "approve", id)
+        .code(10)
+        .stderr_has("`bob` is disabled");
+    let store = db.store().await;
+    assert!(
+        orch::store::votes::votes(&store.db, id)
+            .await
+            .unwrap()
+            .is_empty(),
+        "no refused vote is recorded"
+    );
+
+    // A damaged policy is an error, never "anyone may decide".
+    let change = TaskChange {
+        approval_policy: Some(json!({"approvers": ["alice"], "required": "two"})),
+        ..Default::default()
+    };
+    update_fields(&store.db, id, change).await.unwrap();
+    vote_as(&db, "alice", "approve", id)
+        .code(3)
+        .stderr_has("cannot be read");
+    let shown = db
+        .orch()
+        .args(["tasks", "show", &id.to_string(), "--json"])
+        .success()
+        .stdout_json();
+    assert!(
+        shown["approval"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be read"),
+        "{shown}"
+    );
+
+    // A plain gate on the same open server still takes `by`, as it always did.
+    db.run("name: plain\ntasks:\n  - task: g\n    shell: 'true'\n    approval: always\n")
+        .success();
+    let plain = by_task(&db.rows().await, "g").id;
+    let (code, body) = s
+        .send(
+            "POST",
+            &format!("/agents/tasks/{plain}/approve"),
+            Some(json!({"by": "alice"})),
+            None,
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    assert_eq!(body["approver"], "alice");
+}
+
+/// A decided gate's standing says how it ended, not what it would still need.
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vetoed_gate_reads_as_rejected(#[case] backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    users(&db);
+    db.run(TWO_OF).env("USER", "bob").success();
+    let id = by_task(&db.rows().await, "deploy").id;
+    vote_as(&db, "alice", "approve", id).success();
+    vote_as(&db, "carol", "reject", id).success();
+    let shown = db
+        .orch()
+        .args(["tasks", "show", &id.to_string()])
+        .success()
+        .stdout();
+    assert!(
+        shown.contains("votes: rejected: 1 of 2 approvals: alice approved, carol rejected"),
+        "{shown}"
+    );
+    assert!(!shown.contains("needs"), "{shown}");
 }

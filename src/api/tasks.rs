@@ -377,8 +377,14 @@ async fn decide_with(
     let req: DecisionBody = parse(body)?;
     let by = approver(&who, req.by.as_deref())?;
     check_values(&[("by", Some(&by)), ("note", req.note.as_ref())], &[], None)?;
+    // Without a credential (an open loopback server) the name is only what the caller typed.
+    let proof = match who.user {
+        Some(_) => crate::store::votes::Proof::Credential,
+        None => crate::store::votes::Proof::Typed,
+    };
     let ballot = crate::runner::decision::Ballot {
         voter: by,
+        proof,
         approve,
         note: req.note,
         channel: crate::store::approval_vote::Channel::Api,
@@ -414,12 +420,12 @@ fn approver(who: &Principal, by: Option<&str>) -> Result<String, ApiError> {
 #[utoipa::path(post, path = "/agents/tasks/{id}/approve", request_body = DecisionBody,
     params(("id" = i64, Path, description = "Task id")),
     responses(
-        (status = 200, description = "The decided row", body = json::TaskJson),
+        (status = 200, description = "The row after the vote: decided, or, on a gate with an approval policy whose quorum is not reached yet, still `awaiting_approval` with the vote in `approval.votes`", body = json::TaskJson),
         (status = 400, description = "Malformed JSON, or no body", body = ErrorBody),
         (status = 401, description = "No credential, or a token unknown, revoked or expired", body = ErrorBody),
-        (status = 403, description = "The token's scope does not allow this, or `by` names someone else", body = ErrorBody),
+        (status = 403, description = "The token's scope does not allow this, `by` names someone else, or the gate's approval policy does not let this voter vote (not listed, started the run under `forbid_self`, disabled, or no credential on a policy gate)", body = ErrorBody),
         (status = 404, description = "No such task", body = ErrorBody),
-        (status = 409, description = "Not awaiting a decision, or decided already (says by whom)", body = ErrorBody),
+        (status = 409, description = "Not awaiting a decision, decided already (says by whom), this voter voted on the gate already, or `subject` is not the gate's now (the task ran again)", body = ErrorBody),
         (status = 413, description = "Body over 1 MiB", body = ErrorBody),
         (status = 422, description = "A field is wrong", body = ErrorBody),
         (status = 500, description = "A database error (the detail is in the server's log)", body = ErrorBody),
@@ -438,12 +444,12 @@ pub async fn approve(
 #[utoipa::path(post, path = "/agents/tasks/{id}/reject", request_body = DecisionBody,
     params(("id" = i64, Path, description = "Task id")),
     responses(
-        (status = 200, description = "The decided row", body = json::TaskJson),
+        (status = 200, description = "The row after the vote: decided, or, on a gate with an approval policy whose quorum is not reached yet, still `awaiting_approval` with the vote in `approval.votes`", body = json::TaskJson),
         (status = 400, description = "Malformed JSON, or no body", body = ErrorBody),
         (status = 401, description = "No credential, or a token unknown, revoked or expired", body = ErrorBody),
-        (status = 403, description = "The token's scope does not allow this, or `by` names someone else", body = ErrorBody),
+        (status = 403, description = "The token's scope does not allow this, `by` names someone else, or the gate's approval policy does not let this voter vote (not listed, started the run under `forbid_self`, disabled, or no credential on a policy gate)", body = ErrorBody),
         (status = 404, description = "No such task", body = ErrorBody),
-        (status = 409, description = "Not awaiting a decision, or decided already (says by whom)", body = ErrorBody),
+        (status = 409, description = "Not awaiting a decision, decided already (says by whom), this voter voted on the gate already, or `subject` is not the gate's now (the task ran again)", body = ErrorBody),
         (status = 413, description = "Body over 1 MiB", body = ErrorBody),
         (status = 422, description = "A field is wrong", body = ErrorBody),
         (status = 500, description = "A database error (the detail is in the server's log)", body = ErrorBody),

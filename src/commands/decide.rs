@@ -9,7 +9,7 @@ use crate::notify::notifier::stale_deliveries;
 use crate::runner::decision::{Ballot, vote};
 use crate::store::approval_vote::Channel;
 use crate::store::delivery::DeliveryFilter;
-use crate::store::votes::{Cast, GatePolicy, Tally, cast};
+use crate::store::votes::{Cast, GatePolicy, Proof, Tally, cast};
 use crate::store::{Store, agents_task, json};
 use crate::ui::Output;
 use crate::warning::{Warning, say};
@@ -21,15 +21,11 @@ pub async fn run(
     approve: bool,
     out: Output,
 ) -> Result<i32> {
-    // A policy gate's votes are the caller's own: the operating-system user, never a name
-    // typed in (anyone with database access could type any).
-    let gate = crate::store::query::get_task(&store.db, args.id).await?;
-    if gate.approval_policy.is_some() && args.by.is_some() {
-        return Err(Error::ByOnPolicyGate { id: args.id });
-    }
-    let by = match args.by {
-        Some(name) => name,
-        None => config.user.clone(),
+    // A name typed with `--by` is refused on a policy gate (by `cast`, under the gate's
+    // lock): its votes are the operating-system user's own.
+    let (by, proof) = match args.by {
+        Some(name) => (name, Proof::Typed),
+        None => (config.user.clone(), Proof::OsUser),
     };
     let by = by.trim().to_owned();
     if by.is_empty() {
@@ -37,6 +33,7 @@ pub async fn run(
     }
     let ballot = Ballot {
         voter: by,
+        proof,
         approve,
         note: args.note,
         channel: Channel::Cli,
@@ -128,7 +125,7 @@ async fn counted(
         row.id,
         row.task,
         row.run_id,
-        crate::store::standing::standing(policy, tally, initiator.as_deref())
+        crate::store::standing::standing(policy, tally, initiator.as_deref(), row.approval_state)
     ))?;
     Ok(0)
 }

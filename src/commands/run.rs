@@ -49,7 +49,7 @@ pub async fn run(config: &Config, args: RunArgs, out: Output) -> Result<i32> {
     }
 
     let store = super::open_store(config, Schema::Migrate, Pool::Shared).await?;
-    check_approvers(&store, &resolved).await?;
+    check_approvers(&store, config, &resolved).await?;
     let mut session = Session::begin(&store, config).await?;
     if !args.allow_overlap {
         session
@@ -244,9 +244,12 @@ fn dry_run(
     out
 }
 
-/// Every `approvers` entry of the tasks to run names a user, or a group someone is in: a gate
-/// nobody listed can vote on is refused before anything runs, not found out at the gate.
-async fn check_approvers(store: &Store, resolved: &Resolved) -> Result<()> {
+/// Every `approvers` entry of the tasks to run names a user, or a group someone is in, and
+/// enough of them may vote to reach `required` (enabled, and not the initiator under
+/// `forbid_self`, who must then be an orch user to be told from the approvers): a gate no
+/// one could approve is refused before anything runs, not found out at the gate.
+async fn check_approvers(store: &Store, config: &Config, resolved: &Resolved) -> Result<()> {
+    let initiator = config.initiator();
     for task in &resolved.tasks {
         let Some(policy) = &task.spec.gate.policy else {
             continue;
@@ -260,6 +263,31 @@ async fn check_approvers(store: &Store, resolved: &Resolved) -> Result<()> {
             return Err(Error::UnknownApprovers {
                 task: task.spec.name.clone(),
                 entries: found.unknown,
+            });
+        }
+        let mut eligible = found.voters;
+        let mut barred = None;
+        if policy.forbid_self {
+            if crate::store::users::find(&store.db, &initiator)
+                .await?
+                .is_none()
+            {
+                return Err(Error::InitiatorNotAUser {
+                    task: task.spec.name.clone(),
+                    initiator,
+                });
+            }
+            if eligible.contains(&initiator) {
+                eligible.retain(|v| *v != initiator);
+                barred = Some(initiator.clone());
+            }
+        }
+        if (eligible.len() as u64) < u64::from(policy.required) {
+            return Err(Error::TooFewApprovers {
+                task: task.spec.name.clone(),
+                eligible,
+                required: policy.required,
+                initiator: barred,
             });
         }
     }

@@ -85,7 +85,7 @@ async fn gate_policy(store: &Store, task: &ResolvedTask) -> Result<Option<serde_
         forbid_self: policy.forbid_self,
         reject: policy.reject,
     };
-    Ok(serde_json::to_value(snapshot).ok())
+    Ok(Some(snapshot.to_json()))
 }
 
 /// One attempt, run and judged.

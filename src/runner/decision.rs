@@ -9,13 +9,14 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::error::Result;
 use crate::store::approval_vote::{Channel, Verdict};
-use crate::store::votes::{Cast, Vote, cast};
+use crate::store::votes::{Cast, Proof, Vote, cast};
 use crate::store::{Store, agents_task};
 
-/// What a channel hands over: the voter (already proved by the caller's credential), the
-/// verdict, the note, and the subject the voter was shown, when the channel knows it.
+/// What a channel hands over: the voter and how the channel knows them, the verdict, the
+/// note, and the subject the voter was shown, when the channel knows it.
 pub struct Ballot {
     pub voter: String,
+    pub proof: Proof,
     pub approve: bool,
     pub note: Option<String>,
     pub channel: Channel,
@@ -52,6 +53,7 @@ pub fn vote(config: &Config, ballot: Ballot) -> Vote {
         .map(|n| crate::notify::notifier::note_redactor(config).redact(&n));
     Vote {
         voter: ballot.voter,
+        proof: ballot.proof,
         verdict: if ballot.approve {
             Verdict::Approve
         } else {

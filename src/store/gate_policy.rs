@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::error::{Error, Result};
 use crate::status::RejectRule;
 use crate::store::agents_task;
 
@@ -33,12 +34,35 @@ impl GatePolicy {
         }
     }
 
-    /// The policy recorded on `row`, or the default one.
-    pub fn of(row: &agents_task::Model) -> Self {
-        row.approval_policy
-            .as_ref()
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
-            .unwrap_or_else(Self::default_for_gate)
+    /// The policy recorded on `row` (the default one when it has none). One that cannot be
+    /// read is an error, never the default: that would let anyone decide a gate whose policy
+    /// named its approvers.
+    pub fn of(row: &agents_task::Model) -> Result<Self> {
+        match &row.approval_policy {
+            None => Ok(Self::default_for_gate()),
+            Some(v) => serde_json::from_value(v.clone()).map_err(|e| Error::UnreadablePolicy {
+                id: row.id,
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    /// The policy as it is kept in `agents_tasks.approval_policy`. Built by hand, not by
+    /// `serde_json::to_value`, whose error a caller could drop and open the gate with no
+    /// policy at all; [`GatePolicy::of`] reads it back.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut map = serde_json::Map::new();
+        map.insert("approvers".into(), self.approvers.clone().into());
+        map.insert(
+            "voters".into(),
+            self.voters
+                .clone()
+                .map_or(serde_json::Value::Null, Into::into),
+        );
+        map.insert("required".into(), self.required.into());
+        map.insert("forbid_self".into(), self.forbid_self.into());
+        map.insert("reject".into(), self.reject.as_str().into());
+        serde_json::Value::Object(map)
     }
 
     /// Rejections that settle the gate as rejected.
@@ -67,4 +91,25 @@ pub fn subject(row: &agents_task::Model) -> String {
         h.update(text.as_bytes());
     }
     format!("{:x}", h.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kept_policy_reads_back_as_itself() {
+        let policy = GatePolicy {
+            approvers: vec!["alice".into(), "group:release".into()],
+            voters: Some(vec!["alice".into(), "bob".into()]),
+            required: 2,
+            forbid_self: true,
+            reject: RejectRule::Quorum,
+        };
+        let back: GatePolicy = serde_json::from_value(policy.to_json()).unwrap();
+        assert_eq!(back, policy);
+        let open = GatePolicy::default_for_gate();
+        let back: GatePolicy = serde_json::from_value(open.to_json()).unwrap();
+        assert_eq!(back, open);
+    }
 }

@@ -131,7 +131,6 @@ fn approval(
     m: &agents_task::Model,
     votes: &[crate::store::approval_vote::Model],
 ) -> serde_json::Value {
-    let policy = crate::store::gate_policy::GatePolicy::of(m);
     let subject = crate::store::gate_policy::subject(m);
     let votes: Vec<serde_json::Value> = votes
         .iter()
@@ -146,15 +145,23 @@ fn approval(
             })
         })
         .collect();
-    serde_json::json!({
-        "subject": subject,
-        "approvers": policy.approvers,
-        "voters": policy.voters,
-        "required": policy.required,
-        "forbid_self": policy.forbid_self,
-        "reject": policy.reject,
-        "votes": votes,
-    })
+    match crate::store::gate_policy::GatePolicy::of(m) {
+        Ok(policy) => serde_json::json!({
+            "subject": subject,
+            "approvers": policy.approvers,
+            "voters": policy.voters,
+            "required": policy.required,
+            "forbid_self": policy.forbid_self,
+            "reject": policy.reject,
+            "votes": votes,
+        }),
+        // Shown, not hidden: the votes stand, and the reason says why no more are taken.
+        Err(e) => serde_json::json!({
+            "subject": subject,
+            "error": e.to_string(),
+            "votes": votes,
+        }),
+    }
 }
 
 /// One earlier attempt of a task, as it ended before `orch retry` ran it again.

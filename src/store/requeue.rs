@@ -53,6 +53,8 @@ pub async fn requeue(
             .col_expr(C::ApprovalNote, Expr::value(none_text.clone()))
             .col_expr(C::DecidedAt, Expr::value(none_time))
             .col_expr(C::ApprovalDeadline, Expr::value(none_time))
+            // The next gate, if the task opens one again, takes the plan's policy afresh.
+            .col_expr(C::ApprovalPolicy, Expr::value(None::<serde_json::Value>))
             .col_expr(C::Owner, Expr::value(none_text))
             .col_expr(C::HeartbeatAt, Expr::value(none_time))
             .filter(C::Id.eq(row.id))

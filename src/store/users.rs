@@ -64,6 +64,13 @@ pub async fn find(db: &impl ConnectionTrait, name: &str) -> Result<Option<orch_u
         .map_err(Error::db)
 }
 
+/// Whether `name` is a user who has been disabled (a name with no user is not).
+pub async fn is_disabled(db: &impl ConnectionTrait, name: &str) -> Result<bool> {
+    Ok(find(db, name)
+        .await?
+        .is_some_and(|u| u.disabled_at.is_some()))
+}
+
 /// The user named `name`, or `Error::UnknownUser`.
 pub async fn get(db: &impl ConnectionTrait, name: &str) -> Result<orch_user::Model> {
     find(db, name).await?.ok_or_else(|| Error::UnknownUser {

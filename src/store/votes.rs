@@ -6,13 +6,18 @@
 //! decision (`transition::decide`), so two last votes arriving together decide once.
 //!
 //! A gate without a policy is one vote by anyone allowed to decide: the same path, so every
-//! decision by a person leaves its vote row.
+//! decision by a person leaves its vote row. Decisions that are no one's vote (the approval
+//! timeout, a cancel) go straight to `transition::decide` and leave none.
+//!
+//! Who votes is what the channel proved ([`Proof`]): a credential (API token, page session,
+//! link, trusted proxy), or the operating-system user a CLI runs as. A name the caller typed
+//! (`--by`, an open loopback API's `by`) is accepted only on gates without a policy.
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IsolationLevel,
+    QueryFilter, QueryOrder, Set, TransactionTrait,
 };
 
 use crate::error::{Error, Result};
@@ -23,10 +28,26 @@ pub use crate::store::gate_policy::{GatePolicy, subject};
 use crate::store::query::get_task;
 use crate::store::transition::{Decision, decide, explain_lost};
 
-/// One person's vote, as a channel hands it over: the voter proved by its credential.
+/// How a channel knows who votes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Proof {
+    /// A credential orch checked: an API token, a page session, a link, the trusted proxy's
+    /// header.
+    Credential,
+    /// The operating-system user a CLI with the database's credentials runs as. As good as the
+    /// machine's accounts and who holds those credentials: whoever can write the database can
+    /// write any row, so orch cannot do better for this channel (docs/ORCHESTRATION.md).
+    OsUser,
+    /// A name the caller typed (`--by`, `by` on an API without credentials): enough for a gate
+    /// without a policy, where it always was; refused on a policy gate.
+    Typed,
+}
+
+/// One person's vote, as a channel hands it over.
 #[derive(Clone, Debug)]
 pub struct Vote {
     pub voter: String,
+    pub proof: Proof,
     pub verdict: Verdict,
     pub note: Option<String>,
     pub channel: Channel,
@@ -66,7 +87,12 @@ impl Cast {
 
 /// Casts `vote` on task `id`: the one guarded path from a person's vote to a decision.
 pub async fn cast(db: &sea_orm::DatabaseConnection, id: i64, vote: Vote) -> Result<Cast> {
-    let txn = db.begin().await.map_err(Error::db)?;
+    // Lock, then read: after waiting for another vote's lock the reads must see what it
+    // committed, which a server defaulting to REPEATABLE READ would refuse (a serialization
+    // error) instead. SQLite has one writer and no such levels.
+    let level =
+        (db.get_database_backend() == DbBackend::Postgres).then_some(IsolationLevel::ReadCommitted);
+    let txn = db.begin_with_config(level, None).await.map_err(Error::db)?;
     let cast = cast_in(&txn, id, vote).await;
     match cast {
         Ok(c) => {
@@ -91,13 +117,30 @@ async fn cast_in(txn: &impl ConnectionTrait, id: i64, vote: Vote) -> Result<Cast
     if vote.seen.as_ref().is_some_and(|seen| *seen != subject) {
         return Err(Error::SubjectChanged { id });
     }
-    let policy = GatePolicy::of(&row);
+    let policy = GatePolicy::of(&row)?;
+    if row.approval_policy.is_some() && vote.proof == Proof::Typed {
+        return Err(Error::UnprovenVoter {
+            id,
+            channel: vote.channel.as_str(),
+        });
+    }
     let initiator = match policy.forbid_self {
-        true => initiator(txn, &row.run_id).await?,
+        true => Some(
+            initiator(txn, &row.run_id)
+                .await?
+                .ok_or(Error::UnknownInitiator { id })?,
+        ),
         false => None,
     };
     if let Some(refused) = barred(id, &policy, &vote.voter, initiator.as_deref()) {
         return Err(refused);
+    }
+    // Listed when the gate opened, but disabled since: a disabled user decides nothing.
+    if policy.voters.is_some() && crate::store::users::is_disabled(txn, &vote.voter).await? {
+        return Err(Error::DisabledVoter {
+            id,
+            voter: vote.voter,
+        });
     }
     let earlier = votes_on(txn, id, &subject).await?;
     if let Some(v) = earlier.iter().find(|v| v.voter == vote.voter) {

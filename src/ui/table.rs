@@ -153,11 +153,10 @@ pub fn votes(
     initiator: Option<&str>,
     tty: bool,
 ) -> String {
-    let policy = crate::store::votes::GatePolicy::of(r);
     let tally = crate::store::votes::current_tally(r, votes);
     let mut out = format!(
         "\n\nvotes: {}",
-        crate::store::standing::standing(&policy, &tally, initiator)
+        crate::store::standing::of_row(r, &tally, initiator)
     );
     if votes.is_empty() {
         return out;

@@ -17,6 +17,7 @@ use super::viewer::Viewer;
 use crate::error::Class;
 use crate::runner::decision::{Ballot, decide_as};
 use crate::store::approval_vote::Channel;
+use crate::store::votes::Proof;
 
 /// A note longer than this is refused (the API's body limit is far larger; a note is a
 /// sentence or two, and it goes into every notification).
@@ -87,6 +88,8 @@ async fn decide(
     let note = Some(form.note).filter(|n| !n.trim().is_empty());
     let ballot = Ballot {
         voter: by.to_owned(),
+        // The page's viewer always comes from a credential (a session or the proxy's header).
+        proof: Proof::Credential,
         approve,
         note,
         channel: Channel::Page,

@@ -181,16 +181,21 @@ pub async fn render(
     let mut barred = None;
     let standing = match t.approval_state {
         Some(_) => {
-            let policy = crate::store::votes::GatePolicy::of(&t);
             let tally = crate::store::votes::current_tally(&t, &all);
             let initiator = crate::store::votes::initiator(&site.store.db, &t.run_id).await?;
-            // Forms only for someone the policy lets vote; the others are told why.
+            // Forms only for someone the policy lets vote; the others are told why (an
+            // unreadable policy bars everyone).
             barred = viewer.name().and_then(|me| {
-                crate::store::votes::barred(t.id, &policy, me, initiator.as_deref())
-                    .map(|e| e.to_string())
+                match crate::store::votes::GatePolicy::of(&t) {
+                    Ok(policy) => {
+                        crate::store::votes::barred(t.id, &policy, me, initiator.as_deref())
+                    }
+                    Err(e) => Some(e),
+                }
+                .map(|e| e.to_string())
             });
-            Some(crate::store::standing::standing(
-                &policy,
+            Some(crate::store::standing::of_row(
+                &t,
                 &tally,
                 initiator.as_deref(),
             ))
