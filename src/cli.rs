@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::format::url::{PublicUrl, parse_public_url};
 use crate::store::TaskStatus;
 
 pub const EXIT_CODES: &str = "\
@@ -348,7 +349,10 @@ pub struct ServeArgs {
     /// The address people open the pages at, when it is not the bind address: behind a TLS
     /// proxy, `https://orch.example.com`. With https the session cookie is `Secure`, and
     /// forms posted from this origin are accepted even when the proxy rewrites `Host`.
-    #[arg(long, value_name = "URL", value_parser = parse_public_url)]
+    ///
+    /// Read from `ORCH_PUBLIC_URL` when not given: the same variable gives `orch run`,
+    /// `orch approve` and the sweeper the address for one-click approval links.
+    #[arg(long, value_name = "URL", env = "ORCH_PUBLIC_URL", value_parser = parse_public_url)]
     pub public_url: Option<PublicUrl>,
     /// How often the approvals sweeper runs a pass: reminders, escalations, `approval_timeout`.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_interval)]
@@ -374,13 +378,6 @@ pub enum ApprovalsCommand {
         #[arg(long)]
         json: bool,
     },
-}
-
-/// `--public-url`: its origin (`scheme://host[:port]`) and whether it is https.
-#[derive(Clone, Debug)]
-pub struct PublicUrl {
-    pub origin: String,
-    pub https: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -702,28 +699,6 @@ fn parse_identity_name(s: &str) -> Result<String, String> {
         ));
     }
     Ok(s.to_owned())
-}
-
-fn parse_public_url(s: &str) -> Result<PublicUrl, String> {
-    let url = reqwest::Url::parse(s.trim())
-        .map_err(|e| format!("`{s}` is not a URL ({e}): write it as `https://orch.example.com`"))?;
-    let https = match url.scheme() {
-        "https" => true,
-        "http" => false,
-        other => return Err(format!("`{other}` is not http or https")),
-    };
-    if url.host_str().is_none() || !url.username().is_empty() || url.password().is_some() {
-        return Err("give a scheme and host, without user or password".to_owned());
-    }
-    if url.path() != "/" || url.query().is_some() {
-        return Err(
-            "orch's pages live at the root of their address: leave out the path".to_owned(),
-        );
-    }
-    Ok(PublicUrl {
-        origin: url.origin().ascii_serialization(),
-        https,
-    })
 }
 
 fn parse_expiry(s: &str) -> Result<Expiry, String> {

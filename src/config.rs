@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::format::url::redact_url;
+use crate::format::url::{PublicUrl, parse_public_url, redact_url};
 
 /// Everything orch takes from its environment, read and checked once by
 /// `commands::dispatch` and passed down; nothing below it reads the environment again.
@@ -36,6 +36,9 @@ pub struct Config {
     /// Who is at the keyboard (`USER`, `USERNAME`, `LOGNAME`, else the account name): the
     /// default `--by` of a decision.
     pub user: String,
+    /// `ORCH_PUBLIC_URL`: where people open orch's pages, for one-click approval links in
+    /// notifications (and `orch serve --public-url`'s default).
+    pub public_url: Option<PublicUrl>,
 }
 
 /// The environment's values may be secrets: `Debug` names the variables only.
@@ -55,6 +58,7 @@ impl fmt::Debug for Config {
             .field("github", &self.github)
             .field("api_token", &self.api_token)
             .field("user", &self.user)
+            .field("public_url", &self.public_url)
             .finish()
     }
 }
@@ -179,7 +183,14 @@ impl Config {
             .find(|v| !v.trim().is_empty())
             .map(str::to_owned)
             .unwrap_or_else(account_name);
+        let public_url = match get("ORCH_PUBLIC_URL").map(str::trim) {
+            Some(raw) if !raw.is_empty() => {
+                Some(parse_public_url(raw).map_err(|why| Error::BadPublicUrl { why })?)
+            }
+            _ => None,
+        };
         Ok(Config {
+            public_url,
             database_url,
             env,
             timing,

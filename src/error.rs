@@ -201,8 +201,27 @@ pub enum Error {
         name: &'static str,
         raw: String,
     },
+    /// `ORCH_PUBLIC_URL` is not an address orch's pages could live at.
+    BadPublicUrl {
+        why: String,
+    },
     /// `ORCH_HEARTBEAT_MS=0`.
     HeartbeatZero,
+    /// A one-click link orch never sent (mistyped, altered, or its run pruned).
+    LinkUnknown,
+    /// A one-click link past its expiry.
+    LinkExpired {
+        expired_at: DateTime<Utc>,
+    },
+    /// A one-click link spent already.
+    LinkUsed {
+        used_at: DateTime<Utc>,
+    },
+    /// A one-click link opened by someone signed in as another user.
+    LinkForeign {
+        voter: String,
+        viewer: String,
+    },
     /// `sqlite::memory:` or a `sqlite:` URL without a path.
     SqliteWithoutFile {
         url: String,
@@ -470,6 +489,9 @@ impl Error {
             | Error::DisabledVoter { .. }
             | Error::UnknownInitiator { .. } => Class::NotAllowed,
             Error::UnreadablePolicy { .. } => Class::Database,
+            Error::LinkUnknown => Class::NotFound,
+            Error::LinkExpired { .. } | Error::LinkUsed { .. } => Class::Ended,
+            Error::LinkForeign { .. } => Class::NotAllowed,
             Error::NotAwaitingDecision { .. }
             | Error::AlreadyDecided { .. }
             | Error::AlreadyVoted { .. }
@@ -493,6 +515,7 @@ impl Error {
             | Error::UnknownPlanTask { .. }
             | Error::BadRunId { .. }
             | Error::BadMillis { .. }
+            | Error::BadPublicUrl { .. }
             | Error::HeartbeatZero
             | Error::SqliteWithoutFile { .. }
             | Error::EmptyDecider
@@ -872,6 +895,34 @@ impl fmt::Display for Error {
                  (it becomes a folder name)"
                 )
             }
+            Error::BadPublicUrl { why } => write!(
+                f,
+                "`ORCH_PUBLIC_URL`: {why}; it is the address people open orch's pages at, \
+                 e.g. `https://orch.example.com`"
+            ),
+            Error::LinkUnknown => write!(
+                f,
+                "this link is not one orch sent: it may be cut short or altered (copy it whole \
+                 from the message), or its run was pruned. Nothing was recorded; open the task \
+                 from the message's other links, or ask for the task page"
+            ),
+            Error::LinkExpired { expired_at } => write!(
+                f,
+                "this link expired at {}: nothing was recorded. Vote on the task page, or with \
+                 `orch approve`",
+                timestamp(expired_at)
+            ),
+            Error::LinkUsed { used_at } => write!(
+                f,
+                "this link was used at {}: a link casts one vote, once. Nothing more was \
+                 recorded; the task page shows the votes",
+                timestamp(used_at)
+            ),
+            Error::LinkForeign { voter, viewer } => write!(
+                f,
+                "this link was sent to `{voter}`, and you are signed in as `{viewer}`: nothing \
+                 was recorded. Use your own link, or vote on the task page"
+            ),
             Error::BadMillis { name, raw } => {
                 write!(
                     f,

@@ -18,6 +18,9 @@ use crate::error::{Error, Loc};
 pub enum Warning {
     /// A notification could not be recorded or sent; the command goes on.
     Notify(Error),
+    /// A gate sends one-click links, but `ORCH_PUBLIC_URL` is not set: its notifications go
+    /// without them.
+    LinksWithoutPublicUrl { task: String },
     /// A plan's notification target names a variable that is not set: off for this run.
     TargetOff { target: String, var: String },
     /// The targets saved with a run cannot be read back.
@@ -140,6 +143,12 @@ impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Warning::Notify(e) => write!(f, "notify: {e}"),
+            Warning::LinksWithoutPublicUrl { task } => write!(
+                f,
+                "task `{task}` has `links`, but `ORCH_PUBLIC_URL` is not set: its notifications \
+                 carry no one-click links; set it to the address of `orch serve` \
+                 (`https://orch.example.com`)"
+            ),
             Warning::TargetOff { target, var } => write!(
                 f,
                 "notify target `{target}` is off for this run: `{var}` is not set"

@@ -88,6 +88,7 @@ mod flow;
 mod github;
 mod identity;
 mod leases;
+mod links;
 mod listing;
 mod login;
 mod metrics;

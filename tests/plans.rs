@@ -325,7 +325,15 @@ fn approval_objects_are_checked_at_their_place() {
     assert_eq!(code, Some(0), "{err}");
     assert_error(
         &plan("{remind: [1h], links: 24h}"),
-        "plan.yaml:9:30: unknown field `links`, expected one of when, remind, escalate, approvers, required, forbid_self, reject",
+        "plan.yaml:9:37: task `a`: `links` sends each approver links of their own, so it needs `approvers` to say who they are: list them, or remove `links`",
+    );
+    assert_error(
+        &plan("{approvers: [al], links: soon}"),
+        "plan.yaml:9:40: `links: soon` is not a duration",
+    );
+    assert_error(
+        &plan("{remind: [1h], lnks: 24h}"),
+        "plan.yaml:9:30: unknown field `lnks`, expected one of when, remind, escalate, approvers, required, forbid_self, reject, links",
     );
     assert_error(
         &plan("{remind: [1h, 30m]}"),

@@ -359,9 +359,12 @@ async fn the_plan_keys_are_checked_before_anything_runs() {
     db.run(&many.replace("required: 2", "required: 3"))
         .code(2)
         .stderr_has("`required: 3` but `approvers` lists 2");
-    db.run(&TWO_OF.replace("forbid_self: true", "forbid_self: true\n      links: 24h"))
-        .code(2)
-        .stderr_has("links");
+    db.run(&TWO_OF.replace(
+        "forbid_self: true",
+        "forbid_self: true\n      links: someday",
+    ))
+    .code(2)
+    .stderr_has("`links: someday` is not a duration");
     // Names the database does not know stop the run before its first task.
     db.run(TWO_OF)
         .code(2)

@@ -56,7 +56,8 @@ async fn viewer(parts: &mut Parts, state: &AppState) -> Result<(Viewer, Option<E
         }
     }
     let path = parts.uri.path();
-    let login_page = path == "/login" || path == "/logout";
+    // A one-click link is its own credential: no login is asked for it.
+    let login_page = path == "/login" || path == "/logout" || path.starts_with("/links/");
     match ReadAccess::from_request_parts(parts, state).await {
         // A form sent with a session that has ended (expired, logged out): log in again,
         // rather than a refusal the person cannot act on.

@@ -254,6 +254,11 @@ async fn check_approvers(store: &Store, config: &Config, resolved: &Resolved) ->
         let Some(policy) = &task.spec.gate.policy else {
             continue;
         };
+        if policy.links.is_some() && config.public_url.is_none() {
+            say(Warning::LinksWithoutPublicUrl {
+                task: task.spec.name.clone(),
+            });
+        }
         if policy.approvers.is_empty() {
             continue;
         }

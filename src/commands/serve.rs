@@ -14,7 +14,15 @@ use crate::error::{Error, Result, code};
 use crate::identity::session::FormKey;
 use crate::store::connect::{Pool, Schema};
 
-pub async fn run(config: Config, args: ServeArgs) -> Result<i32> {
+pub async fn run(mut config: Config, args: ServeArgs) -> Result<i32> {
+    // `--public-url` given on the command line is also where this server's notifications
+    // (the sweeper's reminders, decisions taken here) point their one-click links.
+    if let Some(url) = &args.public_url {
+        config
+            .env
+            .insert("ORCH_PUBLIC_URL".to_owned(), url.origin.clone());
+        config.public_url = Some(url.clone());
+    }
     let token = load_token(&config, &args)?;
     let addrs = resolve_bind(&args.bind).await?;
     // A name may stand for several addresses: open only when every one is loopback. With

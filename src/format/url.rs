@@ -1,6 +1,37 @@
 //! URLs as they may be shown to people: database passwords masked, webhook URLs cut to their
 //! scheme and host (the path of a Slack URL is the credential).
 
+/// `--public-url`: its origin (`scheme://host[:port]`) and whether it is https.
+#[derive(Clone, Debug)]
+pub struct PublicUrl {
+    pub origin: String,
+    pub https: bool,
+}
+
+/// `https://orch.example.com` checked: a scheme (http or https) and a host, no user, password,
+/// path or query (the pages live at the root of their address).
+pub fn parse_public_url(s: &str) -> Result<PublicUrl, String> {
+    let url = reqwest::Url::parse(s.trim())
+        .map_err(|e| format!("`{s}` is not a URL ({e}): write it as `https://orch.example.com`"))?;
+    let https = match url.scheme() {
+        "https" => true,
+        "http" => false,
+        other => return Err(format!("`{other}` is not http or https")),
+    };
+    if url.host_str().is_none() || !url.username().is_empty() || url.password().is_some() {
+        return Err("give a scheme and host, without user or password".to_owned());
+    }
+    if url.path() != "/" || url.query().is_some() {
+        return Err(
+            "orch's pages live at the root of their address: leave out the path".to_owned(),
+        );
+    }
+    Ok(PublicUrl {
+        origin: url.origin().ascii_serialization(),
+        https,
+    })
+}
+
 /// A webhook URL as it may be shown: scheme and host (and port) only. The path of a Slack
 /// or similar URL is the credential.
 pub fn display_url(url: &str) -> String {

@@ -7,6 +7,7 @@
 //! ([`Notifier`]); what is still undelivered is retried by later commands.
 
 pub mod event;
+pub mod links;
 pub mod notices;
 pub mod notifier;
 pub mod payload;

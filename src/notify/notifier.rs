@@ -42,6 +42,8 @@ struct Inner {
     /// At most this many requests at once: resending after a long outage must not flood the
     /// receiver (Slack answers a burst with 429s) or the database pool.
     permits: Arc<Semaphore>,
+    /// `ORCH_PUBLIC_URL`'s origin, for one-click approval links.
+    public_origin: Option<String>,
 }
 
 /// A delivery recorded and claimed, not yet sent.
@@ -85,8 +87,14 @@ impl Notifier {
         redactor: Redactor,
         settings: NotifySettings,
     ) -> Self {
+        // Checked by `Config` already; a value it refused never gets here.
+        let public_origin = env
+            .get("ORCH_PUBLIC_URL")
+            .and_then(|u| crate::format::url::parse_public_url(u).ok())
+            .map(|u| u.origin);
         Notifier {
             inner: Arc::new(Inner {
+                public_origin,
                 store,
                 targets,
                 env,
@@ -197,6 +205,7 @@ impl Notifier {
                 prior_attempts: 0,
                 payload,
                 event: notice.event.as_str().to_owned(),
+                task_id: notice.task.as_ref().map(|t| t.id),
             };
             jobs.push(Outgoing { job, endpoint });
         }
@@ -259,6 +268,7 @@ impl Notifier {
             prior_attempts: row.attempts,
             payload: row.payload.clone(),
             event: row.event.clone(),
+            task_id: row.task_id,
         };
         match targets.iter().find(|t| t.name == row.target) {
             Some(t) => self.spawn(job, self.endpoint(t)),
@@ -292,6 +302,7 @@ impl Notifier {
             redactor: inner.redactor.clone(),
             settings: inner.settings,
             permits: inner.permits.clone(),
+            public_origin: inner.public_origin.clone(),
         };
         let in_flight = inner.in_flight.clone();
         lock(&inner.tasks).spawn(async move {

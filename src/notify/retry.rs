@@ -29,6 +29,8 @@ pub(super) struct Job {
     pub(super) prior_attempts: i32,
     pub(super) payload: String,
     pub(super) event: String,
+    /// The task it is about, for a gate's one-click links.
+    pub(super) task_id: Option<i64>,
 }
 
 /// What a background delivery needs from the notifier.
@@ -37,6 +39,8 @@ pub(super) struct Sender {
     pub(super) redactor: Arc<Redactor>,
     pub(super) settings: NotifySettings,
     pub(super) permits: Arc<Semaphore>,
+    /// `ORCH_PUBLIC_URL`'s origin: where one-click links point; `None`: no links.
+    pub(super) public_origin: Option<String>,
 }
 
 impl Sender {
@@ -59,6 +63,16 @@ impl Sender {
             event: &job.event,
             delivery_id: Some(job.id),
         };
+        // Minted for this round only; the row keeps the body without them.
+        let payload = super::links::expand(
+            &self.store,
+            self.public_origin.as_deref(),
+            endpoint.target.kind,
+            &job.event,
+            job.task_id,
+            &job.payload,
+        )
+        .await;
         for attempt in 1..=self.settings.attempts {
             let answer = {
                 // A closed semaphore cannot happen (never closed); go on without a permit.
@@ -67,7 +81,7 @@ impl Sender {
                 if !self.begin(&job).await {
                     return;
                 }
-                post(&endpoint, &job.payload, &meta, self.settings.timeout).await
+                post(&endpoint, &payload, &meta, self.settings.timeout).await
             };
             let in_all = job.prior_attempts + attempt as i32;
             let next = match answer.next() {

@@ -33,8 +33,6 @@ pub enum RawApproval {
     Object(Box<RawGate>),
 }
 
-// Issue #20's `links` is meant to join these keys; until one-click links exist it stays an
-// unknown key.
 /// The object form of `approval`: when the gate opens, and what it does while it waits.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -63,6 +61,11 @@ pub struct RawGate {
     /// `required`.
     #[schemars(with = "Option<RejectRule>")]
     pub reject: Option<Spanned<RejectRule>>,
+    /// One-click approve and reject links for each approver in the gate's Slack and email
+    /// notifications, valid this long (and never past `approval_timeout`); needs `approvers`
+    /// and `ORCH_PUBLIC_URL`. Off by default.
+    #[schemars(with = "Option<Duration>")]
+    pub links: Option<Spanned<String>>,
 }
 
 /// `escalate:` in the object form.
@@ -105,7 +108,7 @@ impl<'de> Deserialize<'de> for RawApproval {
             type Value = RawApproval;
 
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("`never`, `always`, `on_output_uri`, or a mapping with `when`, `remind`, `escalate`, `approvers`, `required`, `forbid_self`, `reject`")
+                f.write_str("`never`, `always`, `on_output_uri`, or a mapping with `when`, `remind`, `escalate`, `approvers`, `required`, `forbid_self`, `reject`, `links`")
             }
 
             fn visit_str<E: de::Error>(self, s: &str) -> Result<RawApproval, E> {
@@ -221,6 +224,7 @@ pub(super) fn approval(
             required: gate.required.as_ref(),
             forbid_self: gate.forbid_self.as_ref(),
             reject: gate.reject.as_ref(),
+            links: gate.links.as_ref(),
         },
         task,
         issues,

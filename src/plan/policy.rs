@@ -1,6 +1,7 @@
 //! The approval policy keys of `approval:`'s object form: who may vote on a gate
 //! (`approvers`), how many distinct approvals settle it (`required`), whether the run's
-//! initiator may vote (`forbid_self`), and what a rejection does (`reject`). Read here into a
+//! initiator may vote (`forbid_self`), what a rejection does (`reject`), and how long the
+//! one-click links in its notifications stay valid (`links`). Read here into a
 //! [`Policy`]; enforced by `store::votes`, the one function every vote goes through.
 
 use serde_saphyr::Spanned;
@@ -34,6 +35,8 @@ pub struct Policy {
     pub required: u32,
     pub forbid_self: bool,
     pub reject: RejectRule,
+    /// How long one-click links stay valid; `None`: no links.
+    pub links: Option<super::Timeout>,
 }
 
 /// The policy keys as written (flattened into `RawGate`).
@@ -42,6 +45,7 @@ pub struct RawPolicy<'a> {
     pub required: Option<&'a Spanned<u32>>,
     pub forbid_self: Option<&'a Spanned<bool>>,
     pub reject: Option<&'a Spanned<RejectRule>>,
+    pub links: Option<&'a Spanned<String>>,
 }
 
 /// The policy, when any of its keys is written; mistakes are reported and left out.
@@ -54,6 +58,7 @@ pub(super) fn policy(
         && raw.required.is_none()
         && raw.forbid_self.is_none()
         && raw.reject.is_none()
+        && raw.links.is_none()
     {
         return None;
     }
@@ -98,7 +103,17 @@ pub(super) fn policy(
             issue(issues, at(r), problem);
         }
     }
+    let links = raw
+        .links
+        .and_then(|l| super::duration::timeout(l, "links", issues));
+    if let Some(l) = raw.links
+        && raw.approvers.is_none()
+    {
+        let task = task.to_owned();
+        issue(issues, at(l), Problem::LinksWithoutApprovers { task });
+    }
     Some(Policy {
+        links,
         approvers,
         required: required.max(1),
         forbid_self: raw.forbid_self.is_some_and(|f| f.value),

@@ -137,6 +137,9 @@ pub enum Problem {
     RequiredZero {
         task: String,
     },
+    LinksWithoutApprovers {
+        task: String,
+    },
     RequiredExceedsApprovers {
         task: String,
         required: u32,
@@ -355,6 +358,11 @@ impl fmt::Display for Problem {
             Problem::DuplicateApprover { task, entry } => write!(
                 f,
                 "task `{task}`: approver `{entry}` is listed twice: list each once"
+            ),
+            Problem::LinksWithoutApprovers { task } => write!(
+                f,
+                "task `{task}`: `links` sends each approver links of their own, so it needs \
+                 `approvers` to say who they are: list them, or remove `links`"
             ),
             Problem::RequiredZero { task } => write!(
                 f,

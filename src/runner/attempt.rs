@@ -84,6 +84,7 @@ async fn gate_policy(store: &Store, task: &ResolvedTask) -> Result<Option<serde_
         required: policy.required,
         forbid_self: policy.forbid_self,
         reject: policy.reject,
+        links: policy.links.as_ref().map(|t| t.after.as_secs()),
     };
     Ok(Some(snapshot.to_json()))
 }

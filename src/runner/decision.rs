@@ -45,12 +45,35 @@ pub async fn decide_as(
     Ok(cast)
 }
 
+/// Casts the vote one-click link `token` holds (the note masked as any other), spending the
+/// link; on a decision the run's targets are told, as for any vote.
+pub async fn decide_by_link(
+    store: &Store,
+    config: &Arc<Config>,
+    token: &str,
+    note: Option<String>,
+) -> Result<(Cast, crate::store::approval_link::Model)> {
+    match super::recovery::recover(store, config).await {
+        Ok(expired) => expired.detach(),
+        Err(e) => tracing::warn!("approval timeouts: {e}"),
+    }
+    let note = masked(config, note);
+    let (cast, link) =
+        crate::store::votes::cast_link(&store.db, token, note, crate::store::now()).await?;
+    if let Cast::Decided(row) = &cast {
+        tokio::spawn(notify_decision(store.clone(), config.clone(), row.clone()));
+    }
+    Ok((cast, link))
+}
+
+fn masked(config: &Config, note: Option<String>) -> Option<String> {
+    note.filter(|n| !n.trim().is_empty())
+        .map(|n| crate::notify::notifier::note_redactor(config).redact(&n))
+}
+
 /// The vote a ballot makes: the note's secrets masked, stamped now.
 pub fn vote(config: &Config, ballot: Ballot) -> Vote {
-    let note = ballot
-        .note
-        .filter(|n| !n.trim().is_empty())
-        .map(|n| crate::notify::notifier::note_redactor(config).redact(&n));
+    let note = masked(config, ballot.note);
     Vote {
         voter: ballot.voter,
         proof: ballot.proof,

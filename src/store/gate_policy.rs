@@ -20,6 +20,10 @@ pub struct GatePolicy {
     pub required: u32,
     pub forbid_self: bool,
     pub reject: RejectRule,
+    /// How long the one-click links sent for this gate stay valid, in seconds; absent: none
+    /// (and in policies kept before links existed).
+    #[serde(default)]
+    pub links: Option<u64>,
 }
 
 impl GatePolicy {
@@ -31,6 +35,7 @@ impl GatePolicy {
             required: 1,
             forbid_self: false,
             reject: RejectRule::Veto,
+            links: None,
         }
     }
 
@@ -62,6 +67,10 @@ impl GatePolicy {
         map.insert("required".into(), self.required.into());
         map.insert("forbid_self".into(), self.forbid_self.into());
         map.insert("reject".into(), self.reject.as_str().into());
+        map.insert(
+            "links".into(),
+            self.links.map_or(serde_json::Value::Null, Into::into),
+        );
         serde_json::Value::Object(map)
     }
 
@@ -105,6 +114,7 @@ mod tests {
             required: 2,
             forbid_self: true,
             reject: RejectRule::Quorum,
+            links: Some(86_400),
         };
         let back: GatePolicy = serde_json::from_value(policy.to_json()).unwrap();
         assert_eq!(back, policy);

@@ -153,6 +153,7 @@ fn approval(
             "required": policy.required,
             "forbid_self": policy.forbid_self,
             "reject": policy.reject,
+            "links": policy.links,
             "votes": votes,
         }),
         // Shown, not hidden: the votes stand, and the reason says why no more are taken.

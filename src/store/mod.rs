@@ -12,6 +12,7 @@ pub mod entity;
 pub mod gate_policy;
 pub mod json;
 pub mod lease;
+pub mod links;
 pub mod migrate;
 pub mod mutation;
 mod open;
@@ -31,8 +32,8 @@ pub mod votes;
 
 pub use connect::Store;
 pub use entity::{
-    agents_run, agents_run_lock, agents_task, agents_task_attempt, approval_reminder,
-    approval_vote, webhook_delivery,
+    agents_run, agents_run_lock, agents_task, agents_task_attempt, approval_link,
+    approval_reminder, approval_vote, webhook_delivery,
 };
 pub use open::{open, open_limited};
 // The statuses are a leaf of their own (error messages name them); the store keeps them

@@ -11,8 +11,8 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 use crate::error::{Error, Result};
 use crate::store::query::{RunSummary, list_runs};
 use crate::store::{
-    Store, TaskStatus, agents_run, agents_task, agents_task_attempt, approval_reminder,
-    approval_vote, lease, webhook_delivery,
+    Store, TaskStatus, agents_run, agents_task, agents_task_attempt, approval_link,
+    approval_reminder, approval_vote, lease, webhook_delivery,
 };
 use crate::warning::{Warning, say};
 
@@ -145,6 +145,11 @@ pub async fn delete_runs(db: &sea_orm::DatabaseConnection, run_ids: &[String]) -
             .map_err(Error::db)?;
         approval_vote::Entity::delete_many()
             .filter(approval_vote::Column::RunId.is_in(ids.clone()))
+            .exec(&txn)
+            .await
+            .map_err(Error::db)?;
+        approval_link::Entity::delete_many()
+            .filter(approval_link::Column::RunId.is_in(ids.clone()))
             .exec(&txn)
             .await
             .map_err(Error::db)?;

@@ -108,6 +108,7 @@ mod tests {
             required: 2,
             forbid_self: true,
             reject: RejectRule::Veto,
+            links: None,
         };
         let tally = Tally {
             approvals: vec!["alice".into()],

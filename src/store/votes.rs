@@ -1,5 +1,5 @@
 //! Votes on gates (`approval_votes`) and the one function every vote goes through, whatever
-//! its channel (CLI, API, page, link): [`cast`]. In one transaction, with the task row locked,
+//! its channel (CLI, API, page, link): [`cast`] ([`cast_link`] for a one-click link). In one transaction, with the task row locked,
 //! it checks that the voter may vote (listed, not the run's initiator under `forbid_self`, the
 //! gate still open and before its deadline, the subject the voter saw still the gate's),
 //! records the vote, and when the quorum or the veto is reached takes the existing guarded
@@ -23,6 +23,7 @@ use sea_orm::{
 use crate::error::{Error, Result};
 use crate::status::{ApprovalState, TaskStatus};
 use crate::store::agents_task::{self, Column};
+use crate::store::approval_link;
 use crate::store::approval_vote::{self, Channel, Verdict};
 pub use crate::store::gate_policy::{GatePolicy, subject};
 use crate::store::query::get_task;
@@ -102,6 +103,51 @@ pub async fn cast(db: &sea_orm::DatabaseConnection, id: i64, vote: Vote) -> Resu
         // Dropping the transaction rolls it back: a refused vote leaves nothing.
         Err(e) => Err(e),
     }
+}
+
+/// Casts the vote one-click link `token` holds (its voter, verdict and the gate's opening it
+/// was sent for) and spends the link, in one transaction: a vote the gate refuses leaves the
+/// link unspent, and two POSTs of one link cast one vote (the second waits for the first's
+/// lock on the link's row, then finds it used). Returns the link with what the vote did.
+pub async fn cast_link(
+    db: &sea_orm::DatabaseConnection,
+    token: &str,
+    note: Option<String>,
+    at: DateTime<Utc>,
+) -> Result<(Cast, approval_link::Model)> {
+    let level =
+        (db.get_database_backend() == DbBackend::Postgres).then_some(IsolationLevel::ReadCommitted);
+    let txn = db.begin_with_config(level, None).await.map_err(Error::db)?;
+    let link = crate::store::links::open(&txn, token, at).await?;
+    let spent = approval_link::Entity::update_many()
+        .col_expr(approval_link::Column::UsedAt, Expr::value(at))
+        .filter(approval_link::Column::Id.eq(link.id))
+        .filter(approval_link::Column::UsedAt.is_null())
+        .exec(&txn)
+        .await
+        .map_err(Error::db)?;
+    if spent.rows_affected != 1 {
+        // Another request spent it while this one waited for the row.
+        let used_at = approval_link::Entity::find_by_id(link.id)
+            .one(&txn)
+            .await
+            .map_err(Error::db)?
+            .and_then(|l| l.used_at)
+            .unwrap_or(at);
+        return Err(Error::LinkUsed { used_at });
+    }
+    let vote = Vote {
+        voter: link.voter.clone(),
+        proof: Proof::Credential,
+        verdict: link.verdict,
+        note,
+        channel: Channel::Link,
+        at,
+        seen: Some(link.subject.clone()),
+    };
+    let cast = cast_in(&txn, link.task_id, vote).await?;
+    txn.commit().await.map_err(Error::db)?;
+    Ok((cast, link))
 }
 
 async fn cast_in(txn: &impl ConnectionTrait, id: i64, vote: Vote) -> Result<Cast> {

@@ -6,7 +6,8 @@
 //! URL layout: `/` inbox, `/runs` every run, `/runs/{run_id}` one run, `/tasks/{id}` one
 //! task, `/tasks/{id}/log?from=N` a byte range of its log, `/runs/{run_id}/tasks` a run's task
 //! rows as JSON (for the live run page), `POST /tasks/{id}/approve` and `/reject` the task
-//! page's forms, `POST /runs/{run_id}/cancel` and `/retry` the run page's, `/login` and
+//! page's forms, `POST /runs/{run_id}/cancel` and `/retry` the run page's, `/links/{token}`
+//! a notification's one-click link (GET confirms, POST votes), `/login` and
 //! `POST /logout`, `/assets/{name}` embedded files.
 
 mod assets;
@@ -16,6 +17,7 @@ mod decide;
 mod errors;
 mod forms;
 mod inbox;
+mod link;
 mod log;
 pub mod login;
 mod params;
@@ -50,6 +52,7 @@ pub fn router(site: Site) -> Router {
         .route("/tasks/{id}/log", get(task::log_range))
         .route("/tasks/{id}/approve", post(decide::approve))
         .route("/tasks/{id}/reject", post(decide::reject))
+        .route("/links/{token}", get(link::page).post(link::submit))
         .route("/login", get(login::page).post(login::submit))
         .route("/logout", post(login::logout))
         .route("/assets/{name}", get(assets::serve))

@@ -5,6 +5,7 @@ pub mod agents_run;
 pub mod agents_run_lock;
 pub mod agents_task;
 pub mod agents_task_attempt;
+pub mod approval_link;
 pub mod approval_reminder;
 pub mod approval_vote;
 pub mod orch_api_token;
