@@ -373,6 +373,36 @@ async fn the_plan_keys_are_checked_before_anything_runs() {
     assert!(db.rows().await.is_empty());
 }
 
+/// Casts `v` through its channel's entry: a one-click link (planted for the voter and verdict
+/// on the gate as it is now, as a notification would mint it) goes through `cast_link`, which
+/// spends it; the others through `cast`.
+async fn by_channel(store: &Store, id: i64, v: Vote) -> Result<Cast, Error> {
+    if v.channel != Channel::Link {
+        return cast(&store.db, id, v).await;
+    }
+    use sea_orm::ActiveModelTrait;
+    let row = get_task(&store.db, id).await.unwrap();
+    let token = format!("{:032x}{:032x}", fastrand::u128(..), fastrand::u128(..));
+    orch::store::approval_link::ActiveModel {
+        task_id: sea_orm::Set(id),
+        run_id: sea_orm::Set(row.run_id.clone()),
+        subject: sea_orm::Set(orch::store::votes::subject(&row)),
+        voter: sea_orm::Set(v.voter.clone()),
+        verdict: sea_orm::Set(v.verdict),
+        token_hash: sea_orm::Set(orch::store::links::digest(&token)),
+        created_at: sea_orm::Set(v.at),
+        expires_at: sea_orm::Set(v.at + chrono::Duration::hours(1)),
+        used_at: sea_orm::Set(None),
+        ..Default::default()
+    }
+    .insert(&store.db)
+    .await
+    .unwrap();
+    orch::store::votes::cast_link(&store.db, &token, v.note, orch::store::now())
+        .await
+        .map(|(c, _)| c)
+}
+
 /// A small deterministic generator (xorshift64*): each case is reproducible from its seed,
 /// which a failure prints.
 struct Rng(u64);
@@ -391,7 +421,7 @@ impl Rng {
 }
 
 /// Random interleavings of votes from up to six people (some not listed, one the initiator)
-/// through every channel's label, with quorum 1 to 3, veto or quorum rejection, pairs cast at
+/// through every channel (a link through its own entry, which spends it), with quorum 1 to 3, veto or quorum rejection, pairs cast at
 /// the same moment, a retry of the task or the deadline passing partway: each time the gate is
 /// decided at most once, and exactly as replaying the kept votes in order says it should be.
 #[rstest]
@@ -404,7 +434,8 @@ async fn random_votes_decide_a_gate_once_and_only_by_its_rules(#[case] backend: 
     };
     let store = db.store().await;
     let people = ["u1", "u2", "u3", "u4", "u5", "u6"];
-    let channels = [Channel::Cli, Channel::Api, Channel::Page];
+    let channels = [Channel::Cli, Channel::Api, Channel::Page, Channel::Link];
+    let mut by_link = 0;
     for seed in 1..=40u64 {
         let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
         let required = 1 + rng.below(3) as u32;
@@ -494,15 +525,17 @@ async fn random_votes_decide_a_gate_once_and_only_by_its_rules(#[case] backend: 
                                 Verdict::Approve
                             },
                         );
-                        v.channel = channels[rng.below(3) as usize];
+                        v.channel = channels[rng.below(4) as usize];
                         v
                     };
                     let (a, b) = (ballot(), ballot());
                     let results = if rng.below(2) == 0 {
-                        vec![cast(&store.db, gate.id, a).await]
+                        vec![by_channel(&store, gate.id, a).await]
                     } else {
-                        let (x, y) =
-                            tokio::join!(cast(&store.db, gate.id, a), cast(&store.db, gate.id, b));
+                        let (x, y) = tokio::join!(
+                            by_channel(&store, gate.id, a),
+                            by_channel(&store, gate.id, b)
+                        );
                         vec![x, y]
                     };
                     for r in results {
@@ -527,6 +560,7 @@ async fn random_votes_decide_a_gate_once_and_only_by_its_rules(#[case] backend: 
             "{context}: decided {decided_by_vote} times"
         );
         let votes = orch::store::votes::votes(&store.db, gate.id).await.unwrap();
+        by_link += votes.iter().filter(|v| v.channel == Channel::Link).count();
         let subject = orch::store::votes::subject(&row);
         // Every kept vote is allowed, and one per person per subject.
         let mut seen = std::collections::HashSet::new();
@@ -579,6 +613,7 @@ async fn random_votes_decide_a_gate_once_and_only_by_its_rules(#[case] backend: 
             }
         }
     }
+    assert!(by_link > 0, "no vote came through a link in 40 cases");
 }
 
 /// The refusals that keep a policy honest: a gate no one could pass is refused before the

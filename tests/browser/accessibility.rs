@@ -44,6 +44,30 @@ async fn serious_violations(browser: &Browser, axe: &str) -> Vec<String> {
         .collect()
 }
 
+/// A one-click link to gate `id` for `ana`, as a notification would carry: its path.
+async fn planted_link(db: &TestDb, id: i64) -> String {
+    use sea_orm::{ActiveModelTrait, Set};
+    let store = db.store().await;
+    let row = orch::store::query::get_task(&store.db, id).await.unwrap();
+    let token = format!("{:032x}{:032x}", fastrand::u128(..), fastrand::u128(..));
+    orch::store::approval_link::ActiveModel {
+        task_id: Set(id),
+        run_id: Set(row.run_id.clone()),
+        subject: Set(orch::store::votes::subject(&row)),
+        voter: Set("ana".to_owned()),
+        verdict: Set(orch::store::approval_link::Verdict::Approve),
+        token_hash: Set(orch::store::links::digest(&token)),
+        created_at: Set(orch::store::now()),
+        expires_at: Set(orch::store::now() + chrono::Duration::hours(1)),
+        used_at: Set(None),
+        ..Default::default()
+    }
+    .insert(&store.db)
+    .await
+    .unwrap();
+    format!("/links/{token}")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_page_has_a_serious_accessibility_violation() {
     let db = TestDb::sqlite().await;
@@ -56,6 +80,8 @@ async fn no_page_has_a_serious_accessibility_violation() {
     let mut pages = gated.pages();
     pages.push(gated.server.url("/tasks/999"));
     pages.push(gated.server.url("/login"));
+    pages.push(gated.server.url(&format!("/links/{}", "0".repeat(64))));
+    pages.push(gated.server.url(&planted_link(&db, gated.gate).await));
     let gate = gated.server.url(&format!("/tasks/{}", gated.gate));
     let mut found = Vec::new();
     for options in [Options::desktop(), Options::phone()] {

@@ -10,6 +10,7 @@
 mod accessibility;
 mod decide;
 mod hostile;
+mod link;
 mod live_log;
 mod no_javascript;
 mod phone;
