@@ -679,14 +679,18 @@ pub enum Expiry {
 }
 
 /// A user's or group's name: what a proxy header or `approver` holds, so an e-mail address
-/// is fine, but not blanks, control characters, or `admin` (the admin token's name: a user
-/// so named could not be told from it).
+/// is fine, but not blanks, commas, control characters, `orch` (orch's own decisions), or
+/// `admin` (the admin token's name: a user so named could not be told from it).
 fn parse_identity_name(s: &str) -> Result<String, String> {
     if s.is_empty() || s.len() > 254 {
         return Err("a name has 1 to 254 characters".to_owned());
     }
     if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err("a name has no spaces or control characters".to_owned());
+    }
+    if s.contains(',') {
+        // Several approvers are recorded joined by `, `.
+        return Err("a name has no commas".to_owned());
     }
     if s == crate::identity::principal::ADMIN_NAME {
         return Err(format!(

@@ -228,6 +228,11 @@ pub enum Error {
     },
     /// `--by` that is empty once trimmed.
     EmptyDecider,
+    /// A decider's name with a comma: orch joins a gate's several approvers with `, `, so
+    /// `alice, bob` would read as two people.
+    CommaInDecider {
+        name: String,
+    },
     /// A duration flag too long to count back from now.
     DurationTooLong {
         flag: &'static str,
@@ -519,6 +524,7 @@ impl Error {
             | Error::HeartbeatZero
             | Error::SqliteWithoutFile { .. }
             | Error::EmptyDecider
+            | Error::CommaInDecider { .. }
             | Error::DurationTooLong { .. }
             | Error::UnsafeBind { .. }
             | Error::BadBind { .. }
@@ -945,6 +951,11 @@ impl fmt::Display for Error {
                  e.g. `sqlite://.orch/orch.db`"
             ),
             Error::EmptyDecider => write!(f, "`--by` is empty: say who decides, e.g. `--by alice`"),
+            Error::CommaInDecider { name } => write!(
+                f,
+                "`{name}` has a comma: a gate decided by several people records them as \
+                 `alice, bob`, so a name with one would read as two; name one person"
+            ),
             Error::DurationTooLong { flag } => write!(f, "`{flag}` is too long"),
             Error::BadBind { bind, detail } => write!(
                 f,

@@ -709,6 +709,20 @@ async fn unprovable_or_impossible_votes_are_refused(#[case] backend: Backend) {
     db.run("name: plain\ntasks:\n  - task: g\n    shell: 'true'\n    approval: always\n")
         .success();
     let plain = by_task(&db.rows().await, "g").id;
+    // A comma would make one decider read as two in `approver`.
+    db.orch()
+        .args(["approve", &plain.to_string(), "--by", "alice, bob"])
+        .code(2)
+        .stderr_has("has a comma");
+    let (code, body) = s
+        .send(
+            "POST",
+            &format!("/agents/tasks/{plain}/approve"),
+            Some(json!({"by": "mallory,alice"})),
+            None,
+        )
+        .await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     let (code, body) = s
         .send(
             "POST",

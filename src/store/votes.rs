@@ -151,6 +151,9 @@ pub async fn cast_link(
 }
 
 async fn cast_in(txn: &impl ConnectionTrait, id: i64, vote: Vote) -> Result<Cast> {
+    if vote.voter.contains(',') {
+        return Err(Error::CommaInDecider { name: vote.voter });
+    }
     lock_open_gate(txn, id).await?;
     let row = get_task(txn, id).await?;
     if row.approval_deadline.is_some_and(|d| d < vote.at) {
