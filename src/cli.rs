@@ -385,7 +385,8 @@ pub enum PlanCommand {
     /// Validate a plan: syntax, keys, names, regexes, variables.
     ///
     /// Every problem is reported as `file:line:column`, all of them at once. Nothing runs and
-    /// the database is not opened.
+    /// nothing is written. Only with a database named (`DATABASE_URL`, `--database-url`) does
+    /// it read one: to warn of `approvers` it has no user for.
     ///
     /// Exit status: 0 when the plan is valid (an unset variable is a warning unless
     /// `--strict-env`), 2 when it is not.

@@ -96,6 +96,13 @@ pub enum Warning {
         loc: Loc,
         name: String,
     },
+    /// `orch plan validate` with a database: `approvers` entries it has no user for (an
+    /// error at `orch run`).
+    UnknownApprovers { task: String, entries: Vec<String> },
+    /// `orch plan validate` could not read the users to check `approvers` against.
+    ApproversUnchecked(Error),
+    /// `orch plan validate` was given a SQLite file that does not exist (and leaves it so).
+    ApproversNoDatabase { path: PathBuf },
     /// A task's log file could not be written (a full disk): its excerpt says so too.
     LogNotWritten { task: String, error: String },
     /// `orch prune` could not remove a run's log folder.
@@ -240,6 +247,27 @@ impl fmt::Display for Warning {
                 f,
                 "orch: applied {count} pending migration{} to {database} (now at `{latest}`)",
                 if *count == 1 { "" } else { "s" }
+            ),
+            Warning::UnknownApprovers { task, entries } => write!(
+                f,
+                "task `{task}`: `approvers` names {}, which the database has no user for (or no \
+                 member of, for a group): `orch run` will refuse the plan until they are added \
+                 (`orch users add NAME --group GROUP`)",
+                entries
+                    .iter()
+                    .map(|e| format!("`{e}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Warning::ApproversNoDatabase { path } => write!(
+                f,
+                "`approvers` not checked: there is no database at {} yet (`orch run` creates \
+                 it; add the users with `orch users add` first)",
+                path.display()
+            ),
+            Warning::ApproversUnchecked(e) => write!(
+                f,
+                "`approvers` not checked against the database's users: {e}"
             ),
             Warning::UnsetVariable { file, loc, name } => write!(
                 f,

@@ -371,6 +371,19 @@ async fn the_plan_keys_are_checked_before_anything_runs() {
         .stderr_has("`alice`, `group:release`")
         .stderr_has("orch users add");
     assert!(db.rows().await.is_empty());
+    // Validation with the database named warns of them (and still passes); without one it
+    // cannot tell.
+    db.orch().args(["users", "add", "alice"]).success();
+    let plan = db.plan(TWO_OF);
+    db.orch()
+        .args(["plan", "validate", plan])
+        .success()
+        .stderr_has("`approvers` names `group:release`, which the database has no user for");
+    db.orch()
+        .env_remove("DATABASE_URL")
+        .args(["plan", "validate", plan])
+        .success()
+        .stderr_lacks("approvers");
 }
 
 /// Casts `v` through its channel's entry: a one-click link (planted for the voter and verdict

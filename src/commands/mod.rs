@@ -40,8 +40,8 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
     // The one read of the environment: everything below gets what it needs from here.
     let config = Config::from_process(cli.database_url)?;
     if let Command::Plan(cmd) = cli.command {
-        // Validation never touches the database, so its configuration does not matter.
-        return plan::run(&config, cmd, out);
+        // Validation never writes to the database; it reads one only when one is named.
+        return plan::run(&config, cmd, out).await;
     }
     if let Command::Notify(NotifyCommand::Test { slack, email }) = cli.command {
         // A test message needs only the webhook URLs.
