@@ -493,6 +493,11 @@ pub struct DecideArgs {
     /// Why; recorded with the decision.
     #[arg(long)]
     pub note: Option<String>,
+    /// The gate's subject as you judged it (`approval.subject` of `orch tasks show ID --json`):
+    /// if the task ran again since, the vote is refused (exit 5) instead of counting on output
+    /// you have not seen.
+    #[arg(long, value_name = "DIGEST")]
+    pub subject: Option<String>,
     /// Print the decided row as JSON.
     #[arg(long)]
     pub json: bool,

@@ -64,6 +64,11 @@ async fn two_distinct_allowed_approvals_settle_a_gate(#[case] backend: Backend) 
         .code(10)
         .stderr_has("not `--by`");
 
+    // A vote on a subject that is not the gate's now is refused, whatever the channel.
+    vote_as(&db, "alice", "approve", id)
+        .args(["--subject", &"0".repeat(64)])
+        .code(5)
+        .stderr_has("ran again since it was shown to you");
     // One approval counts and says what is still needed; the gate still waits.
     vote_as(&db, "alice", "approve", id)
         .success()

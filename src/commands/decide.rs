@@ -37,7 +37,7 @@ pub async fn run(
         approve,
         note: args.note,
         channel: Channel::Cli,
-        seen: None,
+        seen: args.subject.filter(|s| !s.trim().is_empty()),
     };
     // Past its deadline, the task is rejected first, and this vote is refused (exit 5).
     let expired = crate::runner::recovery::recover(store, config).await?;
