@@ -102,6 +102,7 @@ mod redaction;
 mod resume;
 mod run;
 mod schema;
+mod summaries;
 mod sweeper;
 mod transitions;
 mod web;
