@@ -103,6 +103,7 @@ mod redaction;
 mod resume;
 mod run;
 mod schema;
+mod summaries;
 mod sweeper;
 mod transitions;
 mod web;

@@ -21,6 +21,7 @@ mod m20261202_000012_create_task_transition_counts;
 mod m20261203_000013_create_approval_reminders;
 mod m20261203_000014_add_run_control;
 mod m20261203_000017_create_approval_votes;
+mod m20261204_000018_create_task_summaries;
 mod m20261204_000019_create_approval_links;
 
 pub struct Migrator;
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000013_create_approval_reminders::Migration),
             Box::new(m20261203_000014_add_run_control::Migration),
             Box::new(m20261203_000017_create_approval_votes::Migration),
+            Box::new(m20261204_000018_create_task_summaries::Migration),
             Box::new(m20261204_000019_create_approval_links::Migration),
         ]
     }
