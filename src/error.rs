@@ -217,6 +217,11 @@ pub enum Error {
     LinkUsed {
         used_at: DateTime<Utc>,
     },
+    /// A one-click link used by someone not signed in: the link says which gate and verdict,
+    /// the voter's own login says who they are.
+    LinkNeedsLogin {
+        voter: String,
+    },
     /// A one-click link opened by someone signed in as another user.
     LinkForeign {
         voter: String,
@@ -496,7 +501,7 @@ impl Error {
             Error::UnreadablePolicy { .. } => Class::Database,
             Error::LinkUnknown => Class::NotFound,
             Error::LinkExpired { .. } | Error::LinkUsed { .. } => Class::Ended,
-            Error::LinkForeign { .. } => Class::NotAllowed,
+            Error::LinkForeign { .. } | Error::LinkNeedsLogin { .. } => Class::NotAllowed,
             Error::NotAwaitingDecision { .. }
             | Error::AlreadyDecided { .. }
             | Error::AlreadyVoted { .. }
@@ -923,6 +928,12 @@ impl fmt::Display for Error {
                 "this link was used at {}: a link casts one vote, once. Nothing more was \
                  recorded; the task page shows the votes",
                 timestamp(used_at)
+            ),
+            Error::LinkNeedsLogin { voter } => write!(
+                f,
+                "this link is `{voter}`'s: sign in as `{voter}` to review the gate and vote \
+                 (a link alone votes for no one, since whoever reads the message holds it). \
+                 Nothing was recorded"
             ),
             Error::LinkForeign { voter, viewer } => write!(
                 f,

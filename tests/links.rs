@@ -1,8 +1,10 @@
 //! One-click approval links (`approval: {links: 24h}`): minted at send time into the gate's
 //! Slack buttons and email `links`, stored only as hashes; opening one (GET, any number of
-//! times) changes nothing; the POST from its page casts one vote, once; forged, altered,
-//! expired, used, foreign and the initiator's links cast nothing and say why. Through the
-//! real `orch run` (notifications to wiremock) and `orch serve`, on both databases.
+//! times) changes nothing; the POST from its page, by its voter signed in, casts one vote,
+//! once (two at once included); a link without its voter's login, forged, altered, expired,
+//! used, someone else's, the initiator's, or from before the task ran again casts nothing and
+//! says why. Through the real `orch run` (notifications to wiremock) and `orch serve`, on
+//! both databases.
 
 use orch::store::approval_link::{self, Verdict};
 use orch::store::approval_vote::Channel;
@@ -25,6 +27,23 @@ fn users(db: &TestDb) {
     for u in ["alice", "bob", "carol"] {
         db.orch().args(["users", "add", u]).success();
     }
+}
+
+/// A `decide` token of `user`'s.
+fn token(db: &TestDb, user: &str) -> String {
+    db.orch()
+        .args(["tokens", "create", "--user", user, "--scope", "decide"])
+        .success()
+        .stdout()
+        .trim()
+        .to_owned()
+}
+
+/// A person at the pages, signed in as `user`.
+async fn signed_in(db: &TestDb, server: &Served, user: &str) -> Visitor {
+    let mut v = Visitor::new(&server.url(""));
+    v.login(&token(db, user)).await;
+    v
 }
 
 /// The path (`/links/TOKEN`) of a link URL this test's origin starts.
@@ -119,10 +138,29 @@ async fn a_link_is_confirmed_on_its_page_and_votes_once(#[case] backend: Backend
     }
 
     let server = Served::start(db.orch());
-    let visitor = Visitor::new(&server.url(""));
+    // Without its voter's login a link shows nothing of the gate and votes for no one: whoever
+    // reads the channel holds every approver's buttons.
+    let stranger = Visitor::new(&server.url(""));
+    let page = stranger.get(&alice_approve).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("Sign in as alice"), "{}", page.body);
+    assert!(page.body.contains(&format!("/login?next={alice_approve}")));
+    assert!(
+        !page.body.contains("ready"),
+        "no excerpt without the voter's login"
+    );
+    let page = stranger.post(&alice_approve, &[]).await;
+    assert_eq!(page.status, StatusCode::UNAUTHORIZED, "{}", page.body);
+    assert_eq!(
+        page.headers.get("referrer-policy").unwrap(),
+        "strict-origin",
+        "the token never leaves in a Referer"
+    );
+
     // A scanner or a preview fetching the link a hundred times records nothing.
+    let alice = signed_in(&db, &server, "alice").await;
     for _ in 0..100 {
-        let page = visitor.get(&alice_approve).await;
+        let page = alice.get(&alice_approve).await;
         assert_eq!(page.status, StatusCode::OK, "{}", page.body);
         assert!(
             page.body.contains("Approve as alice</button>"),
@@ -130,7 +168,7 @@ async fn a_link_is_confirmed_on_its_page_and_votes_once(#[case] backend: Backend
             page.body
         );
     }
-    let page = visitor.get(&alice_approve).await;
+    let page = alice.get(&alice_approve).await;
     assert!(page.body.contains("https://github.com/acme/app/pull/7"));
     assert!(page.body.contains("ready"), "the excerpt is shown");
     assert!(
@@ -141,25 +179,41 @@ async fn a_link_is_confirmed_on_its_page_and_votes_once(#[case] backend: Backend
         "GET never votes"
     );
 
-    // The POST from the page votes once; the second is told the link was used.
-    let first = visitor
-        .post(&alice_approve, &[("note", "<script>x</script>")])
-        .await;
-    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    // Two POSTs of the link at once: one votes, the other is told the link was used.
+    let (a, b) = tokio::join!(
+        alice.post(&alice_approve, &[("note", "<script>x</script>")]),
+        alice.post(&alice_approve, &[("note", "<script>x</script>")])
+    );
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::OK, StatusCode::GONE],
+        "{} / {}",
+        a.body,
+        b.body
+    );
+    let (first, second) = if a.status == StatusCode::OK {
+        (&a, &b)
+    } else {
+        (&b, &a)
+    };
     assert!(
         first.body.contains("your vote is recorded"),
         "{}",
         first.body
     );
     assert!(!first.body.contains("<script>x"), "the note is escaped");
-    let second = visitor.post(&alice_approve, &[]).await;
-    assert_eq!(second.status, StatusCode::GONE, "{}", second.body);
     assert!(second.body.contains("was used at"), "{}", second.body);
+    assert!(
+        !second.body.contains("ready"),
+        "a used link shows nothing of the gate"
+    );
     let votes = orch::store::votes::votes(&store.db, gate.id).await.unwrap();
     assert_eq!(votes.len(), 1);
     assert_eq!(votes[0].voter, "alice");
     assert_eq!(votes[0].channel, Channel::Link);
-    let again = visitor.get(&alice_approve).await;
+    let again = alice.get(&alice_approve).await;
     assert_eq!(again.status, StatusCode::GONE, "a used link's page says so");
 
     // Forged and altered links are unknown, and cast nothing.
@@ -167,7 +221,7 @@ async fn a_link_is_confirmed_on_its_page_and_votes_once(#[case] backend: Backend
     let last = altered.pop().unwrap();
     altered.push(if last == '0' { '1' } else { '0' });
     for forged in [altered.as_str(), "/links/0000", "/links/%3Cscript%3E"] {
-        let page = visitor.post(forged, &[]).await;
+        let page = alice.post(forged, &[]).await;
         assert_eq!(
             page.status,
             StatusCode::NOT_FOUND,
@@ -178,7 +232,8 @@ async fn a_link_is_confirmed_on_its_page_and_votes_once(#[case] backend: Backend
     }
 
     // Carol's reject link vetoes; an unused link afterwards is told who decided.
-    let veto = visitor.post(&carol_reject, &[]).await;
+    let carol = signed_in(&db, &server, "carol").await;
+    let veto = carol.post(&carol_reject, &[]).await;
     assert_eq!(veto.status, StatusCode::OK, "{}", veto.body);
     let row = orch::store::query::get_task(&store.db, gate.id)
         .await
@@ -186,7 +241,7 @@ async fn a_link_is_confirmed_on_its_page_and_votes_once(#[case] backend: Backend
     assert_eq!(row.approval_state, Some(ApprovalState::Rejected));
     assert_eq!(row.approver.as_deref(), Some("carol"));
     let (_, carol_approve) = found.iter().find(|(l, _)| l == "Approve as carol").unwrap();
-    let late = visitor.post(carol_approve, &[]).await;
+    let late = carol.post(carol_approve, &[]).await;
     assert_eq!(late.status, StatusCode::CONFLICT, "{}", late.body);
     assert!(
         late.body.contains("already rejected by `carol`"),
@@ -257,33 +312,50 @@ async fn expired_foreign_and_the_initiators_links_cast_nothing(#[case] backend: 
     let carols = plant(&store.db, &gate, "carol", later).await;
 
     let server = Served::start(db.orch());
-    let visitor = Visitor::new(&server.url(""));
-    let page = visitor.post(&expired, &[]).await;
+    let alice = signed_in(&db, &server, "alice").await;
+    let page = alice.get(&expired).await;
+    assert_eq!(page.status, StatusCode::GONE, "{}", page.body);
+    let page = alice.post(&expired, &[]).await;
     assert_eq!(page.status, StatusCode::GONE, "{}", page.body);
     assert!(page.body.contains("expired at"), "{}", page.body);
+    assert!(
+        !page.body.contains("echo ready"),
+        "an expired link shows nothing of the gate"
+    );
     // bob started the run: a link in his name still cannot vote on it.
-    let page = visitor.get(&bobs).await;
+    let bob = signed_in(&db, &server, "bob").await;
+    let page = bob.get(&bobs).await;
     assert_eq!(
         page.status,
         StatusCode::OK,
         "the page opens; the vote is what is refused"
     );
-    let page = visitor.post(&bobs, &[]).await;
+    let page = bob.post(&bobs, &[]).await;
     assert_eq!(page.status, StatusCode::FORBIDDEN, "{}", page.body);
     assert!(page.body.contains("started the run"), "{}", page.body);
     // Signed in as alice, carol's link is not hers to use.
-    let token = db
-        .orch()
-        .args(["tokens", "create", "--user", "alice", "--scope", "decide"])
-        .success()
-        .stdout()
-        .trim()
-        .to_owned();
-    let mut alice = Visitor::new(&server.url(""));
-    alice.login(&token).await;
-    let page = alice.post(&carols, &[]).await;
-    assert_eq!(page.status, StatusCode::FORBIDDEN, "{}", page.body);
-    assert!(page.body.contains("was sent to `carol`"), "{}", page.body);
+    for page in [alice.get(&carols).await, alice.post(&carols, &[]).await] {
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "{}", page.body);
+        assert!(page.body.contains("was sent to `carol`"), "{}", page.body);
+    }
+    // The task ran again since carol's link was sent: it shows and casts nothing.
+    let change = orch::store::transition::TaskChange {
+        attempt: Some(2),
+        finished_at: Some(orch::store::now()),
+        ..Default::default()
+    };
+    orch::store::transition::update_fields(&store.db, gate.id, change)
+        .await
+        .unwrap();
+    let carol = signed_in(&db, &server, "carol").await;
+    for page in [carol.get(&carols).await, carol.post(&carols, &[]).await] {
+        assert_eq!(page.status, StatusCode::CONFLICT, "{}", page.body);
+        assert!(
+            page.body.contains("ran again since it was shown"),
+            "{}",
+            page.body
+        );
+    }
     assert!(
         orch::store::votes::votes(&store.db, gate.id)
             .await

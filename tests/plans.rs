@@ -332,6 +332,14 @@ fn approval_objects_are_checked_at_their_place() {
         "plan.yaml:9:40: `links: soon` is not a duration",
     );
     assert_error(
+        &plan("{approvers: [al], links: 500ms}"),
+        "plan.yaml:9:40: task `a`: `links: 500ms` is out of range: links stay valid from 1m to 90d",
+    );
+    assert_error(
+        &plan("{approvers: [al], links: 1000years}"),
+        "`links: 1000years` is out of range",
+    );
+    assert_error(
         &plan("{remind: [1h], lnks: 24h}"),
         "plan.yaml:9:30: unknown field `lnks`, expected one of when, remind, escalate, approvers, required, forbid_self, reject, links",
     );

@@ -416,7 +416,7 @@ async fn by_channel(store: &Store, id: i64, v: Vote) -> Result<Cast, Error> {
     .insert(&store.db)
     .await
     .unwrap();
-    orch::store::votes::cast_link(&store.db, &token, v.note, orch::store::now())
+    orch::store::votes::cast_link(&store.db, &token, &v.voter, v.note, orch::store::now())
         .await
         .map(|(c, _)| c)
 }

@@ -77,7 +77,16 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        // A run's links are deleted by run.
+        // A gate's links are found (and cascade-deleted) by task, a run's pruned by run.
+        manager
+            .create_index(
+                Index::create()
+                    .name("ix_approval_links_task_id")
+                    .table(ApprovalLinks::Table)
+                    .col(ApprovalLinks::TaskId)
+                    .to_owned(),
+            )
+            .await?;
         manager
             .create_index(
                 Index::create()

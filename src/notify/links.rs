@@ -14,8 +14,9 @@ use crate::store::{Store, links};
 
 /// Slack allows 25 elements in an actions block: five voters' two buttons each per block.
 const VOTERS_PER_ROW: usize = 5;
-/// Slack allows 50 blocks in a message: at most this many voters get buttons; the rest are
-/// told to use the task page.
+/// At most this many voters get buttons (8 actions blocks, with the section and the context
+/// line well under Slack's 50 blocks and its message size); the rest are told to use the task
+/// page.
 const MAX_VOTERS: usize = 40;
 
 /// `payload` with links added for each voter of task `task_id`'s gate, when this is a gate's
@@ -96,7 +97,7 @@ pub fn add(kind: TargetKind, body: &mut Value, origin: &str, minted: &[Minted]) 
 fn slack_blocks(text: &str, origin: &str, minted: &[Minted]) -> Value {
     let mut blocks = vec![json!({
         "type": "section",
-        "text": {"type": "mrkdwn", "text": mrkdwn_escape(text)},
+        "text": {"type": "mrkdwn", "text": capped(&mrkdwn_escape(text), SECTION_LIMIT)},
     })];
     let shown = &minted[..minted.len().min(MAX_VOTERS)];
     for (row, voters) in shown.chunks(VOTERS_PER_ROW).enumerate() {
@@ -149,6 +150,25 @@ fn button(label: &str, style: &str, url: &str, action_id: &str) -> Value {
         "url": url,
         "action_id": action_id,
     })
+}
+
+/// Slack refuses a message whose section text is longer (a long outputs URI could make it so,
+/// and the whole notification would be lost); the top-level `text` keeps it whole.
+const SECTION_LIMIT: usize = 3000;
+
+/// `s` cut to at most `limit` characters, never inside an escape (`&amp;`), marked with `…`.
+fn capped(s: &str, limit: usize) -> String {
+    if s.chars().count() <= limit {
+        return s.to_owned();
+    }
+    let mut cut: String = s.chars().take(limit - 1).collect();
+    if let Some(amp) = cut.rfind('&')
+        && !cut[amp..].contains(';')
+    {
+        cut.truncate(amp);
+    }
+    cut.push('…');
+    cut
 }
 
 /// Slack's three control characters in mrkdwn, escaped as its docs say.
@@ -205,6 +225,22 @@ mod tests {
             .as_str()
             .unwrap();
         assert!(last.contains("3 more approvers"), "{last}");
+    }
+
+    #[test]
+    fn a_long_sentence_is_cut_in_the_section_only() {
+        let text = format!("Task t awaiting approval: https://x/{}&y", "a".repeat(3100));
+        let mut body = json!({"text": text});
+        add(TargetKind::Slack, &mut body, "https://o", &minted(1));
+        assert_eq!(body["text"], text);
+        let section = body["blocks"][0]["text"]["text"].as_str().unwrap();
+        assert!(
+            section.chars().count() <= SECTION_LIMIT,
+            "{}",
+            section.len()
+        );
+        assert!(section.ends_with('…'));
+        assert_eq!(capped("ab&amp;cd", 5), "ab…", "never half an escape");
     }
 
     #[test]

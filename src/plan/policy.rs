@@ -11,6 +11,11 @@ use super::problem::Problem;
 use crate::error::PlanIssue;
 pub use crate::status::{GROUP_PREFIX, RejectRule};
 
+/// How long one-click links may stay valid: long enough to reach someone, short enough that
+/// a link in an old message is no standing credential.
+pub const LINKS_MIN: std::time::Duration = std::time::Duration::from_secs(60);
+pub const LINKS_MAX: std::time::Duration = std::time::Duration::from_secs(90 * 24 * 3600);
+
 /// One `approvers` entry: a user by name, or every member of a group.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Approver {
@@ -103,9 +108,18 @@ pub(super) fn policy(
             issue(issues, at(r), problem);
         }
     }
-    let links = raw
-        .links
-        .and_then(|l| super::duration::timeout(l, "links", issues));
+    let links = raw.links.and_then(|l| {
+        let t = super::duration::timeout(l, "links", issues)?;
+        if t.after < LINKS_MIN || t.after > LINKS_MAX {
+            let problem = Problem::LinksOutOfRange {
+                task: task.to_owned(),
+                value: t.text.clone(),
+            };
+            issue(issues, at(l), problem);
+            return None;
+        }
+        Some(t)
+    });
     if let Some(l) = raw.links
         && raw.approvers.is_none()
     {

@@ -140,6 +140,10 @@ pub enum Problem {
     LinksWithoutApprovers {
         task: String,
     },
+    LinksOutOfRange {
+        task: String,
+        value: String,
+    },
     RequiredExceedsApprovers {
         task: String,
         required: u32,
@@ -358,6 +362,11 @@ impl fmt::Display for Problem {
             Problem::DuplicateApprover { task, entry } => write!(
                 f,
                 "task `{task}`: approver `{entry}` is listed twice: list each once"
+            ),
+            Problem::LinksOutOfRange { task, value } => write!(
+                f,
+                "task `{task}`: `links: {value}` is out of range: links stay valid from 1m to \
+                 90d"
             ),
             Problem::LinksWithoutApprovers { task } => write!(
                 f,

@@ -45,12 +45,14 @@ pub async fn decide_as(
     Ok(cast)
 }
 
-/// Casts the vote one-click link `token` holds (the note masked as any other), spending the
-/// link; on a decision the run's targets are told, as for any vote.
+/// Casts the vote one-click link `token` holds for `signed_in` (who must be its voter; the
+/// note masked as any other), spending the link; on a decision the run's targets are told, as
+/// for any vote.
 pub async fn decide_by_link(
     store: &Store,
     config: &Arc<Config>,
     token: &str,
+    signed_in: &str,
     note: Option<String>,
 ) -> Result<(Cast, crate::store::approval_link::Model)> {
     match super::recovery::recover(store, config).await {
@@ -59,7 +61,8 @@ pub async fn decide_by_link(
     }
     let note = masked(config, note);
     let (cast, link) =
-        crate::store::votes::cast_link(&store.db, token, note, crate::store::now()).await?;
+        crate::store::votes::cast_link(&store.db, token, signed_in, note, crate::store::now())
+            .await?;
     if let Cast::Decided(row) = &cast {
         tokio::spawn(notify_decision(store.clone(), config.clone(), row.clone()));
     }

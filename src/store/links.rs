@@ -54,7 +54,14 @@ pub async fn mint(
     let (Some(valid), Some(voters), true) = (policy.links, &policy.voters, open) else {
         return Ok(Vec::new());
     };
-    let mut expires_at = now + chrono::Duration::seconds(valid.min(i64::MAX as u64) as i64);
+    // The plan bounds `links` (at most 90 days); a kept value beyond chrono's range sends none.
+    let Some(mut expires_at) = i64::try_from(valid)
+        .ok()
+        .and_then(chrono::TimeDelta::try_seconds)
+        .and_then(|d| now.checked_add_signed(d))
+    else {
+        return Ok(Vec::new());
+    };
     if let Some(deadline) = row.approval_deadline {
         expires_at = expires_at.min(deadline);
     }
@@ -121,13 +128,18 @@ pub async fn open(
     Ok(link)
 }
 
-/// The row whose hash is `token`'s, if any. Only hex tokens of the right length are looked
-/// up, so nothing a visitor types reaches the query but a digest.
+/// The digest a presented token is looked up by: `None` for anything but 64 hex characters,
+/// so nothing a visitor types reaches a query but a digest.
+pub fn lookup_digest(token: &str) -> Option<String> {
+    (token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| digest(&token.to_ascii_lowercase()))
+}
+
+/// The row whose hash is `token`'s, if any.
 pub async fn find(db: &impl ConnectionTrait, token: &str) -> Result<Option<approval_link::Model>> {
-    if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+    let Some(wanted) = lookup_digest(token) else {
         return Ok(None);
-    }
-    let wanted = digest(&token.to_ascii_lowercase());
+    };
     let found = approval_link::Entity::find()
         .filter(approval_link::Column::TokenHash.eq(wanted.clone()))
         .one(db)

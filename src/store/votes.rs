@@ -106,35 +106,52 @@ pub async fn cast(db: &sea_orm::DatabaseConnection, id: i64, vote: Vote) -> Resu
 }
 
 /// Casts the vote one-click link `token` holds (its voter, verdict and the gate's opening it
-/// was sent for) and spends the link, in one transaction: a vote the gate refuses leaves the
-/// link unspent, and two POSTs of one link cast one vote (the second waits for the first's
-/// lock on the link's row, then finds it used). Returns the link with what the vote did.
+/// was sent for) for `signed_in`, who must be the link's voter (the link proves the gate and
+/// the verdict; the person's own login proves who they are), and spends the link, in one
+/// transaction. Its first statement is the write that spends it (so SQLite takes its write
+/// lock before reading anything, and a second POST of the link waits, then finds it used); a
+/// vote the gate refuses rolls that back and leaves the link unspent.
 pub async fn cast_link(
     db: &sea_orm::DatabaseConnection,
     token: &str,
+    signed_in: &str,
     note: Option<String>,
     at: DateTime<Utc>,
 ) -> Result<(Cast, approval_link::Model)> {
+    let Some(digest) = crate::store::links::lookup_digest(token) else {
+        return Err(Error::LinkUnknown);
+    };
     let level =
         (db.get_database_backend() == DbBackend::Postgres).then_some(IsolationLevel::ReadCommitted);
     let txn = db.begin_with_config(level, None).await.map_err(Error::db)?;
-    let link = crate::store::links::open(&txn, token, at).await?;
     let spent = approval_link::Entity::update_many()
         .col_expr(approval_link::Column::UsedAt, Expr::value(at))
-        .filter(approval_link::Column::Id.eq(link.id))
+        .filter(approval_link::Column::TokenHash.eq(digest))
         .filter(approval_link::Column::UsedAt.is_null())
+        .filter(approval_link::Column::ExpiresAt.gt(at))
+        .filter(approval_link::Column::Voter.eq(signed_in))
         .exec(&txn)
         .await
         .map_err(Error::db)?;
+    let found = crate::store::links::find(&txn, token).await?;
+    let Some(link) = found else {
+        return Err(Error::LinkUnknown);
+    };
     if spent.rows_affected != 1 {
-        // Another request spent it while this one waited for the row.
-        let used_at = approval_link::Entity::find_by_id(link.id)
-            .one(&txn)
-            .await
-            .map_err(Error::db)?
-            .and_then(|l| l.used_at)
-            .unwrap_or(at);
-        return Err(Error::LinkUsed { used_at });
+        // Why it was not spent: someone else's, used (perhaps by a request this one waited
+        // for), or expired.
+        if link.voter != signed_in {
+            return Err(Error::LinkForeign {
+                voter: link.voter,
+                viewer: signed_in.to_owned(),
+            });
+        }
+        return Err(match link.used_at {
+            Some(used_at) => Error::LinkUsed { used_at },
+            None => Error::LinkExpired {
+                expired_at: link.expires_at,
+            },
+        });
     }
     let vote = Vote {
         voter: link.voter.clone(),

@@ -1,17 +1,18 @@
-//! `/links/{token}`: a one-click approval link from a notification. Opening it (GET) changes
-//! nothing: it shows the gate (outputs link, excerpt, votes so far) and a button; only the
-//! POST from that page casts the link's vote, so a mail scanner or a chat preview that
-//! fetches the link spends nothing. An unknown, expired or used link, one opened by someone
-//! signed in as another user, and one whose gate was decided each get a page that says so.
-//!
-//! The link is its own credential (bound to one voter, verdict and gate, single-use): the
-//! page needs no login, and the read check lets it through without one.
+//! `/links/{token}`: a one-click approval link from a notification. The link says which gate
+//! and verdict, and for whom; the person's own login (a session, or the trusted proxy) says
+//! who they are, so a link read by others (a Slack channel shows every approver's buttons, an
+//! email body holds every approver's links) votes for no one else. Opening it (GET) changes
+//! nothing: signed in as its voter, it shows the gate (outputs link, excerpt, votes so far)
+//! and one button; only the POST from that page casts the link's vote, so a mail scanner or a
+//! chat preview that fetches the link spends nothing. Not signed in, it asks to sign in and
+//! comes back. An unknown, expired or used link, someone signed in as another user, a gate
+//! decided or run again since: each gets a page that says so, and shows no gate.
 
 use askama::Template;
 use axum::Form;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
@@ -33,6 +34,8 @@ struct LinkPage {
     nav: Nav,
     heading: String,
     message: Option<String>,
+    /// Where to sign in and come back, for someone not signed in.
+    login: Option<String>,
     gate: Option<GateView>,
     confirm: Option<Confirm>,
 }
@@ -71,8 +74,26 @@ pub async fn page(
         Ok(link) => link,
         Err(e) => return refusal(&site, &viewer, None, e).await,
     };
-    if let Some(refused) = foreign(&viewer, &link) {
-        return refusal(&site, &viewer, Some(&link), refused).await;
+    let Some(me) = viewer.name() else {
+        let e = Error::LinkNeedsLogin {
+            voter: link.voter.clone(),
+        };
+        let page = LinkPage {
+            nav: viewer.nav(),
+            heading: format!("Sign in as {} to vote", link.voter),
+            message: Some(e.to_string()),
+            login: Some(format!("/login?next=/links/{token}")),
+            gate: None,
+            confirm: None,
+        };
+        return respond(StatusCode::OK, page);
+    };
+    if me != link.voter {
+        let e = Error::LinkForeign {
+            voter: link.voter.clone(),
+            viewer: me.to_owned(),
+        };
+        return refusal(&site, &viewer, None, e).await;
     }
     let row = crate::store::query::get_task(&site.store.db, link.task_id).await?;
     if row.status != crate::store::TaskStatus::AwaitingApproval
@@ -82,12 +103,17 @@ pub async fn page(
             crate::store::transition::explain_lost(row, crate::store::TaskStatus::AwaitingApproval);
         return refusal(&site, &viewer, Some(&link), e).await;
     }
+    if crate::store::votes::subject(&row) != link.subject {
+        let e = Error::SubjectChanged { id: row.id };
+        return refusal(&site, &viewer, Some(&link), e).await;
+    }
     let approve = link.verdict == Verdict::Approve;
     let verb = if approve { "Approve" } else { "Reject" };
     let page = LinkPage {
         nav: viewer.nav(),
         heading: format!("{verb} task {} as {}?", row.task, link.voter),
         message: None,
+        login: None,
         gate: Some(gate_view(&site, link.task_id).await?),
         confirm: Some(Confirm {
             token,
@@ -97,7 +123,7 @@ pub async fn page(
             button: format!("{verb} as {}", link.voter),
         }),
     };
-    Ok(Html(page.render()?).into_response())
+    respond(StatusCode::OK, page)
 }
 
 pub async fn submit(
@@ -112,27 +138,29 @@ pub async fn submit(
             "the note must be text of at most {NOTE_LIMIT} characters: nothing was recorded"
         )));
     }
-    // Checked before the vote: someone signed in as another user is not the link's voter.
-    if let Ok(Some(link)) = crate::store::links::find(&site.store.db, &token).await
-        && let Some(refused) = foreign(&viewer, &link)
-    {
-        return refusal(&site, &viewer, Some(&link), refused).await;
-    }
+    let Some(me) = viewer.name().map(str::to_owned) else {
+        let link = crate::store::links::find(&site.store.db, &token).await?;
+        let e = match link {
+            Some(l) => Error::LinkNeedsLogin { voter: l.voter },
+            None => Error::LinkUnknown,
+        };
+        return refusal(&site, &viewer, None, e).await;
+    };
     let note = Some(form.note).filter(|n| !n.trim().is_empty());
-    let (cast, link) = match crate::runner::decision::decide_by_link(
-        &site.store,
-        &site.config,
-        &token,
-        note,
-    )
-    .await
-    {
+    let decided =
+        crate::runner::decision::decide_by_link(&site.store, &site.config, &token, &me, note).await;
+    let (cast, link) = match decided {
         Ok(done) => done,
         Err(e) => {
-            let link = crate::store::links::find(&site.store.db, &token)
-                .await
-                .ok()
-                .flatten();
+            // The gate is shown only to its voter, and only while the link still stands for
+            // it: a used, expired or someone else's link shows nothing of it.
+            let link = match &e {
+                Error::LinkUnknown
+                | Error::LinkUsed { .. }
+                | Error::LinkExpired { .. }
+                | Error::LinkForeign { .. } => None,
+                _ => crate::store::links::find(&site.store.db, &token).await?,
+            };
             return refusal(&site, &viewer, link.as_ref(), e).await;
         }
     };
@@ -153,22 +181,27 @@ pub async fn submit(
         nav: viewer.nav(),
         heading: "Vote recorded".to_owned(),
         message: Some(message),
+        login: None,
         gate: Some(gate_view(&site, link.task_id).await?),
         confirm: None,
     };
-    Ok(Html(page.render()?).into_response())
+    respond(StatusCode::OK, page)
 }
 
-/// Someone signed in (a session, the trusted proxy) as a user other than the link's voter.
-fn foreign(viewer: &Viewer, link: &approval_link::Model) -> Option<Error> {
-    let me = viewer.name()?;
-    (me != link.voter).then(|| Error::LinkForeign {
-        voter: link.voter.clone(),
-        viewer: me.to_owned(),
-    })
+/// The page, sent with a `Referer` of its origin only (its path holds the token). Not
+/// `no-referrer`, under which browsers send `Origin: null` with the form, which the server's
+/// cross-site check refuses.
+fn respond(status: StatusCode, page: LinkPage) -> Result<Response, PageError> {
+    let mut response = (status, Html(page.render()?)).into_response();
+    response.headers_mut().insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("strict-origin"),
+    );
+    Ok(response)
 }
 
-/// The page for a link that casts nothing: what happened, with the gate when it is known.
+/// The page for a link that casts nothing: what happened, with the gate when its voter is
+/// looking and the link still stands for it.
 async fn refusal(
     site: &Site,
     viewer: &Viewer,
@@ -180,6 +213,7 @@ async fn refusal(
         Error::LinkExpired { .. } => (StatusCode::GONE, "This link has expired"),
         Error::LinkUsed { .. } => (StatusCode::GONE, "This link was used"),
         Error::LinkForeign { .. } => (StatusCode::FORBIDDEN, "This link is someone else's"),
+        Error::LinkNeedsLogin { .. } => (StatusCode::UNAUTHORIZED, "Sign in to vote"),
         _ => match e.class() {
             Class::Conflict => (StatusCode::CONFLICT, "Nothing recorded"),
             Class::NotAllowed => (StatusCode::FORBIDDEN, "Nothing recorded"),
@@ -187,19 +221,18 @@ async fn refusal(
         },
     };
     let gate = match link {
-        // The gate is shown to the link's holder, not to someone signed in as another user
-        // (who may read it on the task page if their credential lets them).
-        Some(l) if !matches!(e, Error::LinkForeign { .. }) => gate_view(site, l.task_id).await.ok(),
-        _ => None,
+        Some(l) => gate_view(site, l.task_id).await.ok(),
+        None => None,
     };
     let page = LinkPage {
         nav: viewer.nav(),
         heading: heading.to_owned(),
         message: Some(e.to_string()),
+        login: None,
         gate,
         confirm: None,
     };
-    Ok((status, Html(page.render()?)).into_response())
+    respond(status, page)
 }
 
 async fn gate_view(site: &Site, id: i64) -> Result<GateView, PageError> {

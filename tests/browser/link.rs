@@ -1,7 +1,8 @@
-//! A one-click link from a real notification, opened in a real browser: the confirmation page
-//! shows the gate (its outputs link and excerpt, planted markup as text) and one button, with
-//! JavaScript on and off; opening it votes nothing, its button votes once, and opening the
-//! link again says it was used. Also the two screenshots of docs/WEB.md's link section.
+//! A one-click link from a real notification, opened in a real browser: not signed in, it
+//! asks its voter to sign in and comes back; then the confirmation page shows the gate (its
+//! outputs link and excerpt, planted markup as text) and one button, with JavaScript on and
+//! off; opening it votes nothing, its button votes once, and opening the link again says it
+//! was used. Also the two screenshots of docs/WEB.md's link section.
 
 use std::path::Path;
 
@@ -46,9 +47,18 @@ async fn a_link_confirms_before_it_votes_and_votes_once(
     let Some(browser) = Browser::start(options).await else {
         return;
     };
-    for u in ["ana", "bob", "cy"] {
-        db.orch().args(["users", "add", u]).success();
-    }
+    let tokens: Vec<String> = ["ana", "bob", "cy"]
+        .iter()
+        .map(|u| {
+            db.orch().args(["users", "add", u]).success();
+            db.orch()
+                .args(["tokens", "create", "--user", u, "--scope", "decide"])
+                .success()
+                .stdout()
+                .trim()
+                .to_owned()
+        })
+        .collect();
     let server = Served::start(db.orch());
     let slack = ok_receiver().await;
     db.run(LINKED)
@@ -71,8 +81,24 @@ async fn a_link_confirms_before_it_votes_and_votes_once(
     };
     let link = url_of("Approve as ana");
 
-    // Opening it (as a preview would) shows the gate and records nothing.
+    // Not signed in, the link asks for ana's login and comes back to itself.
     browser.open(&link).await;
+    assert_eq!(browser.text("h1").await, "Sign in as ana to vote");
+    assert!(
+        !browser.body_text().await.contains("deploying"),
+        "no excerpt yet"
+    );
+    browser.click_and_wait("main a.button").await;
+    browser.fill("#token", &tokens[0]).await;
+    browser
+        .click_and_wait("main form button[type=submit]")
+        .await;
+    assert_eq!(
+        browser.url().await,
+        link,
+        "back at the link after signing in"
+    );
+    // Opening it (as a preview would) shows the gate and records nothing.
     browser.open(&link).await;
     let heading = browser.text("h1").await;
     assert_eq!(heading, "Approve task deploy.prod as ana?");
@@ -116,7 +142,15 @@ async fn a_link_confirms_before_it_votes_and_votes_once(
     assert_eq!(browser.text("h1").await, "This link was used");
     assert_eq!(browser.count("form.decide").await, 0);
 
-    // bob's link decides it.
+    // bob's link decides it, once bob is signed in.
+    browser
+        .click_and_wait("header form[action='/logout'] button")
+        .await;
+    browser.open(&server.url("/login")).await;
+    browser.fill("#token", &tokens[1]).await;
+    browser
+        .click_and_wait("main form button[type=submit]")
+        .await;
     browser.open(&url_of("Approve as bob")).await;
     browser.click_and_wait("form.decide button").await;
     let row = orch::store::query::get_task(&store.db, gate.id)
@@ -151,10 +185,23 @@ async fn screenshots_of_a_links_confirmation_page() {
         .to_owned();
     let write = std::env::var("ORCH_SCREENSHOTS").as_deref() == Ok("1");
     let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
+    let ana = db
+        .orch()
+        .args(["tokens", "create", "--user", "ana", "--scope", "decide"])
+        .success()
+        .stdout()
+        .trim()
+        .to_owned();
     for (size, options) in [("phone", Options::phone()), ("desktop", Options::desktop())] {
         let Some(browser) = Browser::start(options).await else {
             return;
         };
+        // As ana sees it, signed in.
+        browser.open(&server.url("/login")).await;
+        browser.fill("#token", &ana).await;
+        browser
+            .click_and_wait("main form button[type=submit]")
+            .await;
         browser.open(&link).await;
         let png = browser.screenshot().await;
         assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
