@@ -21,6 +21,8 @@ pub enum Warning {
     /// A gate sends one-click links, but `ORCH_PUBLIC_URL` is not set: its notifications go
     /// without them.
     LinksWithoutPublicUrl { task: String },
+    /// One-click links would travel over plain http beyond this machine.
+    LinksOverHttp { origin: String },
     /// A plan's notification target names a variable that is not set: off for this run.
     TargetOff { target: String, var: String },
     /// The targets saved with a run cannot be read back.
@@ -150,6 +152,11 @@ impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Warning::Notify(e) => write!(f, "notify: {e}"),
+            Warning::LinksOverHttp { origin } => write!(
+                f,
+                "`ORCH_PUBLIC_URL` is `{origin}`: one-click links (and the logins they lead to) \
+                 would cross the network unencrypted; serve the pages over https"
+            ),
             Warning::LinksWithoutPublicUrl { task } => write!(
                 f,
                 "task `{task}` has `links`, but `ORCH_PUBLIC_URL` is not set: its notifications \

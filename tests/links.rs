@@ -11,7 +11,7 @@ use orch::store::approval_vote::Channel;
 use orch::store::{ApprovalState, TaskStatus};
 use reqwest::StatusCode;
 use rstest::rstest;
-use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+use sea_orm::EntityTrait;
 use serde_json::Value;
 
 use crate::support::http::{Served, bodies, ok_receiver};
@@ -258,29 +258,14 @@ async fn a_link_is_confirmed_on_its_page_and_votes_once(#[case] backend: Backend
     server.stop();
 }
 
-/// A link row for `voter` on `gate` with a token the test knows.
+/// An approve link for `voter` on `gate`: its path.
 async fn plant(
     db: &sea_orm::DatabaseConnection,
     gate: &orch::store::agents_task::Model,
     voter: &str,
     expires_at: chrono::DateTime<chrono::Utc>,
 ) -> String {
-    let token = format!("{:032x}{:032x}", fastrand::u128(..), fastrand::u128(..));
-    approval_link::ActiveModel {
-        task_id: Set(gate.id),
-        run_id: Set(gate.run_id.clone()),
-        subject: Set(orch::store::gate_policy::subject(gate)),
-        voter: Set(voter.to_owned()),
-        verdict: Set(Verdict::Approve),
-        token_hash: Set(orch::store::links::digest(&token)),
-        created_at: Set(orch::store::now()),
-        expires_at: Set(expires_at),
-        used_at: Set(None),
-        ..Default::default()
-    }
-    .insert(db)
-    .await
-    .unwrap();
+    let token = crate::support::links::plant(db, gate, voter, Verdict::Approve, expires_at).await;
     format!("/links/{token}")
 }
 

@@ -398,24 +398,10 @@ async fn by_channel(store: &Store, id: i64, v: Vote) -> Result<Cast, Error> {
     if v.channel != Channel::Link {
         return cast(&store.db, id, v).await;
     }
-    use sea_orm::ActiveModelTrait;
     let row = get_task(&store.db, id).await.unwrap();
-    let token = format!("{:032x}{:032x}", fastrand::u128(..), fastrand::u128(..));
-    orch::store::approval_link::ActiveModel {
-        task_id: sea_orm::Set(id),
-        run_id: sea_orm::Set(row.run_id.clone()),
-        subject: sea_orm::Set(orch::store::votes::subject(&row)),
-        voter: sea_orm::Set(v.voter.clone()),
-        verdict: sea_orm::Set(v.verdict),
-        token_hash: sea_orm::Set(orch::store::links::digest(&token)),
-        created_at: sea_orm::Set(v.at),
-        expires_at: sea_orm::Set(v.at + chrono::Duration::hours(1)),
-        used_at: sea_orm::Set(None),
-        ..Default::default()
-    }
-    .insert(&store.db)
-    .await
-    .unwrap();
+    let expires_at = v.at + chrono::Duration::hours(1);
+    let token =
+        crate::support::links::plant(&store.db, &row, &v.voter, v.verdict, expires_at).await;
     orch::store::votes::cast_link(&store.db, &token, &v.voter, v.note, orch::store::now())
         .await
         .map(|(c, _)| c)
@@ -439,9 +425,10 @@ impl Rng {
 }
 
 /// Random interleavings of votes from up to six people (some not listed, one the initiator)
-/// through every channel (a link through its own entry, which spends it), with quorum 1 to 3, veto or quorum rejection, pairs cast at
-/// the same moment, a retry of the task or the deadline passing partway: each time the gate is
-/// decided at most once, and exactly as replaying the kept votes in order says it should be.
+/// through every channel (a link through its own entry, which spends it), with quorum 1 to 3,
+/// veto or quorum rejection, pairs cast at the same moment, a retry of the task or the
+/// deadline passing partway: each time the gate is decided at most once, and exactly as
+/// replaying the kept votes in order says it should be.
 #[rstest]
 #[case::sqlite(Backend::Sqlite)]
 #[case::postgres(Backend::Postgres)]

@@ -58,6 +58,15 @@ async fn mint(store: &Store, id: i64) -> crate::error::Result<Vec<Minted>> {
     links::mint(&store.db, &row, initiator.as_deref(), crate::store::now()).await
 }
 
+/// `text` (a receiver's answer, stored with the delivery) with any link token masked: a relay
+/// that echoes the request would otherwise put live links in the outbox.
+pub fn mask_tokens(text: &str) -> String {
+    static TOKEN: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"/links/[0-9A-Fa-f]{64}").expect("a valid pattern")
+    });
+    TOKEN.replace_all(text, "/links/***").into_owned()
+}
+
 fn url(origin: &str, token: &str) -> String {
     format!("{origin}/links/{token}")
 }
@@ -241,6 +250,16 @@ mod tests {
         );
         assert!(section.ends_with('…'));
         assert_eq!(capped("ab&amp;cd", 5), "ab…", "never half an escape");
+    }
+
+    #[test]
+    fn echoed_tokens_are_masked() {
+        let token = "ab".repeat(32);
+        let echo = format!("HTTP 400: {{\"url\": \"https://o/links/{token}\"}}");
+        assert_eq!(
+            mask_tokens(&echo),
+            "HTTP 400: {\"url\": \"https://o/links/***\"}"
+        );
     }
 
     #[test]

@@ -88,7 +88,10 @@ impl Sender {
                 Next::Retry(_) if in_all >= MAX_ATTEMPTS_IN_ALL => Next::GiveUp,
                 n => n,
             };
-            let mut error = answer.error.as_deref().map(|e| self.redactor.redact(e));
+            let mut error = answer
+                .error
+                .as_deref()
+                .map(|e| super::links::mask_tokens(&self.redactor.redact(e)));
             if next == Next::GiveUp && answer.next() != Next::GiveUp {
                 error = error.map(|e| format!("{e} (gave up after {in_all} attempts)"));
             }

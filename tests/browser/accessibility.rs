@@ -46,25 +46,11 @@ async fn serious_violations(browser: &Browser, axe: &str) -> Vec<String> {
 
 /// A one-click link to gate `id` for `ana`, as a notification would carry: its path.
 async fn planted_link(db: &TestDb, id: i64) -> String {
-    use sea_orm::{ActiveModelTrait, Set};
     let store = db.store().await;
     let row = orch::store::query::get_task(&store.db, id).await.unwrap();
-    let token = format!("{:032x}{:032x}", fastrand::u128(..), fastrand::u128(..));
-    orch::store::approval_link::ActiveModel {
-        task_id: Set(id),
-        run_id: Set(row.run_id.clone()),
-        subject: Set(orch::store::votes::subject(&row)),
-        voter: Set("ana".to_owned()),
-        verdict: Set(orch::store::approval_link::Verdict::Approve),
-        token_hash: Set(orch::store::links::digest(&token)),
-        created_at: Set(orch::store::now()),
-        expires_at: Set(orch::store::now() + chrono::Duration::hours(1)),
-        used_at: Set(None),
-        ..Default::default()
-    }
-    .insert(&store.db)
-    .await
-    .unwrap();
+    let expires_at = orch::store::now() + chrono::Duration::hours(1);
+    let verdict = orch::store::approval_link::Verdict::Approve;
+    let token = crate::support::links::plant(&store.db, &row, "ana", verdict, expires_at).await;
     format!("/links/{token}")
 }
 

@@ -11,6 +11,7 @@
 pub mod browser;
 pub mod db;
 pub mod http;
+pub mod links;
 pub mod pages;
 pub mod process;
 pub mod wait;
