@@ -18,9 +18,6 @@ pub async fn run(mut config: Config, args: ServeArgs) -> Result<i32> {
     // `--public-url` given on the command line is also where this server's notifications
     // (the sweeper's reminders, decisions taken here) point their one-click links.
     if let Some(url) = &args.public_url {
-        config
-            .env
-            .insert("ORCH_PUBLIC_URL".to_owned(), url.origin.clone());
         config.public_url = Some(url.clone());
     }
     let token = load_token(&config, &args)?;

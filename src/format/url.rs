@@ -6,6 +6,9 @@
 pub struct PublicUrl {
     pub origin: String,
     pub https: bool,
+    /// Its host is this machine (`localhost`, a loopback address): plain http never crosses
+    /// the network.
+    pub loopback: bool,
 }
 
 /// `https://orch.example.com` checked: a scheme (http or https) and a host, no user, password,
@@ -26,9 +29,18 @@ pub fn parse_public_url(s: &str) -> Result<PublicUrl, String> {
             "orch's pages live at the root of their address: leave out the path".to_owned(),
         );
     }
+    // An IPv6 host comes bracketed (`[::1]`).
+    let host = url.host_str().unwrap_or_default();
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
     Ok(PublicUrl {
         origin: url.origin().ascii_serialization(),
         https,
+        loopback,
     })
 }
 
@@ -190,5 +202,23 @@ mod tests {
             "http://127.0.0.1:8080"
         );
         assert_eq!(display_url("nonsense"), "(not a URL)");
+    }
+
+    #[test]
+    fn loopback_hosts_are_told_apart() {
+        for local in [
+            "http://127.0.0.1:8080",
+            "http://localhost",
+            "http://[::1]:80",
+        ] {
+            assert!(parse_public_url(local).unwrap().loopback, "{local}");
+        }
+        for far in [
+            "http://orch.example.com",
+            "http://10.0.0.5:8080",
+            "http://localhost.example.com",
+        ] {
+            assert!(!parse_public_url(far).unwrap().loopback, "{far}");
+        }
     }
 }

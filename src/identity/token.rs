@@ -2,8 +2,7 @@
 //! SHA-256 digest is stored; a presented token is looked up by its digest, and the stored
 //! digest compared with it in constant time.
 
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
+pub use crate::digest::digests_match;
 
 /// Every orch token starts with this, so a leaked one is recognisable (secret scanners).
 pub const PREFIX: &str = "orch_";
@@ -14,11 +13,9 @@ pub struct NewToken(String);
 impl NewToken {
     /// 32 bytes from the OS CSPRNG (`getrandom`); fails only when the OS has none.
     pub fn generate() -> std::io::Result<NewToken> {
-        let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes).map_err(|e| std::io::Error::other(e.to_string()))?;
         Ok(NewToken(format!(
             "{PREFIX}{}",
-            crate::format::hex::hex(&bytes)
+            crate::digest::random_hex()?
         )))
     }
 
@@ -34,13 +31,7 @@ impl NewToken {
 
 /// Hex SHA-256 of a token, as stored in `orch_api_tokens.token_hash`.
 pub fn digest(token: &str) -> String {
-    crate::format::hex::hex(&Sha256::digest(token.as_bytes()))
-}
-
-/// Constant-time equality of two digests (the row found by its digest is re-checked so a
-/// lookup's timing is the only thing that depends on the token).
-pub fn digests_match(a: &str, b: &str) -> bool {
-    a.as_bytes().ct_eq(b.as_bytes()).into()
+    crate::digest::sha256_hex(token)
 }
 
 #[cfg(test)]

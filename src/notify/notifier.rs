@@ -71,35 +71,20 @@ impl Notifier {
         targets: Vec<Target>,
         redactor: &Redactor,
     ) -> Self {
-        Notifier::new(
-            store.clone(),
-            targets,
-            config.env.clone(),
-            redactor.clone(),
-            config.notify,
-        )
+        Notifier::new(store.clone(), config, targets, redactor.clone())
     }
 
-    pub fn new(
-        store: Store,
-        targets: Vec<Target>,
-        env: HashMap<String, String>,
-        redactor: Redactor,
-        settings: NotifySettings,
-    ) -> Self {
-        // Checked by `Config` already; a value it refused never gets here.
-        let public_origin = env
-            .get("ORCH_PUBLIC_URL")
-            .and_then(|u| crate::format::url::parse_public_url(u).ok())
-            .map(|u| u.origin);
+    /// `config` gives the environment (target URLs), the timing and `ORCH_PUBLIC_URL` (where
+    /// a gate's one-click links point).
+    fn new(store: Store, config: &Config, targets: Vec<Target>, redactor: Redactor) -> Self {
         Notifier {
             inner: Arc::new(Inner {
-                public_origin,
+                public_origin: config.public_url.as_ref().map(|u| u.origin.clone()),
                 store,
                 targets,
-                env,
+                env: config.env.clone(),
                 redactor: Arc::new(redactor),
-                settings,
+                settings: config.notify,
                 tasks: Mutex::new(JoinSet::new()),
                 in_flight: Arc::new(Mutex::new(HashMap::new())),
                 permits: Arc::new(Semaphore::new(MAX_CONCURRENT)),
@@ -117,13 +102,7 @@ impl Notifier {
         };
         let targets = with_env_defaults(&saved, &env);
         let redactor = env_redactor(&env, &targets);
-        Ok(Notifier::new(
-            store.clone(),
-            targets,
-            env,
-            redactor,
-            config.notify,
-        ))
+        Ok(Notifier::new(store.clone(), config, targets, redactor))
     }
 
     pub fn targets(&self) -> &[Target] {

@@ -5,8 +5,6 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 use crate::error::{Error, Result};
 use crate::status::{ApprovalState, TaskStatus};
@@ -25,16 +23,14 @@ pub struct Minted {
 
 /// Hex SHA-256 of a link's token, as `approval_links.token_hash` keeps it.
 pub fn digest(token: &str) -> String {
-    crate::format::hex::hex(&Sha256::digest(token.as_bytes()))
+    crate::digest::sha256_hex(token)
 }
 
 fn new_token() -> Result<String> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| Error::Io {
+    crate::digest::random_hex().map_err(|source| Error::Io {
         context: "cannot get random numbers from the operating system for a link".to_owned(),
-        source: std::io::Error::other(e.to_string()),
-    })?;
-    Ok(crate::format::hex::hex(&bytes))
+        source,
+    })
 }
 
 /// Links for each voter `row`'s gate lists, as it is now: none when the gate is not open,
@@ -146,5 +142,5 @@ pub async fn find(db: &impl ConnectionTrait, token: &str) -> Result<Option<appro
         .await
         .map_err(Error::db)?;
     // Found by its digest; compared again in constant time all the same.
-    Ok(found.filter(|l| bool::from(l.token_hash.as_bytes().ct_eq(wanted.as_bytes()))))
+    Ok(found.filter(|l| crate::digest::digests_match(&l.token_hash, &wanted)))
 }

@@ -1,9 +1,10 @@
 //! Votes on gates (`approval_votes`) and the one function every vote goes through, whatever
-//! its channel (CLI, API, page, link): [`cast`] ([`cast_link`] for a one-click link). In one transaction, with the task row locked,
-//! it checks that the voter may vote (listed, not the run's initiator under `forbid_self`, the
-//! gate still open and before its deadline, the subject the voter saw still the gate's),
-//! records the vote, and when the quorum or the veto is reached takes the existing guarded
-//! decision (`transition::decide`), so two last votes arriving together decide once.
+//! its channel (CLI, API, page, link): [`cast`] ([`cast_link`] for a one-click link). In one
+//! transaction, with the task row locked, it checks that the voter may vote (listed, not the
+//! run's initiator under `forbid_self`, the gate still open and before its deadline, the
+//! subject the voter saw still the gate's), records the vote, and when the quorum or the veto
+//! is reached takes the existing guarded decision (`transition::decide`), so two last votes
+//! arriving together decide once.
 //!
 //! A gate without a policy is one vote by anyone allowed to decide: the same path, so every
 //! decision by a person leaves its vote row. Decisions that are no one's vote (the approval
@@ -86,14 +87,19 @@ impl Cast {
     }
 }
 
-/// Casts `vote` on task `id`: the one guarded path from a person's vote to a decision.
-pub async fn cast(db: &sea_orm::DatabaseConnection, id: i64, vote: Vote) -> Result<Cast> {
-    // Lock, then read: after waiting for another vote's lock the reads must see what it
-    // committed, which a server defaulting to REPEATABLE READ would refuse (a serialization
-    // error) instead. SQLite has one writer and no such levels.
+/// A vote's transaction. Lock, then read: after waiting for another vote's lock the reads
+/// must see what it committed, which a server defaulting to REPEATABLE READ would refuse (a
+/// serialization error) instead; so READ COMMITTED on PostgreSQL. SQLite has one writer and
+/// no such levels.
+async fn begin(db: &sea_orm::DatabaseConnection) -> Result<sea_orm::DatabaseTransaction> {
     let level =
         (db.get_database_backend() == DbBackend::Postgres).then_some(IsolationLevel::ReadCommitted);
-    let txn = db.begin_with_config(level, None).await.map_err(Error::db)?;
+    db.begin_with_config(level, None).await.map_err(Error::db)
+}
+
+/// Casts `vote` on task `id`: the one guarded path from a person's vote to a decision.
+pub async fn cast(db: &sea_orm::DatabaseConnection, id: i64, vote: Vote) -> Result<Cast> {
+    let txn = begin(db).await?;
     let cast = cast_in(&txn, id, vote).await;
     match cast {
         Ok(c) => {
@@ -121,9 +127,7 @@ pub async fn cast_link(
     let Some(digest) = crate::store::links::lookup_digest(token) else {
         return Err(Error::LinkUnknown);
     };
-    let level =
-        (db.get_database_backend() == DbBackend::Postgres).then_some(IsolationLevel::ReadCommitted);
-    let txn = db.begin_with_config(level, None).await.map_err(Error::db)?;
+    let txn = begin(db).await?;
     let spent = approval_link::Entity::update_many()
         .col_expr(approval_link::Column::UsedAt, Expr::value(at))
         .filter(approval_link::Column::TokenHash.eq(digest))

@@ -9,6 +9,7 @@ use std::path::Path;
 use orch::store::{ApprovalState, TaskStatus};
 use rstest::rstest;
 
+use super::log_in_at;
 use crate::support::browser::{Browser, Options};
 use crate::support::http::{Served, bodies, ok_receiver};
 use crate::support::{Backend, TestDb, by_task};
@@ -146,11 +147,7 @@ async fn a_link_confirms_before_it_votes_and_votes_once(
     browser
         .click_and_wait("header form[action='/logout'] button")
         .await;
-    browser.open(&server.url("/login")).await;
-    browser.fill("#token", &tokens[1]).await;
-    browser
-        .click_and_wait("main form button[type=submit]")
-        .await;
+    log_in_at(&browser, &server, &tokens[1]).await;
     browser.open(&url_of("Approve as bob")).await;
     browser.click_and_wait("form.decide button").await;
     let row = orch::store::query::get_task(&store.db, gate.id)
@@ -197,11 +194,7 @@ async fn screenshots_of_a_links_confirmation_page() {
             return;
         };
         // As ana sees it, signed in.
-        browser.open(&server.url("/login")).await;
-        browser.fill("#token", &ana).await;
-        browser
-            .click_and_wait("main form button[type=submit]")
-            .await;
+        log_in_at(&browser, &server, &ana).await;
         browser.open(&link).await;
         let png = browser.screenshot().await;
         assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");

@@ -86,7 +86,12 @@ pub fn token(db: &TestDb, user: &str) -> String {
 
 /// Logs in on `/login` through the form, as a person does.
 pub async fn log_in(browser: &Browser, gated: &Gated, token: &str) {
-    browser.open(&gated.server.url("/login")).await;
+    log_in_at(browser, &gated.server, token).await;
+}
+
+/// Logs in to `server` with `token` on its login page.
+pub async fn log_in_at(browser: &Browser, server: &Served, token: &str) {
+    browser.open(&server.url("/login")).await;
     browser.fill("#token", token).await;
     browser
         .click_and_wait("main form button[type=submit]")
