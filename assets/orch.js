@@ -42,7 +42,7 @@
 
   var table = document.getElementById("run-tasks");
   if (table && table.dataset.poll) {
-    var cells = ["status", "attempt", "duration", "decision", "note"];
+    var cells = ["status", "attempt", "worker", "duration", "decision", "note"];
     var update = function (row) {
       var tr = table.querySelector('tr[data-id="' + Number(row.id) + '"]');
       if (!tr) return;

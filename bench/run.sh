@@ -7,6 +7,7 @@
 #   SMOKE=1 bash bench/run.sh    # every scenario at tiny sizes, 1 repetition, into
 #                                # target/bench-smoke.md (checks the script, not orch's speed)
 #   ONLY=pages bash bench/run.sh # the pages scenario alone, into bench/results-pages.md
+#   ONLY=workers bash bench/run.sh # the workers' scenario alone, into bench/results-workers.md
 #
 # Needs: a release build (made here), PostgreSQL on 127.0.0.1:5432 (trust auth), wrk for the
 # API scenario and GNU time for the output scenario (both installed from Debian's packages
@@ -21,6 +22,7 @@ if [ "$SMOKE" = 1 ]; then
   LIST_SMALL=1000 LIST_BIG=10000   # rows for the listing scenarios
   OUT_BYTES=$((10 * 1024 * 1024))  # what the output task prints
   WRK_SECS=2
+  W_TASKS=32 W_SLEEP=0.1 W_READY=200   # the workers' scenario
   out=target/bench-smoke.md
 else
   REPS=${REPS:-5}
@@ -29,6 +31,7 @@ else
   LIST_SMALL=10000 LIST_BIG=1000000
   OUT_BYTES=$((1024 * 1024 * 1024))
   WRK_SECS=10
+  W_TASKS=400 W_SLEEP=0.5 W_READY=2000
   out=bench/results.md
 fi
 # The largest growth plan runs at most this many times (10,000 tasks: ~15 s for orch, ~7 s for
@@ -41,10 +44,11 @@ PG_ADMIN=${ORCH_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
-cargo build --release --quiet --bin orch --example bench_hello --example bench_spawn
+cargo build --release --quiet --bin orch --example bench_hello --example bench_spawn --example bench_claim
 ORCH=$PWD/target/release/orch
 HELLO=$PWD/target/release/examples/bench_hello
 SPAWN=$PWD/target/release/examples/bench_spawn
+CLAIM=$PWD/target/release/examples/bench_claim
 if ! command -v wrk >/dev/null; then
   apt-get install -y wrk >/dev/null 2>&1 || echo "bench: wrk is missing and could not be installed; the API scenario is skipped"
 fi
@@ -57,7 +61,7 @@ install_peers() { # the virtualenv is kept between runs; pip leaves pinned versi
   "$venv/bin/pip" install --quiet --disable-pip-version-check "go-task-bin==$GO_TASK_VERSION" "doit==$DOIT_VERSION"
 }
 peers=1
-if [ "${ONLY:-}" != pages ] && ! install_peers; then
+if [ -z "${ONLY:-}" ] && ! install_peers; then
   echo "bench: go-task or doit could not be installed into $venv; the peer scenario is skipped"; peers=0
 fi
 
@@ -244,6 +248,127 @@ PY
   done
   psql -q "$PG_ADMIN" -c "DROP DATABASE $pages_pg WITH (FORCE)" >/dev/null
 }
+
+fresh_pg() { # fresh_pg NAME → a migrated, empty PostgreSQL database NAME (dropped first); its URL
+  PGOPTIONS="-c client_min_messages=warning" psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1" >/dev/null
+  DATABASE_URL="${PG_ADMIN%/*}/$1" "$ORCH" migrate up >/dev/null
+  echo "${PG_ADMIN%/*}/$1"
+}
+
+# Workers (issue 21's targets), on PostgreSQL: scaling over 1, 2 and 4 workers; one worker's
+# throughput beside a local run at the same concurrency; claim latency with 16 claimers, on an
+# empty table and beside 1,000,000 finished rows. A function: the full run calls it in its
+# place, and `ONLY=workers` runs it alone.
+workers_scenario() {
+  local db=orch_bench_workers_$$
+  {
+  echo
+  echo "## Workers: $(commas "$W_TASKS") tasks of \`sleep $W_SLEEP\` on 1, 2 and 4 workers of 4 slots (PostgreSQL)"
+  echo
+  echo "Each repetition: a fresh database, \`orch run PLAN --enqueue --concurrency 16\`, then the workers started and \`orch wait RUN\` until the run ended; the clock runs from the workers' start (their connection and registration included) to \`orch wait\`'s return. Ideal: tasks × sleep / (workers × 4 slots)."
+  echo
+  echo "| workers | ideal | measured | measured / ideal | target | met |"
+  echo "|---|---|---|---|---|---|"
+  } >> "$out"
+  plan_of "$W_TASKS" /bin/sleep "$W_SLEEP" > "$work/wsleep.yaml"
+  for w in 1 2 4; do
+    : > "$work/a"; : > "$work/b"
+    for r in $(seq 1 "$REPS"); do
+      python3 -c "print($W_TASKS * $W_SLEEP / ($w * 4))" >> "$work/a"
+      url=$(fresh_pg "$db")
+      run=$(DATABASE_URL=$url "$ORCH" run "$work/wsleep.yaml" --enqueue --concurrency 16 --log-dir "$work/wlogs")
+      pids=()
+      t0=$(now)
+      for _ in $(seq 1 "$w"); do
+        DATABASE_URL=$url "$ORCH" worker --slots 4 2>/dev/null & pids+=($!)
+      done
+      DATABASE_URL=$url "$ORCH" wait "$run" --interval 100ms >/dev/null
+      since "$t0" >> "$work/b"
+      kill -TERM "${pids[@]}"; wait "${pids[@]}" 2>/dev/null || true
+    done
+    stats "$w × 4 slots" "$work/a" "$work/b" 1.25 >> "$out"
+  done
+
+  {
+  echo
+  echo "## Workers: one worker of 8 slots beside a local run at concurrency 8, $(commas "$N_RUN") tasks of \`/usr/bin/true\` (PostgreSQL)"
+  echo
+  echo "Both on a fresh database each repetition. The worker's clock runs from its start to \`orch wait\`'s return; each of its tasks is a claim, a start and an end with the judgement of what became ready, as separate transactions. Tasks per second: tasks / wall time."
+  echo
+  echo "| measure | baseline: \`orch run --concurrency 8\` | \`orch worker --slots 8\` | worker / local | target | met |"
+  echo "|---|---|---|---|---|---|"
+  } >> "$out"
+  plan_of "$N_RUN" /usr/bin/true > "$work/wtrue.yaml"
+  : > "$work/a"; : > "$work/b"
+  for r in $(seq 1 "$REPS"); do
+    url=$(fresh_pg "$db")
+    t0=$(now)
+    DATABASE_URL=$url "$ORCH" run "$work/wtrue.yaml" --concurrency 8 --log-dir "$work/wlogs" >/dev/null 2>&1
+    since "$t0" >> "$work/a"
+    url=$(fresh_pg "$db")
+    run=$(DATABASE_URL=$url "$ORCH" run "$work/wtrue.yaml" --enqueue --concurrency 8 --log-dir "$work/wlogs")
+    t0=$(now)
+    DATABASE_URL=$url "$ORCH" worker --slots 8 2>/dev/null & wpid=$!
+    DATABASE_URL=$url "$ORCH" wait "$run" --interval 100ms >/dev/null
+    since "$t0" >> "$work/b"
+    kill -TERM "$wpid"; wait "$wpid" 2>/dev/null || true
+  done
+  local_tps=$(python3 -c "print(f'{$N_RUN / $(med "$work/a"):.0f}')")
+  worker_tps=$(python3 -c "print(f'{$N_RUN / $(med "$work/b"):.0f}')")
+  stats "wall time" "$work/a" "$work/b" >> "$out"
+  echo "| tasks per second (medians) | $local_tps | $worker_tps | $(calc "$worker_tps / $local_tps") | reported | – |" >> "$out"
+
+  {
+  echo
+  echo "## Workers: claim latency, 16 claimers at once (PostgreSQL)"
+  echo
+  echo "\`examples/bench_claim.rs\`: 16 claimers, each on a connection of its own as 16 worker processes would be, claim $(commas "$W_READY") ready tasks (one enqueued run of independent tasks) with orch's claim statement until none is left. Baseline: an otherwise empty table; then the same beside $(commas "$LIST_BIG") finished rows (the listing's mix), which the claim's partial index never reads."
+  echo
+  echo "| table | claims | p50 | p99 | claims/s | target | met |"
+  echo "|---|---|---|---|---|---|---|"
+  } >> "$out"
+  plan_of "$W_READY" /usr/bin/true > "$work/wready.yaml"
+  url=$(fresh_pg "$db")
+  big=orch_bench_workers_big_$$
+  PGOPTIONS="-c client_min_messages=warning" psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS $big WITH (FORCE)" -c "CREATE DATABASE $big" >/dev/null
+  big_url="${PG_ADMIN%/*}/$big"
+  make_list_pg "$big_url" "$LIST_BIG"
+  for which in empty big; do
+    if [ "$which" = empty ]; then u=$url; label="empty"; else u=$big_url; label="$(commas "$LIST_BIG") finished rows"; fi
+    : > "$work/claims"
+    for r in $(seq 1 "$REPS"); do
+      DATABASE_URL=$u "$ORCH" run "$work/wready.yaml" --enqueue --concurrency 1000000 --log-dir "$work/wlogs" >/dev/null
+      "$CLAIM" "$u" 16 >> "$work/claims"
+    done
+    read -r claims p50 p99 cps < <(python3 -c '
+import statistics, sys
+rows = [line.split() for line in open(sys.argv[1])]
+print(int(statistics.median(float(r[0]) for r in rows)), *(f"{statistics.median(float(r[i]) for r in rows):.2f}" for i in (1, 2)), f"{statistics.median(float(r[3]) for r in rows):.0f}")' "$work/claims")
+    echo "| $label | $claims | $p50 ms | $p99 ms | $cps | p99 ≤ 20 ms | $(met "$p99 <= 20") |" >> "$out"
+  done
+  {
+  echo
+  echo "The claim's plan on the table of $(commas "$LIST_BIG") finished rows (\`EXPLAIN\`, as \`store::claim::explain\` prints it):"
+  echo
+  echo '```'
+  "$CLAIM" "$big_url" explain
+  echo '```'
+  } >> "$out"
+  psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "DROP DATABASE IF EXISTS $big WITH (FORCE)" >/dev/null
+}
+
+if [ "${ONLY:-}" = workers ]; then
+  [ "$SMOKE" = 1 ] || out=bench/results-workers.md
+  {
+  echo "# Benchmark results: workers"
+  echo
+  echo "Measured by \`ONLY=workers bench/run.sh\` on $(nproc) cores, $(date -u +%Y-%m-%d), $REPS repetitions; load average when it began: $(cut -d' ' -f1-3 /proc/loadavg)."
+  } > "$out"
+  workers_scenario
+  cat "$out"
+  [ "$SMOKE" = 1 ] || python3 bench/splice.py "$out" workers
+  exit 0
+fi
 
 if [ "${ONLY:-}" = pages ]; then
   # The pages alone, into their own file and their own place in the report, so the other
@@ -570,6 +695,7 @@ LUA
 fi
 
 pages_scenario
+workers_scenario
 
 {
 echo

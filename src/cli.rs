@@ -105,6 +105,26 @@ pub enum Command {
     /// another orch drives the run; 8 when a task named did not fail, or nothing is left to
     /// retry.
     Retry(RetryArgs),
+    /// Take tasks of enqueued runs (`orch run --enqueue`) and run them, until stopped.
+    ///
+    /// Claims ready tasks, up to `--slots` at once, from the queues it is given, whose
+    /// `runs_on` its `--label`s satisfy; several workers, on one machine or many sharing a
+    /// PostgreSQL database, share a run's tasks, each claimed once. It runs them from the
+    /// plan text saved with the run, in this worker's environment, and judges what becomes
+    /// ready when one ends. Its heartbeat (`ORCH_HEARTBEAT_MS`) keeps its tasks; one that
+    /// cannot reach the database for `ORCH_DB_OUTAGE_MS` stops them itself, before another may
+    /// judge it lost. A lost worker's running tasks are recorded `failed` and not run again,
+    /// unless the task says `on_lost: retry`.
+    ///
+    /// SIGTERM drains: nothing new is claimed, what runs finishes, then exit 0. A second
+    /// SIGTERM, or SIGINT, stops what runs (recorded as by `orch run`).
+    ///
+    /// Exit status: 0 after a drain; 2 for a bad `--label` or `--queue`; 3 when the database
+    /// is unreachable or newer than this orch; 130 or 143 when stopped by a signal.
+    Worker(WorkerArgs),
+    /// The workers sharing this database.
+    #[command(subcommand)]
+    Workers(WorkersCommand),
     /// Wait until a run ends, or a task ends or its gate is decided; exit with its code.
     ///
     /// A run has ended when none of its tasks runs, is queued or waits for a decision; a
@@ -254,6 +274,48 @@ pub struct RunArgs {
     /// is refused with exit 5, so an overrunning cron job does not start a second copy).
     #[arg(long)]
     pub allow_overlap: bool,
+    /// Record the run and its `queued` tasks for `orch worker`s, print its id and return at
+    /// once: nothing runs in this process.
+    ///
+    /// The workers run it from the plan text saved now; `concurrency` (the plan's, or
+    /// `--concurrency`) holds across all of them. Use PostgreSQL for workers on more than one
+    /// machine. `orch wait RUN_ID` waits for it to end.
+    #[arg(long, conflicts_with_all = ["dry_run", "allow_overlap"])]
+    pub enqueue: bool,
+    /// With `--enqueue`: the queue the run waits on (workers take the queues they are given).
+    #[arg(long, requires = "enqueue", default_value = "default")]
+    pub queue: String,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// How many tasks it runs at once.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub slots: u32,
+    /// A label tasks' `runs_on` may ask for, as `KEY=VALUE`; repeat for several.
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    /// A queue to take runs from (`orch run --enqueue --queue NAME`); repeat for several.
+    /// Default: `default`.
+    #[arg(long = "queue", value_name = "NAME")]
+    pub queues: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkersListArgs {
+    /// Also the workers that stopped.
+    #[arg(long)]
+    pub all: bool,
+    /// Print a JSON array instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkersCommand {
+    /// The workers that are up (or, with `--all`, were): host, pid, version, labels, queues,
+    /// slots in use and the age of their last heartbeat.
+    List(WorkersListArgs),
 }
 
 #[derive(Debug, Args)]

@@ -192,6 +192,22 @@ pub enum Error {
         id: i64,
         expected: TaskStatus,
     },
+    /// A worker's write of a task it no longer holds: it was judged lost, and the task was
+    /// failed or claimed again since.
+    ClaimLost {
+        id: i64,
+        owner: Option<String>,
+    },
+    /// `orch worker --label` or `--queue` that is not `KEY=VALUE` / a name.
+    BadWorkerOption {
+        text: String,
+        why: &'static str,
+    },
+    /// A worker was given a run recorded by a newer orch than itself.
+    RunTooNew {
+        run_id: String,
+        recorded_by: String,
+    },
     /// `--run-id` that is not a valid name.
     BadRunId {
         id: String,
@@ -510,6 +526,8 @@ impl Error {
             | Error::Leased { .. }
             | Error::DecidedWhileDriven { .. }
             | Error::TransitionLost { .. }
+            | Error::ClaimLost { .. }
+            | Error::RunTooNew { .. }
             | Error::DrivenByOrch { .. }
             | Error::GateEvidence { .. }
             | Error::DeliveryBusy { .. }
@@ -517,6 +535,7 @@ impl Error {
             | Error::UserDisabled { .. } => Class::Conflict,
             Error::IllegalTransition { .. } => Class::BadTransition,
             Error::UnsupportedDatabaseUrl { .. }
+            | Error::BadWorkerOption { .. }
             | Error::PlanRead { .. }
             | Error::PlanTooLarge { .. }
             | Error::Plan { .. }
@@ -898,6 +917,25 @@ impl fmt::Display for Error {
             Error::TransitionLost { id, expected } => write!(
                 f,
                 "task {id} is no longer `{expected}`: another orch changed it first"
+            ),
+            Error::ClaimLost { id, owner } => write!(
+                f,
+                "task {id} is no longer this worker's: it was judged lost (no heartbeat in \
+                 time) and the task {}; what this worker saw of it is not recorded",
+                match owner {
+                    Some(o) => format!("now belongs to {o}"),
+                    None => "was ended without it".to_owned(),
+                }
+            ),
+            Error::BadWorkerOption { text, why } => write!(f, "`{text}`: {why}"),
+            Error::RunTooNew {
+                run_id,
+                recorded_by,
+            } => write!(
+                f,
+                "run {run_id} was recorded by orch {recorded_by}, newer than this worker's {}: \
+                 upgrade the worker (`orch --version`) so it runs the plan as it was meant",
+                env!("CARGO_PKG_VERSION")
             ),
             Error::BadRunId { id } => {
                 write!(

@@ -24,5 +24,6 @@ pub mod sweep;
 pub mod ui;
 pub mod warning;
 pub mod web;
+pub mod worker;
 
 pub use error::{Error, Result};

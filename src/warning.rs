@@ -52,6 +52,39 @@ pub enum Warning {
     DatabaseBack,
     /// Leases could not be given up at the end of a drive (they lapse with the heartbeat).
     LeaseRelease(Error),
+    /// A worker started: who it is and what it takes.
+    WorkerUp {
+        id: String,
+        slots: u32,
+        queues: Vec<String>,
+    },
+    /// A worker claimed a task and starts it.
+    WorkerStarted {
+        id: i64,
+        task: String,
+        run_id: String,
+    },
+    /// A task a worker ran ended, as recorded.
+    WorkerEnded {
+        id: i64,
+        task: String,
+        run_id: String,
+        status: crate::status::TaskStatus,
+    },
+    /// SIGTERM: the worker claims nothing more and waits for what runs.
+    WorkerDraining { running: usize },
+    /// A worker's step failed (a claim, a sweep); it goes on.
+    WorkerTrouble { what: &'static str, error: Error },
+    /// A claim answered too late to be trusted was no longer this worker's: not started.
+    ClaimGone { id: i64, task: String },
+    /// The worker could not reach the database for the outage bound: it stopped its tasks.
+    WorkerCutOff { waited: Duration, stopped: usize },
+    /// Recovery: a lost task with `on_lost: retry` was queued again.
+    TaskRetriedAfterLoss {
+        id: i64,
+        task: String,
+        run_id: String,
+    },
     /// Recovery: a task left running by an orch that stopped was marked failed.
     TaskLost {
         id: i64,
@@ -137,7 +170,12 @@ impl Warning {
         matches!(
             self,
             Warning::DatabaseBack
+                | Warning::WorkerUp { .. }
+                | Warning::WorkerStarted { .. }
+                | Warning::WorkerEnded { .. }
+                | Warning::WorkerDraining { .. }
                 | Warning::TaskLost { .. }
+                | Warning::TaskRetriedAfterLoss { .. }
                 | Warning::ApprovalExpired { .. }
                 | Warning::Reminded { .. }
                 | Warning::NothingToResume { .. }
@@ -203,6 +241,45 @@ impl fmt::Display for Warning {
             ),
             Warning::DatabaseBack => write!(f, "orch: the database is back; the run goes on"),
             Warning::LeaseRelease(e) => write!(f, "{e}"),
+            Warning::WorkerUp { id, slots, queues } => write!(
+                f,
+                "worker: {id} up, {slots} slot(s), taking runs from queue(s) {}",
+                queues.join(", ")
+            ),
+            Warning::WorkerStarted { id, task, run_id } => {
+                write!(f, "worker: task {id} `{task}` (run {run_id}) started")
+            }
+            Warning::WorkerEnded {
+                id,
+                task,
+                run_id,
+                status,
+            } => write!(f, "worker: task {id} `{task}` (run {run_id}) {status}"),
+            Warning::WorkerDraining { running } => write!(
+                f,
+                "worker: draining: nothing new is claimed; waiting for {running} running \
+                 task(s) (SIGTERM again or SIGINT stops them)"
+            ),
+            Warning::WorkerTrouble { what, error } => {
+                write!(f, "worker: {what}: {error}; trying again")
+            }
+            Warning::ClaimGone { id, task } => write!(
+                f,
+                "worker: the claim of task {task} ({id}) came back too late and is no longer \
+                 this worker's (judged lost meanwhile): not started"
+            ),
+            Warning::WorkerCutOff { waited, stopped } => write!(
+                f,
+                "worker: no heartbeat reached the database for {}: stopped its {stopped} \
+                 running task(s) before another orch may judge them lost; claims resume \
+                 once the database answers",
+                humantime::format_duration(*waited)
+            ),
+            Warning::TaskRetriedAfterLoss { id, task, run_id } => write!(
+                f,
+                "orch: task {id} `{task}` (run {run_id}) says `on_lost: retry`: queued again \
+                 as a new attempt for the workers"
+            ),
             Warning::TaskLost { id, task, run_id } => write!(
                 f,
                 "orch: task {id} `{task}` (run {run_id}) was left running by an orch that \

@@ -33,6 +33,7 @@ fn step(id: i64, from: TaskStatus, to: TaskStatus, excerpt: &str) -> Transition 
             heartbeat: true,
             ..Default::default()
         },
+        fence: None,
     }
 }
 

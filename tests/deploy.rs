@@ -1,6 +1,6 @@
 //! The scheduling snippets in `deploy/` (shown in docs/ORCHESTRATION.md §11) are real: the
 //! docs hold them verbatim, systemd accepts the units, and every one runs the nightly plan at
-//! 02:30 UTC like the GitHub workflow.
+//! 02:30 UTC like the GitHub workflow. The worker units (docs/WORKERS.md) drain on a stop.
 
 use std::path::Path;
 
@@ -23,6 +23,63 @@ fn the_docs_show_the_deploy_files_verbatim() {
         );
     }
     assert!(read(".github/workflows/orchestrator-nightly.yml").contains("- cron: \"30 2 * * *\""));
+    let workers = read("docs/WORKERS.md");
+    for file in [
+        "deploy/systemd/orch-worker.service",
+        "deploy/kubernetes/worker-deployment.yaml",
+    ] {
+        assert!(
+            workers.contains(&read(file)),
+            "{file} is not in docs/WORKERS.md as it is"
+        );
+    }
+}
+
+#[test]
+fn the_kubernetes_workers_drain_on_a_pod_stop() {
+    let text = read("deploy/kubernetes/worker-deployment.yaml");
+    let deployment: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+    assert_eq!(deployment["apiVersion"], "apps/v1");
+    assert_eq!(deployment["kind"], "Deployment");
+    let pod = &deployment["spec"]["template"]["spec"];
+    assert_eq!(
+        deployment["spec"]["selector"]["matchLabels"],
+        deployment["spec"]["template"]["metadata"]["labels"]
+    );
+    // Long enough for a drain: the worker finishes what runs before it exits.
+    assert!(pod["terminationGracePeriodSeconds"].as_u64().unwrap() >= 3600);
+    let container = &pod["containers"][0];
+    let command: Vec<String> = serde_json::from_value(container["command"].clone()).unwrap();
+    assert_eq!(&command[..2], ["orch", "worker"]);
+    assert_eq!(container["envFrom"][0]["secretRef"]["name"], "orch-secrets");
+    // The command line is one orch accepts.
+    let out = std::process::Command::new(crate::support::orch_bin())
+        .args(&command[1..])
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn the_systemd_worker_drains_on_stop() {
+    let text = read("deploy/systemd/orch-worker.service");
+    let key = |k: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}=")))
+            .unwrap_or_else(|| panic!("no {k}= in orch-worker.service"))
+            .to_owned()
+    };
+    assert_eq!(key("Type"), "simple");
+    assert_eq!(key("KillSignal"), "SIGTERM");
+    // SIGTERM to the worker alone: the default (the whole cgroup) would stop the tasks too.
+    assert_eq!(key("KillMode"), "mixed");
+    assert_eq!(key("Restart"), "on-failure");
+    assert!(key("ExecStart").starts_with("/usr/local/bin/orch worker "));
 }
 
 #[test]
@@ -78,6 +135,13 @@ fn systemd_accepts_the_units() {
         )
         .replace("User=orch", "User=root");
     std::fs::write(dir.path().join("orch-nightly.service"), service).unwrap();
+    let worker = read("deploy/systemd/orch-worker.service")
+        .replace(
+            "/usr/local/bin/orch",
+            &crate::support::orch_bin().display().to_string(),
+        )
+        .replace("User=orch", "User=root");
+    std::fs::write(dir.path().join("orch-worker.service"), worker).unwrap();
     std::fs::write(
         dir.path().join("orch-nightly.timer"),
         read("deploy/systemd/orch-nightly.timer"),
@@ -87,6 +151,7 @@ fn systemd_accepts_the_units() {
         .arg("verify")
         .arg(dir.path().join("orch-nightly.service"))
         .arg(dir.path().join("orch-nightly.timer"))
+        .arg(dir.path().join("orch-worker.service"))
         .output()
         .unwrap();
     // `verify` exits 0 on unknown keys, only warning: any warning is a failure here.

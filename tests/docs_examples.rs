@@ -70,6 +70,7 @@ const COVERED: &[&str] = &[
     "docs/PERFORMANCE.md",
     "docs/IDENTITY.md",
     "docs/WEB.md",
+    "docs/WORKERS.md",
 ];
 
 /// What the docs write for the scratch folder.

@@ -201,6 +201,8 @@ async fn runs_list_counts_each_status(#[case] backend: Backend) {
             started_at: at(2, 30),
             log_dir: None,
             notify: None,
+            queue: None,
+            concurrency: None,
         },
     )
     .await

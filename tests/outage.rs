@@ -3,127 +3,14 @@
 //! free port) and stop or restart only that one, never the shared server. Where initdb is
 //! not installed they say that they skipped.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use orch::store::{Store, TaskStatus};
 
+use crate::support::cluster::Cluster;
 use crate::support::process::Running;
 use crate::support::process::assert_pid_in_file_gone;
 use crate::support::{TestDb, assert_excerpt_starts_with, wait_for_status};
-
-/// A throwaway PostgreSQL cluster, stopped and deleted on drop.
-struct Cluster {
-    bin: PathBuf,
-    data: PathBuf,
-    port: u16,
-    /// Holds the data folder, the socket folder and the server log.
-    _dir: tempfile::TempDir,
-}
-
-fn initdb() -> Option<PathBuf> {
-    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .ok()?
-        .filter_map(|e| e.ok())
-        .map(|e| e.path().join("bin"))
-        .filter(|b| b.join("initdb").exists() && b.join("pg_ctl").exists())
-        .collect();
-    found.sort();
-    found.pop()
-}
-
-/// PostgreSQL refuses to run as root: run its tools as `postgres` when we are root.
-fn as_postgres(program: &Path) -> Command {
-    if nix::unistd::geteuid().is_root() {
-        let mut cmd = Command::new("runuser");
-        cmd.args(["-u", "postgres", "--"]).arg(program);
-        cmd
-    } else {
-        Command::new(program)
-    }
-}
-
-impl Cluster {
-    fn start() -> Option<Cluster> {
-        let Some(bin) = initdb() else {
-            eprintln!("skipped: initdb is not available (no /usr/lib/postgresql/*/bin/initdb)");
-            return None;
-        };
-        let dir = tempfile::Builder::new()
-            .prefix("orch-pg-")
-            .tempdir_in("/tmp")
-            .unwrap();
-        if nix::unistd::geteuid().is_root() {
-            let pg = nix::unistd::User::from_name("postgres").unwrap().unwrap();
-            std::os::unix::fs::chown(dir.path(), Some(pg.uid.as_raw()), Some(pg.gid.as_raw()))
-                .unwrap();
-        }
-        let data = dir.path().join("data");
-        let out = as_postgres(&bin.join("initdb"))
-            .args(["-D"])
-            .arg(&data)
-            .args(["-A", "trust", "-U", "postgres", "--no-sync"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "initdb: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let cluster = Cluster {
-            bin,
-            data,
-            port,
-            _dir: dir,
-        };
-        cluster.pg_ctl(&["start"]);
-        Some(cluster)
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
-    }
-
-    fn pg_ctl(&self, action: &[&str]) {
-        let log = self.data.parent().unwrap().join("server.log");
-        let sockets = self.data.parent().unwrap();
-        let opts = format!(
-            "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off",
-            self.port,
-            sockets.display()
-        );
-        let mut cmd = as_postgres(&self.bin.join("pg_ctl"));
-        cmd.arg("-D")
-            .arg(&self.data)
-            .arg("-l")
-            .arg(&log)
-            .args(["-o", &opts, "-w", "-m", "fast"])
-            .args(action)
-            .stdout(Stdio::null());
-        let out = cmd.output().unwrap();
-        assert!(
-            out.status.success(),
-            "pg_ctl {action:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ = as_postgres(&self.bin.join("pg_ctl"))
-            .arg("-D")
-            .arg(&self.data)
-            .args(["-m", "immediate", "stop"])
-            .output();
-    }
-}
 
 /// The cluster's database as it is (no migrations).
 async fn open_as_is(db_url: &str) -> Store {

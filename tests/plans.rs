@@ -54,7 +54,7 @@ fn yaml_errors_are_one_clean_line() {
         err.trim_end(),
         "error: plan.yaml:4:5: unknown field `rn`, expected one of task, run, shell, env, cwd, \
          inputs, approval, outputs_uri, depends_on, when, retries, retry_backoff, timeout, kill_grace, \
-         approval_timeout"
+         approval_timeout, runs_on, on_lost"
     );
     assert_error(
         "name: x\nname: y\ntasks: []\n",

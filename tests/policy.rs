@@ -468,6 +468,8 @@ async fn random_votes_decide_a_gate_once_and_only_by_its_rules(#[case] backend: 
                 started_at: orch::store::now(),
                 log_dir: None,
                 notify: None,
+                queue: None,
+                concurrency: None,
             },
         )
         .await

@@ -30,6 +30,8 @@ async fn seed_run(db: &TestDb, run_id: &str, days_ago: i64, statuses: &[TaskStat
             started_at: at,
             log_dir: Some(logs.display().to_string()),
             notify: None,
+            queue: None,
+            concurrency: None,
         },
     )
     .await

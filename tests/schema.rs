@@ -8,7 +8,7 @@ use rstest::rstest;
 use crate::support::{Backend, TestDb, query_strings};
 
 /// (column, PostgreSQL type, SQLite declared type, nullable)
-const AGENTS_TASKS: [(&str, &str, &str, bool); 20] = [
+const AGENTS_TASKS: [(&str, &str, &str, bool); 24] = [
     ("id", "bigint", "integer", false),
     ("task", "text", "text", false),
     ("run_id", "text", "text", false),
@@ -54,6 +54,15 @@ const AGENTS_TASKS: [(&str, &str, &str, bool); 20] = [
         true,
     ),
     ("approval_policy", "jsonb", "jsonb_text", true),
+    (
+        "ready_at",
+        "timestamp with time zone",
+        "timestamp_with_timezone_text",
+        true,
+    ),
+    ("claim", "bigint", "integer", false),
+    ("runs_on", "text", "text", true),
+    ("on_lost", "text", "text", true),
 ];
 
 async fn columns(db: &TestDb) -> Vec<(String, String, bool)> {
@@ -125,6 +134,7 @@ async fn indexes_exist_on_run_id_and_started_at(#[case] backend: Backend) {
         names,
         [
             "ix_agents_tasks_owner_status",
+            "ix_agents_tasks_ready",
             "ix_agents_tasks_run_id",
             "ix_agents_tasks_started_at",
             "ix_agents_tasks_status_id",
@@ -192,7 +202,11 @@ async fn agents_runs_keys_runs_by_id(#[case] backend: Backend) {
             "notify",
             "cancel_requested_at",
             "cancel_requested_by",
-            "initiator"
+            "initiator",
+            "queue",
+            "concurrency",
+            "running",
+            "decisions_seen"
         ]
     );
     let insert = "INSERT INTO agents_runs (run_id, plan_name, plan_text, plan_sha256, host, \

@@ -18,8 +18,10 @@ use crate::support::http::{Served, bodies, ok_receiver};
 use crate::support::wait::eventually;
 use crate::support::{Backend, TestDb, by_task};
 
-/// A gate reminded at 3 s and 6 s and escalated to `oncall` at 9 s; another reminded at 8 s,
-/// which the test decides at once.
+/// A gate reminded at 3 s and 10 s and escalated to `oncall` at 14 s; another reminded at 8 s,
+/// which the test decides at once. The reminders are far enough apart that, even on a loaded
+/// machine with one sweeper killed, some pass falls between them (a pass that finds both due
+/// sends only the latest, by design).
 const NUDGED: &str = r#"
 name: nudged
 notify:
@@ -30,7 +32,7 @@ notify:
 tasks:
   - task: gate
     shell: "echo 'review https://github.com/user/repo/pull/7'"
-    approval: {remind: [3s, 6s], escalate: {after: 9s, notify: [oncall]}}
+    approval: {remind: [3s, 10s], escalate: {after: 14s, notify: [oncall]}}
   - task: decided
     shell: "echo done"
     approval: {when: always, remind: [8s]}
@@ -94,9 +96,9 @@ async fn three_sweepers_send_each_reminder_once_though_one_is_killed(#[case] bac
     let killed = sweepers.iter().position(|s| s.pid() == pid).unwrap();
     drop(sweepers.remove(killed)); // SIGKILL
 
-    // Up to 60 s past the last due time (the escalation's, 9 s after the gate opened).
+    // Up to 60 s past the last due time (the escalation's, 14 s after the gate opened).
     let opened = gate.finished_at.unwrap();
-    let bound = (opened + chrono::Duration::seconds(9 + 60) - chrono::Utc::now())
+    let bound = (opened + chrono::Duration::seconds(14 + 60) - chrono::Utc::now())
         .to_std()
         .unwrap_or_default();
     let reminder = |age: &str| {
@@ -105,7 +107,7 @@ async fn three_sweepers_send_each_reminder_once_though_one_is_killed(#[case] bac
              https://github.com/user/repo/pull/7"
         )
     };
-    let (r3, r6) = (reminder("3s"), reminder("6s"));
+    let (r3, r6) = (reminder("3s"), reminder("10s"));
     let texts = eventually(
         (bound.as_millis() / 100) as u32,
         Duration::from_millis(100),
@@ -133,7 +135,7 @@ async fn three_sweepers_send_each_reminder_once_though_one_is_killed(#[case] bac
     assert_eq!(escalations[0]["task"]["id"], gate.id);
     assert_eq!(
         escalations[0]["reminder"],
-        serde_json::json!({"kind": "escalate", "after": "9s"})
+        serde_json::json!({"kind": "escalate", "after": "14s"})
     );
     assert!(
         !texts.iter().any(|t| t.starts_with("Escalation")),
@@ -153,8 +155,8 @@ async fn three_sweepers_send_each_reminder_once_though_one_is_killed(#[case] bac
         kinds,
         [
             (ReminderKind::Remind, 3000),
-            (ReminderKind::Remind, 6000),
-            (ReminderKind::Escalate, 9000)
+            (ReminderKind::Remind, 10000),
+            (ReminderKind::Escalate, 14000)
         ]
     );
     assert!(sent.iter().all(|r| r.opened_at == opened));

@@ -23,6 +23,7 @@ mod m20261203_000014_add_run_control;
 mod m20261203_000017_create_approval_votes;
 mod m20261204_000018_create_task_summaries;
 mod m20261204_000019_create_approval_links;
+mod m20261204_000020_add_workers;
 
 pub struct Migrator;
 
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000017_create_approval_votes::Migration),
             Box::new(m20261204_000018_create_task_summaries::Migration),
             Box::new(m20261204_000019_create_approval_links::Migration),
+            Box::new(m20261204_000020_add_workers::Migration),
         ]
     }
 }

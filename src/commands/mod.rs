@@ -20,6 +20,8 @@ mod tasks;
 mod tokens;
 mod users;
 mod wait;
+mod worker;
+mod workers;
 
 use crate::cli::{Cli, Command, NotifyCommand};
 use crate::config::Config;
@@ -57,6 +59,8 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
         Command::Run(args) => run::run(&config, args, out).await,
         // Refuses an unsafe bind before touching the database.
         Command::Serve(args) => serve::run(config, args).await,
+        // Checks its options before touching the database.
+        Command::Worker(args) => worker::run(&config, args, out).await,
         Command::Migrate(cmd) => {
             let store = open_store(&config, Schema::AsIs, Pool::Single).await?;
             migrate::run(&store, cmd, out).await
@@ -71,6 +75,7 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
                 | Command::Prune(_)
                 | Command::Users(_)
                 | Command::Tokens(_)
+                | Command::Workers(_)
                 | Command::Wait(_) => Pool::Single,
                 _ => Pool::Shared,
             };
@@ -95,7 +100,9 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
                 Command::Prune(args) => prune::run(&store, args, out).await,
                 Command::Users(cmd) => users::run(&store, cmd, out).await,
                 Command::Tokens(cmd) => tokens::run(&store, cmd, out).await,
+                Command::Workers(cmd) => workers::run(&store, config, cmd, out).await,
                 Command::Run(_)
+                | Command::Worker(_)
                 | Command::Plan(_)
                 | Command::Migrate(_)
                 | Command::Serve(_)

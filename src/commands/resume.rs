@@ -2,16 +2,10 @@
 //! the current file), after decisions were taken on its gates. `orch retry` drives the run
 //! the same way, once it has queued its tasks again under the run's lease.
 
-use std::path::PathBuf;
-
-use super::run::{conclude, extra_secrets};
+use super::run::conclude;
 use crate::config::Config;
 use crate::error::Result;
-use crate::notify::Notifier;
-use crate::notify::notifier::saved_targets;
-use crate::notify::target::effective;
 use crate::plan::Plan;
-use crate::plan::resolve::{Resolved, resolve};
 use crate::runner::control::recorded;
 use crate::runner::session::Session;
 use crate::runner::{ResumeRequest, RunReport, resume};
@@ -22,6 +16,7 @@ use crate::store::{Store, TaskStatus, agents_task};
 use crate::ui::Output;
 use crate::ui::progress::reporter;
 use crate::warning::{Warning, say};
+use crate::worker::context::{resolve_saved, saved_plan};
 
 pub async fn run(
     store: &Store,
@@ -57,9 +52,13 @@ pub(super) async fn drive(
     let (record, rows) = recorded(store, run_id).await?;
     // Errors in the saved text (it was valid when the run started, but a newer orch may read
     // it differently) point at the run rather than at a file.
-    let origin = PathBuf::from(format!("(plan saved with run {run_id})"));
-    let plan = crate::plan::parse(&origin, record.plan_text.clone())?;
-    let (resolved, notifier) = resolve_again(store, config, &plan, &rows).await?;
+    let plan = saved_plan(&record)?;
+    if let Some(queue) = &record.queue {
+        // Workers drive it: nothing is driven here.
+        session.end(config.notify.wait).await;
+        return for_workers(store, config, &plan, &record, queue, retry, out).await;
+    }
+    let (resolved, notifier) = resolve_saved(store, config, &plan, &rows).await?;
     session.resend_stale(&notifier).await;
     // One driver per run: a second resume (or the original run, still going) is refused.
     let key = LeaseKey::Run(run_id.to_owned());
@@ -111,6 +110,37 @@ pub(super) async fn drive(
     code
 }
 
+/// `orch resume` or `orch retry` of a run workers drive: a retry queues its tasks again for
+/// them (and marks what may start ready), a resume judges it again; neither runs anything.
+async fn for_workers(
+    store: &Store,
+    config: &Config,
+    plan: &Plan,
+    record: &crate::store::agents_run::Model,
+    queue: &str,
+    retry: Option<Retry>,
+    out: Output,
+) -> Result<i32> {
+    let run_id = &record.run_id;
+    let Some(retry) = retry else {
+        crate::runner::advance::rejudge(store, &plan.tasks, run_id).await?;
+        out.print(&format!(
+            "run {run_id} is driven by the workers on queue `{queue}`: nothing to resume here; \
+             `orch wait {run_id}` waits for it"
+        ))?;
+        return Ok(0);
+    };
+    let stale = config.timing.stale_after;
+    let queued =
+        crate::runner::control::requeue_run(store, run_id, &retry.tasks, &retry.by, stale).await?;
+    out.print(&format!(
+        "run {run_id}: {} task(s) queued again for the workers on queue `{queue}`; `orch wait \
+         {run_id}` waits for it",
+        queued.len()
+    ))?;
+    Ok(0)
+}
+
 /// The run's rows under its lease; with `retry`, after the tasks to retry are queued again.
 async fn reread(
     store: &Store,
@@ -125,24 +155,4 @@ async fn reread(
     let chosen = crate::runner::retry::select(&plan.tasks, &rows, &retry.tasks)?;
     requeue(&store.db, run_id, &chosen, &retry.by, crate::store::now()).await?;
     run_tasks(&store.db, run_id).await
-}
-
-/// The saved plan resolved again for exactly the tasks that have rows, with the targets
-/// saved with the run (a target whose variable is unset here is off, with a warning).
-async fn resolve_again(
-    store: &Store,
-    config: &Config,
-    plan: &Plan,
-    rows: &[agents_task::Model],
-) -> Result<(Resolved, Notifier)> {
-    let env = &config.env;
-    let run_id = rows.first().map(|r| r.run_id.as_str()).unwrap_or_default();
-    let saved = saved_targets(store, run_id).await?;
-    let (targets, warnings) = effective(&saved, env);
-    warnings.into_iter().for_each(say);
-    let only: Vec<String> = rows.iter().map(|r| r.task.clone()).collect();
-    let extra = extra_secrets(&store.target, &targets, env);
-    let resolved = resolve(plan, env, &only, &extra)?;
-    let notifier = Notifier::for_drive(store, config, targets, &resolved.redactor);
-    Ok((resolved, notifier))
 }

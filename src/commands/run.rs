@@ -2,14 +2,12 @@
 //! `--dry-run`), then execute it, print the summary and exit 0 (nothing failed), 1 (a task
 //! failed), or 130/143 when interrupted.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::cli::RunArgs;
-use crate::config::{Config, DatabaseTarget, GitHubStep};
+use crate::config::{Config, GitHubStep};
 use crate::error::{Error, Result, code};
-use crate::format::url::url_password;
-use crate::notify::notifier::target_secrets;
+use crate::notify::notifier::extra_secrets;
 use crate::notify::target::effective;
 use crate::notify::{Notifier, Target};
 use crate::plan::is_valid_name;
@@ -50,6 +48,9 @@ pub async fn run(config: &Config, args: RunArgs, out: Output) -> Result<i32> {
 
     let store = super::open_store(config, Schema::Migrate, Pool::Shared).await?;
     check_approvers(&store, config, &resolved).await?;
+    if args.enqueue {
+        return enqueue(&store, config, &plan, resolved, targets, args, out).await;
+    }
     let mut session = Session::begin(&store, config).await?;
     if !args.allow_overlap {
         session
@@ -89,19 +90,56 @@ pub async fn run(config: &Config, args: RunArgs, out: Output) -> Result<i32> {
     code
 }
 
-/// Secrets beyond the environment's: tasks inherit `DATABASE_URL`, so its password; and
-/// webhook URLs and signing secrets, whatever their variables are called.
-pub(super) fn extra_secrets(
-    target: &DatabaseTarget,
-    targets: &[Target],
-    env: &HashMap<String, String>,
-) -> Vec<String> {
-    let mut extra: Vec<String> = match target {
-        DatabaseTarget::Postgres { url } => url_password(url).into_iter().collect(),
-        DatabaseTarget::Sqlite { .. } => Vec::new(),
+/// `--enqueue`: the run and its rows recorded for workers, its id printed (alone off a
+/// terminal, for `RUN=$(orch run --enqueue …)`).
+async fn enqueue(
+    store: &Store,
+    config: &Config,
+    plan: &crate::plan::Plan,
+    resolved: Resolved,
+    targets: Vec<Target>,
+    args: RunArgs,
+    out: Output,
+) -> Result<i32> {
+    if !crate::plan::is_valid_name(&args.queue) {
+        return Err(Error::BadWorkerOption {
+            text: args.queue,
+            why: "a queue name is letters, digits, `.`, `_` and `-`",
+        });
+    }
+    let notifier = Notifier::for_drive(store, config, targets, &resolved.redactor);
+    let tasks = resolved.tasks.len();
+    let request = RunRequest {
+        plan,
+        resolved,
+        run_id: args.run_id,
+        log_dir: args.log_dir,
+        trigger: config.trigger.to_owned(),
+        initiator: config.initiator(),
+        concurrency: args.concurrency.unwrap_or(plan.concurrency),
+        notifier,
     };
-    extra.extend(target_secrets(targets, env));
-    extra
+    let run = crate::runner::enqueue(store, request, &args.queue).await?;
+    if args.json {
+        out.json(&serde_json::json!({
+            "run_id": run.run_id,
+            "queue": args.queue,
+            "tasks": tasks,
+            "concurrency": run.concurrency,
+        }))?;
+    } else if out.tty {
+        out.print(&format!(
+            "run {} enqueued on queue `{}`: {tasks} task(s), at most {} at once; `orch worker` \
+             runs them, `orch wait {}` waits for the run",
+            run.run_id,
+            args.queue,
+            run.concurrency.unwrap_or(1),
+            run.run_id
+        ))?;
+    } else {
+        out.print(&run.run_id)?;
+    }
+    Ok(code::SUCCESS)
 }
 
 /// After a run (or a resume): the summary, the bounded wait for notifications, and the exit

@@ -362,6 +362,23 @@ pub fn note_redactor(config: &Config) -> Redactor {
     env_redactor(&config.env, &with_env_defaults(&[], &config.env))
 }
 
+/// Secrets beyond the environment's: tasks inherit `DATABASE_URL`, so its password; and
+/// webhook URLs and signing secrets, whatever their variables are called.
+pub fn extra_secrets(
+    target: &crate::config::DatabaseTarget,
+    targets: &[Target],
+    env: &HashMap<String, String>,
+) -> Vec<String> {
+    let mut extra: Vec<String> = match target {
+        crate::config::DatabaseTarget::Postgres { url } => {
+            crate::format::url::url_password(url).into_iter().collect()
+        }
+        crate::config::DatabaseTarget::Sqlite { .. } => Vec::new(),
+    };
+    extra.extend(target_secrets(targets, env));
+    extra
+}
+
 /// The URL and secret values behind `targets`, to be masked wherever output goes.
 pub fn target_secrets(targets: &[Target], env: &HashMap<String, String>) -> Vec<String> {
     targets

@@ -98,6 +98,17 @@ impl Approval {
     }
 }
 
+/// What becomes of a task whose worker was lost while it ran.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OnLost {
+    /// It is recorded `failed` ("worker lost"): at most once (the default).
+    #[default]
+    Fail,
+    /// It runs again, as a new attempt, on a worker that can take it.
+    Retry,
+}
+
 /// Which outcomes of its dependencies let a task run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -153,6 +164,9 @@ pub struct TaskSpec {
     pub kill_grace: std::time::Duration,
     /// How long a decision may take once the task waits for one; then orch rejects it.
     pub approval_timeout: Option<Timeout>,
+    /// The labels a worker must have to take it (runs workers drive), in plan order.
+    pub runs_on: Vec<(String, String)>,
+    pub on_lost: OnLost,
     pub loc: Loc,
 }
 

@@ -64,6 +64,10 @@ pub enum Problem {
     BadTaskName {
         name: String,
     },
+    /// A `runs_on` key or value that is not a label.
+    BadLabel {
+        text: String,
+    },
     DuplicateTask {
         name: String,
         first_line: u64,
@@ -269,6 +273,11 @@ impl fmt::Display for Problem {
                 f,
                 "task name `{name}` must be letters, digits, `.`, `_` and `-`, and not `.` or `..` (it becomes a log \
                  file name)"
+            ),
+            Problem::BadLabel { text } => write!(
+                f,
+                "`runs_on`: `{text}` must be letters, digits, `.`, `_` and `-`, as worker \
+                 labels are (`orch worker --label KEY=VALUE`)"
             ),
             Problem::DuplicateTask { name, first_line } => write!(
                 f,

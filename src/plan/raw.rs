@@ -9,9 +9,9 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::When;
 use super::approval::{ApprovalShape, RawApproval};
 use super::schema::{Duration, EnvName, EnvValue, Name, Reference};
+use super::{OnLost, When};
 use crate::notify::{Event, TargetKind};
 
 /// An orch plan: tasks to run and record, see docs/PLANS.md.
@@ -128,4 +128,13 @@ pub struct RawTask {
     /// For a gated task: how long a decision may take before orch rejects it.
     #[schemars(with = "Option<Duration>")]
     pub approval_timeout: Option<Spanned<String>>,
+    /// In a run recorded with `orch run --enqueue`: the labels a worker must have to take
+    /// this task (`orch worker --label KEY=VALUE`). A local `orch run` ignores it.
+    #[serde(default)]
+    #[schemars(with = "IndexMap<Name, Name>")]
+    pub runs_on: IndexMap<String, Spanned<String>>,
+    /// In a run workers drive, when the worker running it is lost: `fail` (the default:
+    /// a task runs at most once) or `retry` (it runs again, as a new attempt, elsewhere).
+    #[schemars(with = "Option<OnLost>")]
+    pub on_lost: Option<Spanned<OnLost>>,
 }

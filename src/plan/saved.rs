@@ -7,6 +7,12 @@ use std::path::PathBuf;
 
 use super::Plan;
 
+/// Run `run_id`'s plan, parsed again from its saved `text`; its errors point at the run.
+pub fn parse_saved(run_id: &str, text: &str) -> crate::error::Result<Plan> {
+    let origin = PathBuf::from(format!("(plan saved with run {run_id})"));
+    super::parse(&origin, text.to_owned())
+}
+
 /// Saved plans parsed once per text; one that does not parse keeps its message.
 #[derive(Default)]
 pub struct SavedPlans {

@@ -13,7 +13,7 @@ use super::expand::{self, ExpandError};
 use super::issues::{at, issue};
 use super::problem::Problem;
 use super::raw::{RawPlan, RawTask};
-use super::{Approval, Command, EnvVar, Loc, TaskSpec, Timeout, When, is_valid_name};
+use super::{Approval, Command, EnvVar, Loc, OnLost, TaskSpec, Timeout, When, is_valid_name};
 use crate::error::PlanIssue;
 
 /// Plan-level defaults for task keys.
@@ -89,6 +89,7 @@ pub(super) fn task(
         &name,
         issues,
     );
+    let runs_on = labels(&raw.runs_on, issues);
     Some(TaskSpec {
         name,
         command: command?,
@@ -105,8 +106,29 @@ pub(super) fn task(
         timeout: task_timeout,
         kill_grace,
         approval_timeout,
+        runs_on,
+        on_lost: raw.on_lost.map_or(OnLost::Fail, |o| o.value),
         loc: task_loc,
     })
+}
+
+/// `runs_on`: keys and values as worker labels are written (`--label KEY=VALUE`).
+fn labels(
+    raw: &indexmap::IndexMap<String, Spanned<String>>,
+    issues: &mut Vec<PlanIssue>,
+) -> Vec<(String, String)> {
+    let mut labels = Vec::with_capacity(raw.len());
+    for (key, value) in raw {
+        // A key has no place of its own: its value's line points at it.
+        for text in [key, &value.value] {
+            if !is_valid_name(text) {
+                let problem = Problem::BadLabel { text: text.clone() };
+                issue(issues, at(value), problem);
+            }
+        }
+        labels.push((key.clone(), value.value.clone()));
+    }
+    labels
 }
 
 /// The task's name, which must be usable as a file name and unique in the plan; a duplicate

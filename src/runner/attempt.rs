@@ -32,7 +32,7 @@ pub async fn run(
     mut cancel: Stops,
 ) -> Result<Transition> {
     let clock = Instant::now();
-    let launch = launch(task, log_dir, &row.run_id);
+    let mut launch = launch(task, log_dir, &row);
     let attempts = task.spec.retries.saturating_add(1);
     // A row run again by `orch retry` goes on counting where its last attempt ended (the
     // row's `attempt` was raised when it was queued again); its plan `retries` start afresh.
@@ -42,6 +42,7 @@ pub async fn run(
         if attempts > 1 || before > 0 {
             header(&launch.log_path, before + attempt, before + attempts).await;
         }
+        set_attempt(&mut launch, before + attempt);
         let tried = try_once(&launch, task, redactor, &mut cancel).await;
         let cancelled = matches!(tried.outcome.end, End::Cancelled(_));
         if tried.status != TaskStatus::Failed || cancelled || attempt >= attempts {
@@ -98,16 +99,37 @@ struct Attempt {
     outputs_uri: Option<String>,
 }
 
-/// Every attempt runs the same command and appends to the same log file.
-fn launch(task: &ResolvedTask, log_dir: &Path, run_id: &str) -> Launch {
+/// Every attempt runs the same command and appends to the same log file. The task learns
+/// where it is from `ORCH_RUN_ID`, `ORCH_TASK`, `ORCH_TASK_ID` and `ORCH_ATTEMPT` (set last,
+/// so a plan's `env:` cannot make a task lie about them).
+fn launch(task: &ResolvedTask, log_dir: &Path, row: &agents_task::Model) -> Launch {
+    let mut env = task.env.clone();
+    env.extend([
+        ("ORCH_RUN_ID".to_owned(), row.run_id.clone()),
+        ("ORCH_TASK".to_owned(), task.spec.name.clone()),
+        ("ORCH_TASK_ID".to_owned(), row.id.to_string()),
+        ("ORCH_ATTEMPT".to_owned(), row.attempt.max(1).to_string()),
+    ]);
     Launch {
         argv: task.argv.clone(),
-        env: task.env.clone(),
+        env,
         cwd: task.cwd.clone(),
-        log_path: process::log_path(log_dir, run_id, &task.spec.name),
+        log_path: process::log_path(log_dir, &row.run_id, &task.spec.name),
         outputs_pattern: task.spec.outputs_uri.clone(),
         timeout: task.spec.timeout.clone(),
         kill_grace: task.spec.kill_grace,
+    }
+}
+
+/// The attempt number the next try runs as (the row's, counting the plan's `retries`).
+fn set_attempt(launch: &mut Launch, attempt: u32) {
+    if let Some(slot) = launch
+        .env
+        .iter_mut()
+        .rev()
+        .find(|(k, _)| k == "ORCH_ATTEMPT")
+    {
+        slot.1 = attempt.to_string();
     }
 }
 
@@ -224,6 +246,7 @@ fn final_step(
             approval_deadline,
             ..Default::default()
         },
+        fence: None,
     }
 }
 

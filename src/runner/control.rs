@@ -104,7 +104,8 @@ pub async fn cancel(
             Ok(Cancelled {
                 already,
                 by,
-                driver: None,
+                // A run workers drive: each stops its running tasks at its next heartbeat.
+                driver: workers_running(&record, &rows),
                 skipped: closed
                     .iter()
                     .filter(|r| r.status == TaskStatus::Skipped)
@@ -137,6 +138,19 @@ pub async fn cancel(
         }
         Err(e) => Err(e),
     }
+}
+
+/// The workers running tasks of `record`, when workers drive it and some do.
+fn workers_running(record: &agents_run::Model, rows: &[agents_task::Model]) -> Option<String> {
+    record.queue.as_ref()?;
+    let mut owners: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.status == TaskStatus::Running)
+        .filter_map(|r| r.owner.as_deref())
+        .collect();
+    owners.sort_unstable();
+    owners.dedup();
+    (!owners.is_empty()).then(|| format!("worker {}", owners.join(", worker ")))
 }
 
 /// Sets the run's `finished_at` once nothing of it runs, is queued or waits, when this cancel
@@ -191,6 +205,13 @@ pub async fn requeue_run(
             Err(e) => Err(e),
         },
         Err(e) => Err(e),
+    };
+    // A run workers drive: what may start now is marked ready for them.
+    let queued = match queued {
+        Ok(rows) if record.queue.is_some() => super::advance::rejudge(store, &plan.tasks, run_id)
+            .await
+            .map(|_| rows),
+        other => other,
     };
     lease::release(&store.db, &owner).await?;
     queued

@@ -4,6 +4,7 @@
 //! and with the default concurrency of 1, tasks run one after another in plan order. The
 //! runner never touches the terminal: it reports progress through [`progress::Reporter`].
 
+pub mod advance;
 pub mod attempt;
 pub mod capture;
 pub mod control;
@@ -109,6 +110,30 @@ pub async fn execute(
     run_and_finish(store, run, state, reporter, session.cancel()).await
 }
 
+/// Records the run and its tasks for workers on `queue` (`orch run --enqueue`): nothing
+/// runs here. The tasks that may start at once are marked ready in the transaction that
+/// judges the new run, as every later change of it is judged.
+pub async fn enqueue(store: &Store, req: RunRequest<'_>, queue: &str) -> Result<agents_run::Model> {
+    let plan = req.plan;
+    let log_dir = std::path::absolute(&req.log_dir).unwrap_or_else(|_| req.log_dir.clone());
+    let mut record = run_record(&req, &log_dir);
+    record.queue = Some(queue.to_owned());
+    record.concurrency = Some(i32::try_from(req.concurrency.max(1)).unwrap_or(i32::MAX));
+    let run = run_id::claim(&store.db, plan, req.run_id.as_deref(), record).await?;
+    record_queued(
+        store,
+        &run.run_id,
+        &req.resolved.tasks,
+        &req.resolved.redactor,
+    )
+    .await?;
+    let txn = crate::store::begin_read_committed(&store.db).await?;
+    crate::store::ready::lock_run(&txn, &run.run_id).await?;
+    advance::judge(&txn, &plan.tasks, &run.run_id).await?;
+    txn.commit().await.map_err(crate::error::Error::db)?;
+    Ok(run)
+}
+
 /// The run's record: where it came from (plan text with secrets masked, its hash, commit,
 /// host, version, trigger) and where its logs and notifications go.
 fn run_record(req: &RunRequest<'_>, log_dir: &Path) -> NewRun {
@@ -129,6 +154,8 @@ fn run_record(req: &RunRequest<'_>, log_dir: &Path) -> NewRun {
         // Saved so that decisions and retries later reach the same targets.
         notify: (!req.notifier.targets().is_empty())
             .then(|| serde_json::to_string(req.notifier.targets()).unwrap_or_default()),
+        queue: None,
+        concurrency: None,
     }
 }
 
@@ -146,6 +173,9 @@ async fn record_queued(
         .map(|task| {
             let mut new = NewTask::new(&task.spec.name, run_id, TaskStatus::Queued);
             new.inputs = task.spec.inputs.as_ref().map(|v| redactor.redact_json(v));
+            new.runs_on = labels_json(&task.spec.runs_on);
+            new.on_lost =
+                (task.spec.on_lost == crate::plan::OnLost::Retry).then(|| "retry".to_owned());
             new
         })
         .collect();
@@ -172,6 +202,19 @@ async fn record_queued(
         .iter()
         .filter_map(|t| by_name.remove(&t.spec.name))
         .collect())
+}
+
+/// `runs_on` as the claim matches it: a JSON object, or nothing when the task may run on any
+/// worker.
+fn labels_json(labels: &[(String, String)]) -> Option<String> {
+    if labels.is_empty() {
+        return None;
+    }
+    let map: serde_json::Map<String, serde_json::Value> = labels
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect();
+    Some(serde_json::Value::Object(map).to_string())
 }
 
 /// Everything `orch resume` needs: the run as recorded, its plan resolved again from the

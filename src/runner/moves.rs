@@ -7,8 +7,8 @@ use std::collections::HashMap;
 
 use super::frontier::Frontier;
 use super::readiness::{Dep, Readiness, readiness};
-use crate::plan::When;
 use crate::plan::resolve::ResolvedTask;
+use crate::plan::{TaskSpec, When};
 use crate::store::{ApprovalState, TaskStatus, agents_task};
 
 /// A run's tasks as the decision needs them: names, `when`, and dependencies by index
@@ -21,19 +21,23 @@ pub struct Graph<'a> {
 
 impl<'a> Graph<'a> {
     pub fn of(tasks: &'a [ResolvedTask]) -> Self {
-        let index: HashMap<&str, usize> = tasks
+        Graph::of_specs(tasks.iter().map(|t| &t.spec).collect())
+    }
+
+    /// The graph of `specs` (the tasks of one run, in plan order).
+    pub fn of_specs(specs: Vec<&'a TaskSpec>) -> Self {
+        let index: HashMap<&str, usize> = specs
             .iter()
             .enumerate()
-            .map(|(i, t)| (t.spec.name.as_str(), i))
+            .map(|(i, t)| (t.name.as_str(), i))
             .collect();
         Graph {
-            names: tasks.iter().map(|t| t.spec.name.as_str()).collect(),
-            when: tasks.iter().map(|t| t.spec.when).collect(),
-            depends_on: tasks
+            names: specs.iter().map(|t| t.name.as_str()).collect(),
+            when: specs.iter().map(|t| t.when).collect(),
+            depends_on: specs
                 .iter()
                 .map(|t| {
-                    t.spec
-                        .depends_on
+                    t.depends_on
                         .iter()
                         .filter_map(|d| index.get(d.as_str()).copied())
                         .collect()
@@ -150,6 +154,10 @@ mod tests {
                 owner: None,
                 heartbeat_at: None,
                 approval_policy: None,
+                ready_at: None,
+                claim: 0,
+                runs_on: None,
+                on_lost: None,
             })
             .collect()
     }

@@ -10,6 +10,7 @@ use crate::error::Result;
 use crate::notify::notices::decision_notice;
 use crate::notify::{Event, Notice, Notifier};
 use crate::store::lease::drop_stale;
+use crate::store::requeue::requeue_lost;
 use crate::store::transition::{expire_approvals, reap_lost};
 use crate::store::{Store, agents_task, now};
 use crate::warning::{Warning, say};
@@ -39,10 +40,25 @@ pub async fn recover(store: &Store, config: &Config) -> Result<Recovery> {
         };
         notifiers.push(notify(store, config, &row, &notice).await?);
     }
+    for row in requeue_lost(&store.db, timing.stale_after).await? {
+        retried_after_loss(store, &row).await?;
+    }
     drop_stale(&store.db, timing.stale_after).await?;
     let expired = reject_overdue(store, config).await?;
     notifiers.extend(expired.notifiers);
     Ok(Recovery { notifiers })
+}
+
+/// A lost task whose plan says `on_lost: retry`, queued again as a new attempt (the lost one
+/// stays in its history): said, and marked ready for the next worker.
+async fn retried_after_loss(store: &Store, row: &agents_task::Model) -> Result<()> {
+    say(Warning::TaskRetriedAfterLoss {
+        id: row.id,
+        task: row.task.clone(),
+        run_id: row.run_id.clone(),
+    });
+    super::advance::rejudge_saved(store, &row.run_id).await?;
+    Ok(())
 }
 
 /// Rejects the approvals past their `approval_timeout`, says so and notifies each: the part

@@ -106,6 +106,10 @@ mod tests {
                 owner: None,
                 heartbeat_at: None,
                 approval_policy: None,
+                ready_at: None,
+                claim: 0,
+                runs_on: None,
+                on_lost: None,
             })
             .collect()
     }

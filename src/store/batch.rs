@@ -52,7 +52,8 @@ pub async fn commit(store: &Store, steps: &[Transition]) -> Result<Vec<agents_ta
         .ride("records tasks", |retry| async move {
             // A retry may find some rows already moved by a first try whose answer was lost:
             // the transaction path checks each one.
-            if !retry {
+            // A worker's fenced writes take the transaction path, which checks their fences.
+            if !retry && steps.iter().all(|s| s.fence.is_none()) {
                 let done = match db.get_database_backend() {
                     DbBackend::Postgres => postgres_ctes(db, steps).await?,
                     DbBackend::Sqlite => sqlite_case_update(db, steps).await?,

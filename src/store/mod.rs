@@ -5,6 +5,7 @@
 pub mod batch;
 pub mod batch_sql;
 pub mod cancel;
+pub mod claim;
 pub mod clock;
 pub mod connect;
 pub mod delivery;
@@ -19,17 +20,21 @@ mod open;
 pub mod outage;
 pub mod prune;
 pub mod query;
+pub mod ready;
 pub mod reminders;
 pub mod requeue;
 pub mod run_end;
 pub mod sessions;
 pub mod standing;
 pub mod stats;
+pub mod stranded;
 pub mod tokens;
 pub mod transition;
 pub mod users;
 pub mod votes;
+pub mod workers;
 
+use crate::error;
 pub use connect::Store;
 pub use entity::{
     agents_run, agents_run_lock, agents_task, agents_task_attempt, approval_link,
@@ -46,4 +51,19 @@ pub use crate::status::{ApprovalState, TaskStatus};
 pub fn now() -> chrono::DateTime<chrono::Utc> {
     use chrono::SubsecRound;
     chrono::Utc::now().trunc_subsecs(6)
+}
+
+/// A transaction that locks, then reads: after waiting for another's lock (a vote's gate row,
+/// a run row while its readiness is judged) the reads must see what that one committed, which
+/// a server defaulting to REPEATABLE READ would refuse (a serialization error) instead; so
+/// READ COMMITTED on PostgreSQL. SQLite has one writer and no such levels.
+pub async fn begin_read_committed(
+    db: &sea_orm::DatabaseConnection,
+) -> error::Result<sea_orm::DatabaseTransaction> {
+    use sea_orm::{DbBackend, IsolationLevel, TransactionTrait};
+    let level =
+        (db.get_database_backend() == DbBackend::Postgres).then_some(IsolationLevel::ReadCommitted);
+    db.begin_with_config(level, None)
+        .await
+        .map_err(error::Error::db)
 }

@@ -20,6 +20,10 @@ pub struct NewTask {
     pub duration_ms: Option<i64>,
     pub outputs_uri: Option<String>,
     pub log_excerpt: Option<String>,
+    /// The plan's `runs_on` as a JSON object, for a run workers drive.
+    pub runs_on: Option<String>,
+    /// The plan's `on_lost`, when it is `retry`.
+    pub on_lost: Option<String>,
 }
 
 impl NewTask {
@@ -34,6 +38,8 @@ impl NewTask {
             duration_ms: None,
             outputs_uri: None,
             log_excerpt: None,
+            runs_on: None,
+            on_lost: None,
         }
     }
 }
@@ -74,6 +80,8 @@ pub async fn insert_queued(db: &sea_orm::DatabaseConnection, new: Vec<NewTask>) 
             run_id: Set(n.run_id),
             status: Set(TaskStatus::Queued),
             inputs: Set(n.inputs),
+            runs_on: Set(n.runs_on),
+            on_lost: Set(n.on_lost),
             ..Default::default()
         });
         agents_task::Entity::insert_many(models)
@@ -100,6 +108,10 @@ pub struct NewRun {
     pub log_dir: Option<String>,
     /// JSON of the run's notification targets (references, never URLs).
     pub notify: Option<String>,
+    /// The queue workers take it from (`orch run --enqueue`), and its limit of tasks running
+    /// at once across them; both `None` for a run its own `orch run` drives.
+    pub queue: Option<String>,
+    pub concurrency: Option<i32>,
 }
 
 pub async fn insert_run(db: &impl ConnectionTrait, new: NewRun) -> Result<agents_run::Model> {
@@ -119,6 +131,10 @@ pub async fn insert_run(db: &impl ConnectionTrait, new: NewRun) -> Result<agents
         cancel_requested_at: Set(None),
         cancel_requested_by: Set(None),
         initiator: Set(new.initiator),
+        queue: Set(new.queue),
+        concurrency: Set(new.concurrency),
+        running: NotSet,
+        decisions_seen: NotSet,
     }
     .insert(db)
     .await

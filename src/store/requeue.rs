@@ -33,10 +33,23 @@ pub async fn requeue(
     by: &str,
     at: DateTime<Utc>,
 ) -> Result<Vec<agents_task::Model>> {
-    use agents_task::Column as C;
     let txn = db.begin().await.map_err(Error::db)?;
+    let queued = requeue_in(&txn, run_id, rows, by, at).await?;
+    txn.commit().await.map_err(Error::db)?;
+    Ok(queued)
+}
+
+/// [`requeue`] inside the caller's transaction.
+async fn requeue_in(
+    txn: &impl sea_orm::ConnectionTrait,
+    run_id: &str,
+    rows: &[agents_task::Model],
+    by: &str,
+    at: DateTime<Utc>,
+) -> Result<Vec<agents_task::Model>> {
+    use agents_task::Column as C;
     for row in rows {
-        history(row, by, at).insert(&txn).await.map_err(Error::db)?;
+        history(row, by, at).insert(txn).await.map_err(Error::db)?;
         let none_time: Option<DateTime<Utc>> = None;
         let none_text: Option<String> = None;
         let updated = agents_task::Entity::update_many()
@@ -57,10 +70,12 @@ pub async fn requeue(
             .col_expr(C::ApprovalPolicy, Expr::value(None::<serde_json::Value>))
             .col_expr(C::Owner, Expr::value(none_text))
             .col_expr(C::HeartbeatAt, Expr::value(none_time))
+            // In a run workers drive, readiness is judged again (`runner::advance`).
+            .col_expr(C::ReadyAt, Expr::value(none_time))
             .filter(C::Id.eq(row.id))
             .filter(C::Status.eq(row.status))
             .filter(C::Attempt.eq(row.attempt))
-            .exec(&txn)
+            .exec(txn)
             .await
             .map_err(Error::db)?;
         if updated.rows_affected != 1 {
@@ -85,18 +100,38 @@ pub async fn requeue(
             Expr::value(None::<DateTime<Utc>>),
         )
         .filter(agents_run::Column::RunId.eq(run_id))
-        .exec(&txn)
+        .exec(txn)
         .await
         .map_err(Error::db)?;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let queued = agents_task::Entity::find()
+    agents_task::Entity::find()
         .filter(C::Id.is_in(ids))
         .order_by_asc(C::Id)
-        .all(&txn)
+        .all(txn)
         .await
-        .map_err(Error::db)?;
-    txn.commit().await.map_err(Error::db)?;
-    Ok(queued)
+        .map_err(Error::db)
+}
+
+/// The lost tasks that say `on_lost: retry`, in runs workers drive: each marked lost and
+/// queued again as a new attempt in one transaction (the lost attempt goes to the history),
+/// so nobody ever sees the run over in between. Returns the rows as queued again.
+pub async fn requeue_lost(
+    db: &DatabaseConnection,
+    stale_after: std::time::Duration,
+) -> Result<Vec<agents_task::Model>> {
+    use crate::store::transition::{ORCH_DECIDER, find_lost, mark_lost};
+    let mut again = Vec::new();
+    for row in find_lost(db, stale_after, true).await? {
+        let txn = db.begin().await.map_err(Error::db)?;
+        let Some(lost) = mark_lost(&txn, &row, stale_after).await? else {
+            continue;
+        };
+        let at = crate::store::now();
+        let queued = requeue_in(&txn, &row.run_id, &[lost], ORCH_DECIDER, at).await?;
+        txn.commit().await.map_err(Error::db)?;
+        again.extend(queued);
+    }
+    Ok(again)
 }
 
 /// The history row of `row`'s attempt as it ended.

@@ -222,51 +222,91 @@ pub async fn reap_lost(
     db: &impl ConnectionTrait,
     stale_after: std::time::Duration,
 ) -> Result<Vec<agents_task::Model>> {
-    let backend = db.get_database_backend();
-    let stale =
-        || Expr::col(Column::HeartbeatAt).lt(crate::store::clock::db_ago(backend, stale_after));
-    let lost = agents_task::Entity::find()
-        .filter(Column::Status.eq(TaskStatus::Running))
-        .filter(Column::Owner.is_not_null())
-        .filter(stale())
-        .all(db)
-        .await
-        .map_err(Error::db)?;
+    let lost = find_lost(db, stale_after, false).await?;
     let mut marked = Vec::new();
     for row in lost {
-        let at = crate::store::now();
-        let excerpt = format!(
-            "{LOST_NOTE}: {} stopped sending heartbeats{}; the task's process may have gone \
-             on without it",
-            row.owner.as_deref().unwrap_or("its orch"),
-            row.heartbeat_at
-                .as_ref()
-                .map(|h| format!(" (last at {})", crate::store::json::timestamp(h)))
-                .unwrap_or_default()
-        );
-        let duration = row
-            .started_at
-            .map(|s| std::cmp::max((at - s).num_milliseconds(), 0));
-        let lost = Transition::new(
-            row.id,
-            TaskStatus::Running,
-            TaskStatus::Failed,
-            TaskChange {
-                finished_at: Some(at),
-                duration_ms: duration,
-                log_excerpt: Some(excerpt),
-                exit_code: Some(None),
-                ..Default::default()
-            },
-        );
-        // Re-checked in the same UPDATE: a task whose orch beat meanwhile is left alone.
-        let stale = Condition::all().add(stale());
-        let update = guarded(row.id, lost.from, lost.sets(backend)?, stale);
-        if let Some(row) = returning_one(db, &update).await? {
+        if let Some(row) = mark_lost(db, &row, stale_after).await? {
             marked.push(row);
         }
     }
     Ok(marked)
+}
+
+/// The running rows whose orch stopped beating `stale_after` ago: with `retry`, only those
+/// that say `on_lost: retry` in runs workers drive (`store::requeue::requeue_lost` runs them
+/// again), else all the others.
+pub(crate) async fn find_lost(
+    db: &impl ConnectionTrait,
+    stale_after: std::time::Duration,
+    retry: bool,
+) -> Result<Vec<agents_task::Model>> {
+    let backend = db.get_database_backend();
+    let queued_runs = Query::select()
+        .column(crate::store::agents_run::Column::RunId)
+        .from(crate::store::agents_run::Entity)
+        .and_where(crate::store::agents_run::Column::Queue.is_not_null())
+        .to_owned();
+    // Spelled out both ways: `NOT (on_lost = 'retry' AND …)` is NULL, not true, where
+    // `on_lost` is NULL.
+    let which = if retry {
+        Condition::all()
+            .add(Column::OnLost.eq("retry"))
+            .add(Column::RunId.in_subquery(queued_runs))
+    } else {
+        Condition::any()
+            .add(Column::OnLost.is_null())
+            .add(Column::OnLost.ne("retry"))
+            .add(Column::RunId.not_in_subquery(queued_runs))
+    };
+    agents_task::Entity::find()
+        .filter(Column::Status.eq(TaskStatus::Running))
+        .filter(Column::Owner.is_not_null())
+        .filter(
+            Expr::col(Column::HeartbeatAt).lt(crate::store::clock::db_ago(backend, stale_after)),
+        )
+        .filter(which)
+        .all(db)
+        .await
+        .map_err(Error::db)
+}
+
+/// Marks lost row `row` `failed` (`orchestrator lost`), re-checking in the same UPDATE that it
+/// is still stale: `None` when its orch beat meanwhile, or another actor moved it first.
+pub(crate) async fn mark_lost(
+    db: &impl ConnectionTrait,
+    row: &agents_task::Model,
+    stale_after: std::time::Duration,
+) -> Result<Option<agents_task::Model>> {
+    let backend = db.get_database_backend();
+    let at = crate::store::now();
+    let excerpt = format!(
+        "{LOST_NOTE}: {} stopped sending heartbeats{}; the task's process may have gone \
+         on without it",
+        row.owner.as_deref().unwrap_or("its orch"),
+        row.heartbeat_at
+            .as_ref()
+            .map(|h| format!(" (last at {})", crate::store::json::timestamp(h)))
+            .unwrap_or_default()
+    );
+    let duration = row
+        .started_at
+        .map(|s| std::cmp::max((at - s).num_milliseconds(), 0));
+    let lost = Transition::new(
+        row.id,
+        TaskStatus::Running,
+        TaskStatus::Failed,
+        TaskChange {
+            finished_at: Some(at),
+            duration_ms: duration,
+            log_excerpt: Some(excerpt),
+            exit_code: Some(None),
+            ..Default::default()
+        },
+    );
+    let stale = Condition::all()
+        .add(Expr::col(Column::HeartbeatAt).lt(crate::store::clock::db_ago(backend, stale_after)));
+    let update = guarded(row.id, lost.from, lost.sets(backend)?, stale);
+    returning_one(db, &update).await
 }
 
 /// The first words of a lost task's excerpt.
@@ -289,6 +329,27 @@ pub struct Transition {
     pub from: TaskStatus,
     pub to: TaskStatus,
     pub change: TaskChange,
+    /// A worker's write of a task it claimed: the row must still carry its owner and claim.
+    pub fence: Option<Fence>,
+}
+
+/// Who may still write a claimed task: its worker (`owner`), under the claim it holds (the
+/// row's `claim`, raised by every claim). A worker judged lost, whose task was failed or
+/// claimed again since, no longer matches, so its late write changes nothing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fence {
+    pub owner: String,
+    pub claim: i64,
+}
+
+impl Fence {
+    /// The fence of a row as its claim returned it.
+    pub fn of(row: &agents_task::Model) -> Option<Fence> {
+        Some(Fence {
+            owner: row.owner.clone()?,
+            claim: row.claim,
+        })
+    }
 }
 
 impl Transition {
@@ -298,7 +359,14 @@ impl Transition {
             from,
             to,
             change,
+            fence: None,
         }
+    }
+
+    /// The same change, made only while `fence` still holds.
+    pub fn fenced(mut self, fence: Option<Fence>) -> Self {
+        self.fence = fence;
+        self
     }
 
     /// Every column it sets, `status` included, or why the move is not allowed.
@@ -322,12 +390,11 @@ impl Transition {
     /// The transition as one statement, `RETURNING` the changed row (`store::batch` sends
     /// several at once).
     pub(crate) fn statement(&self, backend: DbBackend) -> Result<UpdateStatement> {
-        Ok(guarded(
-            self.id,
-            self.from,
-            self.sets(backend)?,
-            Condition::all(),
-        ))
+        let mut update = guarded(self.id, self.from, self.sets(backend)?, Condition::all());
+        if let Some(fence) = &self.fence {
+            update.cond_where(fence.condition());
+        }
+        Ok(update)
     }
 
     /// Applies it: the row as it is after the change, or why it could not change.
@@ -336,7 +403,18 @@ impl Transition {
         match returning_one(db, &update).await? {
             Some(row) => Ok(row),
             // Nothing changed: read the row as it is to say why.
-            None => Err(explain_lost(get_task(db, self.id).await?, self.from)),
+            None => {
+                let row = get_task(db, self.id).await?;
+                match &self.fence {
+                    Some(fence) if Fence::of(&row).as_ref() != Some(fence) => {
+                        Err(Error::ClaimLost {
+                            id: self.id,
+                            owner: row.owner,
+                        })
+                    }
+                    _ => Err(explain_lost(row, self.from)),
+                }
+            }
         }
     }
 }
@@ -351,6 +429,15 @@ pub async fn transition(
     change: TaskChange,
 ) -> Result<agents_task::Model> {
     Transition::new(id, from, to, change).apply(db).await
+}
+
+impl Fence {
+    /// `owner = ? AND claim = ?`, added to a worker's writes of its task.
+    pub(crate) fn condition(&self) -> Condition {
+        Condition::all()
+            .add(Column::Owner.eq(self.owner.clone()))
+            .add(Column::Claim.eq(self.claim))
+    }
 }
 
 /// The guard every status change carries: the row is still `from`, and when `from` is the

@@ -17,8 +17,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IsolationLevel,
-    QueryFilter, QueryOrder, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
 };
 
 use crate::error::{Error, Result};
@@ -87,19 +86,9 @@ impl Cast {
     }
 }
 
-/// A vote's transaction. Lock, then read: after waiting for another vote's lock the reads
-/// must see what it committed, which a server defaulting to REPEATABLE READ would refuse (a
-/// serialization error) instead; so READ COMMITTED on PostgreSQL. SQLite has one writer and
-/// no such levels.
-async fn begin(db: &sea_orm::DatabaseConnection) -> Result<sea_orm::DatabaseTransaction> {
-    let level =
-        (db.get_database_backend() == DbBackend::Postgres).then_some(IsolationLevel::ReadCommitted);
-    db.begin_with_config(level, None).await.map_err(Error::db)
-}
-
 /// Casts `vote` on task `id`: the one guarded path from a person's vote to a decision.
 pub async fn cast(db: &sea_orm::DatabaseConnection, id: i64, vote: Vote) -> Result<Cast> {
-    let txn = begin(db).await?;
+    let txn = crate::store::begin_read_committed(db).await?;
     let cast = cast_in(&txn, id, vote).await;
     match cast {
         Ok(c) => {
@@ -127,7 +116,7 @@ pub async fn cast_link(
     let Some(digest) = crate::store::links::lookup_digest(token) else {
         return Err(Error::LinkUnknown);
     };
-    let txn = begin(db).await?;
+    let txn = crate::store::begin_read_committed(db).await?;
     let spent = approval_link::Entity::update_many()
         .col_expr(approval_link::Column::UsedAt, Expr::value(at))
         .filter(approval_link::Column::TokenHash.eq(digest))

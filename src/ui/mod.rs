@@ -6,6 +6,7 @@ pub mod identity;
 pub mod progress;
 pub mod summary;
 pub mod table;
+pub mod workers;
 
 use std::io::{IsTerminal, Write};
 

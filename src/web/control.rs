@@ -5,13 +5,14 @@
 //!
 //! Retry only queues the tasks again: `orch serve` never runs a plan's commands itself (it
 //! may run as another user, on another machine than the checkout). The page says so, and
-//! `orch resume RUN_ID` (or a later worker) drives them.
+//! `orch resume RUN_ID` drives them, or, for a run workers drive, the workers take them.
 
 use axum::Form;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use sea_orm::EntityTrait;
 use serde::Deserialize;
 
 use super::errors::PageError;
@@ -23,6 +24,7 @@ use crate::error::{Class, Error};
 use crate::notify::Notice;
 use crate::notify::notices::decision_notice;
 use crate::runner::control::{cancel as cancel_run, requeue_run};
+use crate::store::agents_run;
 
 #[derive(Deserialize)]
 pub struct ControlForm {
@@ -58,7 +60,7 @@ pub async fn cancel(
                     c.rejected.len()
                 ),
             };
-            run::render(&site.store, &viewer, run_id, Some(message), StatusCode::OK).await
+            run::render(&site, &viewer, run_id, Some(message), StatusCode::OK).await
         }
         Err(e) => refused(&site, &viewer, run_id, e).await,
     }
@@ -76,15 +78,32 @@ pub async fn retry(
     let stale = site.config.timing.stale_after;
     match requeue_run(&site.store, &run_id, &[], &by, stale).await {
         Ok(rows) => {
-            let message = format!(
-                "{} task(s) queued again by {by} as new attempts. They run once the run is \
-                 driven: `orch resume {run_id}` on the machine with the plan's checkout.",
-                rows.len()
-            );
-            run::render(&site.store, &viewer, run_id, Some(message), StatusCode::OK).await
+            let message = match queue_of(&site, &run_id).await {
+                Some(queue) => format!(
+                    "{} task(s) queued again by {by} as new attempts, for the workers on queue \
+                     `{queue}`.",
+                    rows.len()
+                ),
+                None => format!(
+                    "{} task(s) queued again by {by} as new attempts. They run once the run is \
+                     driven: `orch resume {run_id}` on the machine with the plan's checkout.",
+                    rows.len()
+                ),
+            };
+            run::render(&site, &viewer, run_id, Some(message), StatusCode::OK).await
         }
         Err(e) => refused(&site, &viewer, run_id, e).await,
     }
+}
+
+/// The queue of a run workers drive (`orch run --enqueue`); none for a local run.
+async fn queue_of(site: &Site, run_id: &str) -> Option<String> {
+    agents_run::Entity::find_by_id(run_id.to_owned())
+        .one(&site.store.db)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|r| r.queue)
 }
 
 /// The viewer's name when the form is theirs and their credential allows deciding.
@@ -115,14 +134,7 @@ async fn refused(
     match e.class() {
         Class::Conflict | Class::Ended => {
             let message = format!("Nothing was changed: {e}.");
-            run::render(
-                &site.store,
-                viewer,
-                run_id,
-                Some(message),
-                StatusCode::CONFLICT,
-            )
-            .await
+            run::render(site, viewer, run_id, Some(message), StatusCode::CONFLICT).await
         }
         _ => Err(e.into()),
     }

@@ -16,11 +16,13 @@ use serde::Serialize;
 
 use super::errors::PageError;
 use super::saved_plan;
+use super::site::Site;
 use super::view;
 use super::viewer::{Nav, Viewer};
 use crate::error::Error;
 use crate::store::query::{previous_run, run_tasks, task_durations};
 use crate::store::run_end::is_over;
+use crate::store::stranded::{Stranded, stranded};
 use crate::store::{ApprovalState, Store, TaskStatus, agents_run, agents_task};
 
 /// The cells that change while a run goes on; the page's script sets them by `data-cell`.
@@ -29,6 +31,8 @@ pub struct LiveCells {
     pub id: i64,
     pub status: String,
     pub attempt: i32,
+    /// The process that ran (or runs) it: a worker's or a local orch's owner id.
+    pub worker: String,
     pub duration: String,
     pub decision: String,
     pub note: String,
@@ -66,6 +70,10 @@ struct RunPage {
     cancellable: bool,
     /// A task failed or a stop kept it from starting: Retry is offered.
     retryable: bool,
+    /// Workers drive the run (`orch run --enqueue`): they run what Retry queues.
+    for_workers: bool,
+    /// Queued tasks no live worker can take.
+    stranded: Vec<Stranded>,
 }
 
 /// What changes of one task: its status, attempt, duration so far or in all, with the same
@@ -103,6 +111,7 @@ fn cells(t: &agents_task::Model, previous: &HashMap<String, i64>) -> LiveCells {
         id: t.id,
         status: t.status.to_string(),
         attempt: t.attempt,
+        worker: t.owner.clone().unwrap_or_default(),
         duration,
         decision,
         note: t.approval_note.clone().unwrap_or_default(),
@@ -149,15 +158,15 @@ async fn load(store: &Store, run_id: &str) -> Result<Loaded, PageError> {
 
 pub async fn page(
     viewer: Viewer,
-    State(store): State<Store>,
+    State(site): State<Site>,
     Path(run_id): Path<String>,
 ) -> Result<Response, PageError> {
-    render(&store, &viewer, run_id, None, StatusCode::OK).await
+    render(&site, &viewer, run_id, None, StatusCode::OK).await
 }
 
 /// The run page, with a notice above the tasks when a form was just sent.
 pub async fn render(
-    store: &Store,
+    site: &Site,
     viewer: &Viewer,
     run_id: String,
     notice: Option<String>,
@@ -168,8 +177,11 @@ pub async fn render(
         tasks,
         previous,
         durations,
-    } = load(store, &run_id).await?;
+    } = load(&site.store, &run_id).await?;
     let live = tasks.iter().any(|t| !t.status.is_final());
+    let stale = site.config.timing.stale_after;
+    let stranded = stranded(&site.store.db, record.as_ref(), &tasks, stale).await?;
+    let for_workers = record.as_ref().is_some_and(|r| r.queue.is_some());
     let plan = saved_plan::read(&run_id, record.as_ref());
     // Only a run orch recorded can be cancelled or retried (it has a saved plan).
     let recorded = record.is_some() && plan.is_ok();
@@ -209,6 +221,8 @@ pub async fn render(
             .filter(|_| viewer.may_decide() && (cancellable || retryable)),
         cancellable,
         retryable,
+        for_workers,
+        stranded,
     };
     Ok((status, Html(page.render()?)).into_response())
 }

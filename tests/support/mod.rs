@@ -6,12 +6,16 @@
 //! - `http`: webhook receivers, the API in this process, `orch serve` as a process;
 //! - `pages`: `Visitor`, a person at the pages over HTTP (login, cookie, forms);
 //! - `wait`: bounded polling for what another process does;
-//! - `browser`: headless Chromium driven over WebDriver, for the browser tests.
+//! - `browser`: headless Chromium driven over WebDriver, for the browser tests;
+//! - `cluster`: a private PostgreSQL cluster a test may stop or cut off;
+//! - `netns`: hosts of their own (network namespaces with veth links) on this machine.
 
 pub mod browser;
+pub mod cluster;
 pub mod db;
 pub mod http;
 pub mod links;
+pub mod netns;
 pub mod pages;
 pub mod process;
 pub mod wait;

@@ -39,6 +39,16 @@ pub struct Model {
     /// a gate with `forbid_self` refuses their vote. Null for runs from before it was kept.
     #[sea_orm(column_type = "Text")]
     pub initiator: Option<String>,
+    /// The queue workers take the run's tasks from (`orch run --enqueue`); null for a run
+    /// the `orch run` that recorded it drives.
+    #[sea_orm(column_type = "Text")]
+    pub queue: Option<String>,
+    /// A queued run's limit of tasks running at once, across all workers.
+    pub concurrency: Option<i32>,
+    /// How many of a queued run's tasks run now (kept by a trigger).
+    pub running: i32,
+    /// How many of its gates were decided when a worker last judged what is ready.
+    pub decisions_seen: i32,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -45,6 +45,18 @@ pub struct Model {
     /// groups resolved to users (`policy::GatePolicy` as JSON).
     #[sea_orm(column_type = "JsonBinary")]
     pub approval_policy: Option<Json>,
+    /// A task of a run workers drive: when its dependencies let it start (a worker may claim
+    /// it from then on).
+    pub ready_at: Option<DateTimeUtc>,
+    /// The fencing token, raised by each claim: a worker's later writes of the task check it
+    /// with `owner`, so one judged lost cannot overwrite what happened after.
+    pub claim: i64,
+    /// The labels a worker must have to claim it (the plan's `runs_on`, a JSON object).
+    #[sea_orm(column_type = "Text")]
+    pub runs_on: Option<String>,
+    /// `retry` when a lost worker's task may run again (the plan's `on_lost`).
+    #[sea_orm(column_type = "Text")]
+    pub on_lost: Option<String>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

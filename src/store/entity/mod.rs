@@ -12,4 +12,5 @@ pub mod orch_api_token;
 pub mod orch_session;
 pub mod orch_user;
 pub mod orch_user_group;
+pub mod orch_worker;
 pub mod webhook_delivery;
