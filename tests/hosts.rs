@@ -250,8 +250,13 @@ async fn killed_and_cut_off_workers_lose_no_task_and_run_none_twice() {
         .args(["wait", &run, "--timeout", "10s"])
         .output()
         .code();
-    for w in workers {
-        assert!(drain(w).success());
+    for (i, w) in workers.into_iter().enumerate() {
+        let status = drain(w);
+        assert!(
+            status.success(),
+            "worker {i} ended {status}: {}",
+            std::fs::read_to_string(log(i)).unwrap_or_default()
+        );
     }
     let rows = all_rows(&store).await;
     let lines = std::fs::read_to_string(&shared).unwrap();

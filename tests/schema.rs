@@ -205,7 +205,6 @@ async fn agents_runs_keys_runs_by_id(#[case] backend: Backend) {
             "initiator",
             "queue",
             "concurrency",
-            "running",
             "decisions_seen"
         ]
     );

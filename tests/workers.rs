@@ -169,6 +169,16 @@ async fn concurrency_holds_across_four_workers(#[case] backend: Backend) {
             .iter()
             .all(|r| r.status == TaskStatus::Succeeded)
     );
+    // The run's two places, both free again once every task ended.
+    let slots = crate::support::query_strings(
+        &db.store().await,
+        &format!(
+            "SELECT CAST(slot AS TEXT) || ':' || COALESCE(CAST(task_id AS TEXT), 'free') \
+             FROM orch_run_slots WHERE run_id = '{run}' ORDER BY slot"
+        ),
+    )
+    .await;
+    assert_eq!(slots, ["1:free", "2:free"]);
     drain(workers);
 }
 
@@ -453,12 +463,26 @@ async fn a_write_of_a_task_the_worker_no_longer_holds_is_refused(#[case] backend
     .fenced(Fence::of(&row));
     let err = late.apply(&store.db).await.unwrap_err();
     assert!(err.to_string().contains("no longer this worker's"), "{err}");
+    // Nor may it record a retry (the attempt it was on) over the new claim.
+    let retry = TaskChange {
+        attempt: Some(5),
+        ..Default::default()
+    };
+    let err = orch::store::transition::update_fields_fenced(
+        &store.db,
+        row.id,
+        retry,
+        Fence::of(&row).as_ref(),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("no longer this worker's"), "{err}");
     let now = orch::store::query::get_task(&store.db, row.id)
         .await
         .unwrap();
     assert_eq!(
-        (now.status, now.owner.as_deref()),
-        (TaskStatus::Running, Some("h:2:new"))
+        (now.status, now.owner.as_deref(), now.attempt),
+        (TaskStatus::Running, Some("h:2:new"), 1)
     );
 }
 

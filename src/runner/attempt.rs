@@ -15,7 +15,7 @@ use crate::error::Result;
 use crate::plan::resolve::ResolvedTask;
 use crate::secrets::Redactor;
 use crate::store::transition::Transition;
-use crate::store::transition::{TaskChange, update_fields};
+use crate::store::transition::{Fence, TaskChange, update_fields_fenced};
 use crate::store::votes::GatePolicy;
 use crate::store::{Store, TaskStatus, agents_task, now};
 use crate::warning::{Warning, say};
@@ -53,7 +53,7 @@ pub async fn run(
             break tried;
         }
         attempt += 1;
-        record_retry(store, row.id, before + attempt, &tried.outcome).await?;
+        record_retry(store, &row, before + attempt, &tried.outcome).await?;
     };
     let mut step = final_step(row.id, task, before + attempt, last, clock, redactor);
     if step.to == TaskStatus::AwaitingApproval {
@@ -185,16 +185,25 @@ async fn stopped_during_backoff(task: &ResolvedTask, attempt: u32, cancel: &mut 
 }
 
 /// The row shows which attempt is under way, and the exit code of the one before it.
-async fn record_retry(store: &Store, id: i64, attempt: u32, failed: &Outcome) -> Result<()> {
+/// A worker's task (claimed, so its `claim` is above 0) is written only under its fence, like
+/// its end: a worker judged lost meanwhile must not raise the attempt of a row another
+/// worker now runs.
+async fn record_retry(
+    store: &Store,
+    row: &agents_task::Model,
+    attempt: u32,
+    failed: &Outcome,
+) -> Result<()> {
     let change = TaskChange {
         attempt: Some(attempt as i32),
         exit_code: Some(failed.end.exit_code()),
         ..Default::default()
     };
+    let fence = Fence::of(row).filter(|f| f.claim > 0);
     store
         .outage
         .ride("records a retry", |_| {
-            update_fields(&store.db, id, change.clone())
+            update_fields_fenced(&store.db, row.id, change.clone(), fence.as_ref())
         })
         .await?;
     Ok(())

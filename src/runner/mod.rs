@@ -129,8 +129,17 @@ pub async fn enqueue(store: &Store, req: RunRequest<'_>, queue: &str) -> Result<
     .await?;
     let txn = crate::store::begin_read_committed(&store.db).await?;
     crate::store::ready::lock_run(&txn, &run.run_id).await?;
+    // The run's places, when its concurrency is fewer than its tasks; otherwise it binds
+    // nothing and claims need no slot.
+    let tasks = u32::try_from(req.resolved.tasks.len()).unwrap_or(u32::MAX);
+    if req.concurrency.max(1) < tasks {
+        crate::store::ready::add_slots(&txn, &run.run_id, req.concurrency.max(1)).await?;
+    }
     advance::judge(&txn, &plan.tasks, &run.run_id).await?;
     txn.commit().await.map_err(crate::error::Error::db)?;
+    if tasks >= 100 {
+        crate::store::ready::refresh_statistics(&store.db).await;
+    }
     Ok(run)
 }
 

@@ -2,19 +2,30 @@
 //! `queued` to `running`, with the worker as owner and the claim's fencing token raised.
 //!
 //! Ready means `ready_at` is set (whoever ended the task's last dependency judged it with the
-//! runner's readiness rules, `runner::advance`), on a run enqueued on one of the worker's
+//! runner's readiness rules, `runner::advance`; a trigger clears it when the task leaves
+//! `queued`, so the claim's candidate needs no status condition and the planner estimates the
+//! ready rows from one column), on a run enqueued on one of the worker's
 //! queues, not cancelled, with room under its `concurrency`, and the worker has every label
 //! the task's `runs_on` names.
 //!
-//! PostgreSQL: the candidate row is locked `FOR UPDATE SKIP LOCKED`, so claimers never wait
-//! on each other's rows, and the run row is then updated (a no-op) `WHERE running <
-//! concurrency`: an UPDATE that waited for a row re-checks its condition on the row's newest
-//! version, so two claimers of one run cannot both take its last slot; the trigger of
-//! migration 20 then counts the new `running` row. SQLite has one writer at a time, so one
-//! `UPDATE … WHERE id = (SELECT …)` is exact by itself.
+//! A run's `concurrency`, when it is fewer than its tasks, is held by its rows in
+//! `orch_run_slots`, one per place: a claim takes a free one with the task, and a trigger
+//! frees it when the task leaves `running`. A run whose concurrency does not bind has no
+//! slot rows, and its claims touch nothing but the task.
 //!
-//! Both read ready rows through the partial index `ix_agents_tasks_ready`: finished rows,
-//! however many, are not looked at (docs/ORCHESTRATION.md shows the plan).
+//! PostgreSQL: the candidate task and then a free slot of its run are locked `FOR UPDATE
+//! SKIP LOCKED`, so claimers never wait on each other; a slot another claimer took and
+//! committed meanwhile is re-checked on its newest version and passed over, so two claimers
+//! cannot both take the run's last place. SQLite has one writer at a time, so one `UPDATE …
+//! WHERE id = (SELECT …)` is exact by itself, and a trigger gives the task its slot.
+//!
+//! Both read ready rows through the partial index `ix_agents_tasks_ready`, oldest first,
+//! stopping at the first one that qualifies: finished rows, however many, are not looked at
+//! (docs/WORKERS.md shows the plan). The run's conditions are a correlated scalar subquery
+//! per candidate on purpose: written as a join, PostgreSQL drove the query from
+//! `agents_runs` through `ix_agents_tasks_run_id` (every row of the run, finished ones too)
+//! and sorted what was ready, because it multiplies the selectivity of "ready" and "of this
+//! run", which are the same fact; a scalar subquery cannot be turned into that join.
 
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 
@@ -32,31 +43,43 @@ pub struct Claimer<'a> {
 }
 
 const POSTGRES: &str = "WITH candidate AS ( \
-       SELECT t.id, t.run_id FROM agents_tasks t JOIN agents_runs r ON r.run_id = t.run_id \
-       WHERE t.status = 'queued' AND t.ready_at IS NOT NULL \
-         AND r.queue IN (SELECT jsonb_array_elements_text($3::jsonb)) \
-         AND r.cancel_requested_at IS NULL AND r.running < r.concurrency \
+       SELECT t.id, t.run_id, \
+         EXISTS (SELECT 1 FROM orch_run_slots s WHERE s.run_id = t.run_id) AS limited \
+       FROM agents_tasks t \
+       WHERE t.ready_at IS NOT NULL \
+         AND (SELECT r.queue FROM agents_runs r \
+           WHERE r.run_id = t.run_id AND r.cancel_requested_at IS NULL) \
+           IN (SELECT jsonb_array_elements_text($3::jsonb)) \
+         AND (NOT EXISTS (SELECT 1 FROM orch_run_slots s WHERE s.run_id = t.run_id) \
+           OR EXISTS (SELECT 1 FROM orch_run_slots s \
+             WHERE s.run_id = t.run_id AND s.task_id IS NULL)) \
          AND (t.runs_on IS NULL OR t.runs_on::jsonb <@ $4::jsonb) \
        ORDER BY t.ready_at, t.id LIMIT 1 \
        FOR UPDATE OF t SKIP LOCKED), \
      slot AS ( \
-       UPDATE agents_runs r SET running = r.running \
-       WHERE r.run_id = (SELECT run_id FROM candidate) AND r.running < r.concurrency \
-         AND r.cancel_requested_at IS NULL \
-       RETURNING (SELECT id FROM candidate) AS id) \
+       SELECT s.run_id, s.slot FROM orch_run_slots s \
+       WHERE s.run_id = (SELECT run_id FROM candidate WHERE limited) AND s.task_id IS NULL \
+       ORDER BY s.slot LIMIT 1 FOR UPDATE SKIP LOCKED), \
+     taken AS ( \
+       UPDATE orch_run_slots s SET task_id = (SELECT id FROM candidate) FROM slot \
+       WHERE s.run_id = slot.run_id AND s.slot = slot.slot RETURNING s.task_id) \
      UPDATE agents_tasks t SET status = 'running', owner = $1, claim = t.claim + 1, \
-       started_at = $2, heartbeat_at = CURRENT_TIMESTAMP \
-     WHERE t.id = (SELECT id FROM slot) AND t.status = 'queued' \
+       ready_at = NULL, started_at = $2, heartbeat_at = CURRENT_TIMESTAMP \
+     WHERE t.status = 'queued' AND t.id = COALESCE((SELECT task_id FROM taken), \
+       (SELECT id FROM candidate WHERE NOT limited)) \
      RETURNING t.*";
 
 const SQLITE: &str = "UPDATE agents_tasks SET status = 'running', owner = ?1, \
-       claim = claim + 1, started_at = ?2, \
+       claim = claim + 1, ready_at = NULL, started_at = ?2, \
        heartbeat_at = strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now') \
      WHERE status = 'queued' AND id = ( \
        SELECT t.id FROM agents_tasks t JOIN agents_runs r ON r.run_id = t.run_id \
-       WHERE t.status = 'queued' AND t.ready_at IS NOT NULL \
+       WHERE t.ready_at IS NOT NULL \
          AND r.queue IN (SELECT value FROM json_each(?3)) \
-         AND r.cancel_requested_at IS NULL AND r.running < r.concurrency \
+         AND r.cancel_requested_at IS NULL \
+         AND (NOT EXISTS (SELECT 1 FROM orch_run_slots s WHERE s.run_id = t.run_id) \
+           OR EXISTS (SELECT 1 FROM orch_run_slots s \
+             WHERE s.run_id = t.run_id AND s.task_id IS NULL)) \
          AND (t.runs_on IS NULL OR NOT EXISTS ( \
            SELECT 1 FROM json_each(t.runs_on) j \
            WHERE json_extract(?4, '$.\"' || j.key || '\"') IS NOT j.value)) \

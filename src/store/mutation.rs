@@ -133,7 +133,6 @@ pub async fn insert_run(db: &impl ConnectionTrait, new: NewRun) -> Result<agents
         initiator: Set(new.initiator),
         queue: Set(new.queue),
         concurrency: Set(new.concurrency),
-        running: NotSet,
         decisions_seen: NotSet,
     }
     .insert(db)

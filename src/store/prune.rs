@@ -1,7 +1,8 @@
 //! Deleting old runs whole. The retention policy ([`select`]) decides which runs may go: older
 //! than a bound, not being driven, and (unless asked) not waiting for a decision. [`remove`]
-//! then deletes their task rows, delivery records and `agents_runs` row in one transaction
-//! per chunk, so a run is either all there or all gone, and their log folders after.
+//! then deletes their task rows, delivery records, concurrency slots and `agents_runs` row
+//! in one transaction per chunk, so a run is either all there or all gone, and their log
+//! folders after.
 
 use std::path::{Path, PathBuf};
 
@@ -165,6 +166,11 @@ pub async fn delete_runs(db: &sea_orm::DatabaseConnection, run_ids: &[String]) -
             .await
             .map_err(Error::db)?
             .rows_affected;
+        crate::store::entity::orch_run_slot::Entity::delete_many()
+            .filter(crate::store::entity::orch_run_slot::Column::RunId.is_in(ids.clone()))
+            .exec(&txn)
+            .await
+            .map_err(Error::db)?;
         removed.runs += agents_run::Entity::delete_many()
             .filter(agents_run::Column::RunId.is_in(ids))
             .exec(&txn)

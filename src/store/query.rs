@@ -245,6 +245,36 @@ pub async fn run_tasks(db: &impl ConnectionTrait, run_id: &str) -> Result<Vec<ag
         .map_err(Error::db)
 }
 
+/// The rows of run `run_id` whose task names are among `names`, in id order.
+pub async fn run_tasks_named(
+    db: &impl ConnectionTrait,
+    run_id: &str,
+    names: &std::collections::HashSet<&str>,
+) -> Result<Vec<agents_task::Model>> {
+    agents_task::Entity::find()
+        .filter(agents_task::Column::RunId.eq(run_id))
+        .filter(agents_task::Column::Task.is_in(names.iter().copied()))
+        .order_by_asc(agents_task::Column::Id)
+        .all(db)
+        .await
+        .map_err(Error::db)
+}
+
+/// Whether a task of run `run_id` is still queued or running.
+pub async fn run_has_unfinished(db: &impl ConnectionTrait, run_id: &str) -> Result<bool> {
+    let found = agents_task::Entity::find()
+        .select_only()
+        .column(agents_task::Column::Id)
+        .filter(agents_task::Column::RunId.eq(run_id))
+        .filter(agents_task::Column::Status.is_in([TaskStatus::Queued, TaskStatus::Running]))
+        .limit(1)
+        .into_tuple::<i64>()
+        .one(db)
+        .await
+        .map_err(Error::db)?;
+    Ok(found.is_some())
+}
+
 /// The run of the same plan that started just before `run` (ties broken by run id, as the
 /// runs page orders them), if there is one.
 pub async fn previous_run(

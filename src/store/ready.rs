@@ -16,13 +16,47 @@ use crate::store::{TaskStatus, agents_run, agents_task};
 pub async fn lock_run(db: &impl ConnectionTrait, run_id: &str) -> Result<bool> {
     use agents_run::Column as C;
     let locked = agents_run::Entity::update_many()
-        .col_expr(C::Running, Expr::col(C::Running))
+        .col_expr(C::DecisionsSeen, Expr::col(C::DecisionsSeen))
         .filter(C::RunId.eq(run_id))
         .filter(C::Queue.is_not_null())
         .exec(db)
         .await
         .map_err(Error::db)?;
     Ok(locked.rows_affected == 1)
+}
+
+/// Makes the `slots` places of run `run_id`'s concurrency (`orch_run_slots`, all free), as
+/// the run is enqueued.
+pub async fn add_slots(db: &impl ConnectionTrait, run_id: &str, slots: u32) -> Result<()> {
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        sea_orm::DbBackend::Postgres => {
+            "INSERT INTO orch_run_slots (run_id, slot) SELECT $1, generate_series(1, $2)"
+        }
+        _ => {
+            "WITH RECURSIVE s(n) AS (SELECT 1 WHERE ?2 >= 1 UNION ALL SELECT n + 1 FROM s \
+             WHERE n < ?2) INSERT INTO orch_run_slots (run_id, slot) SELECT ?1, n FROM s"
+        }
+    };
+    db.execute_raw(sea_orm::Statement::from_sql_and_values(
+        backend,
+        sql,
+        [run_id.into(), (slots as i32).into()],
+    ))
+    .await
+    .map_err(Error::db)?;
+    Ok(())
+}
+
+/// Refreshes PostgreSQL's statistics of `agents_tasks` after a large run was enqueued. Until
+/// autovacuum gets to it, the planner believes the ready index nearly empty and, for every
+/// claim, sorts all ready rows instead of reading the first one off the index: measured at
+/// 2 ms per claim for 1,000 ready rows, against 0.5 ms. Only an optimisation: a refusal
+/// (a role that may not ANALYZE) changes nothing else, so it is not reported.
+pub async fn refresh_statistics(db: &impl ConnectionTrait) {
+    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        let _ = db.execute_unprepared("ANALYZE agents_tasks").await;
+    }
 }
 
 /// Tasks `ids` may be claimed from now on (by the database's clock), those still queued and
@@ -82,8 +116,8 @@ pub async fn runs_to_judge(db: &impl ConnectionTrait) -> Result<Vec<String>> {
         )
         .and_where(Expr::col((agents_task::Entity, T::DecidedAt)).is_not_null())
         .to_owned();
-    let stalled = Expr::col((agents_run::Entity, R::Running))
-        .eq(0)
+    let stalled = Expr::exists(task(TaskStatus::Running))
+        .not()
         .and(Expr::exists(task(TaskStatus::Queued)))
         .and(Expr::exists(ready).not());
     let runs = agents_run::Entity::find()

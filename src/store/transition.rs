@@ -105,6 +105,17 @@ pub async fn update_fields(
     id: i64,
     change: TaskChange,
 ) -> Result<agents_task::Model> {
+    update_fields_fenced(db, id, change, None).await
+}
+
+/// [`update_fields`] by a worker of a task it claimed: only while the row still carries its
+/// `fence` (and is running); [`Error::ClaimLost`] otherwise.
+pub async fn update_fields_fenced(
+    db: &impl ConnectionTrait,
+    id: i64,
+    change: TaskChange,
+    fence: Option<&Fence>,
+) -> Result<agents_task::Model> {
     let sets = change.sets(db.get_database_backend());
     if sets.is_empty() {
         return get_task(db, id).await;
@@ -115,9 +126,18 @@ pub async fn update_fields(
         .values(sets)
         .and_where(Column::Id.eq(id))
         .returning_all();
-    returning_one(db, &update)
-        .await?
-        .ok_or(Error::UnknownTask { id })
+    if let Some(fence) = fence {
+        update.cond_where(fence.condition());
+        update.and_where(Column::Status.eq(TaskStatus::Running.as_str()));
+    }
+    match returning_one(db, &update).await? {
+        Some(row) => Ok(row),
+        None if fence.is_some() => Err(Error::ClaimLost {
+            id,
+            owner: get_task(db, id).await?.owner,
+        }),
+        None => Err(Error::UnknownTask { id }),
+    }
 }
 
 /// The API's PATCH: sets columns of a row that is still `read` (the status the caller saw),

@@ -5,7 +5,7 @@
 
 use crate::error::{Error, Result};
 use crate::plan::TaskSpec;
-use crate::runner::advance::{Advanced, judge};
+use crate::runner::advance::{Advanced, judge_after};
 use crate::store::transition::{Fence, Transition};
 use crate::store::{Store, agents_task, begin_read_committed, ready};
 
@@ -49,7 +49,7 @@ pub async fn commit(
                     }
                     Err(e) => return Err(e),
                 };
-                let advanced = judge(&txn, specs, run_id).await?;
+                let advanced = judge_after(&txn, specs, run_id, &row.task).await?;
                 txn.commit().await.map_err(Error::db)?;
                 Ok(Ended { row, advanced })
             }

@@ -225,8 +225,9 @@ fn start(
     stops: &Running,
 ) {
     let (tx, rx) = watch::channel(None);
+    let mine = Arc::new(tx);
     if let Ok(mut map) = stops.lock() {
-        map.insert(row.id, Arc::new(tx));
+        map.insert(row.id, mine.clone());
     }
     let (store, stops) = (store.clone(), stops.clone());
     tasks.spawn(async move {
@@ -237,7 +238,12 @@ fn start(
             None => cannot_run(&row, "the task is not in the plan saved with its run"),
         };
         record(&store, Some(&ctx), &ctx.plan.tasks, &row, step).await;
-        if let Ok(mut map) = stops.lock() {
+        // Only this attempt's entry: once the end is recorded, `orch retry` may queue the
+        // same row again and this worker claim it, and that attempt's entry must stay (its
+        // heartbeat and its cancel go through it).
+        if let Ok(mut map) = stops.lock()
+            && map.get(&row.id).is_some_and(|t| Arc::ptr_eq(t, &mine))
+        {
             map.remove(&row.id);
         }
     });

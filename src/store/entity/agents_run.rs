@@ -43,10 +43,9 @@ pub struct Model {
     /// the `orch run` that recorded it drives.
     #[sea_orm(column_type = "Text")]
     pub queue: Option<String>,
-    /// A queued run's limit of tasks running at once, across all workers.
+    /// A queued run's limit of tasks running at once, across all workers (held by its rows
+    /// in `orch_run_slots`).
     pub concurrency: Option<i32>,
-    /// How many of a queued run's tasks run now (kept by a trigger).
-    pub running: i32,
     /// How many of its gates were decided when a worker last judged what is ready.
     pub decisions_seen: i32,
 }

@@ -9,6 +9,7 @@ pub mod approval_link;
 pub mod approval_reminder;
 pub mod approval_vote;
 pub mod orch_api_token;
+pub mod orch_run_slot;
 pub mod orch_session;
 pub mod orch_user;
 pub mod orch_user_group;
