@@ -315,7 +315,7 @@ workers_scenario() {
   done
   local_tps=$(python3 -c "print(f'{$N_RUN / $(med "$work/a"):.0f}')")
   worker_tps=$(python3 -c "print(f'{$N_RUN / $(med "$work/b"):.0f}')")
-  stats "wall time" "$work/a" "$work/b" >> "$out"
+  echo "$(stats "wall time" "$work/a" "$work/b") reported | – |" >> "$out"
   echo "| tasks per second (medians) | $local_tps | $worker_tps | $(calc "$worker_tps / $local_tps") | reported | – |" >> "$out"
 
   {

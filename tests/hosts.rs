@@ -13,7 +13,7 @@ use orch::store::{Store, TaskStatus, agents_task};
 use sea_orm::{EntityTrait, QueryOrder};
 
 use crate::support::TestDb;
-use crate::support::cluster::Cluster;
+use crate::support::cluster::{Cluster, open_as_is as open};
 use crate::support::netns::{Host, can_make_hosts};
 use crate::support::process::pid_in_file_alive;
 
@@ -32,17 +32,6 @@ fn hosts(n: u8) -> Option<(Cluster, Vec<Host>)> {
     let cluster = Cluster::start_listening("*", &["10.0.0.0/8"])?;
     let hosts = (0..n).map(|_| Host::make().unwrap()).collect();
     Some((cluster, hosts))
-}
-
-async fn open(url: &str) -> Store {
-    let target = orch::config::DatabaseTarget::resolve(Some(url)).unwrap();
-    orch::store::open(
-        &target,
-        orch::store::connect::Schema::AsIs,
-        orch::store::connect::Pool::Shared,
-    )
-    .await
-    .unwrap()
 }
 
 async fn all_rows(store: &Store) -> Vec<agents_task::Model> {

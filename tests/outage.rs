@@ -5,24 +5,12 @@
 
 use std::time::Duration;
 
-use orch::store::{Store, TaskStatus};
+use orch::store::TaskStatus;
 
-use crate::support::cluster::Cluster;
+use crate::support::cluster::{Cluster, open_as_is};
 use crate::support::process::Running;
 use crate::support::process::assert_pid_in_file_gone;
 use crate::support::{TestDb, assert_excerpt_starts_with, wait_for_status};
-
-/// The cluster's database as it is (no migrations).
-async fn open_as_is(db_url: &str) -> Store {
-    let target = orch::config::DatabaseTarget::resolve(Some(db_url)).unwrap();
-    orch::store::open(
-        &target,
-        orch::store::connect::Schema::AsIs,
-        orch::store::connect::Pool::Shared,
-    )
-    .await
-    .unwrap()
-}
 
 /// Waits until the first task of the cluster's database is running.
 async fn until_running(db_url: &str) {

@@ -83,15 +83,20 @@ impl Contexts {
     }
 }
 
-async fn build(store: &Store, config: &Config, run_id: &str) -> Result<RunContext> {
+/// Run `run_id`'s record.
+async fn recorded(store: &Store, run_id: &str) -> Result<agents_run::Model> {
     use sea_orm::EntityTrait;
-    let run = agents_run::Entity::find_by_id(run_id.to_owned())
+    agents_run::Entity::find_by_id(run_id.to_owned())
         .one(&store.db)
         .await
         .map_err(Error::db)?
         .ok_or_else(|| Error::UnknownRun {
             run_id: run_id.to_owned(),
-        })?;
+        })
+}
+
+async fn build(store: &Store, config: &Config, run_id: &str) -> Result<RunContext> {
+    let run = recorded(store, run_id).await?;
     if newer_than_us(&run.orch_version) {
         return Err(Error::RunTooNew {
             run_id: run.run_id.clone(),
@@ -131,15 +136,7 @@ fn newer_than_us(version: &str) -> bool {
 
 /// The plan saved with run `run_id`, read and parsed again.
 pub async fn saved_plan_of(store: &Store, run_id: &str) -> Result<Plan> {
-    use sea_orm::EntityTrait;
-    let run = agents_run::Entity::find_by_id(run_id.to_owned())
-        .one(&store.db)
-        .await
-        .map_err(Error::db)?
-        .ok_or_else(|| Error::UnknownRun {
-            run_id: run_id.to_owned(),
-        })?;
-    saved_plan(&run)
+    saved_plan(&recorded(store, run_id).await?)
 }
 
 #[cfg(test)]

@@ -138,3 +138,15 @@ impl Drop for Cluster {
             .output();
     }
 }
+
+/// A database (a cluster's) opened as it is, without migrating it.
+pub async fn open_as_is(db_url: &str) -> orch::store::Store {
+    let target = orch::config::DatabaseTarget::resolve(Some(db_url)).unwrap();
+    orch::store::open(
+        &target,
+        orch::store::connect::Schema::AsIs,
+        orch::store::connect::Pool::Shared,
+    )
+    .await
+    .unwrap()
+}

@@ -149,17 +149,9 @@ impl TestDb {
     /// The real orch binary, run in the scratch folder against this database, with nothing
     /// of the machine running the tests leaking in.
     pub fn orch(&self) -> Cmd {
-        Cmd::orch()
+        hermetic(Cmd::orch())
             .current_dir(self.path())
             .env("DATABASE_URL", &self.url)
-            .env_remove("CI")
-            // Hermetic: no webhook of the machine running the tests is ever called.
-            .env_remove("SLACK_WEBHOOK")
-            .env_remove("EMAIL_WEBHOOK")
-            // Nor the job page of a CI run that runs the tests.
-            .env_remove("GITHUB_ACTIONS")
-            .env_remove("GITHUB_STEP_SUMMARY")
-            .env("USER", "tester")
     }
 
     pub fn path(&self) -> &Path {
@@ -245,6 +237,17 @@ impl Drop for TestDb {
 /// 2026-11-25 at `h:m` UTC.
 pub fn at(h: u32, m: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 25, h, m, 0).unwrap()
+}
+
+/// `cmd` with nothing of the machine running the tests leaking in: no webhook of its is ever
+/// called, nor the job page of a CI run that runs the tests written; the user is `tester`.
+pub fn hermetic(cmd: Cmd) -> Cmd {
+    cmd.env_remove("CI")
+        .env_remove("SLACK_WEBHOOK")
+        .env_remove("EMAIL_WEBHOOK")
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .env("USER", "tester")
 }
 
 /// The row of the task named `name`.

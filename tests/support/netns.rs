@@ -9,6 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use crate::support::db::hermetic;
 use crate::support::process::{Cmd, orch_bin};
 
 pub struct Host {
@@ -97,17 +98,11 @@ impl Host {
 
     /// `orch ARGS…` on this host, in `dir`, against `db_url`: a `Cmd` like `TestDb::orch`'s.
     pub fn orch(&self, dir: &Path, db_url: &str) -> Cmd {
-        Cmd::new("ip")
+        hermetic(Cmd::new("ip"))
             .args(["netns", "exec", &self.name])
             .arg(orch_bin())
             .current_dir(dir)
             .env("DATABASE_URL", db_url)
-            .env_remove("CI")
-            .env_remove("SLACK_WEBHOOK")
-            .env_remove("EMAIL_WEBHOOK")
-            .env_remove("GITHUB_ACTIONS")
-            .env_remove("GITHUB_STEP_SUMMARY")
-            .env("USER", "tester")
     }
 
     /// Takes the link down: nothing reaches this side any more.
