@@ -464,3 +464,64 @@ tasks:
     assert_eq!(sample(&text, r#"orch_approvals_overdue{plan="slow"}"#), 0.0);
     assert_eq!(sample(&text, "orch_approvals_pending"), 1.0);
 }
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_show_by_status_and_their_hosts_heartbeat_age(#[case] backend: Backend) {
+    use orch::store::workers::{NewWorker, draining, register, stopped};
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let store = db.store().await;
+    let worker = |id: &'static str| NewWorker {
+        id,
+        labels: &[],
+        queues: &[],
+        slots: 4,
+    };
+    for id in ["a:1:x", "a:2:y", "b:3:z", "c:4:w", "d:5:v"] {
+        register(&store.db, &worker(id)).await.unwrap();
+    }
+    // Host a: one worker killed five minutes ago, one restarted and fresh. Host b: silent for
+    // five minutes. c drains; d stopped cleanly (left out).
+    let set = |id: &str, host: &str, age_s: i64| {
+        let at = chrono::Utc::now() - chrono::Duration::seconds(age_s);
+        format!(
+            "UPDATE orch_workers SET host = '{host}', heartbeat_at = '{}' WHERE id = '{id}'",
+            orch::format::time::timestamp(&at)
+        )
+    };
+    for sql in [
+        set("a:1:x", "a", 300),
+        set("a:2:y", "a", 1),
+        set("b:3:z", "b", 300),
+        set("c:4:w", "c", 1),
+        set("d:5:v", "d", 1),
+    ] {
+        store.db.execute_unprepared(&sql).await.unwrap();
+    }
+    draining(&store.db, "c:4:w", chrono::Utc::now())
+        .await
+        .unwrap();
+    stopped(&store.db, "d:5:v", chrono::Utc::now())
+        .await
+        .unwrap();
+    let text = db.orch().arg("metrics").success().stdout();
+    assert_eq!(sample(&text, r#"orch_workers{status="up"}"#), 3.0);
+    assert_eq!(sample(&text, r#"orch_workers{status="draining"}"#), 1.0);
+    let age = |host: &str| {
+        sample(
+            &text,
+            &format!(r#"orch_worker_heartbeat_age_seconds{{host="{host}"}}"#),
+        )
+    };
+    assert!(age("a") < 60.0, "host a has a fresh worker: {text}");
+    assert!((290.0..400.0).contains(&age("b")), "{text}");
+    assert!(age("c") < 60.0);
+    assert!(
+        !text.contains(r#"host="d""#),
+        "a stopped worker is left out: {text}"
+    );
+}

@@ -1,7 +1,7 @@
 //! The Prometheus metrics: one text, computed from the database at each scrape (the processes
 //! that run tasks are not the one scraped), served by `GET /metrics` and printed by
 //! `orch metrics`. One file per group of families; each adds its families to a registry of
-//! our own, never a global one. Labels are bounded: plan, task, status, never a run or task id.
+//! our own, never a global one. Labels are bounded: plan, task, status, a worker's host; never a run or task id.
 
 mod approvals;
 mod build;
@@ -9,6 +9,7 @@ mod deliveries;
 mod plan_tasks;
 mod tasks;
 mod transitions;
+mod workers;
 
 use chrono::{DateTime, Utc};
 use prometheus_client::encoding::EncodeLabelSet;
@@ -46,6 +47,7 @@ pub async fn render(store: &Store) -> Result<String> {
     transitions::add(&mut registry, store).await?;
     deliveries::add(&mut registry, store, now).await?;
     approvals::add(&mut registry, store, now).await?;
+    workers::add(&mut registry, store, now).await?;
     build::add(&mut registry);
     let mut text = String::new();
     // The only error the encoder passes on is its writer's, and a `String` never refuses.
