@@ -1,4 +1,5 @@
-//! The screenshots the README shows: the inbox with a gate waiting and that gate's task page,
+//! The screenshots the README shows: the inbox with a gate waiting, that gate's task page and
+//! its run's page,
 //! at a phone's and a desktop's width. Taken on every run (each checked to be a PNG of the
 //! window's width); written to `docs/screenshots/` only with `ORCH_SCREENSHOTS=1`
 //! (docs/WEB.md says how to refresh them).
@@ -16,7 +17,7 @@ fn png_width(png: &[u8]) -> u32 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn screenshots_of_the_inbox_and_a_task_page() {
+async fn screenshots_of_the_inbox_a_task_page_and_a_run_page() {
     let db = TestDb::sqlite().await;
     let gated = Gated::start(&db).await;
     let ana = token(&db, "ana");
@@ -31,6 +32,7 @@ async fn screenshots_of_the_inbox_and_a_task_page() {
         let pages = [
             ("inbox", gated.server.url("/")),
             ("task", gated.server.url(&format!("/tasks/{}", gated.gate))),
+            ("run", gated.server.url(&format!("/runs/{}", gated.run_id))),
         ];
         for (page, url) in pages {
             browser.open(&url).await;
