@@ -61,16 +61,7 @@ pub async fn run(config: &Config, args: RunArgs, out: Output) -> Result<i32> {
     let notifier = Notifier::for_drive(&store, config, targets, &resolved.redactor);
     session.resend_stale(&notifier).await;
 
-    let request = RunRequest {
-        plan: &plan,
-        resolved,
-        run_id: args.run_id,
-        log_dir: args.log_dir,
-        trigger: config.trigger.to_owned(),
-        initiator: config.initiator(),
-        concurrency: args.concurrency.unwrap_or(plan.concurrency),
-        notifier: notifier.clone(),
-    };
+    let request = request(config, &plan, resolved, &args, notifier.clone());
     let report = execute(&store, &mut session, request, &*reporter(out)).await;
     session.release().await;
     let report = match report {
@@ -88,6 +79,26 @@ pub async fn run(config: &Config, args: RunArgs, out: Output) -> Result<i32> {
     session.end(config.notify.wait).await;
     recorded?;
     code
+}
+
+/// What both a local run and an enqueued one record: the plan, its options and who ran it.
+fn request<'a>(
+    config: &Config,
+    plan: &'a crate::plan::Plan,
+    resolved: Resolved,
+    args: &RunArgs,
+    notifier: Notifier,
+) -> RunRequest<'a> {
+    RunRequest {
+        plan,
+        resolved,
+        run_id: args.run_id.clone(),
+        log_dir: args.log_dir.clone(),
+        trigger: config.trigger.to_owned(),
+        initiator: config.initiator(),
+        concurrency: args.concurrency.unwrap_or(plan.concurrency),
+        notifier,
+    }
 }
 
 /// `--enqueue`: the run and its rows recorded for workers, its id printed (alone off a
@@ -109,16 +120,7 @@ async fn enqueue(
     }
     let notifier = Notifier::for_drive(store, config, targets, &resolved.redactor);
     let tasks = resolved.tasks.len();
-    let request = RunRequest {
-        plan,
-        resolved,
-        run_id: args.run_id,
-        log_dir: args.log_dir,
-        trigger: config.trigger.to_owned(),
-        initiator: config.initiator(),
-        concurrency: args.concurrency.unwrap_or(plan.concurrency),
-        notifier,
-    };
+    let request = request(config, plan, resolved, &args, notifier);
     let run = crate::runner::enqueue(store, request, &args.queue).await?;
     if args.json {
         out.json(&serde_json::json!({

@@ -38,13 +38,9 @@ pub async fn judge(
     run_id: &str,
 ) -> Result<Advanced> {
     let rows = run_tasks(db, run_id).await?;
-    let wanted: HashSet<&str> = rows.iter().map(|r| r.task.as_str()).collect();
-    let wanted: HashSet<&str> = specs
-        .iter()
-        .map(|t| t.name.as_str())
-        .filter(|n| wanted.contains(n))
-        .collect();
-    let (ready_ids, skipped) = judge_rows(db, specs, rows.clone(), &wanted).await?;
+    // Every task of the run is judged.
+    let wanted: HashSet<&str> = specs.iter().map(|t| t.name.as_str()).collect();
+    let (ready_ids, skipped) = judge_rows(db, specs, rows, &wanted).await?;
     let mut advanced = Advanced {
         skipped,
         ..Default::default()

@@ -25,6 +25,41 @@ use crate::warning::{Warning, say};
 /// Set, once, to how long the database has gone without a beat, when that passed the bound.
 pub type Gone = watch::Sender<Option<Duration>>;
 
+/// The outage rule both heartbeats keep (a drive's here, a worker's in `worker`): a failed
+/// beat is said once per outage, and the bound is reached one beat early rather than one
+/// late (the next beat would come after it, and the tasks still need their `kill_grace`).
+pub struct Outage {
+    timing: Timing,
+    last_ok: Instant,
+    warned: bool,
+}
+
+impl Outage {
+    pub fn new(timing: Timing) -> Self {
+        Outage {
+            timing,
+            last_ok: Instant::now(),
+            warned: false,
+        }
+    }
+
+    /// A beat reached the database.
+    pub fn beat_landed(&mut self) {
+        (self.last_ok, self.warned) = (Instant::now(), false);
+    }
+
+    /// A beat failed (`why`): said if it is the first of this outage; how long the database
+    /// has gone without a beat once that reached the bound.
+    pub fn beat_failed(&mut self, why: Warning) -> Option<Duration> {
+        if !self.warned {
+            say(why);
+            self.warned = true;
+        }
+        let waited = self.last_ok.elapsed();
+        (waited + self.timing.heartbeat >= self.timing.outage).then_some(waited)
+    }
+}
+
 pub struct Heartbeat {
     stop: watch::Sender<bool>,
     handle: JoinHandle<()>,
@@ -43,8 +78,7 @@ impl Heartbeat {
         let handle = tokio::spawn(async move {
             let mut tick = tokio::time::interval(timing.heartbeat);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let mut warned = false;
-            let mut last_ok = Instant::now();
+            let mut outage = Outage::new(timing);
             loop {
                 tokio::select! {
                     _ = tick.tick() => {}
@@ -54,7 +88,7 @@ impl Heartbeat {
                 let beat = tokio::time::timeout(timing.heartbeat, lease::beat(&store.db, &owner));
                 let failed = match beat.await {
                     Ok(Ok(cancel)) => {
-                        (last_ok, warned) = (Instant::now(), false);
+                        outage.beat_landed();
                         if let Some(by) = cancel {
                             stop_once(&stop_tx, Stop::Cancelled { by });
                         }
@@ -63,15 +97,7 @@ impl Heartbeat {
                     Ok(Err(e)) => Warning::Heartbeat(e),
                     Err(_) => Warning::HeartbeatTimedOut,
                 };
-                // Said once per outage: the run goes on, and the next beat may succeed.
-                if !warned {
-                    say(failed);
-                    warned = true;
-                }
-                // Given up one beat early rather than one late: the next beat would come after
-                // the bound, and the tasks still need their `kill_grace` to stop.
-                let waited = last_ok.elapsed();
-                if waited + timing.heartbeat >= timing.outage {
+                if let Some(waited) = outage.beat_failed(failed) {
                     gone.send_replace(Some(waited));
                     break;
                 }

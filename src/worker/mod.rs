@@ -30,6 +30,7 @@ use crate::error::{Result, code};
 use crate::notify::notices::run_finished;
 use crate::notify::{Event, Notice};
 use crate::runner::attempt;
+use crate::runner::heartbeat::Outage;
 use crate::runner::recovery::recover;
 use crate::runner::stop::{Stop, StopSender, stop_once};
 use crate::store::claim::{Claimer, claim};
@@ -390,8 +391,7 @@ async fn heartbeat(
 ) {
     let mut tick = tokio::time::interval(timing.heartbeat);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last_ok = Instant::now();
-    let mut warned = false;
+    let mut outage = Outage::new(timing);
     loop {
         tick.tick().await;
         let held: Vec<i64> = stops
@@ -401,7 +401,7 @@ async fn heartbeat(
         let beat = tokio::time::timeout(timing.heartbeat, workers::beat(&store.db, &owner, &held));
         let failed = match beat.await {
             Ok(Ok(cancels)) => {
-                (last_ok, warned) = (Instant::now(), false);
+                outage.beat_landed();
                 cut_off.send_replace(false);
                 if let Ok(map) = stops.lock() {
                     for (id, by) in cancels {
@@ -415,12 +415,9 @@ async fn heartbeat(
             Ok(Err(e)) => Warning::Heartbeat(e),
             Err(_) => Warning::HeartbeatTimedOut,
         };
-        if !warned {
-            say(failed);
-            warned = true;
-        }
-        let waited = last_ok.elapsed();
-        if waited + timing.heartbeat >= timing.outage && !*cut_off.borrow() {
+        if let Some(waited) = outage.beat_failed(failed)
+            && !*cut_off.borrow()
+        {
             cut_off.send_replace(true);
             let stopped = stop_all(&stops, Stop::Signal(Signal::SIGTERM as i32));
             say(Warning::WorkerCutOff { waited, stopped });
